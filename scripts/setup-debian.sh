@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what Parley needs to build, run and test on Debian 12.
+# Idempotent: packages already present are left alone.
+set -euo pipefail
+
+pkgs=(
+  build-essential pkg-config
+  libpocketsphinx-dev pocketsphinx pocketsphinx-en-us   # embedded ASR engine (cgo)
+  opus-tools sox espeak-ng flite                        # test and benchmark audio
+  chromium                                              # browser tests (chromedp)
+)
+if [ "${1:-}" = "--runtime" ]; then
+  pkgs=(build-essential pkg-config libpocketsphinx-dev pocketsphinx-en-us)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+echo "setup: installing ${missing[*]}" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
