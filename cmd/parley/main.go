@@ -26,6 +26,7 @@ type command struct {
 
 // commands lists the sub-commands in the order `parley help` shows them.
 var commands = []command{
+	{"serve", "run the meeting server", runServe},
 	{"version", "print the version", runVersion},
 }
 
