@@ -34,12 +34,12 @@ type Message struct {
 	Message string `json:"message"`
 	Ref     string `json:"ref"`
 	// joined
-	ParticipantID string            `json:"participant_id"`
-	Room          string            `json:"room"`
-	ResumeToken   string            `json:"resume_token"`
-	Participants  []Participant     `json:"participants"`
-	Tracks        []TrackInfo       `json:"tracks"`
-	Resumed       bool              `json:"resumed"`
+	ParticipantID string        `json:"participant_id"`
+	Room          string        `json:"room"`
+	ResumeToken   string        `json:"resume_token"`
+	Participants  []Participant `json:"participants"`
+	Tracks        []TrackInfo   `json:"tracks"`
+	Resumed       bool          `json:"resumed"`
 	// offer / answer
 	SDP  string            `json:"sdp"`
 	Mids map[string]string `json:"mids"`
@@ -107,20 +107,20 @@ type Client struct {
 
 	writeMu sync.Mutex
 
-	mu        sync.Mutex
-	cond      *sync.Cond
-	msgs      []Message
-	closed    bool
-	readErr   error
-	id        string
-	token     string
-	mids      map[string]string     // subscriber mid → track id
-	recv      map[string]*Received  // by track id
-	published map[string]string     // client track id → server track id
-	answers   chan Message
-	joinSent  time.Time
+	mu         sync.Mutex
+	cond       *sync.Cond
+	msgs       []Message
+	closed     bool
+	readErr    error
+	id         string
+	token      string
+	mids       map[string]string    // subscriber mid → track id
+	recv       map[string]*Received // by track id
+	published  map[string]string    // client track id → server track id
+	answers    chan Message
+	joinSent   time.Time
 	firstMedia time.Time
-	onTrack   func(*Received)
+	onTrack    func(*Received)
 }
 
 // Connect dials the server's signalling socket. base is the server URL
