@@ -275,6 +275,11 @@ func (c *Client) handle(m Message) {
 // WaitFor returns the first message (kept since Connect) matching pred,
 // waiting until ctx ends. Needs Options.KeepMessages for most types.
 func (c *Client) WaitFor(ctx context.Context, pred func(Message) bool) (Message, error) {
+	return c.waitFrom(ctx, 0, pred)
+}
+
+// waitFrom is WaitFor over the messages kept from index from on.
+func (c *Client) waitFrom(ctx context.Context, from int, pred func(Message) bool) (Message, error) {
 	stop := context.AfterFunc(ctx, func() {
 		c.mu.Lock()
 		c.cond.Broadcast()
@@ -283,7 +288,7 @@ func (c *Client) WaitFor(ctx context.Context, pred func(Message) bool) (Message,
 	defer stop()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for i := 0; ; i++ {
+	for i := from; ; i++ {
 		for ; i < len(c.msgs); i++ {
 			if pred(c.msgs[i]) {
 				return c.msgs[i], nil
@@ -323,16 +328,19 @@ func (c *Client) ResumeToken() string {
 
 // Join joins a room and creates the peer connections.
 func (c *Client) Join(ctx context.Context, room, name string) (Message, error) {
-	if err := c.newPeers(); err != nil {
-		return Message{}, err
+	if c.Pub == nil {
+		if err := c.newPeers(); err != nil {
+			return Message{}, err
+		}
 	}
 	c.mu.Lock()
 	c.joinSent = time.Now()
+	from := len(c.msgs)
 	c.mu.Unlock()
 	if err := c.Send(map[string]string{"type": "join", "room": room, "name": name}); err != nil {
 		return Message{}, err
 	}
-	m, err := c.WaitFor(ctx, func(m Message) bool { return m.Type == "joined" || m.Type == "error" })
+	m, err := c.waitFrom(ctx, from, func(m Message) bool { return m.Type == "joined" || m.Type == "error" })
 	if err != nil {
 		return m, err
 	}

@@ -402,3 +402,28 @@ func (t *LocalTrack) sendAudio(o AudioOptions) {
 		t.Packets.Add(1)
 	}
 }
+
+// Mute tells the server to stop (or resume) forwarding the track. The
+// client keeps sending, so a test sees that the server does the muting.
+func (c *Client) Mute(t *LocalTrack, muted bool) error {
+	return c.Send(map[string]any{"type": "mute", "track_id": t.ServerID(), "muted": muted})
+}
+
+// Unpublish ends a track: tells the server, stops sending, removes the
+// sender and renegotiates.
+func (c *Client) Unpublish(ctx context.Context, t *LocalTrack) error {
+	if err := c.Send(map[string]any{"type": "unpublish", "track_id": t.ServerID()}); err != nil {
+		return err
+	}
+	t.Stop()
+	if err := c.Pub.RemoveTrack(t.sender); err != nil {
+		return err
+	}
+	return c.Negotiate(ctx)
+}
+
+// Subscribe sets the layer wanted of a received track and whether it is
+// paused.
+func (c *Client) Subscribe(trackID, layer string, paused bool) error {
+	return c.Send(map[string]any{"type": "subscription", "track_id": trackID, "layer": layer, "paused": paused})
+}
