@@ -151,11 +151,7 @@ func Connect(ctx context.Context, base string, opts Options) (*Client, error) {
 		ws.CloseNow()
 		return nil, err
 	}
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		c.readLoop()
-	}()
+	c.goroutine(c.readLoop)
 	return c, nil
 }
 
@@ -211,8 +207,11 @@ func (c *Client) SendRaw(b []byte) error {
 }
 
 func (c *Client) readLoop() {
+	c.writeMu.Lock()
+	ws := c.ws
+	c.writeMu.Unlock()
 	for {
-		_, b, err := c.ws.Read(c.ctx)
+		_, b, err := ws.Read(c.ctx)
 		if err != nil {
 			c.mu.Lock()
 			c.readErr = err
@@ -387,6 +386,10 @@ func (c *Client) Negotiate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return c.negotiateOffer(ctx, offer)
+}
+
+func (c *Client) negotiateOffer(ctx context.Context, offer webrtc.SessionDescription) error {
 	gathered := webrtc.GatheringCompletePromise(c.Pub)
 	if err := c.Pub.SetLocalDescription(offer); err != nil {
 		return err
@@ -437,4 +440,60 @@ func (c *Client) Drop() error {
 	}
 	c.wg.Wait()
 	return errors.Join(errs...)
+}
+
+// DropSocket closes only the signalling socket, as a network blip would;
+// the peer connections stay up.
+func (c *Client) DropSocket() {
+	c.ws.CloseNow()
+}
+
+// Reconnect opens a new signalling socket and resumes the session with
+// the resume token; media connections are kept.
+func (c *Client) Reconnect(ctx context.Context, base string) (Message, error) {
+	c.ws.CloseNow()
+	u, err := url.Parse(base)
+	if err != nil {
+		return Message{}, err
+	}
+	u.Scheme = strings.Replace(u.Scheme, "http", "ws", 1)
+	u.Path = strings.TrimRight(u.Path, "/") + "/ws"
+	ws, _, err := websocket.Dial(ctx, u.String(), nil)
+	if err != nil {
+		return Message{}, err
+	}
+	ws.SetReadLimit(1 << 20)
+	c.writeMu.Lock()
+	c.ws = ws
+	c.writeMu.Unlock()
+	c.mu.Lock()
+	c.closed = false
+	from := len(c.msgs)
+	token := c.token
+	c.mu.Unlock()
+	c.goroutine(c.readLoop)
+	if err := c.Send(map[string]string{"type": "join", "resume_token": token}); err != nil {
+		return Message{}, err
+	}
+	m, err := c.waitFrom(ctx, from, func(m Message) bool { return m.Type == "joined" || m.Type == "error" })
+	if err == nil && m.Type == "error" {
+		err = fmt.Errorf("%w %d %s: %s", ErrServer, m.Code, m.Name, m.Message)
+	}
+	return m, err
+}
+
+// RestartICE restarts ICE on both connections: a publisher offer with new
+// credentials, and a request that the server re-offer the subscriber side.
+func (c *Client) RestartICE(ctx context.Context) error {
+	if err := c.Send(map[string]string{"type": "ice_restart"}); err != nil {
+		return err
+	}
+	if c.Pub.RemoteDescription() == nil {
+		return nil // nothing published yet: no publisher connection to restart
+	}
+	offer, err := c.Pub.CreateOffer(&webrtc.OfferOptions{ICERestart: true})
+	if err != nil {
+		return err
+	}
+	return c.negotiateOffer(ctx, offer)
 }

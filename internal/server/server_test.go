@@ -178,3 +178,15 @@ func TestMeetingEveryoneReceivesEveryone(t *testing.T) {
 		}
 	}
 }
+
+func countGoroutines() int { return runtime.NumGoroutine() }
+
+// iceUfrag returns the first a=ice-ufrag value of an SDP.
+func iceUfrag(sdp string) string {
+	for _, l := range strings.Split(sdp, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "a=ice-ufrag:"); ok {
+			return v
+		}
+	}
+	return ""
+}
