@@ -27,6 +27,7 @@ type command struct {
 // commands lists the sub-commands in the order `parley help` shows them.
 var commands = []command{
 	{"serve", "run the meeting server", runServe},
+	{"loadtest", "load a server with pion clients and report what arrives", runLoadtest},
 	{"version", "print the version", runVersion},
 }
 

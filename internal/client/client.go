@@ -84,12 +84,15 @@ type Options struct {
 	// Interfaces limits ICE gathering; default {"lo"}: tests and load
 	// runs never leave the machine.
 	Interfaces []string
-	// Receive enables the subscriber side (default true via Connect).
-	NoReceive bool
+	// SendOnly joins without receiving media (a load run's publishers).
+	SendOnly bool
 	Logger    *slog.Logger
 	// KeepMessages keeps every server message for WaitFor (tests). Load
 	// runs turn it off to keep memory flat.
 	KeepMessages bool
+	// OnMessage, when set, sees every server message (from the read
+	// goroutine; it must not block).
+	OnMessage func(Message)
 }
 
 // Client is one participant.
@@ -227,6 +230,9 @@ func (c *Client) readLoop() {
 		}
 		m.Raw = b
 		c.handle(m)
+		if c.opts.OnMessage != nil {
+			c.opts.OnMessage(m)
+		}
 		c.mu.Lock()
 		if c.opts.KeepMessages || m.Type == "error" || m.Type == "joined" {
 			c.msgs = append(c.msgs, m)
@@ -336,7 +342,11 @@ func (c *Client) Join(ctx context.Context, room, name string) (Message, error) {
 	c.joinSent = time.Now()
 	from := len(c.msgs)
 	c.mu.Unlock()
-	if err := c.Send(map[string]string{"type": "join", "room": room, "name": name}); err != nil {
+	join := map[string]any{"type": "join", "room": room, "name": name}
+	if c.opts.SendOnly {
+		join["subscribe"] = false
+	}
+	if err := c.Send(join); err != nil {
 		return Message{}, err
 	}
 	m, err := c.waitFrom(ctx, from, func(m Message) bool { return m.Type == "joined" || m.Type == "error" })

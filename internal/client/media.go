@@ -61,6 +61,10 @@ type VideoOptions struct {
 	// KeyframeInterval forces periodic keyframes (default 10 s); PLIs
 	// from the server get one at the next frame.
 	KeyframeInterval time.Duration
+	// Frames, when set, are real VP8 frames (from an IVF file) sent in a
+	// loop on every layer instead of synthetic ones; keyframes then come
+	// when the file has them, and no delay stamp is possible.
+	Frames [][]byte
 }
 
 // LocalTrack is a track this client publishes.
@@ -276,6 +280,7 @@ func (t *LocalTrack) sendVideo(o VideoOptions, codec string) {
 	buf := make([]byte, 1200)
 	var pkt rtp.Packet
 	lastKey := time.Now()
+	frameNo := -1
 	for {
 		select {
 		case <-t.stop:
@@ -287,6 +292,7 @@ func (t *LocalTrack) sendVideo(o VideoOptions, codec string) {
 		if t.paused.Load() {
 			continue
 		}
+		frameNo++
 		now := time.Now()
 		periodic := now.Sub(lastKey) >= o.KeyframeInterval
 		if periodic {
@@ -302,6 +308,11 @@ func (t *LocalTrack) sendVideo(o VideoOptions, codec string) {
 			if key {
 				size *= 4
 			}
+			var frame []byte
+			if len(o.Frames) > 0 {
+				frame = o.Frames[frameNo%len(o.Frames)]
+				size = len(frame)
+			}
 			s := &st[i]
 			s.ts += uint32(now.Sub(s.last) * 90000 / time.Second)
 			s.last = now
@@ -313,6 +324,16 @@ func (t *LocalTrack) sendVideo(o VideoOptions, codec string) {
 				var p []byte
 				switch codec {
 				case "vp8":
+					if frame != nil {
+						p = buf[:4+n]
+						copy(p[4:], frame[off:off+n])
+						p[0] = 0x80
+						if first {
+							p[0] |= 0x10
+						}
+						p[1], p[2], p[3] = 0x80, 0x80|byte(s.pid>>8), byte(s.pid)
+						break
+					}
 					p = buf[:max(n, 5+stampLen)]
 					p[0] = 0x80 // X
 					if first {

@@ -18,6 +18,7 @@ type Participant struct {
 	room     *Room
 	token    string
 	joinedAt time.Time
+	sendOnly bool
 
 	chatLimit  *rate.Limiter
 	reactLimit *rate.Limiter
@@ -155,7 +156,7 @@ func (p *Participant) updateTimerLocked() {
 
 func (p *Participant) subscribe(t *sfu.Track) {
 	peer := p.Peer()
-	if peer == nil || t.Owner() == peer {
+	if peer == nil || t.Owner() == peer || p.sendOnly {
 		return
 	}
 	if _, err := peer.Subscribe(t); err != nil {

@@ -134,8 +134,15 @@ type Room struct {
 // ID returns the room id.
 func (r *Room) ID() string { return r.id }
 
+// JoinOptions are a participant's choices at join time.
+type JoinOptions struct {
+	// SendOnly participants receive no media: a broadcaster, a room
+	// system that only captures, a load generator's publishers.
+	SendOnly bool
+}
+
 // Join admits a participant into a room, creating the room if needed.
-func (m *Manager) Join(roomID, name string, conn Conn) (*Participant, error) {
+func (m *Manager) Join(roomID, name string, conn Conn, opts JoinOptions) (*Participant, error) {
 	if !ValidRoomID(roomID) {
 		return nil, ErrInvalidRoomID
 	}
@@ -165,7 +172,7 @@ func (m *Manager) Join(roomID, name string, conn Conn) (*Participant, error) {
 		m.mu.Unlock()
 		return nil, ErrRoomFull
 	}
-	p := &Participant{id: newID("PA_"), name: name, room: r, conn: conn, joinedAt: time.Now().UTC(),
+	p := &Participant{id: newID("PA_"), name: name, room: r, conn: conn, joinedAt: time.Now().UTC(), sendOnly: opts.SendOnly,
 		token: newID("") + newID(""), chatLimit: rate.NewLimiter(5, 20), reactLimit: rate.NewLimiter(2, 5)}
 	r.participants[p.id] = p
 	m.byToken[p.token] = p

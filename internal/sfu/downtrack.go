@@ -193,10 +193,10 @@ func (d *DownTrack) Layers() (current, target int) {
 // WriteRTP forwards one packet if it belongs to the layer this subscriber
 // receives. Called from the track's read loops; never blocks beyond the
 // short critical section and the non-blocking transport write.
-func (d *DownTrack) WriteRTP(p *Packet) {
+func (d *DownTrack) WriteRTP(p *Packet) int {
 	w := d.writer.Load()
 	if w == nil {
-		return
+		return 0
 	}
 	m := d.track.sfu.metrics
 	isAudio := d.track.codecKind == codecOpus || d.track.kind == webrtc.RTPCodecTypeAudio
@@ -212,7 +212,7 @@ func (d *DownTrack) WriteRTP(p *Packet) {
 		if fwd {
 			m.drop(DropPaused, 1)
 		}
-		return
+		return 0
 	}
 	if e := d.track.epoch.Load(); e != d.epoch {
 		d.epoch = e
@@ -223,7 +223,7 @@ func (d *DownTrack) WriteRTP(p *Packet) {
 		if int16(p.SequenceNumber-d.runStart) < 0 {
 			d.mu.Unlock()
 			m.drop(DropLate, 1)
-			return
+			return 0
 		}
 	case p.Layer == d.target && (isAudio || p.Keyframe):
 		d.rebase(p)
@@ -236,10 +236,10 @@ func (d *DownTrack) WriteRTP(p *Packet) {
 			m.drop(DropKeyframe, 1)
 		}
 		d.track.RequestKeyframe(p.Layer)
-		return
+		return 0
 	default:
 		d.mu.Unlock()
-		return
+		return 0
 	}
 	hdr := p.Header
 	hdr.SSRC = w.ssrc
@@ -257,10 +257,11 @@ func (d *DownTrack) WriteRTP(p *Packet) {
 	n, err := w.w.WriteRTP(&hdr, p.Payload)
 	if err != nil {
 		m.drop(DropWriteError, 1)
-		return
+		return 0
 	}
 	d.packets.Add(1)
 	d.bytes.Add(uint64(n))
+	return n
 }
 
 // rebase makes the packet p follow the last forwarded one: the next

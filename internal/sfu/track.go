@@ -37,9 +37,11 @@ type Packet struct {
 
 // A Sink receives a track's packets: a subscriber's down-track, the speech
 // tap, a recorder. WriteRTP is called on the forwarding path and must not
-// block; a sink that cannot keep up drops and counts.
+// block; a sink that cannot keep up drops and counts. It returns the
+// bytes it sent on (0 when it did not forward the packet), so the read
+// loop updates the forwarding counters once per packet, not per copy.
 type Sink interface {
-	WriteRTP(p *Packet)
+	WriteRTP(p *Packet) int
 }
 
 // Info describes a published track to the room and to subscribers.
@@ -312,8 +314,16 @@ func (t *Track) readLoop(l *layer) {
 		if sinks == nil {
 			continue
 		}
+		var copies, bytes uint64
 		for _, s := range *sinks {
-			s.WriteRTP(&p)
+			if n := s.WriteRTP(&p); n > 0 {
+				copies++
+				bytes += uint64(n)
+			}
+		}
+		if copies > 0 {
+			m.forwarded.Add(copies)
+			m.bytes.Add(bytes)
 		}
 	}
 }

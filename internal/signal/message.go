@@ -30,6 +30,8 @@ type Inbound struct {
 	Room        string `json:"room,omitempty"`
 	Name        string `json:"name,omitempty"`
 	ResumeToken string `json:"resume_token,omitempty"`
+	// Subscribe false joins send-only: no media is sent to this client.
+	Subscribe *bool `json:"subscribe,omitempty"`
 
 	SDP       string     `json:"sdp,omitempty"`
 	Target    string     `json:"target,omitempty"`

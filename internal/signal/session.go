@@ -185,7 +185,7 @@ func (s *Session) handle(m *Inbound) error {
 		if m.ResumeToken != "" {
 			p, err = s.srv.mgr.Resume(m.ResumeToken, s)
 		} else {
-			p, err = s.srv.mgr.Join(m.Room, m.Name, s)
+			p, err = s.srv.mgr.Join(m.Room, m.Name, s, room.JoinOptions{SendOnly: m.Subscribe != nil && !*m.Subscribe})
 		}
 		if err != nil {
 			return err
