@@ -86,7 +86,7 @@ type Options struct {
 	Interfaces []string
 	// SendOnly joins without receiving media (a load run's publishers).
 	SendOnly bool
-	Logger    *slog.Logger
+	Logger   *slog.Logger
 	// KeepMessages keeps every server message for WaitFor (tests). Load
 	// runs turn it off to keep memory flat.
 	KeepMessages bool

@@ -303,7 +303,7 @@ func cpuSeconds() float64 {
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
 	}
-	return time.Duration(ru.Utime.Nano()+ru.Stime.Nano()).Seconds()
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 // Table writes the report as a short human-readable table.
@@ -332,4 +332,3 @@ func (r *Report) Table(w io.Writer) {
 		fmt.Fprintf(w, "%-*s  %s\n", width, row[0], row[1])
 	}
 }
-
