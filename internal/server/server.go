@@ -23,6 +23,7 @@ import (
 	"github.com/parleyhq/parley/internal/room"
 	"github.com/parleyhq/parley/internal/sfu"
 	"github.com/parleyhq/parley/internal/signal"
+	"github.com/parleyhq/parley/internal/web"
 )
 
 // Server is a running Parley.
@@ -77,6 +78,11 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		}
 	}
 	s.signal = signal.NewServer(s.Rooms, log.With("part", "signal"), origins)
+	client, err := web.New(web.Options{Logger: log.With("part", "web")})
+	if err != nil {
+		s.SFU.Close()
+		return nil, fmt.Errorf("web client: %w", err)
+	}
 	handler := httpapi.New(httpapi.Options{
 		Rooms:     s.Rooms,
 		Signal:    s.signal,
@@ -84,6 +90,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		PublicURL: cfg.PublicURL,
 		Logger:    log.With("part", "http"),
 		Ready:     func() bool { return !s.Rooms.Draining() },
+		Web:       client,
 	})
 	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	return s, nil
