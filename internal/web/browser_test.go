@@ -101,6 +101,12 @@ func TestBrowserMeeting(t *testing.T) {
 		}
 		roomID = strings.TrimPrefix(path, "/")
 		roomURL = base + path
+		// The pre-join page: live preview, a moving level meter, devices listed.
+		alice.waitJS(t, 10*time.Second, "camera preview, level meter and device lists",
+			`(() => { const v = document.querySelector('#preview'); window.__maxLevel = Math.max(window.__maxLevel || 0, document.querySelector('#mic-level').value);
+				const named = (id) => [...document.querySelectorAll(id + ' option')].some(o => o.value && o.textContent.trim());
+				return v.videoWidth > 0 && !v.paused && window.__maxLevel > 0.05 && named('#camera-select') && named('#mic-select'); })()`,
+			`({w: document.querySelector('#preview').videoWidth, level: window.__maxLevel, cams: document.querySelectorAll('#camera-select option').length})`)
 	})
 	if roomID == "" {
 		t.FailNow()
@@ -111,6 +117,11 @@ func TestBrowserMeeting(t *testing.T) {
 		ids["bob"] = join(t, bob, roomURL, names[1])
 		seesPlaying(t, alice, ids["bob"], names[1])
 		seesPlaying(t, bob, ids["alice"], names[0])
+		// The camera is announced with its three simulcast layers.
+		pubs := evalJS[string](t, alice, `JSON.stringify(__sent.filter(m => m.type === 'publish').map(m => [m.kind, m.source, (m.simulcast || []).join('')]))`)
+		if pubs != `[["audio","microphone",""],["video","camera","qhf"]]` {
+			t.Errorf("Alice published %s", pubs)
+		}
 	})
 	if t.Failed() {
 		t.FailNow()
@@ -131,6 +142,10 @@ func TestBrowserMeeting(t *testing.T) {
 				t.Errorf("%s shows %d tiles, want 3", b.name, n)
 			}
 		}
+		// Each tile rates its connection; the loudest voice is highlighted.
+		alice.waitJS(t, 10*time.Second, "connection quality on Bob's tile",
+			fmt.Sprintf(`(() => { const q = document.querySelector('#grid [data-participant-id=%s] .tile__quality'); return !q.hidden && ['good', 'fair', 'poor'].includes(q.dataset.level) && /^Connection: /.test(q.getAttribute('aria-label')); })()`, jsString(ids["bob"])), "")
+		bob.waitJS(t, 15*time.Second, "an active speaker highlighted", `document.querySelector('#grid [data-active-speaker]')`, "")
 	})
 	t.Logf("three in the meeting after %v", time.Since(t0))
 	if t.Failed() {
@@ -153,6 +168,8 @@ func TestBrowserMeeting(t *testing.T) {
 			all[o].waitJS(t, 5*time.Second, "Alice's muted microphone",
 				fmt.Sprintf(`(() => { const x = __tile(%s); return x.audioMuted && x.micIconVisible; })()`, jsString(ids["alice"])), `__tile(`+jsString(ids["alice"])+`)`)
 		}
+		bob.waitJS(t, 2*time.Second, "Alice's microphone off in the participant list",
+			fmt.Sprintf(`document.querySelector('#participants-list [data-participant-entry=%s]').dataset.micOn === 'false'`, jsString(ids["alice"])), "")
 		// The server drops a muted track: nothing more arrives.
 		time.Sleep(500 * time.Millisecond)
 		before := bob.inbound(t, ids["alice"], "audio")
@@ -282,6 +299,12 @@ func TestBrowserMeeting(t *testing.T) {
 			evalJS[int](t, alice, `__frameWidth(`+jsString(ids["bob"])+`)`), evalJS[int](t, alice, `__frameWidth(`+jsString(ids["carol"])+`)`))
 		alice.click(t, fmt.Sprintf(`#grid [data-participant-id=%s] .tile__pin`, jsString(ids["bob"])))
 		alice.waitJS(t, 3*time.Second, "the grid back", `document.querySelector('#grid').dataset.layout === 'grid'`, "")
+		// Speaker view: someone else large, never ourselves.
+		alice.click(t, "#layout-toggle")
+		alice.waitJS(t, 3*time.Second, "speaker view",
+			`document.querySelector('#grid').dataset.layout === 'speaker' && document.querySelector('.tile--focus[data-participant-id]') && !document.querySelector('.tile--focus').classList.contains('tile--self')`, "")
+		alice.click(t, "#layout-toggle")
+		alice.waitJS(t, 3*time.Second, "the grid back", `document.querySelector('#grid').dataset.layout === 'grid'`, "")
 	})
 
 	t.Run("screen share is shown large", func(t *testing.T) {
@@ -297,6 +320,10 @@ func TestBrowserMeeting(t *testing.T) {
 		if evalJS[string](t, bob, `document.querySelector('#share-screen').dataset.state`) != "on" {
 			t.Error("Bob's share button does not show sharing")
 		}
+		// The captured audio comes along (Chromium offers it for tabs and
+		// its fake capture): Alice plays Bob's microphone and screen audio.
+		alice.waitJS(t, 10*time.Second, "Bob's screen audio",
+			fmt.Sprintf(`document.querySelectorAll('#audio-sinks audio[data-owner=%s]').length === 2`, jsString(ids["bob"])), "")
 		bob.click(t, "#share-screen")
 		for _, o := range others("bob") {
 			all[o].waitJS(t, 5*time.Second, "Bob's screen gone", "!"+screen, "")
@@ -376,6 +403,9 @@ func TestBrowserMeeting(t *testing.T) {
 		for _, o := range []*browser{alice, bob} {
 			o.waitJS(t, 5*time.Second, "Carol's tile gone", `!__tile(`+jsString(ids["carol"])+`)`, "")
 		}
+		// Rejoin leads back to the pre-join page, her name remembered.
+		carol.click(t, "#rejoin")
+		carol.waitJS(t, 10*time.Second, "the pre-join page with her name", `document.querySelector('#display-name') && document.querySelector('#display-name').value === `+jsString(names[2]), "")
 	})
 
 	for _, b := range browsers {

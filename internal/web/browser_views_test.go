@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -187,4 +188,20 @@ func narrowAndFrench(t *testing.T, b *browser) {
 		`document.querySelector('#toggle-mic').getAttribute('aria-label')`)
 	setLang("en")
 	b.waitJS(t, 2*time.Second, "English again", `document.querySelector('#leave').getAttribute('aria-label') === 'Leave'`, "")
+}
+
+//go:embed testdata/modules.js
+var modulesJS string
+
+// TestClientModules runs unit checks of the client's pure functions
+// (room codes, links, layers, grid, quality, names, plurals) in Chromium.
+func TestClientModules(t *testing.T) {
+	srv, _ := startServer(t)
+	b := newBrowser(t, "modules", browserOptions{})
+	b.navigate(t, srv.URL()+"/")
+	base := evalJS[string](t, b, `document.querySelector('script[type=module]').src.replace(/\/js\/home\.js$/, '')`)
+	failures := evalJS[[]string](t, b, "("+modulesJS+")("+jsString(base)+")")
+	for _, f := range failures {
+		t.Error(f)
+	}
 }

@@ -16,11 +16,13 @@ const media = new LocalMedia();
 const prejoin = new Prejoin(media, roomId, { onJoin: join });
 // Devices open while the person types their name; joining waits for them
 // so the first offer carries the camera and microphone.
-const mediaReady = media.start();
+let mediaPending = true;
+const mediaReady = media.start().finally(() => { mediaPending = false; });
 
 // join enters the meeting; it returns the key of an error to show on the
 // pre-join page, or nothing.
 async function join(name) {
+  if (mediaPending) prejoin.waiting();
   await mediaReady;
   const room = new Room({ roomId, name, media });
   try {

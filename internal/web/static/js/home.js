@@ -2,25 +2,7 @@
 
 import { $ } from './dom.js';
 import { t, translate, bindLanguageSelect, onLanguage } from './i18n.js';
-
-const ROOM_ID = /^[a-z]{2,12}(-[a-z]{2,12}){0,4}$/;
-
-// roomFromInput accepts "abcd-efghi-jklm", "ABCD EFGHI JKLM" or a full
-// link to a meeting, and returns the room id or ''.
-export function roomFromInput(raw) {
-  let s = raw.trim();
-  if (!s) return '';
-  if (/^https?:/i.test(s) || s.includes('/')) {
-    try {
-      const u = new URL(s, window.location.origin);
-      s = u.pathname.split('/').filter(Boolean).pop() || '';
-    } catch {
-      return '';
-    }
-  }
-  s = s.toLowerCase().replace(/[\s_]+/g, '-');
-  return ROOM_ID.test(s) ? s : '';
-}
+import { ROOM_ID, roomFromInput } from './roomid.js';
 
 translate();
 bindLanguageSelect($('#language'));

@@ -116,6 +116,9 @@ export class Prejoin {
     }
   }
 
+  // waiting says the join waits for the browser's permission prompt.
+  waiting() { this.status.textContent = t('waitingForDevices'); }
+
   hide() {
     this.meter.close();
     this.preview.srcObject = null;

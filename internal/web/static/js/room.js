@@ -264,6 +264,7 @@ export class Room extends EventTarget {
     for (const [name, pc] of [['publisher', this.pub], ['subscriber', this.sub]]) {
       pc.addEventListener('connectionstatechange', () => this.peerState(name, pc));
     }
+    this.emit('media', { publisher: this.pub.state, subscriber: this.sub.state });
   }
 
   closePeers() {
