@@ -76,6 +76,8 @@ type LocalTrack struct {
 	layers   []*webrtc.TrackLocalStaticRTP
 	midExt   uint8
 	ridExt   uint8
+	levelExt uint8
+	level    atomic.Int32 // -dBov with bit 7 = voice; -1 = no extension
 	mid      string
 	keyframe [3]atomic.Bool
 	stop     chan struct{}
@@ -192,6 +194,10 @@ type AudioOptions struct {
 	Packets [][]byte
 	// Loop repeats Packets forever (default: send them once, then stop).
 	Loop bool
+	// Level, when set, adds the RFC 6464 audio level extension: Level is
+	// the -dBov value (0 loudest … 127 silence) and Voice the VAD flag.
+	Level *uint8
+	Voice bool
 }
 
 // PublishAudio adds an Opus track, announces it, negotiates and starts
@@ -219,6 +225,11 @@ func (c *Client) PublishAudio(ctx context.Context, o AudioOptions) (*LocalTrack,
 	}
 	if err := c.Negotiate(ctx); err != nil {
 		return nil, err
+	}
+	for _, e := range t.sender.GetParameters().HeaderExtensions {
+		if e.URI == sdp.AudioLevelURI {
+			t.levelExt = uint8(e.ID)
+		}
 	}
 	c.goroutine(func() { t.readRTCP(0) })
 	c.goroutine(func() { t.sendAudio(o) })
@@ -392,6 +403,9 @@ func (t *LocalTrack) sendAudio(o AudioOptions) {
 	buf[0] = 15 << 3 // TOC: config 15, hybrid fullband 20 ms, mono, one frame
 	var pkt rtp.Packet
 	pkt.Header = rtp.Header{Version: 2, SequenceNumber: 1, Timestamp: 960}
+	if o.Level != nil {
+		t.SetLevel(*o.Level, o.Voice)
+	}
 	for i := 0; ; i++ {
 		select {
 		case <-t.stop:
@@ -410,6 +424,11 @@ func (t *LocalTrack) sendAudio(o AudioOptions) {
 		pkt.Header.Timestamp += 960
 		if t.paused.Load() {
 			continue
+		}
+		if o.Level != nil && t.levelExt != 0 {
+			if l := t.level.Load(); l >= 0 {
+				pkt.Header.SetExtension(t.levelExt, []byte{byte(l)})
+			}
 		}
 		if len(o.Packets) > 0 {
 			pkt.Payload = o.Packets[i]
@@ -447,4 +466,14 @@ func (c *Client) Unpublish(ctx context.Context, t *LocalTrack) error {
 // paused.
 func (c *Client) Subscribe(trackID, layer string, paused bool) error {
 	return c.Send(map[string]any{"type": "subscription", "track_id": trackID, "layer": layer, "paused": paused})
+}
+
+// SetLevel changes the audio level the track reports (RFC 6464: dbov is
+// -dBov, 0 loudest … 127 silence; voice sets the VAD bit).
+func (t *LocalTrack) SetLevel(dbov uint8, voice bool) {
+	v := int32(dbov & 0x7f)
+	if voice {
+		v |= 0x80
+	}
+	t.level.Store(v)
 }

@@ -2,6 +2,7 @@ package client
 
 import (
 	"crypto/rand"
+	"fmt"
 	"encoding/hex"
 	"sort"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -172,4 +174,16 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// SendREMB reports a receive bandwidth estimate for a received track, as
+// a browser's receive-side estimator does (RTCP REMB).
+func (c *Client) SendREMB(trackID string, bps float32) error {
+	c.mu.Lock()
+	r, ok := c.recv[trackID]
+	c.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("track %s not received", trackID)
+	}
+	return c.Sub.WriteRTCP([]rtcp.Packet{&rtcp.ReceiverEstimatedMaximumBitrate{Bitrate: bps, SSRCs: []uint32{uint32(r.Remote.SSRC())}}})
 }

@@ -27,6 +27,9 @@ type Config struct {
 	TLSCert   string `name:"tls-cert" help:"TLS certificate file (PEM); serve HTTPS when set with --tls-key"`
 	TLSKey    string `name:"tls-key" help:"TLS private key file (PEM)"`
 	LogLevel  string `name:"log-level" help:"debug, info, warn or error"`
+	// DebugListen serves Go's pprof profiles; off by default, bind it to
+	// loopback only.
+	DebugListen string `name:"debug-listen" help:"address for pprof profiling endpoints (empty = off; keep it on loopback)"`
 
 	Media Media `name:"media"`
 
@@ -73,6 +76,11 @@ func (c *Config) Validate() error {
 
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen %q: %v", c.Listen, err)
+	}
+	if c.DebugListen != "" {
+		if _, _, err := net.SplitHostPort(c.DebugListen); err != nil {
+			bad("debug-listen %q: %v", c.DebugListen, err)
+		}
 	}
 	if c.DataDir == "" {
 		bad("data-dir must not be empty")

@@ -166,3 +166,26 @@ func TestPausedTrackStopsFlowing(t *testing.T) {
 		flowing(t, subC, id, 5*time.Second)
 	}
 }
+
+// TestBandwidthEstimateCapsLayer: a subscriber that asks for the high
+// layer but reports (REMB) only 300 kb/s gets a lower one, and the high
+// layer again when its estimate recovers.
+func TestBandwidthEstimateCapsLayer(t *testing.T) {
+	srv := start(t)
+	_, subC, _, video := pair(t, srv)
+	id := video.ServerID()
+	waitUntil(t, 5*time.Second, "high layer", func() bool { return rate(subC, id, 500*time.Millisecond) > 900e3 })
+	report := func(bps float32, until func() bool) {
+		deadline := time.Now().Add(8 * time.Second)
+		for !until() {
+			if time.Now().After(deadline) {
+				t.Fatalf("layer did not follow a REMB of %.0f b/s", bps)
+			}
+			if err := subC.SendREMB(id, bps); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	report(300e3, func() bool { r := rate(subC, id, 500*time.Millisecond); return r > 50e3 && r < 350e3 })
+	report(5e6, func() bool { return rate(subC, id, 500*time.Millisecond) > 900e3 })
+}

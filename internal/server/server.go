@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"time"
@@ -35,6 +36,7 @@ type Server struct {
 	signal   *signal.Server
 	http     *http.Server
 	ln       net.Listener
+	debug    *http.Server
 	serveErr chan error
 }
 
@@ -107,6 +109,18 @@ func (s *Server) Start() error {
 	}
 	s.ln = ln
 	go func() { s.serveErr <- s.http.Serve(ln) }()
+	if s.cfg.DebugListen != "" {
+		dl, err := net.Listen("tcp", s.cfg.DebugListen)
+		if err != nil {
+			return fmt.Errorf("debug-listen: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		s.debug = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go s.debug.Serve(dl)
+	}
 	s.log.Info("parley serving", "url", s.URL(), "media_udp", fmt.Sprint(s.SFU.UDPAddrs()))
 	return nil
 }
@@ -142,6 +156,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err := s.http.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		errs = append(errs, err)
 		s.http.Close()
+	}
+	if s.debug != nil {
+		s.debug.Close()
 	}
 	errs = append(errs, s.SFU.Close())
 	return errors.Join(errs...)
