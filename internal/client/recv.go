@@ -2,8 +2,8 @@ package client
 
 import (
 	"crypto/rand"
-	"fmt"
 	"encoding/hex"
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
