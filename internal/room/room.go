@@ -444,3 +444,14 @@ func (m *Manager) Room(id string) (*Room, bool) {
 	r, ok := m.rooms[id]
 	return r, ok
 }
+
+// Tracks returns the room's published tracks.
+func (r *Room) Tracks() []*sfu.Track {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*sfu.Track, 0, len(r.tracks))
+	for _, t := range r.tracks {
+		out = append(out, t)
+	}
+	return out
+}
