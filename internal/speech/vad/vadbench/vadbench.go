@@ -81,12 +81,12 @@ func PerTrack(m devset.Meeting, cfg vad.Config) ([]Labelled, error) {
 
 // DER is one file's line of the der scorer's JSON output.
 type DER struct {
-	File        string  `json:"file"`
-	Total       float64 `json:"total"`
-	Missed      float64 `json:"missed"`
-	FalseAlarm  float64 `json:"false_alarm"`
-	Confusion   float64 `json:"confusion"`
-	DER         float64 `json:"der"`
+	File       string  `json:"file"`
+	Total      float64 `json:"total"`
+	Missed     float64 `json:"missed"`
+	FalseAlarm float64 `json:"false_alarm"`
+	Confusion  float64 `json:"confusion"`
+	DER        float64 `json:"der"`
 }
 
 // BuildDER compiles the shared der scorer into dir and returns its path.
