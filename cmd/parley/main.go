@@ -27,6 +27,7 @@ type command struct {
 // commands lists the sub-commands in the order `parley help` shows them.
 var commands = []command{
 	{"version", "print the version", runVersion},
+	{"bench-vad", "measure the voice activity detector on the dev set", runBenchVAD},
 }
 
 // errUsage reports bad command-line arguments; the flag set has already

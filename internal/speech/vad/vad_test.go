@@ -420,3 +420,20 @@ func TestMaxUtteranceCutsAtPauses(t *testing.T) {
 	}
 	t.Logf("%d segments with cuts, longest %.1f s without", len(segs), longest)
 }
+
+func BenchmarkDetect(b *testing.B) {
+	// 10 s: pink noise at −50 dBFS with a voiced burst every other second.
+	x := pinkNoise(10*sampleRate, -50, 5)
+	for s := 1; s < 10; s += 2 {
+		for i := s * sampleRate; i < (s+1)*sampleRate; i++ {
+			for h := 1; h <= 10; h++ {
+				x[i] += float32(0.02 / float64(h) * math.Sin(2*math.Pi*130*float64(h)*float64(i)/sampleRate))
+			}
+		}
+	}
+	b.SetBytes(int64(len(x) * 4))
+	for b.Loop() {
+		Detect(x, DefaultConfig())
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/10, "µs/s-audio")
+}

@@ -242,3 +242,119 @@ func SpeakerSegments(ref []Labelled, spk string) []vad.Segment {
 	}
 	return out
 }
+
+// EnergyBaseline is the detector the dev set's README calibrates against:
+// 10 ms frames above thresholdDB dBFS, pauses under 0.3 s bridged.
+func EnergyBaseline(x []float32, thresholdDB float64) []vad.Segment {
+	const hop = 160
+	var segs []vad.Segment
+	for i := 0; i+hop <= len(x); i += hop {
+		var s float64
+		for _, v := range x[i : i+hop] {
+			s += float64(v) * float64(v)
+		}
+		if 10*math.Log10(s/hop+1e-12) < thresholdDB {
+			continue
+		}
+		st, en := float64(i)/16000, float64(i+hop)/16000
+		if n := len(segs); n > 0 && st-segs[n-1].End < 0.3 {
+			segs[n-1].End = en
+		} else {
+			segs = append(segs, vad.Segment{Start: st, End: en})
+		}
+	}
+	return segs
+}
+
+// Condition is one noise condition of the frame-accuracy table.
+type Condition struct {
+	Kind string
+	SNR  float64 // dB; ignored for Clean
+}
+
+func (c Condition) String() string {
+	if c.Kind == Clean {
+		return "clean"
+	}
+	return fmt.Sprintf("%s %g dB", c.Kind, c.SNR)
+}
+
+// Conditions are the noise conditions reported: clean, then white and
+// pink noise at 20, 10 and 5 dB SNR.
+func Conditions() []Condition {
+	cs := []Condition{{Kind: Clean}}
+	for _, k := range []string{White, Pink} {
+		for _, s := range []float64{20, 10, 5} {
+			cs = append(cs, Condition{k, s})
+		}
+	}
+	return cs
+}
+
+// Accuracy is a frame-accuracy result.
+type Accuracy struct {
+	Acc, Miss, FA float64
+	Frames        int
+}
+
+// NearField scores the per-track detector on every stem of m under a noise
+// condition (noise added to each stem at the SNR of that stem's speech),
+// pooling frames over the stems.
+func NearField(m devset.Meeting, c Condition, detect func([]float32) []vad.Segment) (Accuracy, error) {
+	ref, err := ReadRTTM(m.RTTM)
+	if err != nil {
+		return Accuracy{}, err
+	}
+	var tot Accuracy
+	var sp, ns float64
+	for i, spk := range m.Speakers() {
+		x, _, err := audiofile.ReadAll(m.Stems[spk])
+		if err != nil {
+			return Accuracy{}, err
+		}
+		rs := SpeakerSegments(ref, spk)
+		y := AddNoise(x, rs, c.Kind, c.SNR, uint64(i+1))
+		dur := float64(len(x)) / 16000
+		a, mi, fa := FrameAccuracy(rs, detect(y), dur)
+		n := int(dur * 100)
+		spf := speechFrames(rs, n)
+		tot.Acc += a * float64(n)
+		tot.Miss += mi * float64(spf)
+		tot.FA += fa * float64(n-spf)
+		tot.Frames += n
+		sp += float64(spf)
+		ns += float64(n - spf)
+	}
+	tot.Acc /= float64(max(1, tot.Frames))
+	tot.Miss /= max(1, sp)
+	tot.FA /= max(1, ns)
+	return tot, nil
+}
+
+// FarField scores the detector on the meeting's mixed recording against the
+// union of all speakers' speech.
+func FarField(m devset.Meeting, c Condition, detect func([]float32) []vad.Segment) (Accuracy, error) {
+	ref, err := ReadRTTM(m.RTTM)
+	if err != nil {
+		return Accuracy{}, err
+	}
+	x, _, err := audiofile.ReadAll(m.Mix)
+	if err != nil {
+		return Accuracy{}, err
+	}
+	rs := SpeakerSegments(ref, "")
+	y := AddNoise(x, rs, c.Kind, c.SNR, 99)
+	dur := float64(len(x)) / 16000
+	a, mi, fa := FrameAccuracy(rs, detect(y), dur)
+	return Accuracy{a, mi, fa, int(dur * 100)}, nil
+}
+
+func speechFrames(segs []vad.Segment, n int) int {
+	c := 0
+	for _, v := range mask(segs, n) {
+		if v {
+			c++
+		}
+	}
+	return c
+}
