@@ -74,6 +74,9 @@ type Word struct {
 type Result struct {
 	Text  string
 	Words []Word
+	// Estimated means the engine gave no word times and Words were spread
+	// evenly over the segment the engine did time (or the whole utterance).
+	Estimated bool
 }
 
 // JoinWords is the text of a word list, single-spaced.
