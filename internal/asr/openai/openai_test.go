@@ -34,7 +34,7 @@ type fakeReq struct {
 // each request the way a real server would (multipart form, model, a 16 kHz
 // mono 16-bit WAV) and answers with respond.
 type fake struct {
-	t        *testing.T
+	t        testing.TB
 	respond  func(r *http.Request, q fakeReq) (int, string)
 	mu       sync.Mutex
 	reqs     []fakeReq
@@ -42,7 +42,7 @@ type fake struct {
 	peak     atomic.Int32
 }
 
-func newFake(t *testing.T, respond func(r *http.Request, q fakeReq) (int, string)) (*fake, *httptest.Server) {
+func newFake(t testing.TB, respond func(r *http.Request, q fakeReq) (int, string)) (*fake, *httptest.Server) {
 	f := &fake{t: t, respond: respond}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
