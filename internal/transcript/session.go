@@ -57,10 +57,13 @@ type SegmentStore interface {
 }
 
 // Cutter is a streaming voice activity detector: Write consumes the next
-// samples of one track and returns the utterance boundaries found so far, as
-// sample offsets from its first sample. speech/vad provides the real one.
+// samples of one track and returns the utterance boundaries decided so far,
+// as sample offsets from its first sample (they may lie in the past: the
+// pipeline keeps 3 s of audio). Flush ends the input and closes an open
+// region. NewVAD (speech/vad) is the real one.
 type Cutter interface {
 	Write(pcm []float32) []Boundary
+	Flush() []Boundary
 }
 
 // Boundary is a speech start or end at a sample offset of a Cutter's input.
@@ -77,6 +80,7 @@ type Config struct {
 	Sink    Sink         // optional: nil means no live captions
 	Logger  *slog.Logger // optional
 	// NewCutter makes one VAD per track (and again after a long gap).
+	// Default NewVAD.
 	NewCutter func() Cutter
 	// Queue bounds each track's unprocessed audio in seconds (default 10:
 	// 640 KB per track, and room for an openai request of several seconds).
@@ -99,8 +103,11 @@ type Config struct {
 }
 
 func (c *Config) defaults() error {
-	if c.Engine == nil || c.Store == nil || c.NewCutter == nil {
-		return errors.New("transcript: session needs an engine, a store and a VAD")
+	if c.Engine == nil || c.Store == nil {
+		return errors.New("transcript: session needs an engine and a store")
+	}
+	if c.NewCutter == nil {
+		c.NewCutter = NewVAD
 	}
 	if c.Meeting.ID == "" {
 		return errors.New("transcript: session needs a meeting id")

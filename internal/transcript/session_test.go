@@ -23,6 +23,14 @@ type levelCutter struct {
 	frame         []float32
 }
 
+func (c *levelCutter) Flush() []Boundary {
+	if c.in {
+		c.in = false
+		return []Boundary{{At: c.lastSpeech}}
+	}
+	return nil
+}
+
 func (c *levelCutter) Write(pcm []float32) []Boundary {
 	var out []Boundary
 	for _, s := range pcm {

@@ -186,6 +186,7 @@ func (t *Track) run() {
 			}
 			if len(q) == 0 {
 				if closed {
+					t.flush(ctx)
 					t.endUtterance(ctx, t.n)
 					t.noteDrops(episode{})
 					return
@@ -244,6 +245,7 @@ func (t *Track) process(ctx context.Context, c chunk) {
 	gap := pos - t.n
 	switch {
 	case gap > int64(t.s.cfg.GapFill*SampleRate):
+		t.flush(ctx)
 		t.endUtterance(ctx, t.n)
 		t.restart(c.start)
 	case gap > 0:
@@ -278,7 +280,27 @@ func (t *Track) step(ctx context.Context, pcm []float32) {
 		t.ringStart += int64(over)
 	}
 	t.n += int64(len(pcm))
-	bounds := t.cut.Write(pcm)
+	t.bounds(ctx, t.cut.Write(pcm))
+	if t.utt != nil {
+		t.feed(ctx, t.n)
+		if t.utt != nil && t.n-t.utt.from >= int64(t.s.cfg.MaxUtterance*SampleRate) {
+			// Speech without a pause for MaxUtterance: cut here and go on.
+			t.endUtterance(ctx, t.n)
+			t.beginUtterance(ctx, t.n)
+		}
+	}
+}
+
+// flush ends the cutter's input: the region still open is closed where the
+// VAD puts its end rather than at the last sample.
+func (t *Track) flush(ctx context.Context) {
+	if t.cut != nil && t.started {
+		t.bounds(ctx, t.cut.Flush())
+	}
+}
+
+// bounds starts and ends utterances at the VAD's boundaries.
+func (t *Track) bounds(ctx context.Context, bounds []Boundary) {
 	for _, b := range bounds {
 		at := min(max(b.At, 0), t.n)
 		if b.Start {
@@ -291,14 +313,6 @@ func (t *Track) step(ctx context.Context, pcm []float32) {
 		if t.inSpeech {
 			t.inSpeech = false
 			t.endUtterance(ctx, at)
-		}
-	}
-	if t.utt != nil {
-		t.feed(ctx, t.n)
-		if t.utt != nil && t.n-t.utt.from >= int64(t.s.cfg.MaxUtterance*SampleRate) {
-			// Speech without a pause for MaxUtterance: cut here and go on.
-			t.endUtterance(ctx, t.n)
-			t.beginUtterance(ctx, t.n)
 		}
 	}
 }
