@@ -37,8 +37,8 @@ func quiet() {
 // decoder is one pocketsphinx decoder. It is not safe for concurrent use;
 // the pool hands it to one stream at a time.
 type decoder struct {
-	ps  *C.ps_decoder_t
-	buf []int16
+	ps    *C.ps_decoder_t
+	buf   []int16
 	inUtt bool
 }
 
@@ -135,7 +135,7 @@ func (d *decoder) end() ([]rawWord, error) {
 	for seg := C.ps_seg_iter(d.ps); seg != nil; seg = C.ps_seg_next(seg) {
 		var sf, ef C.int
 		C.ps_seg_frames(seg, &sf, &ef)
-			w := C.GoString(C.ps_seg_word(seg))
+		w := C.GoString(C.ps_seg_word(seg))
 		if base < 0 {
 			// The best path starts with <s> at the utterance's first
 			// frame; rebasing on it keeps times right even if a library
