@@ -29,6 +29,8 @@ var commands = []command{
 	{"serve", "run the meeting server", runServe},
 	{"loadtest", "load a server with pion clients and report what arrives", runLoadtest},
 	{"version", "print the version", runVersion},
+	{"bench-vad", "measure the voice activity detector on the dev set", runBenchVAD},
+	{"transcribe", "transcribe audio files (one per speaker with --track)", runTranscribe},
 }
 
 // errUsage reports bad command-line arguments; the flag set has already

@@ -86,6 +86,16 @@ type Options struct {
 	Interfaces []string
 	// SendOnly joins without receiving media (a load run's publishers).
 	SendOnly bool
+	// NoReports sends no RTCP receiver reports: a load run's subscribers
+	// save the interceptor's per-packet cost (the server then has only
+	// REMB, not loss, to estimate their bandwidth).
+	NoReports bool
+	// AcceptDuplicates turns off SRTP replay protection so that a packet
+	// received twice (a retransmission asked for in a test) is seen twice.
+	AcceptDuplicates bool
+	// Networks limits ICE to these network types (default UDP4), e.g.
+	// TCP4 only to test the ICE-TCP fallback.
+	Networks []webrtc.NetworkType
 	Logger   *slog.Logger
 	// KeepMessages keeps every server message for WaitFor (tests). Load
 	// runs turn it off to keep memory flat.
@@ -150,7 +160,7 @@ func Connect(ctx context.Context, base string, opts Options) (*Client, error) {
 		published: map[string]string{}, answers: make(chan Message, 4)}
 	c.cond = sync.NewCond(&c.mu)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	if c.api, err = newAPI(opts.Interfaces); err != nil {
+	if c.api, err = newAPI(opts); err != nil {
 		ws.CloseNow()
 		return nil, err
 	}
@@ -162,7 +172,8 @@ func Connect(ctx context.Context, base string, opts Options) (*Client, error) {
 // no mDNS, and only the interceptors a test client needs — receiver
 // reports and NACKs, no TWCC — so a load run spends its CPU on the
 // server, not on itself.
-func newAPI(ifaces []string) (*webrtc.API, error) {
+func newAPI(opts Options) (*webrtc.API, error) {
+	ifaces, networks := opts.Interfaces, opts.Networks
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		return nil, err
@@ -176,8 +187,10 @@ func newAPI(ifaces []string) (*webrtc.API, error) {
 		return nil, err
 	}
 	reg := &interceptor.Registry{}
-	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
-		return nil, err
+	if !opts.NoReports {
+		if err := webrtc.ConfigureRTCPReports(reg); err != nil {
+			return nil, err
+		}
 	}
 	se := webrtc.SettingEngine{}
 	set := map[string]bool{}
@@ -187,7 +200,11 @@ func newAPI(ifaces []string) (*webrtc.API, error) {
 	se.SetInterfaceFilter(func(n string) bool { return set[n] })
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.DisableSRTPReplayProtection(opts.AcceptDuplicates)
+	if networks == nil {
+		networks = []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
+	}
+	se.SetNetworkTypes(networks)
 	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se)), nil
 }
 

@@ -3,12 +3,14 @@ package client
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -21,6 +23,9 @@ type Received struct {
 
 	Packets atomic.Uint64
 	Bytes   atomic.Uint64
+	// Late counts packets older than the newest one seen: reordering and
+	// retransmissions.
+	Late atomic.Uint64
 
 	mu        sync.Mutex
 	first     time.Time
@@ -97,6 +102,8 @@ func (c *Client) readTrack(r *Received, recv *webrtc.RTPReceiver) {
 			cur := uint16(r.maxSeq)
 			if diff := int16(seq - cur); diff > 0 {
 				r.maxSeq += uint32(diff)
+			} else {
+				r.Late.Add(1)
 			}
 		}
 		r.last = now
@@ -172,4 +179,35 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// SendREMB reports a receive bandwidth estimate for a received track, as
+// a browser's receive-side estimator does (RTCP REMB).
+func (c *Client) SendREMB(trackID string, bps float32) error {
+	c.mu.Lock()
+	r, ok := c.recv[trackID]
+	c.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("track %s not received", trackID)
+	}
+	return c.Sub.WriteRTCP([]rtcp.Packet{&rtcp.ReceiverEstimatedMaximumBitrate{Bitrate: bps, SSRCs: []uint32{uint32(r.Remote.SSRC())}}})
+}
+
+// SendNACK asks for retransmission of one received packet (RFC 4585 generic NACK).
+func (c *Client) SendNACK(trackID string, seq uint16) error {
+	c.mu.Lock()
+	r, ok := c.recv[trackID]
+	c.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("track %s not received", trackID)
+	}
+	return c.Sub.WriteRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{MediaSSRC: uint32(r.Remote.SSRC()),
+		Nacks: []rtcp.NackPair{{PacketID: seq}}}})
+}
+
+// LastSeq returns the newest sequence number received on a track.
+func (r *Received) LastSeq() uint16 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return uint16(r.maxSeq)
 }

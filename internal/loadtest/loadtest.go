@@ -178,7 +178,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 				}
 			}
 		}
-		c, err = client.Connect(ctx, cfg.URL, client.Options{Interfaces: cfg.Interfaces, OnMessage: func(m client.Message) {
+		c, err = client.Connect(ctx, cfg.URL, client.Options{Interfaces: cfg.Interfaces, NoReports: true, OnMessage: func(m client.Message) {
 			switch {
 			case m.Type == "joined":
 				go layerFor(m.Tracks)

@@ -166,3 +166,67 @@ func TestPausedTrackStopsFlowing(t *testing.T) {
 		flowing(t, subC, id, 5*time.Second)
 	}
 }
+
+// TestBandwidthEstimateCapsLayer: a subscriber that asks for the high
+// layer but reports (REMB) only 300 kb/s gets a lower one, and the high
+// layer again when its estimate recovers.
+func TestBandwidthEstimateCapsLayer(t *testing.T) {
+	srv := start(t)
+	_, subC, _, video := pair(t, srv)
+	id := video.ServerID()
+	waitUntil(t, 5*time.Second, "high layer", func() bool { return rate(subC, id, 500*time.Millisecond) > 900e3 })
+	report := func(bps float32, until func() bool) {
+		deadline := time.Now().Add(8 * time.Second)
+		for !until() {
+			if time.Now().After(deadline) {
+				t.Fatalf("layer did not follow a REMB of %.0f b/s", bps)
+			}
+			if err := subC.SendREMB(id, bps); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	report(300e3, func() bool { r := rate(subC, id, 500*time.Millisecond); return r > 50e3 && r < 350e3 })
+	report(5e6, func() bool { return rate(subC, id, 500*time.Millisecond) > 900e3 })
+}
+
+// TestNACKIsAnsweredFromCache: a subscriber asking for a packet again
+// gets it again (from the track's packet cache).
+func TestNACKIsAnsweredFromCache(t *testing.T) {
+	srv := start(t)
+	pubC := dial(t, srv)
+	if _, err := pubC.Join(ctxT(t, 5*time.Second), "nack-room", "Publisher"); err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t, 10*time.Second)
+	// Without replay protection the client sees a packet it already has
+	// arrive again; with it (browsers) only a missing packet would pass.
+	subC, err := client.Connect(ctx, srv.URL(), client.Options{KeepMessages: true, AcceptDuplicates: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { subC.Drop() })
+	if _, err := subC.Join(ctx, "nack-room", "Subscriber"); err != nil {
+		t.Fatal(err)
+	}
+	video, err := pubC.PublishVideo(ctx, client.VideoOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 5*time.Second, "published", func() bool { return video.ServerID() != "" })
+	flowing(t, subC, video.ServerID(), 5*time.Second)
+	r := subC.Received()[video.ServerID()]
+	before := srv.SFU.Metrics().Snapshot()
+	late := r.Late.Load()
+	for i := 0; i < 5; i++ {
+		if err := subC.SendNACK(video.ServerID(), r.LastSeq()-20); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	waitUntil(t, 3*time.Second, "retransmission", func() bool { return r.Late.Load() > late })
+	after := srv.SFU.Metrics().Snapshot()
+	if after.NACKs <= before.NACKs || after.Retransmits <= before.Retransmits {
+		t.Fatalf("NACKs or retransmissions not counted: %+v → %+v", before, after)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"time"
@@ -18,11 +19,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/parleyhq/parley/internal/asr"
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/httpapi"
 	"github.com/parleyhq/parley/internal/room"
 	"github.com/parleyhq/parley/internal/sfu"
 	"github.com/parleyhq/parley/internal/signal"
+	"github.com/parleyhq/parley/internal/store"
 	"github.com/parleyhq/parley/internal/web"
 )
 
@@ -33,9 +36,12 @@ type Server struct {
 	Registry *prometheus.Registry
 	SFU      *sfu.SFU
 	Rooms    *room.Manager
+	Store    *store.SQLite
+	Engine   asr.Engine // nil when --asr-engine none
 	signal   *signal.Server
 	http     *http.Server
 	ln       net.Listener
+	debug    *http.Server
 	serveErr chan error
 }
 
@@ -55,7 +61,12 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	s := &Server{cfg: cfg, log: log, Registry: reg, serveErr: make(chan error, 1)}
-	var err error
+	// The embedded client first: it holds no resource to release on a
+	// later failure.
+	client, err := web.New(web.Options{Logger: log.With("part", "web")})
+	if err != nil {
+		return nil, fmt.Errorf("web client: %w", err)
+	}
 	s.SFU, err = sfu.New(sfu.Options{
 		UDPPort:    cfg.Media.UDPPort,
 		TCPPort:    cfg.Media.TCPPort,
@@ -69,8 +80,24 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	s.Store, err = openStore(ctx, cfg.DataDir)
+	cancel()
+	if err != nil {
+		s.SFU.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if s.Engine, err = newEngine(cfg.Speech); err != nil {
+		s.SFU.Close()
+		s.Store.Close()
+		return nil, fmt.Errorf("speech engine: %w", err)
+	}
+	var tr *room.Transcription
+	if s.Engine != nil {
+		tr = &room.Transcription{Engine: s.Engine, Store: s.Store}
+	}
 	s.Rooms = room.NewManager(room.Options{SFU: s.SFU, PeerTimeout: cfg.Media.PeerTimeout,
-		Logger: log.With("part", "room"), Registerer: reg})
+		Logger: log.With("part", "room"), Registerer: reg, Transcription: tr})
 	var origins []string
 	if cfg.PublicURL != "" {
 		if u, err := url.Parse(cfg.PublicURL); err == nil {
@@ -78,19 +105,15 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		}
 	}
 	s.signal = signal.NewServer(s.Rooms, log.With("part", "signal"), origins)
-	client, err := web.New(web.Options{Logger: log.With("part", "web")})
-	if err != nil {
-		s.SFU.Close()
-		return nil, fmt.Errorf("web client: %w", err)
-	}
 	handler := httpapi.New(httpapi.Options{
-		Rooms:     s.Rooms,
-		Signal:    s.signal,
-		Gatherer:  reg,
-		PublicURL: cfg.PublicURL,
-		Logger:    log.With("part", "http"),
-		Ready:     func() bool { return !s.Rooms.Draining() },
-		Web:       client,
+		Rooms:       s.Rooms,
+		Transcripts: s.Store,
+		Signal:      s.signal,
+		Gatherer:    reg,
+		PublicURL:   cfg.PublicURL,
+		Logger:      log.With("part", "http"),
+		Ready:       func() bool { return !s.Rooms.Draining() },
+		Web:         client,
 	})
 	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	return s, nil
@@ -114,6 +137,18 @@ func (s *Server) Start() error {
 	}
 	s.ln = ln
 	go func() { s.serveErr <- s.http.Serve(ln) }()
+	if s.cfg.DebugListen != "" {
+		dl, err := net.Listen("tcp", s.cfg.DebugListen)
+		if err != nil {
+			return fmt.Errorf("debug-listen: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		s.debug = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go s.debug.Serve(dl)
+	}
 	s.log.Info("parley serving", "url", s.URL(), "media_udp", fmt.Sprint(s.SFU.UDPAddrs()))
 	return nil
 }
@@ -150,6 +185,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		errs = append(errs, err)
 		s.http.Close()
 	}
+	if s.debug != nil {
+		s.debug.Close()
+	}
 	errs = append(errs, s.SFU.Close())
+	if s.Engine != nil {
+		errs = append(errs, s.Engine.Close())
+	}
+	errs = append(errs, s.Store.Close())
 	return errors.Join(errs...)
 }

@@ -67,6 +67,9 @@ func newMediaEngine(s side) (*webrtc.MediaEngine, error) {
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: fmt.Sprintf("apt=%d", ptH264CB)}, PayloadType: ptH264CBRTX}, webrtc.RTPCodecTypeVideo},
 	}
 	for _, c := range codecs {
+		if s == subscriberSide && c.params.MimeType == webrtc.MimeTypeRTX {
+			continue // retransmissions go on the media SSRC (see DownTrack.resend)
+		}
 		if err := m.RegisterCodec(c.params, c.kind); err != nil {
 			return nil, err
 		}

@@ -4,8 +4,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -39,6 +41,9 @@ type DownTrack struct {
 	lastTS    uint32
 	lastAt    int64
 	runStart  uint16 // first input sequence number of the current run
+	runs      [4]run // the last runs, for mapping NACKs back
+	nRuns     int
+	payload   atomic.Uint64 // payload octets sent, for sender reports
 
 	packets atomic.Uint64
 	bytes   atomic.Uint64
@@ -261,6 +266,7 @@ func (d *DownTrack) WriteRTP(p *Packet) int {
 	}
 	d.packets.Add(1)
 	d.bytes.Add(uint64(n))
+	d.payload.Add(uint64(len(p.Payload)))
 	return n
 }
 
@@ -272,14 +278,77 @@ func (d *DownTrack) rebase(p *Packet) {
 	d.runStart = p.SequenceNumber
 	if !d.started {
 		d.seqOffset, d.tsOffset = 0, 0
+	} else {
+		d.seqOffset = d.lastSeq + 1 - p.SequenceNumber
+		ticks := (p.Arrival - d.lastAt) * d.clock / 1e9
+		if ticks < 1 {
+			ticks = 1
+		}
+		d.tsOffset = d.lastTS + uint32(ticks) - p.Timestamp
+	}
+	d.runs[d.nRuns%len(d.runs)] = run{outStart: p.SequenceNumber + d.seqOffset, layer: p.Layer,
+		seqOffset: d.seqOffset, tsOffset: d.tsOffset}
+	d.nRuns++
+}
+
+// run is a stretch of forwarded packets with one layer and one set of
+// offsets; a NACKed sequence number is mapped back through its run.
+type run struct {
+	outStart  uint16
+	layer     int
+	seqOffset uint16
+	tsOffset  uint32
+}
+
+// resend answers a subscriber's NACK from the track's packet cache: the
+// one stored copy of each packet serves every subscriber's
+// retransmissions. RFC 4585 §6.2.1 generic NACK; packets are resent on
+// the media SSRC.
+func (d *DownTrack) resend(n *rtcp.TransportLayerNack) {
+	w := d.writer.Load()
+	if w == nil {
 		return
 	}
-	d.seqOffset = d.lastSeq + 1 - p.SequenceNumber
-	ticks := (p.Arrival - d.lastAt) * d.clock / 1e9
-	if ticks < 1 {
-		ticks = 1
+	var buf []byte
+	var pkt rtp.Packet
+	for _, pair := range n.Nacks {
+		for _, out := range pair.PacketList() {
+			d.mu.Lock()
+			var r run
+			found := false
+			// The newest run that starts at or before out.
+			for i := 1; i <= min(d.nRuns, len(d.runs)); i++ {
+				c := d.runs[(d.nRuns-i)%len(d.runs)]
+				if int16(out-c.outStart) >= 0 && int16(d.lastSeq-out) >= 0 {
+					r, found = c, true
+					break
+				}
+			}
+			d.mu.Unlock()
+			if !found {
+				continue
+			}
+			cache := d.track.cacheOf(r.layer)
+			if cache == nil {
+				continue
+			}
+			var ok bool
+			if buf, ok = cache.Get(out-r.seqOffset, buf); !ok {
+				continue
+			}
+			if pkt.Unmarshal(buf) != nil {
+				continue
+			}
+			hdr := pkt.Header
+			hdr.SSRC, hdr.PayloadType = w.ssrc, w.pt
+			hdr.SequenceNumber = out
+			hdr.Timestamp += r.tsOffset
+			hdr.Extension, hdr.Extensions, hdr.ExtensionProfile = false, nil, 0
+			if _, err := w.w.WriteRTP(&hdr, pkt.Payload); err == nil {
+				d.track.sfu.metrics.retransmits.Add(1)
+			}
+		}
 	}
-	d.tsOffset = d.lastTS + uint32(ticks) - p.Timestamp
 }
 
 // Stats returns packets and bytes sent to the subscriber.
@@ -287,8 +356,8 @@ func (d *DownTrack) Stats() (packets, bytes uint64) { return d.packets.Load(), d
 
 // readRTCP handles the subscriber's feedback for this track until the
 // sender closes: keyframe requests go to the publisher (throttled), REMB
-// feeds the subscriber's bandwidth estimate, NACKs are answered by the
-// NACK responder interceptor and counted here.
+// feeds the subscriber's bandwidth estimate, NACKs are answered from the
+// track's packet cache.
 func (d *DownTrack) readRTCP() {
 	m := d.track.sfu.metrics
 	for {
@@ -304,6 +373,7 @@ func (d *DownTrack) readRTCP() {
 				for _, n := range pk.Nacks {
 					m.nacks.Add(uint64(len(n.PacketList())))
 				}
+				d.resend(pk)
 			case *rtcp.ReceiverEstimatedMaximumBitrate:
 				d.peer.bwe.setREMB(uint64(pk.Bitrate))
 			case *rtcp.ReceiverReport:
@@ -313,4 +383,32 @@ func (d *DownTrack) readRTCP() {
 			}
 		}
 	}
+}
+
+// senderReport describes what was sent so far (RFC 3550 §6.4.1): the
+// receiver maps RTP time to wall-clock time with it, which browsers need
+// for lip sync between a participant's audio and video. nil before the
+// first packet.
+func (d *DownTrack) senderReport(now time.Time, nowNano int64) *rtcp.SenderReport {
+	w := d.writer.Load()
+	if w == nil {
+		return nil
+	}
+	d.mu.Lock()
+	started, lastTS, lastAt := d.started, d.lastTS, d.lastAt
+	d.mu.Unlock()
+	if !started {
+		return nil
+	}
+	rtpNow := lastTS + uint32((nowNano-lastAt)*d.clock/1e9)
+	return &rtcp.SenderReport{SSRC: w.ssrc, NTPTime: ntpTime(now), RTPTime: rtpNow,
+		PacketCount: uint32(d.packets.Load()), OctetCount: uint32(d.payload.Load())}
+}
+
+// ntpTime converts to the 64-bit NTP format (RFC 5905 §6).
+func ntpTime(t time.Time) uint64 {
+	const ntpEpochOffset = 2208988800 // seconds from 1900 to 1970
+	secs := uint64(t.Unix()) + ntpEpochOffset
+	frac := uint64(t.Nanosecond()) << 32 / 1e9
+	return secs<<32 | frac
 }

@@ -22,12 +22,13 @@ const (
 // and are exported through CounterFuncs, so the per-packet path never
 // touches a Prometheus label map.
 type Metrics struct {
-	tracks    atomic.Int64
-	forwarded atomic.Uint64
-	bytes     atomic.Uint64
-	nacks     atomic.Uint64
-	plis      atomic.Uint64
-	drops     map[string]*atomic.Uint64
+	tracks      atomic.Int64
+	forwarded   atomic.Uint64
+	bytes       atomic.Uint64
+	nacks       atomic.Uint64
+	retransmits atomic.Uint64
+	plis        atomic.Uint64
+	drops       map[string]*atomic.Uint64
 }
 
 // NewMetrics creates the SFU counters and registers them on reg (nil
@@ -49,6 +50,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			func() float64 { return float64(m.bytes.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_nack_total", Help: "Packets subscribers asked to be retransmitted (RTCP NACK)."},
 			func() float64 { return float64(m.nacks.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_rtp_retransmits_total", Help: "Packets resent to subscribers from the packet cache after a NACK."},
+			func() float64 { return float64(m.retransmits.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_pli_total", Help: "Keyframe requests (RTCP PLI) sent to publishers, after throttling."},
 			func() float64 { return float64(m.plis.Load()) }),
 	)
@@ -67,18 +70,19 @@ func (m *Metrics) drop(reason string, n uint64) { m.drops[reason].Add(n) }
 
 // Snapshot is a copy of the counters, for tests and the load tool.
 type Snapshot struct {
-	Tracks    int64
-	Forwarded uint64
-	Bytes     uint64
-	NACKs     uint64
-	PLIs      uint64
-	Drops     map[string]uint64
+	Tracks      int64
+	Forwarded   uint64
+	Bytes       uint64
+	NACKs       uint64
+	Retransmits uint64
+	PLIs        uint64
+	Drops       map[string]uint64
 }
 
 // Snapshot reads all counters.
 func (m *Metrics) Snapshot() Snapshot {
 	s := Snapshot{Tracks: m.tracks.Load(), Forwarded: m.forwarded.Load(), Bytes: m.bytes.Load(),
-		NACKs: m.nacks.Load(), PLIs: m.plis.Load(), Drops: map[string]uint64{}}
+		NACKs: m.nacks.Load(), Retransmits: m.retransmits.Load(), PLIs: m.plis.Load(), Drops: map[string]uint64{}}
 	for r, c := range m.drops {
 		s.Drops[r] = c.Load()
 	}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
@@ -509,6 +510,25 @@ func (p *Peer) allocateLoop() {
 		}
 		lastBytes, lastAt = total, now
 		allocate(downs, p.bwe.estimate())
+		p.sendReports(downs)
+	}
+}
+
+// sendReports sends one compound RTCP packet with a sender report per
+// down-track, once per allocation tick (500 ms; RFC 3550 §6.2 suggests 5 s
+// for large sessions, but browsers resync audio and video faster with
+// more frequent reports and the cost is one packet per subscriber).
+func (p *Peer) sendReports(downs []*DownTrack) {
+	now := time.Now()
+	nowNano := nanotime()
+	var pkts []rtcp.Packet
+	for _, d := range downs {
+		if sr := d.senderReport(now, nowNano); sr != nil {
+			pkts = append(pkts, sr)
+		}
+	}
+	if len(pkts) > 0 {
+		_ = p.sub.WriteRTCP(pkts)
 	}
 }
 

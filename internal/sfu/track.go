@@ -10,6 +10,8 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/parleyhq/parley/internal/sfu/packetcache"
 )
 
 // Layer qualities of a simulcast track. A track without simulcast has one
@@ -72,6 +74,7 @@ type Track struct {
 	mu     sync.Mutex
 	layers [maxLayers]*layer
 	rids   []string // announced simulcast rids, low to high
+	taps   []*Tap
 	closed bool
 	done   chan struct{}
 
@@ -93,7 +96,8 @@ type layer struct {
 	rate    atomic.Uint64 // bits per second over the last second
 	rateAt  int64
 	rateB   uint64
-	lastAt  atomic.Int64 // nanotime of the last packet
+	lastAt  atomic.Int64       // nanotime of the last packet
+	cache   *packetcache.Cache // video only: serves NACKs
 }
 
 // ID returns the server's id of the track.
@@ -190,6 +194,13 @@ func (t *Track) availableLayers() (mask uint8) {
 	return mask
 }
 
+func (t *Track) cacheOf(i int) *packetcache.Cache {
+	if l := t.layerAt(i); l != nil {
+		return l.cache
+	}
+	return nil
+}
+
 func (t *Track) layerAt(i int) *layer {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -269,6 +280,11 @@ func (t *Track) addLayer(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		return
 	}
 	l := &layer{index: idx, rid: remote.RID(), ssrc: uint32(remote.SSRC()), remote: remote, rateAt: nanotime()}
+	if t.kind == webrtc.RTPCodecTypeVideo {
+		// 512 packets: ~3 s of the 1.5 Mb/s layer, well beyond the RTT of
+		// any subscriber that can still use a retransmission.
+		l.cache = packetcache.New(512)
+	}
 	t.layers[idx] = l
 	if t.levelExt == 0 && t.kind == webrtc.RTPCodecTypeAudio {
 		for _, e := range recv.GetParameters().HeaderExtensions {
@@ -295,7 +311,13 @@ func (t *Track) readLoop(l *layer) {
 		if err != nil {
 			return
 		}
-		if err := p.Unmarshal(buf[:n]); err != nil {
+		raw := buf[:n]
+		if l.cache != nil && n >= 4 {
+			// Stored once: the cache slot is the copy every subscriber's
+			// packet and retransmission is made from.
+			raw = l.cache.Store(uint16(buf[2])<<8|uint16(buf[3]), raw)
+		}
+		if err := p.Unmarshal(raw); err != nil {
 			m.drop(DropMalformed, 1)
 			continue
 		}
@@ -380,14 +402,21 @@ func (t *Track) layerEnded(l *layer) {
 	}
 }
 
-// close marks the track ended; the owner tells the room.
+// close marks the track ended and closes its taps; the owner tells the
+// room.
 func (t *Track) close() bool {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if t.closed {
+		t.mu.Unlock()
 		return false
 	}
 	t.closed = true
 	close(t.done)
+	taps := t.taps
+	t.taps = nil
+	t.mu.Unlock()
+	for _, tap := range taps {
+		tap.Close()
+	}
 	return true
 }

@@ -63,6 +63,9 @@ func startServer(t *testing.T) (srv *server.Server, stop func()) {
 	// Short, so the test of a long network cut (the server forgets the
 	// participant, who then joins afresh) does not wait 20 s.
 	cfg.Media.PeerTimeout = peerTimeout
+	// Speech recognition is tested elsewhere; here it would only take
+	// the CPU the browsers need.
+	cfg.Speech.Engine = "none"
 	log := slog.New(slog.DiscardHandler)
 	if os.Getenv("PARLEY_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -1,0 +1,342 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/parleyhq/parley/internal/asr"
+	"github.com/parleyhq/parley/internal/asr/openai"
+	"github.com/parleyhq/parley/internal/asr/pocketsphinx"
+	"github.com/parleyhq/parley/internal/speech/audiofile"
+	"github.com/parleyhq/parley/internal/transcript"
+)
+
+// trackFlag collects repeated --track NAME=FILE flags.
+type trackFlag []trackSpec
+
+type trackSpec struct{ name, path string }
+
+func (t *trackFlag) String() string { return fmt.Sprint(*t) }
+
+func (t *trackFlag) Set(v string) error {
+	name, path, ok := strings.Cut(v, "=")
+	if !ok || strings.TrimSpace(name) == "" || path == "" {
+		return fmt.Errorf("want NAME=FILE, got %q", v)
+	}
+	*t = append(*t, trackSpec{strings.TrimSpace(name), path})
+	return nil
+}
+
+type transcribeOpts struct {
+	engine, openaiURL, openaiModel, openaiKeyEnv, lang string
+	openaiTimeout                                      time.Duration
+	openaiRetries                                      int
+	format, out, id                                    string
+	pool                                               int
+	quiet                                              bool
+	tracks                                             trackFlag
+}
+
+func runTranscribe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("transcribe", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o transcribeOpts
+	fs.StringVar(&o.engine, "engine", "pocketsphinx", "recogniser: pocketsphinx (embedded, English) or openai (an OpenAI-compatible server)")
+	fs.StringVar(&o.openaiURL, "openai-url", "", "base URL of the OpenAI-compatible server (e.g. http://gpu1:8000/v1)")
+	fs.StringVar(&o.openaiModel, "openai-model", "whisper-1", "model name on the server")
+	fs.StringVar(&o.openaiKeyEnv, "openai-key-env", "", "name of the environment variable holding the API key (the key itself never goes on a command line)")
+	fs.DurationVar(&o.openaiTimeout, "openai-timeout", 60*time.Second, "time limit of one request to the server")
+	fs.IntVar(&o.openaiRetries, "openai-retries", 3, "retries of a request that failed with a 5xx or a timeout")
+	fs.StringVar(&o.lang, "lang", "en", "language of the speech (ISO 639-1)")
+	fs.StringVar(&o.format, "format", "", "output format: json, vtt, srt, md, txt or rttm (default: from --out's extension, else txt)")
+	fs.StringVar(&o.out, "out", "", "output file (default stdout); written whole or not at all")
+	fs.StringVar(&o.id, "id", "", "meeting id in the output (default: the file's base name; for --track, the first track's directory name)")
+	fs.IntVar(&o.pool, "pool", 0, "recognisers running at once (default: number of CPUs)")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr")
+	fs.Var(&o.tracks, "track", "NAME=FILE: one participant's track; repeat for each (one transcript on one timeline)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: parley transcribe [flags] FILE\n       parley transcribe [flags] --track NAME=FILE --track NAME=FILE ...\n\nTranscribes WAV, FLAC or Ogg/Opus audio.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	switch {
+	case len(o.tracks) == 0 && fs.NArg() == 1:
+		p := fs.Arg(0)
+		o.tracks = trackFlag{{name: "", path: p}}
+	case len(o.tracks) > 0 && fs.NArg() == 0:
+	default:
+		fs.Usage()
+		return errUsage
+	}
+	format, err := outputFormat(o.format, o.out)
+	if err != nil {
+		fmt.Fprintf(stderr, "parley transcribe: %v\n", err)
+		return errUsage
+	}
+	if o.id == "" {
+		o.id = defaultID(o.tracks)
+	}
+	if o.pool <= 0 {
+		o.pool = runtime.NumCPU()
+	}
+	return transcribe(ctx, o, format, stdout, stderr)
+}
+
+func outputFormat(name, out string) (transcript.Format, error) {
+	if name != "" {
+		return transcript.ParseFormat(name)
+	}
+	if ext := filepath.Ext(out); ext != "" {
+		if f, err := transcript.ParseFormat(ext); err == nil {
+			return f, nil
+		}
+	}
+	return transcript.Text, nil
+}
+
+func defaultID(tracks trackFlag) string {
+	p := tracks[0].path
+	if len(tracks) > 1 || tracks[0].name != "" {
+		if d := filepath.Base(filepath.Dir(p)); d != "." && d != "/" {
+			return d
+		}
+	}
+	return strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
+}
+
+// newEngine builds the engine the flags ask for.
+func newEngine(o transcribeOpts) (asr.Engine, error) {
+	switch o.engine {
+	case "pocketsphinx":
+		if o.lang != "en" {
+			return nil, fmt.Errorf("the pocketsphinx engine has an English model only (--lang %s): use --engine openai", o.lang)
+		}
+		return pocketsphinx.New(pocketsphinx.Config{Pool: o.pool})
+	case "openai":
+		key := ""
+		if o.openaiKeyEnv != "" {
+			key = os.Getenv(o.openaiKeyEnv)
+			if key == "" {
+				return nil, fmt.Errorf("environment variable %s (--openai-key-env) is empty", o.openaiKeyEnv)
+			}
+		}
+		return openai.New(openai.Config{BaseURL: o.openaiURL, Model: o.openaiModel, APIKey: key, Language: o.lang, Concurrency: o.pool,
+			Timeout: o.openaiTimeout, Retries: retries(o.openaiRetries)})
+	}
+	return nil, fmt.Errorf("unknown engine %q (want pocketsphinx or openai)", o.engine)
+}
+
+// retries maps the flag (0 = no retry) to openai.Config (0 = default).
+func retries(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
+// input is one opened track.
+type input struct {
+	spec trackSpec
+	r    *audiofile.Reader
+	dur  float64 // seconds, 0 if unknown
+}
+
+func transcribe(ctx context.Context, o transcribeOpts, format transcript.Format, stdout, stderr io.Writer) error {
+	// Open every input first: a bad file fails before any work is done.
+	var ins []input
+	defer func() {
+		for _, in := range ins {
+			in.r.Close()
+		}
+	}()
+	seen := map[string]bool{}
+	for _, t := range o.tracks {
+		if t.name != "" && seen[t.name] {
+			return fmt.Errorf("track name %q given twice", t.name)
+		}
+		seen[t.name] = true
+		r, err := audiofile.Open(t.path)
+		if err != nil {
+			return err
+		}
+		ins = append(ins, input{spec: t, r: r, dur: r.Info().Duration.Seconds()})
+	}
+	eng, err := newEngine(o)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+
+	meeting := transcript.Meeting{ID: o.id}
+	mem := &transcript.Memory{}
+	sess, err := transcript.NewSession(transcript.Config{
+		Meeting:   meeting,
+		Engine:    eng,
+		Store:     mem,
+		Logger:    slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		return err
+	}
+	prog := newProgress(stderr, ins, o.quiet)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, len(ins))
+	for i, in := range ins {
+		name := in.spec.name
+		if name == "" {
+			name = "SPEAKER_1"
+		}
+		tr, err := sess.AddTrack(name, name)
+		if err != nil {
+			cancel()
+			sess.Close(ctx)
+			return err
+		}
+		wg.Go(func() {
+			errs[i] = feed(ctx, tr, in, func(sec float64) { prog.add(i, sec) })
+			if errs[i] != nil {
+				cancel()
+			}
+			tr.Close()
+		})
+	}
+	wg.Wait()
+	closeErr := sess.Close(ctx)
+	prog.done()
+	// What the reader worked around (a header claiming more data than the
+	// file holds, odd chunk sizes): the user must know the input was odd.
+	for _, in := range ins {
+		for _, n := range in.r.Info().Notes {
+			fmt.Fprintf(stderr, "parley transcribe: warning: %s: %s\n", in.spec.path, n)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if closeErr != nil {
+		return closeErr
+	}
+	if st := sess.Stats(); st.Errors > 0 {
+		return fmt.Errorf("%d utterances could not be recognised (see the log above); no transcript written", st.Errors)
+	}
+	t := mem.Transcript(meeting)
+	return writeOutput(o.out, stdout, t, format)
+}
+
+// chunkSamples is read and fed at once: 0.5 s, small against the 10 s track
+// queue, so memory stays bounded however long the file is.
+const chunkSamples = audiofile.Rate / 2
+
+func feed(ctx context.Context, tr *transcript.Track, in input, progress func(float64)) error {
+	buf := make([]float32, chunkSamples)
+	var pos int64
+	for {
+		n, err := in.r.Read(buf)
+		if n > 0 {
+			if ferr := tr.Feed(ctx, float64(pos)/audiofile.Rate, buf[:n]); ferr != nil {
+				return ferr
+			}
+			pos += int64(n)
+			progress(float64(n) / audiofile.Rate)
+		}
+		if err == io.EOF {
+			if pos == 0 {
+				return fmt.Errorf("%s: %w: no samples", in.spec.path, audiofile.ErrEmpty)
+			}
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", in.spec.path, err)
+		}
+	}
+}
+
+// writeOutput writes the transcript to path through a temporary file and a
+// rename, so a reader never sees a half-written transcript, or to stdout.
+func writeOutput(path string, stdout io.Writer, t *transcript.Transcript, f transcript.Format) error {
+	if path == "" || path == "-" {
+		return transcript.Write(stdout, t, f)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	if err := transcript.Write(tmp, t, f); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// progress reports how much audio has been transcribed, for files long
+// enough to make someone wonder (over 2 minutes of audio in all), at most
+// every 2 s.
+type progress struct {
+	w       io.Writer
+	on      bool
+	mu      sync.Mutex
+	total   float64
+	done_   float64
+	last    time.Time
+	started time.Time
+}
+
+func newProgress(w io.Writer, ins []input, quiet bool) *progress {
+	p := &progress{w: w, started: time.Now(), last: time.Now()}
+	for _, in := range ins {
+		p.total += in.dur
+	}
+	p.on = !quiet && p.total > 120
+	return p
+}
+
+func (p *progress) add(_ int, sec float64) {
+	if !p.on {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done_ += sec
+	if time.Since(p.last) < 2*time.Second {
+		return
+	}
+	p.last = time.Now()
+	fmt.Fprintf(p.w, "transcribe: %5.1f%%  %s of %s audio, %s elapsed\n", 100*p.done_/p.total,
+		fmtDur(p.done_), fmtDur(p.total), fmtDur(time.Since(p.started).Seconds()))
+}
+
+func (p *progress) done() {
+	if p.on {
+		fmt.Fprintf(p.w, "transcribe: done, %s of audio in %s\n", fmtDur(p.done_), fmtDur(time.Since(p.started).Seconds()))
+	}
+}
+
+func fmtDur(sec float64) string {
+	d := time.Duration(sec * float64(time.Second)).Round(time.Second)
+	return d.String()
+}

@@ -1,0 +1,316 @@
+// Package pocketsphinx is the embedded speech recogniser: CMU PocketSphinx
+// (Debian's libpocketsphinx-dev 0.8+5prealpha) through cgo, with the
+// pocketsphinx-en-us model. It streams partial hypotheses and gives word
+// times.
+//
+// A decoder holds the whole model (about 20-30 MB for en-us) and decodes one
+// utterance at a time, so the engine keeps a bounded pool of them: at most
+// Config.Pool utterances are decoded at once, and a further NewStream waits
+// for a free decoder until its context ends (then fails with asr.ErrBusy).
+// Decoders are made lazily and kept for reuse, so memory is bounded by
+// Pool × one decoder.
+//
+// Lock order: Engine.mu only; it is never held across a cgo call that
+// decodes audio.
+package pocketsphinx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/parleyhq/parley/internal/asr"
+)
+
+// DefaultModelDir is where Debian's pocketsphinx-en-us installs the model.
+const DefaultModelDir = "/usr/share/pocketsphinx/model/en-us"
+
+// framesPerSecond is pocketsphinx's default -frate (10 ms frames).
+const framesPerSecond = 100
+
+// Config configures the engine. The zero value uses Debian's en-us model,
+// a pool of 4 decoders and a 120 s utterance limit.
+type Config struct {
+	// ModelDir holds en-us/ (acoustic model), en-us.lm.bin and
+	// cmudict-en-us.dict. Default DefaultModelDir.
+	ModelDir string
+	// HMM, LM and Dict override the three files individually.
+	HMM, LM, Dict string
+	// Pool bounds the number of decoders (utterances decoded at once).
+	// Default 4: each decoder costs ~25 MB and one core decodes several
+	// real-time streams (see docs/benchmarks-asr.md).
+	Pool int
+	// MaxUtterance bounds one utterance in seconds (default 120): the
+	// decoder's search history grows with the utterance, so a stuck VAD
+	// must not grow it without limit. Write past it returns asr.ErrTooLong.
+	MaxUtterance float64
+	// ExtraArgs are appended to the decoder's arguments ("-beam", "1e-60").
+	ExtraArgs []string
+}
+
+func (c Config) withDefaults() Config {
+	if c.ModelDir == "" {
+		c.ModelDir = DefaultModelDir
+	}
+	if c.HMM == "" {
+		c.HMM = filepath.Join(c.ModelDir, "en-us")
+	}
+	if c.LM == "" {
+		c.LM = filepath.Join(c.ModelDir, "en-us.lm.bin")
+	}
+	if c.Dict == "" {
+		c.Dict = filepath.Join(c.ModelDir, "cmudict-en-us.dict")
+	}
+	if c.Pool <= 0 {
+		c.Pool = 4
+	}
+	if c.MaxUtterance <= 0 {
+		c.MaxUtterance = 120
+	}
+	return c
+}
+
+func (c Config) args() []string {
+	a := []string{
+		"-hmm", c.HMM,
+		"-lm", c.LM,
+		"-dict", c.Dict,
+		"-samprate", "16000",
+		// Our own VAD cuts utterances; pocketsphinx's silence removal would
+		// drop frames and shift word times.
+		"-remove_silence", "no",
+	}
+	return append(a, c.ExtraArgs...)
+}
+
+// Engine is the pocketsphinx asr.Engine.
+type Engine struct {
+	cfg  Config
+	args []string
+	sem  chan struct{} // one token per decoder in use
+
+	mu     sync.Mutex
+	idle   []*decoder
+	closed bool
+}
+
+var _ asr.Engine = (*Engine)(nil)
+
+// New checks the model files and loads one decoder, so a bad model fails
+// here rather than at the first utterance.
+func New(cfg Config) (*Engine, error) {
+	cfg = cfg.withDefaults()
+	for _, p := range []string{cfg.HMM, cfg.LM, cfg.Dict} {
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("%w: pocketsphinx model: %v", asr.ErrConfig, err)
+		}
+	}
+	e := &Engine{cfg: cfg, args: cfg.args(), sem: make(chan struct{}, cfg.Pool)}
+	d, err := newDecoder(e.args)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", asr.ErrConfig, err)
+	}
+	e.idle = append(e.idle, d)
+	return e, nil
+}
+
+// Name implements asr.Engine.
+func (e *Engine) Name() string { return "pocketsphinx" }
+
+// Pool is the decoder limit.
+func (e *Engine) Pool() int { return e.cfg.Pool }
+
+// NewStream implements asr.Engine: it takes a decoder from the pool, waiting
+// for one while ctx allows.
+func (e *Engine) NewStream(ctx context.Context) (asr.Stream, error) {
+	select {
+	case e.sem <- struct{}{}:
+	default:
+		select {
+		case e.sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (%d decoders): %v", asr.ErrBusy, e.cfg.Pool, ctx.Err())
+		}
+	}
+	d, err := e.take()
+	if err != nil {
+		<-e.sem
+		return nil, err
+	}
+	if err := d.start(); err != nil {
+		e.put(d, true)
+		return nil, err
+	}
+	return &stream{e: e, d: d, maxSamples: int(e.cfg.MaxUtterance * asr.SampleRate)}, nil
+}
+
+func (e *Engine) take() (*decoder, error) {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, asr.ErrClosed
+	}
+	if n := len(e.idle); n > 0 {
+		d := e.idle[n-1]
+		e.idle = e.idle[:n-1]
+		e.mu.Unlock()
+		return d, nil
+	}
+	e.mu.Unlock()
+	// Loading a model takes a few hundred ms: not under the lock.
+	return newDecoder(e.args)
+}
+
+// put returns a decoder to the pool (or frees it when the engine is closed
+// or the decoder is suspect) and releases its token.
+func (e *Engine) put(d *decoder, broken bool) {
+	e.mu.Lock()
+	if e.closed || broken {
+		e.mu.Unlock()
+		d.free()
+	} else {
+		e.idle = append(e.idle, d)
+		e.mu.Unlock()
+	}
+	<-e.sem
+}
+
+// Close frees the idle decoders; decoders in use are freed when their
+// streams end.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	idle := e.idle
+	e.idle = nil
+	e.closed = true
+	e.mu.Unlock()
+	for _, d := range idle {
+		d.free()
+	}
+	return nil
+}
+
+type stream struct {
+	e          *Engine
+	d          *decoder // nil once ended
+	samples    int
+	maxSamples int
+	pcm        []int16
+}
+
+func (s *stream) Write(ctx context.Context, pcm []float32) error {
+	if s.d == nil {
+		return asr.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.samples+len(pcm) > s.maxSamples {
+		return fmt.Errorf("%w: over %.0f s", asr.ErrTooLong, s.e.cfg.MaxUtterance)
+	}
+	s.samples += len(pcm)
+	s.pcm = asr.Float32ToInt16(s.pcm, pcm)
+	return s.d.process(s.pcm)
+}
+
+func (s *stream) Partial(ctx context.Context) (string, error) {
+	if s.d == nil {
+		return "", asr.ErrClosed
+	}
+	return cleanText(s.d.hyp()), nil
+}
+
+func (s *stream) Final(ctx context.Context) (asr.Result, error) {
+	if s.d == nil {
+		return asr.Result{}, asr.ErrClosed
+	}
+	d := s.d
+	s.d = nil
+	raw, err := d.end()
+	s.e.put(d, err != nil)
+	if err != nil {
+		return asr.Result{}, err
+	}
+	return toResult(raw, float64(s.samples)/asr.SampleRate), nil
+}
+
+func (s *stream) Close() error {
+	if s.d == nil {
+		return nil
+	}
+	d := s.d
+	s.d = nil
+	d.abort()
+	s.e.put(d, false)
+	return nil
+}
+
+// altPron matches the alternate-pronunciation suffix of dictionary words:
+// "read(2)" is the word "read".
+var altPron = regexp.MustCompile(`\(\d+\)$`)
+
+// isFiller reports pocketsphinx's non-words: <s>, </s>, <sil>, [NOISE],
+// ++NOISE++ style fillers from the noise dictionary.
+func isFiller(w string) bool {
+	return w == "" || strings.HasPrefix(w, "<") || strings.HasPrefix(w, "[") || strings.HasPrefix(w, "+")
+}
+
+func cleanWord(w string) string {
+	return altPron.ReplaceAllString(w, "")
+}
+
+// cleanText removes fillers from a hypothesis string.
+func cleanText(h string) string {
+	f := strings.Fields(h)
+	out := f[:0]
+	for _, w := range f {
+		if !isFiller(w) {
+			out = append(out, cleanWord(w))
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+// toResult turns best-path segments into words with times in seconds from
+// the utterance start, clamped to the audio actually written (the last
+// frame may stand for a partly filled window).
+func toResult(raw []rawWord, dur float64) asr.Result {
+	var r asr.Result
+	for _, w := range raw {
+		if isFiller(w.word) {
+			continue
+		}
+		start := float64(w.sf) / framesPerSecond
+		end := float64(w.ef+1) / framesPerSecond
+		start = clamp(start, 0, dur)
+		end = clamp(end, start, dur)
+		r.Words = append(r.Words, asr.Word{Text: cleanWord(w.word), Start: start, End: end})
+	}
+	r.Text = asr.JoinWords(r.Words)
+	return r
+}
+
+func clamp(v, lo, hi float64) float64 {
+	if v < lo {
+		return lo
+	}
+	if v > hi {
+		return hi
+	}
+	return v
+}
+
+// errNoModel is returned by Available when the model is not installed.
+var errNoModel = errors.New("pocketsphinx: en-us model not installed")
+
+// Available reports whether Debian's default model is installed.
+func Available() error {
+	if _, err := os.Stat(filepath.Join(DefaultModelDir, "en-us.lm.bin")); err != nil {
+		return fmt.Errorf("%w: %v", errNoModel, err)
+	}
+	return nil
+}

@@ -1,0 +1,174 @@
+package pocketsphinx
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/internal/asr"
+	"github.com/parleyhq/parley/internal/asr/asrtest"
+)
+
+func newEngine(t *testing.T, pool int) *Engine {
+	t.Helper()
+	e, err := New(Config{Pool: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+// decode writes pcm in 100 ms chunks, as the live pipeline does.
+func decode(t *testing.T, e asr.Engine, pcm []float32) (asr.Result, []string) {
+	t.Helper()
+	ctx := context.Background()
+	s, err := e.NewStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var partials []string
+	for i := 0; i < len(pcm); i += 1600 {
+		j := min(i+1600, len(pcm))
+		if err := s.Write(ctx, pcm[i:j]); err != nil {
+			t.Fatal(err)
+		}
+		p, err := s.Partial(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p != "" {
+			partials = append(partials, p)
+		}
+	}
+	r, err := s.Final(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, partials
+}
+
+func TestRecognisesRealSpeech(t *testing.T) {
+	e := newEngine(t, 1)
+	c := asrtest.Clips[0]
+	pcm := asrtest.Load(t, c)
+	r, partials := decode(t, e, pcm)
+	t.Logf("%q -> %q %+v", c.Text, r.Text, r.Words)
+	if r.Text != c.Text {
+		t.Errorf("text %q, want %q", r.Text, c.Text)
+	}
+	if len(partials) == 0 {
+		t.Error("no partial hypothesis while speaking")
+	}
+	dur := float64(len(pcm)) / asr.SampleRate
+	prev := 0.0
+	for _, w := range r.Words {
+		if w.Start < prev-1e-9 || w.End < w.Start || w.End > dur+1e-9 {
+			t.Errorf("word %+v out of order or outside [0, %.2f]", w, dur)
+		}
+		prev = w.End
+	}
+}
+
+// TestWordTimesRebasedPerUtterance decodes two utterances on one decoder
+// (pool of 1) and checks the second one's word times equal those a fresh
+// decoder gives: pocketsphinx's frame counter runs on across utterances.
+func TestWordTimesRebasedPerUtterance(t *testing.T) {
+	a := asrtest.Load(t, asrtest.Clips[1])
+	b := asrtest.Load(t, asrtest.Clips[2])
+
+	fresh := newEngine(t, 1)
+	want, _ := decode(t, fresh, b)
+
+	e := newEngine(t, 1)
+	decode(t, e, a)
+	got, _ := decode(t, e, b)
+	t.Logf("fresh %+v\nreused %+v", want.Words, got.Words)
+	if got.Text != want.Text || len(got.Words) != len(want.Words) {
+		t.Fatalf("reused decoder %q, fresh %q", got.Text, want.Text)
+	}
+	for i := range got.Words {
+		if math.Abs(got.Words[i].Start-want.Words[i].Start) > 0.02 || math.Abs(got.Words[i].End-want.Words[i].End) > 0.02 {
+			t.Errorf("word %d: reused %+v, fresh %+v", i, got.Words[i], want.Words[i])
+		}
+	}
+	// The clip starts with ~0.45 s of silence: the first word cannot start
+	// before it nor a second later.
+	if len(got.Words) == 0 || got.Words[0].Start < 0.3 || got.Words[0].Start > 1.0 {
+		t.Errorf("first word %+v, want start in [0.3, 1.0]", got.Words)
+	}
+}
+
+func TestPoolBoundedAndWaits(t *testing.T) {
+	e := newEngine(t, 1)
+	ctx := context.Background()
+	s1, err := e.NewStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := e.NewStream(short); !errors.Is(err, asr.ErrBusy) {
+		t.Fatalf("second stream on a pool of 1: %v, want ErrBusy", err)
+	}
+	// A waiting stream gets the decoder as soon as it is released.
+	got := make(chan error, 1)
+	go func() {
+		s2, err := e.NewStream(ctx)
+		if err == nil {
+			s2.Close()
+		}
+		got <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	s1.Close()
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTooLongAndClosed(t *testing.T) {
+	e, err := New(Config{Pool: 1, MaxUtterance: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s, _ := e.NewStream(ctx)
+	if err := s.Write(ctx, asrtest.Silence(0.4)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(ctx, asrtest.Silence(0.2)); !errors.Is(err, asr.ErrTooLong) {
+		t.Fatalf("write past the limit: %v", err)
+	}
+	r, err := s.Final(ctx)
+	if err != nil || r.Text != "" {
+		t.Fatalf("silence final: %+v %v", r, err)
+	}
+	if _, err := s.Final(ctx); !errors.Is(err, asr.ErrClosed) {
+		t.Fatalf("second Final: %v", err)
+	}
+	e.Close()
+	if _, err := e.NewStream(ctx); !errors.Is(err, asr.ErrClosed) {
+		t.Fatalf("NewStream after Close: %v", err)
+	}
+}
+
+func TestBadModel(t *testing.T) {
+	_, err := New(Config{ModelDir: t.TempDir()})
+	if !errors.Is(err, asr.ErrConfig) {
+		t.Fatalf("missing model: %v", err)
+	}
+}
+
+func TestCleanText(t *testing.T) {
+	got := cleanText("<s> read(2) the [NOISE] ++BREATH++ book <sil> </s>")
+	if got != "read the book" {
+		t.Fatalf("%q", got)
+	}
+	if !strings.Contains(cleanWord("zero(3)"), "zero") || cleanWord("zero(3)") != "zero" {
+		t.Fatal(cleanWord("zero(3)"))
+	}
+}

@@ -1,0 +1,333 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/parleyhq/parley/internal/transcript"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// FileName is the database file under the data directory.
+const FileName = "parley.db"
+
+// SQLite is the single-node Store: one database file in WAL mode.
+type SQLite struct {
+	db     *sql.DB
+	path   string
+	closed atomic.Bool
+}
+
+var _ Store = (*SQLite)(nil)
+
+// schema is applied once per database (user_version 0 → 1). Future
+// versions append migrations; never edit a released one.
+var migrations = []string{`
+CREATE TABLE meetings (
+	id      TEXT PRIMARY KEY,
+	title   TEXT NOT NULL DEFAULT '',
+	started TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE speakers (
+	meeting_id TEXT NOT NULL REFERENCES meetings(id),
+	id         TEXT NOT NULL,
+	name       TEXT NOT NULL,
+	seq        INTEGER NOT NULL,
+	PRIMARY KEY (meeting_id, id)
+);
+CREATE TABLE segments (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	meeting_id TEXT NOT NULL REFERENCES meetings(id),
+	speaker_id TEXT NOT NULL,
+	speaker    TEXT NOT NULL,
+	start_s    REAL NOT NULL,
+	end_s      REAL NOT NULL,
+	text       TEXT NOT NULL,
+	words      TEXT NOT NULL -- JSON [{"word","start","end"}]
+);
+CREATE INDEX segments_meeting ON segments(meeting_id, start_s);
+CREATE TABLE events (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	meeting_id TEXT NOT NULL REFERENCES meetings(id),
+	at_s       REAL NOT NULL,
+	kind       TEXT NOT NULL,
+	speaker_id TEXT NOT NULL,
+	speaker    TEXT NOT NULL,
+	detail     TEXT NOT NULL
+);
+CREATE INDEX events_meeting ON events(meeting_id, at_s);
+`}
+
+// OpenSQLite opens (creating if needed) dataDir/parley.db.
+//
+// WAL lets the HTTP API read transcripts while a meeting appends to them.
+// synchronous=FULL fsyncs every commit: a segment is one commit per
+// utterance (a few per second at most in a busy meeting), so the cost is
+// small and a committed segment survives even an OS crash, not only a
+// process crash (NORMAL would only guarantee the latter in WAL mode).
+func OpenSQLite(ctx context.Context, dataDir string) (*SQLite, error) {
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("store: data dir: %w", err)
+	}
+	path := filepath.Join(dataDir, FileName)
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(5000)", "foreign_keys(1)"} {
+		q.Add("_pragma", p)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	s := &SQLite{db: db, path: path}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Path is the database file.
+func (s *SQLite) Path() string { return s.path }
+
+func (s *SQLite) migrate(ctx context.Context) error {
+	var v int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return fmt.Errorf("store: %s: %w", s.path, err)
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("store: %s has schema version %d, newer than this binary (%d)", s.path, v, len(migrations))
+	}
+	for ; v < len(migrations); v++ {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("store: migration %d: %w", v+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *SQLite) check(id string) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	if id == "" {
+		return fmt.Errorf("%w: empty meeting id", ErrInvalid)
+	}
+	return nil
+}
+
+func finite(vs ...float64) bool {
+	for _, v := range vs {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// CreateMeeting implements Store.
+func (s *SQLite) CreateMeeting(ctx context.Context, m transcript.Meeting) error {
+	if err := s.check(m.ID); err != nil {
+		return err
+	}
+	started := ""
+	if !m.Started.IsZero() {
+		started = m.Started.UTC().Format(time.RFC3339Nano)
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO meetings(id, title, started) VALUES(?, ?, ?)
+		ON CONFLICT(id) DO UPDATE SET title = excluded.title, started = excluded.started`, m.ID, m.Title, started)
+	if err != nil {
+		return fmt.Errorf("store: create meeting %q: %w", m.ID, err)
+	}
+	return nil
+}
+
+// Meeting implements Store.
+func (s *SQLite) Meeting(ctx context.Context, id string) (transcript.Meeting, error) {
+	if err := s.check(id); err != nil {
+		return transcript.Meeting{}, err
+	}
+	m := transcript.Meeting{ID: id}
+	var started string
+	err := s.db.QueryRowContext(ctx, `SELECT title, started FROM meetings WHERE id = ?`, id).Scan(&m.Title, &started)
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, fmt.Errorf("%w: meeting %q", ErrNotFound, id)
+	}
+	if err != nil {
+		return m, fmt.Errorf("store: meeting %q: %w", id, err)
+	}
+	if started != "" {
+		m.Started, _ = time.Parse(time.RFC3339Nano, started)
+	}
+	return m, nil
+}
+
+// notFound turns a foreign-key failure (meeting missing) into ErrNotFound.
+func (s *SQLite) notFound(ctx context.Context, id string, err error) error {
+	if _, merr := s.Meeting(ctx, id); errors.Is(merr, ErrNotFound) {
+		return merr
+	}
+	return err
+}
+
+// PutSpeaker implements Store.
+func (s *SQLite) PutSpeaker(ctx context.Context, meetingID string, sp transcript.Speaker) error {
+	if err := s.check(meetingID); err != nil {
+		return err
+	}
+	if sp.ID == "" {
+		return fmt.Errorf("%w: empty speaker id", ErrInvalid)
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO speakers(meeting_id, id, name, seq)
+		VALUES(?, ?, ?, (SELECT COUNT(*) FROM speakers WHERE meeting_id = ?))
+		ON CONFLICT(meeting_id, id) DO UPDATE SET name = excluded.name`, meetingID, sp.ID, sp.Name, meetingID)
+	if err != nil {
+		return s.notFound(ctx, meetingID, fmt.Errorf("store: put speaker: %w", err))
+	}
+	return nil
+}
+
+// AppendSegment implements Store.
+func (s *SQLite) AppendSegment(ctx context.Context, meetingID string, seg transcript.Segment) (int64, error) {
+	if err := s.check(meetingID); err != nil {
+		return 0, err
+	}
+	if !finite(seg.Start, seg.End) {
+		return 0, fmt.Errorf("%w: segment time %v-%v", ErrInvalid, seg.Start, seg.End)
+	}
+	words := seg.Words
+	if words == nil {
+		words = []transcript.Word{}
+	}
+	for _, w := range words {
+		if !finite(w.Start, w.End) {
+			return 0, fmt.Errorf("%w: word time %v-%v", ErrInvalid, w.Start, w.End)
+		}
+	}
+	wj, err := json.Marshal(words)
+	if err != nil {
+		return 0, err
+	}
+	res, err := s.db.ExecContext(ctx, `INSERT INTO segments(meeting_id, speaker_id, speaker, start_s, end_s, text, words)
+		VALUES(?, ?, ?, ?, ?, ?, ?)`, meetingID, seg.SpeakerID, seg.Speaker, seg.Start, seg.End, seg.Text, string(wj))
+	if err != nil {
+		return 0, s.notFound(ctx, meetingID, fmt.Errorf("store: append segment: %w", err))
+	}
+	return res.LastInsertId()
+}
+
+// AppendEvent implements Store.
+func (s *SQLite) AppendEvent(ctx context.Context, meetingID string, e transcript.Event) error {
+	if err := s.check(meetingID); err != nil {
+		return err
+	}
+	if !finite(e.At) || e.Kind == "" {
+		return fmt.Errorf("%w: event %+v", ErrInvalid, e)
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO events(meeting_id, at_s, kind, speaker_id, speaker, detail)
+		VALUES(?, ?, ?, ?, ?, ?)`, meetingID, e.At, string(e.Kind), e.SpeakerID, e.Speaker, e.Detail)
+	if err != nil {
+		return s.notFound(ctx, meetingID, fmt.Errorf("store: append event: %w", err))
+	}
+	return nil
+}
+
+// Segments implements Store.
+func (s *SQLite) Segments(ctx context.Context, meetingID string) ([]transcript.Segment, error) {
+	if _, err := s.Meeting(ctx, meetingID); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT speaker_id, speaker, start_s, end_s, text, words FROM segments
+		WHERE meeting_id = ? ORDER BY start_s, end_s, speaker, id`, meetingID)
+	if err != nil {
+		return nil, fmt.Errorf("store: segments: %w", err)
+	}
+	defer rows.Close()
+	var out []transcript.Segment
+	for rows.Next() {
+		var seg transcript.Segment
+		var wj string
+		if err := rows.Scan(&seg.SpeakerID, &seg.Speaker, &seg.Start, &seg.End, &seg.Text, &wj); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(wj), &seg.Words); err != nil {
+			return nil, fmt.Errorf("store: segment words: %w", err)
+		}
+		out = append(out, seg)
+	}
+	return out, rows.Err()
+}
+
+// Transcript implements Store.
+func (s *SQLite) Transcript(ctx context.Context, meetingID string) (*transcript.Transcript, error) {
+	m, err := s.Meeting(ctx, meetingID)
+	if err != nil {
+		return nil, err
+	}
+	t := &transcript.Transcript{Meeting: m, Speakers: []transcript.Speaker{}}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, name FROM speakers WHERE meeting_id = ? ORDER BY seq`, meetingID)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var sp transcript.Speaker
+		if err := rows.Scan(&sp.ID, &sp.Name); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		t.Speakers = append(t.Speakers, sp)
+	}
+	rows.Close()
+	if t.Segments, err = s.Segments(ctx, meetingID); err != nil {
+		return nil, err
+	}
+	rows, err = s.db.QueryContext(ctx, `SELECT at_s, kind, speaker_id, speaker, detail FROM events
+		WHERE meeting_id = ? ORDER BY at_s, id`, meetingID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e transcript.Event
+		var kind string
+		if err := rows.Scan(&e.At, &kind, &e.SpeakerID, &e.Speaker, &e.Detail); err != nil {
+			return nil, err
+		}
+		e.Kind = transcript.EventKind(kind)
+		t.Events = append(t.Events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	t.Sort()
+	return t, nil
+}
+
+// Close implements Store.
+func (s *SQLite) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	return s.db.Close()
+}

@@ -1,0 +1,182 @@
+package store
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/internal/transcript"
+)
+
+func open(t *testing.T, dir string) *SQLite {
+	t.Helper()
+	s, err := OpenSQLite(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func seg(spk string, start float64, text string) transcript.Segment {
+	return transcript.Segment{SpeakerID: "id-" + spk, Speaker: spk, Start: start, End: start + 1, Text: text,
+		Words: []transcript.Word{{Word: text, Start: start, End: start + 1}}}
+}
+
+func TestTranscriptRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, t.TempDir())
+	defer s.Close()
+	started := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := s.CreateMeeting(ctx, transcript.Meeting{ID: "m1", Title: "Standup", Started: started}); err != nil {
+		t.Fatal(err)
+	}
+	for _, sp := range []transcript.Speaker{{ID: "id-bob", Name: "Bob"}, {ID: "id-ada", Name: "Ada"}, {ID: "id-bob", Name: "Bob B."}} {
+		if err := s.PutSpeaker(ctx, "m1", sp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Appended out of order and overlapping: read back on the timeline.
+	for _, g := range []transcript.Segment{seg("bob", 5, "later"), seg("ada", 1, "first"), seg("bob", 1.5, "overlap")} {
+		if _, err := s.AppendSegment(ctx, "m1", g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.AppendEvent(ctx, "m1", transcript.Event{At: 0, Kind: transcript.TranscriptionOn}); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := s.Transcript(ctx, "m1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Meeting.Title != "Standup" || !tr.Meeting.Started.Equal(started) {
+		t.Errorf("meeting %+v", tr.Meeting)
+	}
+	if len(tr.Speakers) != 2 || tr.Speakers[0].Name != "Bob B." || tr.Speakers[1].Name != "Ada" {
+		t.Errorf("speakers %+v", tr.Speakers)
+	}
+	var texts []string
+	for _, g := range tr.Segments {
+		texts = append(texts, g.Text)
+	}
+	if fmt.Sprint(texts) != "[first overlap later]" {
+		t.Errorf("segments %v", texts)
+	}
+	if w := tr.Segments[1].Words; len(w) != 1 || w[0].Word != "overlap" || w[0].Start != 1.5 {
+		t.Errorf("words %+v", w)
+	}
+	if len(tr.Events) != 1 || tr.Events[0].Kind != transcript.TranscriptionOn {
+		t.Errorf("events %+v", tr.Events)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, t.TempDir())
+	if _, err := s.Transcript(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("missing meeting: %v", err)
+	}
+	if _, err := s.AppendSegment(ctx, "nope", seg("a", 0, "x")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("segment of missing meeting: %v", err)
+	}
+	s.CreateMeeting(ctx, transcript.Meeting{ID: "m"})
+	if _, err := s.AppendSegment(ctx, "m", seg("a", math.NaN(), "x")); !errors.Is(err, ErrInvalid) {
+		t.Errorf("NaN start: %v", err)
+	}
+	if err := s.CreateMeeting(ctx, transcript.Meeting{}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("empty id: %v", err)
+	}
+	s.Close()
+	if _, err := s.AppendSegment(ctx, "m", seg("a", 0, "x")); !errors.Is(err, ErrClosed) {
+		t.Errorf("after close: %v", err)
+	}
+}
+
+// TestAbandonedHandle leaves the writer's handle open (never closed, never
+// checkpointed, as when a server is torn down without flushing) and reads
+// the data through a fresh handle.
+func TestAbandonedHandle(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	w := open(t, dir)
+	w.CreateMeeting(ctx, transcript.Meeting{ID: "m"})
+	for i := range 50 {
+		if _, err := w.AppendSegment(ctx, "m", seg("a", float64(i), strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := open(t, dir)
+	defer r.Close()
+	segs, err := r.Segments(ctx, "m")
+	if err != nil || len(segs) != 50 {
+		t.Fatalf("%d segments, %v", len(segs), err)
+	}
+	w.Close()
+}
+
+// TestKilledWriterLosesNothing runs a writer in a child process, SIGKILLs it
+// mid-meeting, reopens the database and checks that every segment the child
+// reported as committed is there.
+func TestKilledWriterLosesNothing(t *testing.T) {
+	if dir := os.Getenv("PARLEY_STORE_CHILD"); dir != "" {
+		childWriter(dir)
+		return
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledWriterLosesNothing$")
+	cmd.Env = append(os.Environ(), "PARLEY_STORE_CHILD="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	committed := map[string]bool{}
+	for sc.Scan() && len(committed) < 40 {
+		committed[sc.Text()] = true
+	}
+	cmd.Process.Kill() // SIGKILL: no deferred Close, no checkpoint
+	cmd.Wait()
+	if len(committed) < 40 {
+		t.Fatalf("child committed only %d segments", len(committed))
+	}
+	s := open(t, dir)
+	defer s.Close()
+	segs, err := s.Segments(context.Background(), "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, g := range segs {
+		have[g.Text] = true
+	}
+	for k := range committed {
+		if !have[k] {
+			t.Errorf("committed segment %s lost", k)
+		}
+	}
+	t.Logf("%d reported committed, %d found after kill", len(committed), len(segs))
+}
+
+func childWriter(dir string) {
+	ctx := context.Background()
+	s, err := OpenSQLite(ctx, dir)
+	if err != nil {
+		os.Exit(3)
+	}
+	s.CreateMeeting(ctx, transcript.Meeting{ID: "m"})
+	for i := 0; ; i++ { // runs until killed
+		if _, err := s.AppendSegment(ctx, "m", seg("a", float64(i), strconv.Itoa(i))); err != nil {
+			os.Exit(4)
+		}
+		fmt.Println(i)
+	}
+}

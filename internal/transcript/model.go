@@ -1,0 +1,134 @@
+// Package transcript turns recognised speech into a meeting transcript: the
+// segment/word model, the timeline that merges the segments of several
+// tracks, the export formats (JSON, WebVTT, SRT, Markdown, text, RTTM) and
+// the live per-track pipeline (Session/Track) that cuts utterances with the
+// VAD, runs the ASR engine, sends captions and commits final segments.
+//
+// Times are seconds from the meeting start (float, rounded to the
+// millisecond in exports), as ARCHITECTURE.md settles.
+package transcript
+
+import (
+	"math"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Word is one recognised word on the meeting clock.
+type Word struct {
+	Word  string  `json:"word"`
+	Start float64 `json:"start"`
+	End   float64 `json:"end"`
+}
+
+// Segment is one final utterance of one speaker.
+type Segment struct {
+	SpeakerID string  `json:"speaker_id,omitempty"`
+	Speaker   string  `json:"speaker"` // display name
+	Start     float64 `json:"start"`
+	End       float64 `json:"end"`
+	Text      string  `json:"text"`
+	Words     []Word  `json:"words"`
+}
+
+// Speaker is one participant (or one diarized voice) of a meeting.
+type Speaker struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// Meeting identifies the transcript. ID doubles as the RTTM file id.
+type Meeting struct {
+	ID      string    `json:"id"`
+	Title   string    `json:"title,omitempty"`
+	Started time.Time `json:"started,omitzero"` // wall clock of meeting time 0
+}
+
+// EventKind names a transcription control event.
+type EventKind string
+
+// Control events recorded in the transcript so a reader knows what was not
+// transcribed and why.
+const (
+	TranscriptionOn  EventKind = "transcription_on"
+	TranscriptionOff EventKind = "transcription_off"
+	OptOut           EventKind = "opt_out"       // this speaker's track is not transcribed
+	OptIn            EventKind = "opt_in"        // … and is again
+	AudioDropped     EventKind = "audio_dropped" // recogniser fell behind; seconds lost in Detail
+)
+
+// Event is a control event on the meeting clock.
+type Event struct {
+	At        float64   `json:"at"`
+	Kind      EventKind `json:"kind"`
+	SpeakerID string    `json:"speaker_id,omitempty"`
+	Speaker   string    `json:"speaker,omitempty"`
+	Detail    string    `json:"detail,omitempty"`
+}
+
+// Transcript is a whole meeting's text.
+type Transcript struct {
+	Meeting  Meeting   `json:"meeting"`
+	Speakers []Speaker `json:"speakers"`
+	Segments []Segment `json:"segments"`
+	Events   []Event   `json:"events,omitempty"`
+}
+
+// Sort puts segments on one timeline: by start, then end, then speaker, so
+// the order is deterministic. Overlapping speech from two tracks stays two
+// segments; nothing is merged or cut. Events are sorted by time.
+func (t *Transcript) Sort() {
+	sort.SliceStable(t.Segments, func(i, j int) bool { return segLess(t.Segments[i], t.Segments[j]) })
+	sort.SliceStable(t.Events, func(i, j int) bool { return t.Events[i].At < t.Events[j].At })
+}
+
+func segLess(a, b Segment) bool {
+	if a.Start != b.Start {
+		return a.Start < b.Start
+	}
+	if a.End != b.End {
+		return a.End < b.End
+	}
+	return a.Speaker < b.Speaker
+}
+
+// Merge builds one timeline from the segments of several tracks.
+func Merge(tracks ...[]Segment) []Segment {
+	var out []Segment
+	for _, tr := range tracks {
+		out = append(out, tr...)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return segLess(out[i], out[j]) })
+	return out
+}
+
+// SpeakersOf lists the distinct speakers of segments in order of first
+// appearance, for transcripts assembled without a participant list.
+func SpeakersOf(segs []Segment) []Speaker {
+	seen := map[string]bool{}
+	var out []Speaker
+	for _, s := range segs {
+		id := s.SpeakerID
+		if id == "" {
+			id = s.Speaker
+		}
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, Speaker{ID: id, Name: s.Speaker})
+		}
+	}
+	return out
+}
+
+// TextOf is the text of a word list.
+func TextOf(ws []Word) string {
+	parts := make([]string, 0, len(ws))
+	for _, w := range ws {
+		parts = append(parts, w.Word)
+	}
+	return strings.Join(parts, " ")
+}
+
+// ms rounds seconds to the millisecond, the precision of every export.
+func ms(sec float64) float64 { return math.Round(sec*1000) / 1000 }

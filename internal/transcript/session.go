@@ -1,0 +1,278 @@
+package transcript
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/parleyhq/parley/internal/asr"
+)
+
+// Live pipeline. One Session per meeting while transcription is on; one
+// Track per published audio track. Track.Write is called by the media path
+// (the SFU's speech tap) and never blocks: it appends to a bounded queue
+// that the track's one goroutine drains through the VAD and the ASR engine.
+// When the engine cannot keep up the queue fills and further audio is
+// dropped and counted (Track.Dropped, Session.Stats), never waited for.
+//
+// Goroutines: one per Track, started by Session.AddTrack through
+// Session.start (which counts them in Session.wg); a track's goroutine ends
+// when the track is closed and its queue drained, or when the session's
+// context is cancelled. Session.Close closes every track and waits.
+//
+// Lock order: Session.mu before Track.mu; neither is held while calling
+// the engine, the store or the sink.
+
+// SampleRate is the rate of the audio a Track takes: 16 kHz mono.
+const SampleRate = asr.SampleRate
+
+// Caption is a live caption: a partial hypothesis while someone speaks
+// (Final false, replaced by later captions of the same speaker and Start),
+// then the final text. A final caption with empty Text retracts the partial
+// (the engine heard no words).
+type Caption struct {
+	SpeakerID   string
+	SpeakerName string
+	Text        string
+	Final       bool
+	Start, End  float64 // meeting-clock seconds
+}
+
+// Sink receives captions. It is called from the tracks' goroutines,
+// concurrently, and must not block (queue and return).
+type Sink interface {
+	Caption(Caption)
+}
+
+// SegmentStore is where final segments are committed as they are produced.
+// store.SQLite implements it; so does Memory.
+type SegmentStore interface {
+	PutSpeaker(ctx context.Context, meetingID string, s Speaker) error
+	AppendSegment(ctx context.Context, meetingID string, seg Segment) (int64, error)
+	AppendEvent(ctx context.Context, meetingID string, e Event) error
+}
+
+// Cutter is a streaming voice activity detector: Write consumes the next
+// samples of one track and returns the utterance boundaries decided so far,
+// as sample offsets from its first sample (they may lie in the past: the
+// pipeline keeps 3 s of audio). Flush ends the input and closes an open
+// region. NewVAD (speech/vad) is the real one.
+type Cutter interface {
+	Write(pcm []float32) []Boundary
+	Flush() []Boundary
+}
+
+// Boundary is a speech start or end at a sample offset of a Cutter's input.
+type Boundary struct {
+	Start bool  // true: speech starts; false: speech ends
+	At    int64 // samples since the Cutter's first sample
+}
+
+// Config configures a Session.
+type Config struct {
+	Meeting Meeting
+	Engine  asr.Engine
+	Store   SegmentStore // required: the transcript is the point
+	Sink    Sink         // optional: nil means no live captions
+	Logger  *slog.Logger // optional
+	// NewCutter makes one VAD per track (and again after a long gap).
+	// Default NewVAD.
+	NewCutter func() Cutter
+	// Queue bounds each track's unprocessed audio in seconds (default 10:
+	// 640 KB per track, and room for an openai request of several seconds).
+	Queue float64
+	// PartialEvery is the audio between partial hypotheses (default 0.5 s:
+	// pocketsphinx's ps_get_hyp costs ~1 ms, captions feel live at 2/s).
+	PartialEvery float64
+	// MaxUtterance forces a cut of longer speech (default 30 s): a
+	// caption line and an ASR request stay bounded even if the VAD never
+	// hears a pause.
+	MaxUtterance float64
+	// PreRoll is the audio before a detected speech start that is sent to
+	// the engine (default 0.3 s): the first phoneme's onset is quieter than
+	// the VAD's threshold.
+	PreRoll float64
+	// GapFill: gaps in a track's audio up to this long (seconds; default
+	// 1.0) are filled with silence (packet loss, DTX); longer ones (mute)
+	// end the utterance and restart the VAD at the new audio.
+	GapFill float64
+}
+
+func (c *Config) defaults() error {
+	if c.Engine == nil || c.Store == nil {
+		return errors.New("transcript: session needs an engine and a store")
+	}
+	if c.NewCutter == nil {
+		c.NewCutter = NewVAD
+	}
+	if c.Meeting.ID == "" {
+		return errors.New("transcript: session needs a meeting id")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Queue <= 0 {
+		c.Queue = 10
+	}
+	if c.PartialEvery <= 0 {
+		c.PartialEvery = 0.5
+	}
+	if c.MaxUtterance <= 0 {
+		c.MaxUtterance = 30
+	}
+	if c.PreRoll < 0 {
+		c.PreRoll = 0
+	} else if c.PreRoll == 0 {
+		c.PreRoll = 0.3
+	}
+	if c.GapFill <= 0 {
+		c.GapFill = 1.0
+	}
+	return nil
+}
+
+// Stats are a session's counters, for Prometheus.
+type Stats struct {
+	Tracks         int     // tracks open now
+	DroppedSeconds float64 // audio dropped because a queue was full
+	Utterances     int64   // utterances recognised
+	Segments       int64   // segments committed
+	Errors         int64   // engine or store errors
+}
+
+// Session transcribes one meeting's tracks.
+type Session struct {
+	cfg    Config
+	ctx    context.Context // cancelled by Close when its deadline passes
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	tracks map[*Track]bool
+	closed bool
+
+	dropped    atomic.Int64 // samples
+	utterances atomic.Int64
+	segments   atomic.Int64
+	errs       atomic.Int64
+}
+
+// ErrClosed is returned by a Session or Track used after Close.
+var ErrClosed = errors.New("transcript: closed")
+
+// NewSession starts transcribing a meeting. The meeting itself must exist in
+// the store when it has such a notion (store.SQLite: CreateMeeting first).
+func NewSession(cfg Config) (*Session, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Session{cfg: cfg, ctx: ctx, cancel: cancel, tracks: map[*Track]bool{}}, nil
+}
+
+// AddTrack starts transcribing one participant's audio track. A participant
+// who leaves and rejoins gets a new Track with the same speaker id.
+func (s *Session) AddTrack(speakerID, speakerName string) (*Track, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	if err := s.cfg.Store.PutSpeaker(s.ctx, s.cfg.Meeting.ID, Speaker{ID: speakerID, Name: speakerName}); err != nil {
+		return nil, fmt.Errorf("transcript: add track: %w", err)
+	}
+	t := newTrack(s, speakerID, speakerName)
+	s.tracks[t] = true
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t.run()
+		s.mu.Lock()
+		delete(s.tracks, t)
+		s.mu.Unlock()
+	}()
+	return t, nil
+}
+
+// AddEvent commits a control event (transcription on/off, opt-out) so the
+// transcript tells readers what was not transcribed.
+func (s *Session) AddEvent(ctx context.Context, e Event) error {
+	return s.cfg.Store.AppendEvent(ctx, s.cfg.Meeting.ID, e)
+}
+
+// Stats returns the session's counters.
+func (s *Session) Stats() Stats {
+	s.mu.Lock()
+	n := len(s.tracks)
+	s.mu.Unlock()
+	return Stats{
+		Tracks:         n,
+		DroppedSeconds: float64(s.dropped.Load()) / SampleRate,
+		Utterances:     s.utterances.Load(),
+		Segments:       s.segments.Load(),
+		Errors:         s.errs.Load(),
+	}
+}
+
+// Close closes every track, lets each flush its utterance in flight and
+// waits for them: when it returns nil every final segment is committed. If
+// ctx ends first, recognition in progress is cancelled (its words are lost)
+// and ctx's error is returned once the goroutines have stopped.
+func (s *Session) Close(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	tracks := make([]*Track, 0, len(s.tracks))
+	for t := range s.tracks {
+		tracks = append(tracks, t)
+	}
+	s.mu.Unlock()
+	for _, t := range tracks {
+		t.Close()
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+		s.cancel()
+		<-done
+	}
+	s.cancel()
+	return err
+}
+
+func (s *Session) logger() *slog.Logger { return s.cfg.Logger }
+
+func (s *Session) commit(seg Segment) {
+	// The store call is bounded: a stuck database must not hold the track
+	// forever (SQLite's busy_timeout is 5 s).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 10*time.Second)
+	defer cancel()
+	if _, err := s.cfg.Store.AppendSegment(ctx, s.cfg.Meeting.ID, seg); err != nil {
+		s.errs.Add(1)
+		s.logger().Error("transcript: segment not stored", "meeting", s.cfg.Meeting.ID, "speaker", seg.SpeakerID, "start", seg.Start, "err", err)
+		return
+	}
+	s.segments.Add(1)
+}
+
+func (s *Session) event(e Event) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 10*time.Second)
+	defer cancel()
+	if err := s.cfg.Store.AppendEvent(ctx, s.cfg.Meeting.ID, e); err != nil {
+		s.errs.Add(1)
+		s.logger().Error("transcript: event not stored", "meeting", s.cfg.Meeting.ID, "kind", e.Kind, "err", err)
+	}
+}
+
+func (s *Session) caption(c Caption) {
+	if s.cfg.Sink != nil {
+		s.cfg.Sink.Caption(c)
+	}
+}

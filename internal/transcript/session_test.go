@@ -1,0 +1,316 @@
+package transcript
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/internal/asr"
+)
+
+// levelCutter is a deterministic test VAD: speech is any 10 ms frame with
+// a peak above 0.01; speech ends after 300 ms without such a frame. The
+// pipeline's own behaviour (clock, gaps, drops, flushing) is what these
+// tests check; the real VAD is exercised in the integration tests.
+type levelCutter struct {
+	n, lastSpeech int64
+	in            bool
+	frame         []float32
+}
+
+func (c *levelCutter) Flush() []Boundary {
+	if c.in {
+		c.in = false
+		return []Boundary{{At: c.lastSpeech}}
+	}
+	return nil
+}
+
+func (c *levelCutter) Write(pcm []float32) []Boundary {
+	var out []Boundary
+	for _, s := range pcm {
+		c.frame = append(c.frame, s)
+		if len(c.frame) < 160 {
+			continue
+		}
+		peak := float32(0)
+		for _, v := range c.frame {
+			peak = max(peak, float32(math.Abs(float64(v))))
+		}
+		start := c.n
+		c.n += 160
+		c.frame = c.frame[:0]
+		if peak > 0.01 {
+			if !c.in {
+				c.in = true
+				out = append(out, Boundary{Start: true, At: start})
+			}
+			c.lastSpeech = c.n
+		} else if c.in && c.n-c.lastSpeech >= 4800 {
+			c.in = false
+			out = append(out, Boundary{At: c.lastSpeech})
+		}
+	}
+	return out
+}
+
+// spanEngine "recognises" an utterance as one word per 100 ms run of
+// non-silent audio, so tests can check what audio reached the engine and
+// where its words land on the meeting clock.
+type spanEngine struct {
+	mu      sync.Mutex
+	block   chan struct{} // when non-nil, Write waits on it
+	streams int
+}
+
+func (e *spanEngine) Name() string { return "span" }
+func (e *spanEngine) Close() error { return nil }
+func (e *spanEngine) NewStream(ctx context.Context) (asr.Stream, error) {
+	e.mu.Lock()
+	e.streams++
+	e.mu.Unlock()
+	return &spanStream{e: e}, nil
+}
+
+type spanStream struct {
+	e   *spanEngine
+	pcm []float32
+}
+
+func (s *spanStream) Write(ctx context.Context, pcm []float32) error {
+	if s.e.block != nil {
+		select {
+		case <-s.e.block:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	s.pcm = append(s.pcm, pcm...)
+	return nil
+}
+func (s *spanStream) Partial(context.Context) (string, error) {
+	return fmt.Sprintf("p%d", len(s.pcm)/1600), nil
+}
+func (s *spanStream) Close() error { return nil }
+func (s *spanStream) Final(context.Context) (asr.Result, error) {
+	// One word covering the loud samples.
+	first, last := -1, -1
+	for i, v := range s.pcm {
+		if math.Abs(float64(v)) > 0.01 {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	if first < 0 {
+		return asr.Result{}, nil
+	}
+	w := asr.Word{Text: "tone", Start: float64(first) / 16000, End: float64(last+1) / 16000}
+	return asr.Result{Text: "tone", Words: []asr.Word{w}}, nil
+}
+
+type captions struct {
+	mu sync.Mutex
+	cs []Caption
+}
+
+func (c *captions) Caption(x Caption) {
+	c.mu.Lock()
+	c.cs = append(c.cs, x)
+	c.mu.Unlock()
+}
+
+func (c *captions) all() []Caption {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Caption(nil), c.cs...)
+}
+
+func tone(sec float64) []float32 {
+	p := make([]float32, int(math.Round(sec*16000)))
+	for i := range p {
+		p[i] = 0.2 * float32(math.Sin(float64(i)*2*math.Pi*300/16000))
+	}
+	return p
+}
+
+func newSession(t *testing.T, e asr.Engine, sink Sink, mod func(*Config)) (*Session, *Memory) {
+	t.Helper()
+	mem := &Memory{}
+	cfg := Config{Meeting: Meeting{ID: "m"}, Engine: e, Store: mem, Sink: sink,
+		NewCutter: func() Cutter { return &levelCutter{} }}
+	if mod != nil {
+		mod(&cfg)
+	}
+	s, err := NewSession(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, mem
+}
+
+// writeChunks writes pcm as 20 ms chunks from meeting time start.
+func writeChunks(tr *Track, start float64, pcm []float32) {
+	for i := 0; i < len(pcm); i += 320 {
+		tr.Write(start+float64(i)/16000, pcm[i:min(i+320, len(pcm))])
+	}
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) < 0.02 }
+
+// TestMeetingClockAcrossGaps: the track's audio arrives with a gap of
+// silence-free loss (200 ms, filled) and a long mute (30 s, VAD restarted);
+// every segment lands at its meeting time.
+func TestMeetingClockAcrossGaps(t *testing.T) {
+	s, mem := newSession(t, &spanEngine{}, nil, nil)
+	tr, err := s.AddTrack("p1", "Ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 10.0-10.5 silence, 10.5-11.5 tone, 11.5-12.0 silence.
+	writeChunks(tr, 10, append(append(make([]float32, 8000), tone(1)...), make([]float32, 8000)...))
+	// Lost 200 ms, then tone 12.2-12.8 and 1 s silence.
+	writeChunks(tr, 12.2, append(tone(0.6), make([]float32, 16000)...))
+	// Muted 30 s (nothing written), then tone at 43.8-44.3.
+	writeChunks(tr, 43.8, append(tone(0.5), make([]float32, 8000)...))
+	tr.Close()
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := mem.Transcript(Meeting{ID: "m"}).Segments
+	want := [][2]float64{{10.5, 11.5}, {12.2, 12.8}, {43.8, 44.3}}
+	if len(got) != len(want) {
+		t.Fatalf("segments %+v", got)
+	}
+	for i, w := range want {
+		if !near(got[i].Start, w[0]) || !near(got[i].End, w[1]) || got[i].Speaker != "Ada" {
+			t.Errorf("segment %d: %+v, want %v", i, got[i], w)
+		}
+	}
+}
+
+// TestCloseFlushesUtteranceInFlight: speech still going on when the track
+// closes becomes a final segment.
+func TestCloseFlushesUtteranceInFlight(t *testing.T) {
+	sink := &captions{}
+	s, mem := newSession(t, &spanEngine{}, sink, nil)
+	tr, _ := s.AddTrack("p1", "Ada")
+	writeChunks(tr, 0, append(make([]float32, 4000), tone(2)...))
+	tr.Close()
+	<-tr.Done()
+	segs := mem.Transcript(Meeting{}).Segments
+	if len(segs) != 1 || !near(segs[0].Start, 0.25) || !near(segs[0].End, 2.25) {
+		t.Fatalf("%+v", segs)
+	}
+	cs := sink.all()
+	if len(cs) < 2 || cs[len(cs)-1].Final != true || cs[len(cs)-1].Text != "tone" || cs[0].Final {
+		t.Fatalf("captions %+v", cs)
+	}
+	for _, c := range cs[:len(cs)-1] {
+		if c.SpeakerName != "Ada" || !strings.HasPrefix(c.Text, "p") || !near(c.Start, 0.25-0.3+0.05) && c.Start > 0.25 {
+			t.Errorf("partial %+v", c)
+		}
+	}
+	s.Close(context.Background())
+}
+
+// TestOverlappingTracksStayApart: two speakers talking over each other give
+// two segments, each with its own name.
+func TestOverlappingTracksStayApart(t *testing.T) {
+	s, mem := newSession(t, &spanEngine{}, nil, nil)
+	a, _ := s.AddTrack("p1", "Ada")
+	b, _ := s.AddTrack("p2", "Bob")
+	var wg sync.WaitGroup
+	wg.Go(func() { writeChunks(a, 0, append(tone(2), make([]float32, 8000)...)) })
+	wg.Go(func() { writeChunks(b, 1, append(tone(2), make([]float32, 8000)...)) })
+	wg.Wait()
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	segs := mem.Transcript(Meeting{}).Segments
+	if len(segs) != 2 || segs[0].Speaker != "Ada" || segs[1].Speaker != "Bob" || !near(segs[1].Start, 1) {
+		t.Fatalf("%+v", segs)
+	}
+}
+
+// TestSlowEngineDropsNeverBlocks: an engine that stalls makes the queue
+// fill; Write keeps returning at once and the dropped audio is counted and
+// reported in the transcript.
+func TestSlowEngineDropsNeverBlocks(t *testing.T) {
+	eng := &spanEngine{block: make(chan struct{})}
+	s, mem := newSession(t, eng, nil, func(c *Config) { c.Queue = 1 })
+	tr, _ := s.AddTrack("p1", "Ada")
+	start := time.Now()
+	writeChunks(tr, 0, tone(5)) // engine blocked: at most ~1 s queued + what it holds
+	if el := time.Since(start); el > time.Second {
+		t.Fatalf("Write blocked for %v", el)
+	}
+	d := tr.Dropped()
+	if d < 3 || d > 4.1 {
+		t.Fatalf("dropped %.2f s of 5 s with a 1 s queue", d)
+	}
+	if st := s.Stats(); math.Abs(st.DroppedSeconds-d) > 1e-9 || st.Tracks != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	close(eng.block)
+	writeChunks(tr, 5, make([]float32, 16000))
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	tx := mem.Transcript(Meeting{})
+	if len(tx.Events) != 1 || tx.Events[0].Kind != AudioDropped || tx.Events[0].SpeakerID != "p1" {
+		t.Fatalf("events %+v", tx.Events)
+	}
+}
+
+// TestCloseDeadlineCancelsAndNoLeak: a session whose engine hangs still
+// closes when the caller's deadline passes, and no goroutine is left.
+func TestCloseDeadlineCancelsAndNoLeak(t *testing.T) {
+	before := runtime.NumGoroutine()
+	eng := &spanEngine{block: make(chan struct{})}
+	s, _ := newSession(t, eng, nil, nil)
+	for i := range 5 {
+		tr, _ := s.AddTrack(fmt.Sprint(i), "x")
+		writeChunks(tr, 0, tone(1))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := s.Close(ctx); err != context.DeadlineExceeded {
+		t.Fatalf("Close: %v", err)
+	}
+	if _, err := s.AddTrack("late", "x"); err != ErrClosed {
+		t.Fatalf("AddTrack after Close: %v", err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Fatalf("%d goroutines after Close, %d before", n, before)
+	}
+}
+
+// TestMaxUtteranceCuts: speech with no pause is cut into bounded pieces.
+func TestMaxUtteranceCuts(t *testing.T) {
+	s, mem := newSession(t, &spanEngine{}, nil, func(c *Config) { c.MaxUtterance = 2 })
+	tr, _ := s.AddTrack("p1", "Ada")
+	if err := tr.Feed(context.Background(), 0, tone(5)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close(context.Background())
+	segs := mem.Transcript(Meeting{}).Segments
+	if len(segs) != 3 || !near(segs[2].End, 5) {
+		t.Fatalf("%+v", segs)
+	}
+	for _, g := range segs {
+		if g.End-g.Start > 2.01 {
+			t.Errorf("segment %+v longer than 2 s", g)
+		}
+	}
+}
