@@ -315,6 +315,20 @@ func (b *browser) flowing(t *testing.T, participantID, kind string, d time.Durat
 		fmt.Sprintf("({start: %d, now: await __inbound(%s, %s), pcs: __pcs.map(p => p.connectionState)})", start, jsString(participantID), jsString(kind)))
 }
 
+// flowingAV waits until both someone's video and audio grow (see flowing).
+func (b *browser) flowingAV(t *testing.T, participantID string, d time.Duration) {
+	t.Helper()
+	id := jsString(participantID)
+	key := jsString(fmt.Sprintf("%s-%d", participantID, time.Now().UnixNano()))
+	b.waitJS(t, d, fmt.Sprintf("audio and video from %s flowing", participantID),
+		fmt.Sprintf(`(async () => {
+			const v = await __inbound(%[1]s, 'video'), a = await __inbound(%[1]s, 'audio');
+			window.__base = window.__base || {};
+			const b = window.__base[%[2]s] || (window.__base[%[2]s] = {v: Math.max(v, 0), a: Math.max(a, 0)});
+			return v > b.v + 20000 && a > b.a + 4000; })()`, id, key),
+		fmt.Sprintf(`({base: (window.__base || {})[%s], video: await __inbound(%[2]s, 'video'), audio: await __inbound(%[2]s, 'audio')})`, key, id))
+}
+
 func jsString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)

@@ -37,8 +37,7 @@ func seesPlaying(t *testing.T, b *browser, otherID, otherName string) {
 		fmt.Sprintf(`(() => { const x = __tile(%s); return x && !x.hidden && x.name === %s && x.videoWidth > 0 && !x.paused; })()`,
 			jsString(otherID), jsString(otherName)),
 		fmt.Sprintf(`__tile(%s)`, jsString(otherID)))
-	b.flowing(t, otherID, "video", 10*time.Second)
-	b.flowing(t, otherID, "audio", 10*time.Second)
+	b.flowingAV(t, otherID, 10*time.Second)
 }
 
 func TestBrowserMeeting(t *testing.T) {

@@ -87,6 +87,21 @@ export class Room extends EventTarget {
     this.sig.addEventListener('close', () => this.onSocketLost());
     this.onOnline = () => this.networkChanged();
     window.addEventListener('online', this.onOnline);
+    // A device that goes away (unplugged, taken by the system) is shown
+    // as off to the others rather than as a frozen picture.
+    media.addEventListener('change', () => this.deviceCheck());
+  }
+
+  deviceCheck() {
+    if (!this.pub) return;
+    for (const [source, track] of [['camera', this.media.camera], ['microphone', this.media.mic]]) {
+      const p = this.pub.bySource(source);
+      if (p && !track && !p.muted) {
+        p.muted = true;
+        this.sendMute(p);
+        this.emit('local');
+      }
+    }
   }
 
   emit(type, detail = {}) { this.dispatchEvent(new CustomEvent(type, { detail })); }

@@ -15,6 +15,9 @@ import { Tile } from './tile.js';
 const MIN_TILE_W = 200;
 const MIN_TILE_H = 120;
 const MAX_PER_PAGE = 16;
+// The pager's height: the page size is computed as if it were shown, so
+// showing it never changes the page size (which would hide it again).
+const PAGER_H = 52;
 // Layers by the tile's width in device pixels: the camera layers are
 // 320, 640 and 1280 pixels wide, so ask for the smallest one that is at
 // least ~0.9x the tile (a little upscaling is not visible).
@@ -121,7 +124,7 @@ export class Stage {
     const people = Array.from(r.participants.values()).sort((a, b) => {
       if (a.id === r.selfId) return -1;
       if (b.id === r.selfId) return 1;
-      return String(a.joined_at).localeCompare(String(b.joined_at)) || a.id.localeCompare(b.id);
+      return (Date.parse(a.joined_at) || 0) - (Date.parse(b.joined_at) || 0) || a.id.localeCompare(b.id);
     });
     for (const p of people) {
       const self = p.id === r.selfId;
@@ -201,8 +204,9 @@ export class Stage {
       stripItems = this.paginate(rest, per, r.activeSpeaker);
     } else {
       this.root.dataset.layout = 'grid';
+      const height = box.height - (this.pager.hidden ? PAGER_H : 0);
       const cols = Math.max(1, Math.floor(box.width / MIN_TILE_W));
-      const rows = Math.max(1, Math.floor(box.height / MIN_TILE_H));
+      const rows = Math.max(1, Math.floor(height / MIN_TILE_H));
       const per = Math.max(1, Math.min(MAX_PER_PAGE, cols * rows));
       mainItems = this.paginate(list, per, r.activeSpeaker);
     }
