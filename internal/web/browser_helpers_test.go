@@ -97,6 +97,9 @@ const peerTimeout = 5 * time.Second
 type browserOptions struct {
 	// deny answers every camera/microphone/screen request with "denied".
 	deny bool
+	// noDevices leaves out the fake camera and microphone: the browser
+	// then has none (a headless machine has no real ones).
+	noDevices bool
 	// audio is the WAV file the fake microphone plays (looped).
 	audio string
 	// lang is the browser's language (e.g. "fr-FR"); default English.
@@ -135,7 +138,6 @@ func newBrowser(t *testing.T, name string, o browserOptions) *browser {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(o.width, o.height),
 		chromedp.Flag("use-fake-ui-for-media-stream", fakeUI),
-		chromedp.Flag("use-fake-device-for-media-stream", true),
 		// WebRTC on loopback: the server's only candidates are 127.0.0.1.
 		chromedp.Flag("allow-loopback-in-peer-connection", true),
 		// Nothing but the test server: no update checks, sync, or field trials.
@@ -155,6 +157,9 @@ func newBrowser(t *testing.T, name string, o browserOptions) *browser {
 		chromedp.Flag("disable-background-timer-throttling", true),
 		chromedp.Flag("disable-renderer-backgrounding", true),
 		chromedp.Flag("disable-backgrounding-occluded-windows", true),
+	}
+	if !o.noDevices {
+		opts = append(opts, chromedp.Flag("use-fake-device-for-media-stream", true))
 	}
 	if o.lang == "" {
 		o.lang = "en-US"

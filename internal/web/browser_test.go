@@ -145,6 +145,11 @@ func TestBrowserMeeting(t *testing.T) {
 		alice.waitJS(t, 10*time.Second, "connection quality on Bob's tile",
 			fmt.Sprintf(`(() => { const q = document.querySelector('#grid [data-participant-id=%s] .tile__quality'); return !q.hidden && ['good', 'fair', 'poor'].includes(q.dataset.level) && /^Connection: /.test(q.getAttribute('aria-label')); })()`, jsString(ids["bob"])), "")
 		bob.waitJS(t, 15*time.Second, "an active speaker highlighted", `document.querySelector('#grid [data-active-speaker]')`, "")
+		// Our own camera is mirrored, as in a looking glass; the others' not.
+		if !evalJS[bool](t, bob, `getComputedStyle(document.querySelector('#grid .tile--self video')).transform !== 'none' &&
+			[...document.querySelectorAll('#grid [data-participant-id]:not(.tile--self) video')].every(v => getComputedStyle(v).transform === 'none')`) {
+			t.Error("Bob's own tile is not mirrored, or another is")
+		}
 	})
 	t.Logf("three in the meeting after %v", time.Since(t0))
 	if t.Failed() {

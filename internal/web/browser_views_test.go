@@ -76,40 +76,16 @@ func largeRoom(t *testing.T, base, roomID string, alice *browser) {
 // Chromium's accessibility tree, as a screen reader gets it), that Tab
 // reaches every control, and that the focus is visible.
 func checkAccessibility(t *testing.T, b *browser) {
-	b.click(t, "#chat-toggle") // the chat's controls too
+	b.click(t, "#participants-toggle")
+	axCheck(t, b, "participants panel", 12)
+	b.click(t, "#reactions")
+	axCheck(t, b, "reactions menu", 18)
+	b.do(t, chromedp.KeyEvent("\x1b"))
+	b.click(t, "#chat-toggle") // the chat's controls too, for the Tab walk below
 	defer b.click(t, "#chat-close")
-	ctx, cancel := b.timeout(15 * time.Second)
-	defer cancel()
-	check := func(where string, minButtons int) {
-		tree, err := chromedp.Call(ctx, accessibility.GetFullAXTree, accessibility.GetFullAXTreeParams{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		roles := map[string]int{}
-		for _, n := range tree.Nodes {
-			if n.Ignored || n.Role == nil {
-				continue
-			}
-			var role, name string
-			json.Unmarshal(n.Role.Value, &role)
-			if n.Name != nil {
-				json.Unmarshal(n.Name.Value, &name)
-			}
-			switch role {
-			case "button", "textbox", "combobox", "checkbox", "link", "slider", "meter":
-				roles[role]++
-				if strings.TrimSpace(name) == "" {
-					t.Errorf("%s: a %s without an accessible name (DOM node %d)", where, role, n.BackendDOMNodeID)
-				}
-			}
-		}
-		if roles["button"] < minButtons {
-			t.Errorf("%s: only %d buttons in the accessibility tree: %v", where, roles["button"], roles)
-		}
-	}
-	check("meeting", 12)
+	axCheck(t, b, "meeting", 12)
 	b.click(t, "#help")
-	check("help dialog", 1)            // modal: the rest of the page is inert
+	axCheck(t, b, "help dialog", 1)            // modal: the rest of the page is inert
 	b.do(t, chromedp.KeyEvent("\x1b")) // Escape closes the dialog
 	b.waitJS(t, 2*time.Second, "help closed", `!document.querySelector('#help-dialog').open`, "")
 
@@ -149,6 +125,39 @@ func checkAccessibility(t *testing.T, b *browser) {
 	b.waitJS(t, 2*time.Second, "M toggles the microphone", `document.querySelector('#toggle-mic').dataset.state !== `+jsString(before), "")
 	b.do(t, chromedp.KeyEvent("m"))
 	b.waitJS(t, 2*time.Second, "M toggles it back", `document.querySelector('#toggle-mic').dataset.state === `+jsString(before), "")
+}
+
+// axCheck reads Chromium's accessibility tree (what a screen reader
+// gets): every button, field, box and link shown has a name.
+func axCheck(t *testing.T, b *browser, where string, minButtons int) {
+	t.Helper()
+	ctx, cancel := b.timeout(15 * time.Second)
+	defer cancel()
+	tree, err := chromedp.Call(ctx, accessibility.GetFullAXTree, accessibility.GetFullAXTreeParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles := map[string]int{}
+	for _, n := range tree.Nodes {
+		if n.Ignored || n.Role == nil {
+			continue
+		}
+		var role, name string
+		json.Unmarshal(n.Role.Value, &role)
+		if n.Name != nil {
+			json.Unmarshal(n.Name.Value, &name)
+		}
+		switch role {
+		case "button", "textbox", "combobox", "checkbox", "link", "slider", "meter", "img":
+			roles[role]++
+			if strings.TrimSpace(name) == "" {
+				t.Errorf("%s: a %s without an accessible name (DOM node %d)", where, role, n.BackendDOMNodeID)
+			}
+		}
+	}
+	if roles["button"] < minButtons {
+		t.Errorf("%s: only %d buttons in the accessibility tree: %v", where, roles["button"], roles)
+	}
 }
 
 // narrowAndFrench checks the meeting at 320 px (a small phone): nothing
@@ -195,14 +204,33 @@ func narrowAndFrench(t *testing.T, b *browser) {
 var modulesJS string
 
 // TestClientModules runs unit checks of the client's pure functions
-// (room codes, links, layers, grid, quality, names, plurals) in Chromium.
+// (room codes, links, layers, grid, quality, names, plurals) in Chromium,
+// then the pre-join page of a browser that has no camera or microphone.
 func TestClientModules(t *testing.T) {
 	srv, _ := startServer(t)
-	b := newBrowser(t, "modules", browserOptions{})
+	b := newBrowser(t, "modules", browserOptions{noDevices: true})
 	b.navigate(t, srv.URL()+"/")
+	axCheck(t, b, "home page", 2)
 	base := evalJS[string](t, b, `document.querySelector('script[type=module]').src.replace(/\/js\/home\.js$/, '')`)
 	failures := evalJS[[]string](t, b, "("+modulesJS+")("+jsString(base)+")")
 	for _, f := range failures {
 		t.Error(f)
+	}
+
+	// A bad code is refused on the home page, with a message.
+	b.do(t, chromedp.SendKeys(chromedp.CSS("#join-code"), "not a code"))
+	b.click(t, "#join-code-submit")
+	b.waitJS(t, 3*time.Second, "the code error", `!document.querySelector('#join-code-error').hidden && location.pathname === '/'`, "")
+
+	b.navigate(t, srv.URL()+"/abc-defg-hij")
+	b.waitJS(t, 10*time.Second, "the no-device message",
+		`!document.querySelector('#media-error').hidden && /No camera or microphone/.test(document.querySelector('#media-error').textContent) && document.querySelector('#join').textContent === 'Join to listen and watch'`,
+		`({error: document.querySelector('#media-error').textContent, join: document.querySelector('#join').textContent})`)
+	axCheck(t, b, "pre-join page", 3)
+	// An empty name is refused before asking the server.
+	b.click(t, "#join")
+	b.waitJS(t, 3*time.Second, "the name error", `!document.querySelector('#display-name-error').hidden && document.activeElement.id === 'display-name'`, "")
+	if p := b.pageProblems(t); len(p) > 0 {
+		t.Errorf("page problems:\n%s", strings.Join(p, "\n"))
 	}
 }
