@@ -85,7 +85,7 @@ func checkAccessibility(t *testing.T, b *browser) {
 	defer b.click(t, "#chat-close")
 	axCheck(t, b, "meeting", 12)
 	b.click(t, "#help")
-	axCheck(t, b, "help dialog", 1)            // modal: the rest of the page is inert
+	axCheck(t, b, "help dialog", 1)    // modal: the rest of the page is inert
 	b.do(t, chromedp.KeyEvent("\x1b")) // Escape closes the dialog
 	b.waitJS(t, 2*time.Second, "help closed", `!document.querySelector('#help-dialog').open`, "")
 
