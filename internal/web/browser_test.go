@@ -172,7 +172,7 @@ func TestBrowserMeeting(t *testing.T) {
 			all[o].waitJS(t, 5*time.Second, "Alice's muted microphone",
 				fmt.Sprintf(`(() => { const x = __tile(%s); return x.audioMuted && x.micIconVisible; })()`, jsString(ids["alice"])), `__tile(`+jsString(ids["alice"])+`)`)
 		}
-		bob.waitJS(t, 2*time.Second, "Alice's microphone off in the participant list",
+		bob.waitJS(t, 5*time.Second, "Alice's microphone off in the participant list",
 			fmt.Sprintf(`document.querySelector('#participants-list [data-participant-entry=%s]').dataset.micOn === 'false'`, jsString(ids["alice"])), "")
 		// The server drops a muted track: nothing more arrives.
 		time.Sleep(500 * time.Millisecond)
@@ -190,7 +190,7 @@ func TestBrowserMeeting(t *testing.T) {
 			all[o].waitJS(t, 5*time.Second, "Alice's camera off",
 				`__tile(`+jsString(ids["alice"])+`).videoOff`, `__tile(`+jsString(ids["alice"])+`)`)
 		}
-		alice.waitJS(t, 2*time.Second, "Alice's own tile without video", `__tile(`+jsString(ids["alice"])+`).videoOff`, "")
+		alice.waitJS(t, 5*time.Second, "Alice's own tile without video", `__tile(`+jsString(ids["alice"])+`).videoOff`, "")
 		alice.click(t, "#toggle-camera")
 		for _, o := range others("alice") {
 			all[o].waitJS(t, 5*time.Second, "Alice's camera on", `!__tile(`+jsString(ids["alice"])+`).videoOff`, "")
@@ -251,7 +251,7 @@ func TestBrowserMeeting(t *testing.T) {
 				fmt.Sprintf(`(() => { const x = __tile(%s); return x.hand && x.handIconVisible; })()`, jsString(ids["carol"])), `__tile(`+jsString(ids["carol"])+`)`)
 		}
 		bob.click(t, "#participants-toggle")
-		bob.waitJS(t, 3*time.Second, "Carol first in Bob's participant list with her hand up",
+		bob.waitJS(t, 5*time.Second, "Carol first in Bob's participant list with her hand up",
 			fmt.Sprintf(`(() => { const e = document.querySelector('#participants-list li'); return e && e.dataset.participantEntry === %s && e.dataset.handRaised === 'true' && e.offsetParent !== null; })()`, jsString(ids["carol"])),
 			`[...document.querySelectorAll('#participants-list li')].map(e => e.textContent)`)
 		if got := evalJS[int](t, bob, `document.querySelectorAll('#participants-list li').length`); got != 3 {
@@ -283,7 +283,7 @@ func TestBrowserMeeting(t *testing.T) {
 
 	t.Run("pinned tile is large and asks the high layer", func(t *testing.T) {
 		alice.click(t, fmt.Sprintf(`#grid [data-participant-id=%s] .tile__pin`, jsString(ids["bob"])))
-		alice.waitJS(t, 3*time.Second, "Bob's tile large",
+		alice.waitJS(t, 5*time.Second, "Bob's tile large",
 			fmt.Sprintf(`(() => { const b = __tile(%s), c = __tile(%s); return b.width > 2 * c.width; })()`, jsString(ids["bob"]), jsString(ids["carol"])),
 			fmt.Sprintf(`[__tile(%s), __tile(%s)]`, jsString(ids["bob"]), jsString(ids["carol"])))
 		// The client asks the layer that fits each tile: high for the
@@ -302,13 +302,13 @@ func TestBrowserMeeting(t *testing.T) {
 		t.Logf("frame widths received: pinned %d, small %d",
 			evalJS[int](t, alice, `__frameWidth(`+jsString(ids["bob"])+`)`), evalJS[int](t, alice, `__frameWidth(`+jsString(ids["carol"])+`)`))
 		alice.click(t, fmt.Sprintf(`#grid [data-participant-id=%s] .tile__pin`, jsString(ids["bob"])))
-		alice.waitJS(t, 3*time.Second, "the grid back", `document.querySelector('#grid').dataset.layout === 'grid'`, "")
+		alice.waitJS(t, 5*time.Second, "the grid back", `document.querySelector('#grid').dataset.layout === 'grid'`, "")
 		// Speaker view: someone else large, never ourselves.
 		alice.click(t, "#layout-toggle")
-		alice.waitJS(t, 3*time.Second, "speaker view",
+		alice.waitJS(t, 5*time.Second, "speaker view",
 			`document.querySelector('#grid').dataset.layout === 'speaker' && document.querySelector('.tile--focus[data-participant-id]') && !document.querySelector('.tile--focus').classList.contains('tile--self')`, "")
 		alice.click(t, "#layout-toggle")
-		alice.waitJS(t, 3*time.Second, "the grid back", `document.querySelector('#grid').dataset.layout === 'grid'`, "")
+		alice.waitJS(t, 5*time.Second, "the grid back", `document.querySelector('#grid').dataset.layout === 'grid'`, "")
 	})
 
 	t.Run("screen share is shown large", func(t *testing.T) {

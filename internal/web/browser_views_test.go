@@ -57,11 +57,12 @@ func largeRoom(t *testing.T, base, roomID string, alice *browser) {
 	time.Sleep(time.Second)
 	before := alice.inbound(t, hidden, "video")
 	time.Sleep(2 * time.Second)
-	if after := alice.inbound(t, hidden, "video"); after != before {
+	// (A packet or two may still have been on the way.)
+	if after := alice.inbound(t, hidden, "video"); after-before > 2000 {
 		t.Errorf("video of a tile off the page still arrives: %d -> %d bytes", before, after)
 	}
 	alice.click(t, "#page-next")
-	alice.waitJS(t, 3*time.Second, "page 2", `document.querySelector('#page-label').textContent === 'Page 2 of 2' && !__tile(`+jsString(hidden)+`).hidden`,
+	alice.waitJS(t, 5*time.Second, "page 2", `document.querySelector('#page-label').textContent === 'Page 2 of 2' && !__tile(`+jsString(hidden)+`).hidden`,
 		`({label: document.querySelector('#page-label').textContent, tile: __tile(`+jsString(hidden)+`), grid: document.querySelector('#grid').getBoundingClientRect().height})`)
 	alice.flowing(t, hidden, "video", 10*time.Second)
 	alice.click(t, "#page-prev")
@@ -87,7 +88,7 @@ func checkAccessibility(t *testing.T, b *browser) {
 	b.click(t, "#help")
 	axCheck(t, b, "help dialog", 1)    // modal: the rest of the page is inert
 	b.do(t, chromedp.KeyEvent("\x1b")) // Escape closes the dialog
-	b.waitJS(t, 2*time.Second, "help closed", `!document.querySelector('#help-dialog').open`, "")
+	b.waitJS(t, 5*time.Second, "help closed", `!document.querySelector('#help-dialog').open`, "")
 
 	n := evalJS[int](t, b, `(() => {
 		const all = [...document.querySelectorAll('button, a[href], input, select, textarea, [tabindex]')]
@@ -122,9 +123,9 @@ func checkAccessibility(t *testing.T, b *browser) {
 	evalJS[chromedp.Void](t, b, `document.activeElement && document.activeElement.blur()`)
 	before := evalJS[string](t, b, `document.querySelector('#toggle-mic').dataset.state`)
 	b.do(t, chromedp.KeyEvent("m"))
-	b.waitJS(t, 2*time.Second, "M toggles the microphone", `document.querySelector('#toggle-mic').dataset.state !== `+jsString(before), "")
+	b.waitJS(t, 5*time.Second, "M toggles the microphone", `document.querySelector('#toggle-mic').dataset.state !== `+jsString(before), "")
 	b.do(t, chromedp.KeyEvent("m"))
-	b.waitJS(t, 2*time.Second, "M toggles it back", `document.querySelector('#toggle-mic').dataset.state === `+jsString(before), "")
+	b.waitJS(t, 5*time.Second, "M toggles it back", `document.querySelector('#toggle-mic').dataset.state === `+jsString(before), "")
 }
 
 // axCheck reads Chromium's accessibility tree (what a screen reader
@@ -193,11 +194,11 @@ func narrowAndFrench(t *testing.T, b *browser) {
 		evalJS[chromedp.Void](t, b, `(() => { const s = document.querySelector('#settings-language'); s.value = `+jsString(code)+`; s.dispatchEvent(new Event('change')); })()`)
 	}
 	setLang("fr")
-	b.waitJS(t, 2*time.Second, "French labels",
+	b.waitJS(t, 5*time.Second, "French labels",
 		`document.documentElement.lang === 'fr' && ['Couper le micro', 'Ouvrir le micro'].includes(document.querySelector('#toggle-mic').getAttribute('aria-label')) && document.querySelector('#leave').getAttribute('aria-label') === 'Quitter'`,
 		`document.querySelector('#toggle-mic').getAttribute('aria-label')`)
 	setLang("en")
-	b.waitJS(t, 2*time.Second, "English again", `document.querySelector('#leave').getAttribute('aria-label') === 'Leave'`, "")
+	b.waitJS(t, 5*time.Second, "English again", `document.querySelector('#leave').getAttribute('aria-label') === 'Leave'`, "")
 }
 
 //go:embed testdata/modules.js
@@ -220,7 +221,7 @@ func TestClientModules(t *testing.T) {
 	// A bad code is refused on the home page, with a message.
 	b.do(t, chromedp.SendKeys(chromedp.CSS("#join-code"), "not a code"))
 	b.click(t, "#join-code-submit")
-	b.waitJS(t, 3*time.Second, "the code error", `!document.querySelector('#join-code-error').hidden && location.pathname === '/'`, "")
+	b.waitJS(t, 5*time.Second, "the code error", `!document.querySelector('#join-code-error').hidden && location.pathname === '/'`, "")
 
 	b.navigate(t, srv.URL()+"/abc-defg-hij")
 	b.waitJS(t, 10*time.Second, "the no-device message",
@@ -229,7 +230,7 @@ func TestClientModules(t *testing.T) {
 	axCheck(t, b, "pre-join page", 3)
 	// An empty name is refused before asking the server.
 	b.click(t, "#join")
-	b.waitJS(t, 3*time.Second, "the name error", `!document.querySelector('#display-name-error').hidden && document.activeElement.id === 'display-name'`, "")
+	b.waitJS(t, 5*time.Second, "the name error", `!document.querySelector('#display-name-error').hidden && document.activeElement.id === 'display-name'`, "")
 	if p := b.pageProblems(t); len(p) > 0 {
 		t.Errorf("page problems:\n%s", strings.Join(p, "\n"))
 	}
