@@ -200,7 +200,7 @@ export class Stage {
       this.root.dataset.layout = 'speaker';
       mainItems = [focus];
       const stripW = Math.max(MIN_TILE_W, box.width);
-      const per = Math.max(1, Math.min(MAX_PER_PAGE, Math.floor(stripW / (MIN_TILE_W * 0.8))));
+      const per = Math.max(1, Math.min(MAX_PER_PAGE, Math.floor(stripW / (MIN_TILE_W * 0.6))));
       stripItems = this.paginate(rest, per, r.activeSpeaker);
     } else {
       this.root.dataset.layout = 'grid';
