@@ -362,6 +362,13 @@ func (r *Room) remove(p *Participant, reason string) {
 		m.closeSession(endSession)
 	}
 	r.broadcast(ParticipantLeft{ParticipantID: p.id, Reason: reason})
+	if reason == ReasonConnectionLost {
+		// Its socket may still be up (only the media was lost): say so
+		// and close it, or the client would stay in a room that no
+		// longer has it. The client can then join again.
+		p.send(Bye{Reason: reason})
+		p.closeConn(reason)
+	}
 	r.log.Info("participant left", "participant", p.id, "reason", reason, "room_closed", empty)
 }
 

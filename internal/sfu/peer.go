@@ -460,7 +460,10 @@ func (p *Peer) connectionState(t Target, st webrtc.PeerConnectionState) {
 	}
 	before := p.pubUp || p.subUp
 	up := st == webrtc.PeerConnectionStateConnected
-	down := st == webrtc.PeerConnectionStateFailed || st == webrtc.PeerConnectionStateDisconnected
+	// Closed here means the client closed its side (a DTLS close_notify):
+	// we have not closed the peer (p.closed is false), so it is a loss too.
+	down := st == webrtc.PeerConnectionStateFailed || st == webrtc.PeerConnectionStateDisconnected ||
+		st == webrtc.PeerConnectionStateClosed
 	switch {
 	case t == Publisher && up:
 		p.pubUp = true
