@@ -91,7 +91,7 @@ func startServer(t *testing.T) (srv *server.Server, stop func()) {
 	return srv, stop
 }
 
-const peerTimeout = 5 * time.Second
+const peerTimeout = 8 * time.Second
 
 // browserOptions are one browser's devices and permissions.
 type browserOptions struct {

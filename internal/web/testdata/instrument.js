@@ -26,6 +26,26 @@
     return send.call(this, data);
   };
 
+  // Server messages the page receives (the last 300, SDPs left out).
+  window.__recv = [];
+  const OrigWS = window.WebSocket;
+  function WrappedWS(...args) {
+    const ws = new OrigWS(...args);
+    ws.addEventListener('message', (e) => {
+      try {
+        const m = JSON.parse(e.data);
+        if (m.type === 'pong') return;
+        if (m.sdp) m.sdp = `(${m.sdp.length} bytes)`;
+        window.__recv.push(m);
+        if (window.__recv.length > 300) window.__recv.shift();
+      } catch { /* not JSON */ }
+    });
+    return ws;
+  }
+  WrappedWS.prototype = OrigWS.prototype;
+  Object.setPrototypeOf(WrappedWS, OrigWS);
+  window.WebSocket = WrappedWS;
+
   // Content-Security-Policy violations and uncaught errors: there must be none.
   window.__csp = [];
   document.addEventListener('securitypolicyviolation', (e) => {

@@ -104,6 +104,7 @@ export class QualityMonitor extends EventTarget {
 
   adjustCap(loss, rtt) {
     const bad = loss > BAD_LOSS || rtt > BAD_RTT_S;
+    const before = this.cap;
     if (bad) {
       this.good = 0;
       if (++this.bad >= CAP_DOWN_AFTER) {
@@ -116,6 +117,9 @@ export class QualityMonitor extends EventTarget {
         this.good = 0;
         this.cap = LAYERS[Math.min(LAYERS.length - 1, LAYERS.indexOf(this.cap) + 1)];
       }
+    }
+    if (this.cap !== before) {
+      console.info(`video layers capped at ${this.cap} (loss ${(loss * 100).toFixed(1)} %, rtt ${Math.round(rtt * 1000)} ms)`);
     }
   }
 

@@ -207,7 +207,8 @@ export class Room extends EventTarget {
         this.emit('reaction', msg);
         break;
       case 'bye':
-        this.end(msg.reason || 'left');
+        if (msg.reason === 'connection_lost') this.sessionLost();
+        else this.end(msg.reason || 'left');
         break;
       case 'error':
         this.onError(msg);
@@ -525,6 +526,15 @@ export class Room extends EventTarget {
     this.reconnect();
   }
 
+  // sessionLost: the server removed us (our media was down for its peer
+  // timeout) though the socket was up. Join again, as after an outage.
+  sessionLost() {
+    if (this.state === State.ENDED) return;
+    this.token = '';
+    this.closePeers();
+    this.sig.drop();
+  }
+
   async reconnect() {
     if (this.reconnecting) return;
     this.reconnecting = true;
@@ -561,11 +571,13 @@ export class Room extends EventTarget {
     } catch {
       return false;
     }
-    try {
-      await this.join({ type: 'join', resume_token: this.token });
-      return true;
-    } catch (err) {
-      if (err.code !== Code.RESUME_FAILED) return false;
+    if (this.token) {
+      try {
+        await this.join({ type: 'join', resume_token: this.token });
+        return true;
+      } catch (err) {
+        if (err.code !== Code.RESUME_FAILED) return false;
+      }
     }
     // Our old session is gone (removed after the peer timeout): join again
     // on this socket, with new peer connections.

@@ -274,6 +274,7 @@ export class Stage {
   // subscribe asks the server for what is on screen, at the right size.
   subscribe(list, visible) {
     const cap = this.quality ? this.quality.cap : 'high';
+    this.root.dataset.layerCap = cap; // for diagnostics (and the tests)
     for (const e of list) {
       if (!e.trackId) continue;
       const tile = this.tiles.get(e.key);
