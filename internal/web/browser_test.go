@@ -323,6 +323,7 @@ func TestBrowserMeeting(t *testing.T) {
 				evalErr[chromedp.Void](bob, `document.querySelector('#share-screen').dataset.state === 'on' && document.querySelector('#share-screen').click()`)
 				t.Logf("Bob sent: %s", evalJS[string](t, bob, `JSON.stringify(__sent.filter(m => m.type === 'publish' || m.type === 'unpublish' || m.type === 'mute'))`))
 				t.Logf("Bob received: %s", evalJS[string](t, bob, `JSON.stringify(__recv.filter(m => m.type === 'published' || m.type === 'error' || m.type === 'answer'))`))
+				t.Logf("Bob sends: %s", evalJS[string](t, bob, `(async () => { const out = []; for (const pc of __pcs) { (await pc.getStats()).forEach(s => { if (s.type === 'outbound-rtp') out.push(s.kind + ' ' + (s.rid || '') + ' ' + s.bytesSent + 'B ' + (s.frameWidth || '') + ' ' + (s.qualityLimitationReason || '') + ' active=' + s.active); if (s.type === 'candidate-pair' && s.nominated) out.push('aob=' + s.availableOutgoingBitrate); }); } return out.join(' | '); })()`))
 				t.Logf("Bob's publisher: %s", evalJS[string](t, bob, `JSON.stringify(__pcs.map(p => p.getTransceivers().map(x => [x.mid, x.currentDirection, x.sender.track && x.sender.track.kind + ':' + x.sender.track.readyState])))`))
 			}
 		}()
@@ -340,6 +341,15 @@ func TestBrowserMeeting(t *testing.T) {
 		if evalJS[string](t, bob, `document.querySelector('#share-screen').dataset.state`) != "on" {
 			t.Error("Bob's share button does not show sharing")
 		}
+		// While presenting, the screen comes first on Bob's uplink and his
+		// camera's top layer is off.
+		encodings := `JSON.stringify(__pcs.flatMap(pc => pc.getSenders()).filter(s => s.track && s.track.kind === 'video').map(s => s.getParameters().encodings.map(e => (e.rid || '-') + ':' + e.active + ':' + (e.priority || '')).join(',')))`
+		bob.waitJS(t, 5*time.Second, "the screen kept sharp rather than smooth",
+			`__pcs.flatMap(pc => pc.getSenders()).some(s => s.track && s.track.kind === 'video' && s.getParameters().degradationPreference === 'maintain-resolution')`,
+			`__pcs.flatMap(pc => pc.getSenders()).filter(s => s.track).map(s => s.getParameters().degradationPreference)`)
+		if got := evalJS[string](t, bob, encodings); got != `["q:true:low,h:true:low,f:false:low","-:true:high"]` {
+			t.Errorf("Bob's video encodings while presenting: %s\nconsole:\n%s", got, bob.consoleLog())
+		}
 		// The captured audio comes along (Chromium offers it for tabs and
 		// its fake capture): Alice plays Bob's microphone and screen audio.
 		alice.waitJS(t, 10*time.Second, "Bob's screen audio",
@@ -348,6 +358,7 @@ func TestBrowserMeeting(t *testing.T) {
 		for _, o := range others("bob") {
 			all[o].waitJS(t, 5*time.Second, "Bob's screen gone", "!"+screen, "")
 		}
+		bob.waitJS(t, 5*time.Second, "Bob's camera layers all on again", encodings+` === '["q:true:low,h:true:low,f:true:low"]'`, encodings)
 	})
 
 	t.Run("socket drop resumes without reload", func(t *testing.T) {

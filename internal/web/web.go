@@ -184,6 +184,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// the SVG icon, so point them there.
 		http.Redirect(w, r, h.prefix+"img/icon.svg", http.StatusMovedPermanently)
 	default:
+		h.log.Debug("no such page", "path", p)
 		h.page(w, r, h.missing, http.StatusNotFound)
 	}
 }

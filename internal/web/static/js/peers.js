@@ -12,6 +12,12 @@ export const SIMULCAST = [
   { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
 ];
 
+// The screen share: one encoding, ahead of the camera when the uplink is
+// short (browsers split bandwidth by priority, and pause a stream whose
+// share falls under its minimum: a paused screen is a presentation
+// nobody sees), text kept sharp by dropping frames rather than pixels.
+const SCREEN = { maxBitrate: 2_500_000, priority: 'high', networkPriority: 'high' };
+
 // An offer unanswered this long is abandoned (the socket dropped, or the
 // server is gone); the next negotiation starts over.
 const ANSWER_TIMEOUT_MS = 10_000;
@@ -110,6 +116,7 @@ export class Publisher extends EventTarget {
     const p = new Publication(track, source, simulcast);
     const init = { direction: 'sendonly', streams: [new MediaStream([track])] };
     if (simulcast) init.sendEncodings = SIMULCAST.map((e) => ({ ...e }));
+    else if (source === 'screen') init.sendEncodings = [SCREEN];
     else if (track.kind === 'video') init.sendEncodings = [{ maxBitrate: 2_500_000 }];
     p.transceiver = this.pc.addTransceiver(track, init);
     if (track.kind === 'video') preferCodecs(p.transceiver);
@@ -180,6 +187,10 @@ export class Publisher extends EventTarget {
     this.trickle.described();
     const sdpAnswer = await answer;
     await this.pc.setRemoteDescription({ type: 'answer', sdp: sdpAnswer });
+    for (const p of this.pubs) {
+      if (p.source === 'screen') setDegradation(p.transceiver.sender, 'maintain-resolution');
+    }
+    this.dispatchEvent(new Event('negotiated'));
   }
 
   // handleAnswer is the server's `answer` to our offer.
@@ -223,6 +234,28 @@ export class Publisher extends EventTarget {
   close() {
     this.socketLost();
     this.pc.close();
+  }
+}
+
+function setDegradation(sender, preference) {
+  const params = sender.getParameters();
+  if (!params.encodings || params.degradationPreference === preference) return;
+  params.degradationPreference = preference;
+  sender.setParameters(params).catch(() => {}); // not every browser has it
+}
+
+// limitCamera turns the camera's top simulcast layer off (while a screen
+// is shared, the screen needs the uplink more) or on again.
+export async function limitCamera(sender, limited) {
+  const params = sender.getParameters();
+  if (!params.encodings || params.encodings.length < 3) return;
+  const top = params.encodings.find((e) => e.rid === 'f');
+  if (!top || top.active === !limited) return;
+  top.active = !limited;
+  try {
+    await sender.setParameters(params);
+  } catch (err) {
+    console.warn('camera layers', err);
   }
 }
 

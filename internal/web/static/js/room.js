@@ -19,7 +19,7 @@
 // page reload. A peer connection that fails gets an ICE restart.
 
 import { Signalling } from './signalling.js';
-import { Publisher, Subscriber } from './peers.js';
+import { Publisher, Subscriber, limitCamera } from './peers.js';
 import { captureScreen } from './media.js';
 
 export const State = Object.freeze({
@@ -277,6 +277,9 @@ export class Room extends EventTarget {
     this.pub = new Publisher(this.sig, iceServers);
     this.sub = new Subscriber(this.sig, iceServers);
     this.sub.addEventListener('tracks', () => this.emit('tracks', {}));
+    // Encoding changes made while an offer was in flight may not survive
+    // it: apply them again once it is answered.
+    this.pub.addEventListener('negotiated', () => this.limitCamera());
     for (const [name, pc] of [['publisher', this.pub], ['subscriber', this.sub]]) {
       pc.addEventListener('connectionstatechange', () => this.peerState(name, pc));
     }
@@ -303,6 +306,7 @@ export class Room extends EventTarget {
     if (this.screen) {
       if (this.screen.video) this.pub.add(this.screen.video, 'screen');
       if (this.screen.audio) this.pub.add(this.screen.audio, 'screen_audio');
+      this.limitCamera();
     }
   }
 
@@ -386,6 +390,7 @@ export class Room extends EventTarget {
         this.sendMute(p);
       } else if (this.pub) {
         p = this.pub.add(track, 'camera', { simulcast: true });
+        if (this.screen) this.limitCamera();
       }
     } else {
       if (p) {
@@ -426,7 +431,14 @@ export class Room extends EventTarget {
       this.pub.add(cap.video, 'screen');
       if (cap.audio) this.pub.add(cap.audio, 'screen_audio');
     }
+    this.limitCamera();
     this.emit('local');
+  }
+
+  // limitCamera keeps the camera's top layer off while we share a screen.
+  limitCamera() {
+    const cam = this.pub && this.pub.bySource('camera');
+    if (cam) limitCamera(cam.transceiver.sender, !!this.screen);
   }
 
   stopScreenShare() {
@@ -442,6 +454,7 @@ export class Room extends EventTarget {
     }
     if (cap.video) cap.video.stop();
     if (cap.audio) cap.audio.stop();
+    this.limitCamera();
     this.emit('local');
   }
 
