@@ -21,6 +21,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/parleyhq/parley/internal/sfu"
+	"github.com/parleyhq/parley/internal/speech"
 	"github.com/parleyhq/parley/internal/transcript"
 )
 
@@ -81,6 +82,7 @@ type Manager struct {
 	wg           sync.WaitGroup
 	sessions     sync.WaitGroup // transcript sessions being closed
 	closedStats  transcript.Stats
+	decoderStats speech.TrackStats
 }
 
 // NewManager creates an empty manager.
