@@ -79,7 +79,9 @@ func runLiveMeeting(t *testing.T, ctx context.Context, srv *server.Server, room 
 		t.Fatal(err)
 	}
 	lm.observer.Send(map[string]any{"type": "transcription", "enabled": true})
-	if _, err := lm.observer.WaitFor(ctx, func(m client.Message) bool { return m.Type == "transcription" && strings.Contains(string(m.Raw), `"enabled":true`) }); err != nil {
+	if _, err := lm.observer.WaitFor(ctx, func(m client.Message) bool {
+		return m.Type == "transcription" && strings.Contains(string(m.Raw), `"enabled":true`)
+	}); err != nil {
 		t.Fatalf("transcription not turned on: %v", err)
 	}
 	names := make([]string, 0, len(opus))

@@ -103,10 +103,10 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Rooms:       s.Rooms,
 		Transcripts: s.Store,
 		Signal:      s.signal,
-		Gatherer:  reg,
-		PublicURL: cfg.PublicURL,
-		Logger:    log.With("part", "http"),
-		Ready:     func() bool { return !s.Rooms.Draining() },
+		Gatherer:    reg,
+		PublicURL:   cfg.PublicURL,
+		Logger:      log.With("part", "http"),
+		Ready:       func() bool { return !s.Rooms.Draining() },
 	})
 	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	return s, nil
