@@ -263,6 +263,10 @@ func (f *speechFeed) Close() {
 	})
 }
 
+// TranscriptsPending returns how many ended transcription sessions are
+// still finishing their last utterances.
+func (m *Manager) TranscriptsPending() int { return int(m.finishing.Load()) }
+
 // DecoderStats sums the packet counters of the speech decoders of
 // tracks whose transcription has ended.
 func (m *Manager) DecoderStats() speech.TrackStats {
@@ -283,8 +287,10 @@ func (m *Manager) closeSession(sess *transcript.Session) {
 		timeout = 30 * time.Second
 	}
 	m.sessions.Add(1)
+	m.finishing.Add(1)
 	go func() {
 		defer m.sessions.Done()
+		defer m.finishing.Add(-1)
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		if err := sess.Close(ctx); err != nil {
