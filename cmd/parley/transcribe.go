@@ -185,10 +185,10 @@ func transcribe(ctx context.Context, o transcribeOpts, format transcript.Format,
 	meeting := transcript.Meeting{ID: o.id}
 	mem := &transcript.Memory{}
 	sess, err := transcript.NewSession(transcript.Config{
-		Meeting:   meeting,
-		Engine:    eng,
-		Store:     mem,
-		Logger:    slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Meeting: meeting,
+		Engine:  eng,
+		Store:   mem,
+		Logger:  slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		return err

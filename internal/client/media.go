@@ -83,6 +83,7 @@ type LocalTrack struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 	paused   atomic.Bool
+	finished atomic.Bool
 
 	Packets atomic.Uint64 // sent, all layers
 	PLIs    atomic.Uint64 // keyframe requests received
@@ -194,6 +195,9 @@ type AudioOptions struct {
 	Packets [][]byte
 	// Loop repeats Packets forever (default: send them once, then stop).
 	Loop bool
+	// StartPaused publishes without sending until Pause(false), so several
+	// tracks can start on one timeline.
+	StartPaused bool
 	// Level, when set, adds the RFC 6464 audio level extension: Level is
 	// the -dBov value (0 loudest … 127 silence) and Voice the VAD flag.
 	Level *uint8
@@ -215,6 +219,7 @@ func (c *Client) PublishAudio(ctx context.Context, o AudioOptions) (*LocalTrack,
 		return nil, err
 	}
 	t := &LocalTrack{ClientID: id, Kind: "audio", c: c, layers: []*webrtc.TrackLocalStaticRTP{tr}, stop: make(chan struct{})}
+	t.paused.Store(o.StartPaused)
 	tx, err := c.Pub.AddTransceiverFromTrack(tr, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 	if err != nil {
 		return nil, err
@@ -392,7 +397,9 @@ func (t *LocalTrack) sendVideo(o VideoOptions, codec string) {
 
 var errClosedPipe = errors.New("io: read/write on closed pipe")
 
-// sendAudio sends one Opus packet every 20 ms.
+// sendAudio sends one Opus packet every 20 ms. While paused nothing is
+// sent and a file's position does not advance; RTP time keeps running, as
+// it does for a browser whose track is disabled.
 func (t *LocalTrack) sendAudio(o AudioOptions) {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -406,7 +413,8 @@ func (t *LocalTrack) sendAudio(o AudioOptions) {
 	if o.Level != nil {
 		t.SetLevel(*o.Level, o.Voice)
 	}
-	for i := 0; ; i++ {
+	next := 0 // index of the next file packet
+	for {
 		select {
 		case <-t.stop:
 			return
@@ -414,24 +422,27 @@ func (t *LocalTrack) sendAudio(o AudioOptions) {
 			return
 		case <-tick.C:
 		}
-		if len(o.Packets) > 0 && i >= len(o.Packets) {
-			if !o.Loop {
-				return
-			}
-			i = 0
-		}
-		pkt.Header.SequenceNumber++
 		pkt.Header.Timestamp += 960
 		if t.paused.Load() {
 			continue
 		}
+		if len(o.Packets) > 0 && next == len(o.Packets) {
+			if !o.Loop {
+				t.finished.Store(true)
+				return
+			}
+			next = 0
+		}
+		pkt.Header.SequenceNumber++
+		pkt.Header.Extension, pkt.Header.Extensions = false, pkt.Header.Extensions[:0]
 		if o.Level != nil && t.levelExt != 0 {
 			if l := t.level.Load(); l >= 0 {
 				pkt.Header.SetExtension(t.levelExt, []byte{byte(l)})
 			}
 		}
 		if len(o.Packets) > 0 {
-			pkt.Payload = o.Packets[i]
+			pkt.Payload = o.Packets[next]
+			next++
 		} else {
 			putStamp(buf[1:], time.Now())
 			pkt.Payload = buf
@@ -442,6 +453,10 @@ func (t *LocalTrack) sendAudio(o AudioOptions) {
 		t.Packets.Add(1)
 	}
 }
+
+// Finished reports whether a track sending a file (without Loop) has sent
+// all of it.
+func (t *LocalTrack) Finished() bool { return t.finished.Load() }
 
 // Mute tells the server to stop (or resume) forwarding the track. The
 // client keeps sending, so a test sees that the server does the muting.

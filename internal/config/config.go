@@ -31,7 +31,8 @@ type Config struct {
 	// loopback only.
 	DebugListen string `name:"debug-listen" help:"address for pprof profiling endpoints (empty = off; keep it on loopback)"`
 
-	Media Media `name:"media"`
+	Media  Media  `name:"media"`
+	Speech Speech `name:"speech"`
 
 	// ShutdownTimeout bounds graceful shutdown on SIGTERM.
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" help:"how long SIGTERM waits for participants to be told and connections closed"`
@@ -52,6 +53,19 @@ type Media struct {
 	PeerTimeout time.Duration `name:"peer-timeout" help:"remove a participant whose connection is lost for this long"`
 }
 
+// Speech configures live captions and transcripts. Flags and environment
+// variables drop the "speech." prefix (--asr-engine, PARLEY_ASR_ENGINE).
+type Speech struct {
+	Engine   string `name:"asr-engine" help:"speech recogniser: pocketsphinx (embedded, English), openai (an OpenAI-compatible server you run), or none"`
+	Language string `name:"asr-language" help:"language of the speech (ISO 639-1); pocketsphinx knows only en"`
+	// OpenAI-compatible server (whisper.cpp, faster-whisper, vLLM, …).
+	OpenAIURL   string `name:"openai-url" help:"base URL of an OpenAI-compatible transcription server, e.g. http://gpu1:8000"`
+	OpenAIModel string `name:"openai-model" help:"model name the server knows, e.g. whisper-1"`
+	OpenAIKey   string `name:"openai-key" help:"API key for that server (prefer the environment variable over the flag)"`
+	// Streams bounds the utterances recognised at once.
+	Streams int `name:"asr-streams" help:"utterances recognised at once (pocketsphinx decoders, ~25 MB each; openai requests in flight)"`
+}
+
 // Default returns the embedded defaults: everything on one machine, no
 // external service.
 func Default() Config {
@@ -66,6 +80,7 @@ func Default() Config {
 			ListenIP:    "0.0.0.0",
 			PeerTimeout: 20 * time.Second,
 		},
+		Speech: Speech{Engine: "pocketsphinx", Language: "en", Streams: 4},
 	}
 }
 
@@ -122,6 +137,26 @@ func (c *Config) Validate() error {
 	}
 	if m.PeerTimeout < time.Second {
 		bad("peer-timeout %v: at least 1s", m.PeerTimeout)
+	}
+	sp := &c.Speech
+	switch sp.Engine {
+	case "none":
+	case "pocketsphinx":
+		if sp.Language != "en" {
+			bad("asr-language %q: the pocketsphinx engine is English only (use openai for other languages)", sp.Language)
+		}
+	case "openai":
+		if u, err := url.Parse(sp.OpenAIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("openai-url %q: want http(s)://host[:port]", sp.OpenAIURL)
+		}
+		if sp.OpenAIModel == "" {
+			bad("openai-model is required with --asr-engine openai")
+		}
+	default:
+		bad("asr-engine %q: want pocketsphinx, openai or none", sp.Engine)
+	}
+	if sp.Streams < 1 || sp.Streams > 256 {
+		bad("asr-streams %d: 1 to 256", sp.Streams)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(errs, "; "))

@@ -5,6 +5,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -17,7 +18,8 @@ import (
 
 // Options wires the handler to the rest of the server.
 type Options struct {
-	Rooms     *room.Manager
+	Rooms       *room.Manager
+	Transcripts Transcripts
 	Signal    http.Handler // GET /ws
 	Gatherer  prometheus.Gatherer
 	PublicURL string // base URL for links in API answers; empty = from the request
@@ -67,8 +69,41 @@ func New(o Options) http.Handler {
 			return
 		}
 		n := o.Rooms.Participants(id)
-		writeJSON(w, http.StatusOK, map[string]any{"id": id, "active": n > 0, "participants": n,
-			"url": baseURL(o.PublicURL, r) + "/" + id})
+		out := map[string]any{"id": id, "active": n > 0, "participants": n, "url": baseURL(o.PublicURL, r) + "/" + id}
+		if rm, ok := o.Rooms.Room(id); ok {
+			out["meeting_id"] = rm.MeetingID()
+			out["transcription"] = rm.Transcription()
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+	mux.HandleFunc("POST /api/rooms/{id}/transcription", func(w http.ResponseWriter, r *http.Request) {
+		rm, ok := o.Rooms.Room(r.PathValue("id"))
+		if !ok {
+			writeError(w, http.StatusNotFound, "no meeting in progress in this room")
+			return
+		}
+		var body struct {
+			Enabled *bool `json:"enabled"`
+		}
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<10)).Decode(&body); err != nil || body.Enabled == nil {
+			writeError(w, http.StatusBadRequest, `want {"enabled": true|false}`)
+			return
+		}
+		if err := rm.SetTranscription(*body.Enabled, nil); err != nil {
+			status := http.StatusInternalServerError
+			switch {
+			case errors.Is(err, room.ErrTranscriptionUnavailable):
+				status = http.StatusNotImplemented
+			case errors.Is(err, room.ErrRoomClosed):
+				status = http.StatusNotFound
+			}
+			writeError(w, status, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, rm.Transcription())
+	})
+	mux.HandleFunc("GET /api/meetings/{id}/transcript", func(w http.ResponseWriter, r *http.Request) {
+		serveTranscript(w, r, o.Transcripts)
 	})
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API endpoint")

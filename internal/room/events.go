@@ -18,6 +18,8 @@ type ParticipantInfo struct {
 	JoinedAt   time.Time `json:"joined_at"`
 	HandRaised bool      `json:"hand_raised"`
 	Connected  bool      `json:"connected"`
+	// TranscriptionOptOut: this participant's audio is not transcribed.
+	TranscriptionOptOut bool `json:"transcription_opt_out"`
 }
 
 // Joined answers a successful join.
@@ -30,6 +32,11 @@ type Joined struct {
 	ICEServers    []string          `json:"ice_servers"`
 	ActiveSpeaker string            `json:"active_speaker,omitempty"`
 	Resumed       bool              `json:"resumed,omitempty"`
+	MeetingID     string            `json:"meeting_id"`
+	// Transcription tells a newcomer at once whether the meeting is
+	// being transcribed (consent: nobody speaks unaware).
+	Transcription          TranscriptionState `json:"transcription"`
+	TranscriptionAvailable bool               `json:"transcription_available"`
 }
 
 // Published confirms one of the participant's own tracks and gives its

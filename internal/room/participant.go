@@ -1,6 +1,7 @@
 package room
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/parleyhq/parley/internal/sfu"
+	"github.com/parleyhq/parley/internal/transcript"
 )
 
 // Participant is one person (or device) in a room.
@@ -31,6 +33,8 @@ type Participant struct {
 	socketLost bool // signalling socket dropped, waiting for a resume
 	mediaLost  bool // a peer connection failed, waiting for an ICE restart
 	lostTimer  *time.Timer
+	optOut     bool // do not transcribe my audio
+	noCaptions bool // do not send me captions
 }
 
 var (
@@ -59,7 +63,7 @@ func (p *Participant) Info() ParticipantInfo {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return ParticipantInfo{ID: p.id, Name: p.name, JoinedAt: p.joinedAt, HandRaised: p.handRaised,
-		Connected: !p.socketLost && !p.mediaLost}
+		Connected: !p.socketLost && !p.mediaLost, TranscriptionOptOut: p.optOut}
 }
 
 func (p *Participant) send(ev Event) {
@@ -106,6 +110,7 @@ func (p *Participant) TrackPublished(_ *sfu.Peer, t *sfu.Track) {
 		o.subscribe(t)
 		o.send(TrackPublished{Track: info})
 	}
+	r.transcribe(t)
 }
 
 // TrackEnded implements sfu.Handler.
@@ -113,6 +118,7 @@ func (p *Participant) TrackEnded(_ *sfu.Peer, t *sfu.Track) {
 	r := p.room
 	r.mu.Lock()
 	delete(r.tracks, t.ID())
+	delete(r.feeds, t.ID()) // its tap closed with the track
 	everyone := r.othersLocked(nil)
 	r.mu.Unlock()
 	for _, o := range everyone {
@@ -283,4 +289,64 @@ func (p *Participant) Chat(text string) error {
 	}
 	p.room.broadcast(Chat{ID: newID("CH_"), ParticipantID: p.id, Name: p.name, Text: text, Time: time.Now().UTC()})
 	return nil
+}
+
+// OptedOut reports whether the participant asked not to be transcribed.
+func (p *Participant) OptedOut() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.optOut
+}
+
+// WantsCaptions reports whether captions are sent to this participant.
+func (p *Participant) WantsCaptions() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.noCaptions
+}
+
+// SetCaptions turns live captions on or off for this participant only.
+func (p *Participant) SetCaptions(on bool) {
+	p.mu.Lock()
+	p.noCaptions = !on
+	p.mu.Unlock()
+}
+
+// SetTranscription turns the room's transcription on or off (open mode:
+// any participant may; once roles exist, moderators).
+func (p *Participant) SetTranscription(on bool) error { return p.room.SetTranscription(on, p) }
+
+// SetOptOut stops (or resumes) the transcription of this participant's
+// audio; everyone is told, and the transcript records it.
+func (p *Participant) SetOptOut(out bool) {
+	p.mu.Lock()
+	changed := p.optOut != out
+	p.optOut = out
+	p.mu.Unlock()
+	if !changed {
+		return
+	}
+	r := p.room
+	r.mu.Lock()
+	sess := r.session
+	var tracks []*sfu.Track
+	for _, t := range r.tracks {
+		if t.Owner().ID() == p.id {
+			tracks = append(tracks, t)
+		}
+	}
+	r.mu.Unlock()
+	kind := transcript.OptIn
+	if out {
+		kind = transcript.OptOut
+		r.untranscribe(p.id)
+	} else {
+		for _, t := range tracks {
+			r.transcribe(t)
+		}
+	}
+	if sess != nil {
+		sess.AddEvent(context.Background(), transcript.Event{At: r.meetingClock(), Kind: kind, SpeakerID: p.id, Speaker: p.name})
+	}
+	r.broadcast(ParticipantUpdated{Participant: p.Info()})
 }

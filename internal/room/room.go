@@ -21,6 +21,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/parleyhq/parley/internal/sfu"
+	"github.com/parleyhq/parley/internal/transcript"
 )
 
 // Errors of room operations; the signalling layer maps them to codes.
@@ -62,6 +63,8 @@ type Options struct {
 	Registerer  prometheus.Registerer
 	// SpeakerInterval is how often the active speaker is computed.
 	SpeakerInterval time.Duration
+	// Transcription enables live captions and transcripts (nil: off).
+	Transcription *Transcription
 }
 
 // Manager holds the live rooms.
@@ -76,6 +79,8 @@ type Manager struct {
 	closing      bool
 	participants int
 	wg           sync.WaitGroup
+	sessions     sync.WaitGroup // transcript sessions being closed
+	closedStats  transcript.Stats
 }
 
 // NewManager creates an empty manager.
@@ -96,6 +101,14 @@ func NewManager(opts Options) *Manager {
 				func() float64 { m.mu.Lock(); defer m.mu.Unlock(); return float64(len(m.rooms)) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_participants", Help: "Participants in all rooms."},
 				func() float64 { m.mu.Lock(); defer m.mu.Unlock(); return float64(m.participants) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_transcribed_tracks", Help: "Audio tracks being transcribed now."},
+				func() float64 { return float64(m.SpeechStats().Tracks) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_speech_dropped_seconds_total", Help: "Audio the speech pipeline dropped because recognition fell behind (captions lag; forwarding is never slowed)."},
+				func() float64 { return m.SpeechStats().DroppedSeconds }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_transcript_segments_total", Help: "Final transcript segments committed to the store."},
+				func() float64 { return float64(m.SpeechStats().Segments) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_speech_errors_total", Help: "Recognition or store errors in the speech pipeline."},
+				func() float64 { return float64(m.SpeechStats().Errors) }),
 		)
 	}
 	return m
@@ -129,6 +142,12 @@ type Room struct {
 	closed       bool
 	stop         chan struct{}
 	createdAt    time.Time
+	meetingID    string
+
+	transcribing bool
+	session      *transcript.Session
+	feeds        map[string]*speechFeed // by track id
+	trState      TranscriptionState
 }
 
 // ID returns the room id.
@@ -157,8 +176,10 @@ func (m *Manager) Join(roomID, name string, conn Conn, opts JoinOptions) (*Parti
 	}
 	r := m.rooms[roomID]
 	if r == nil {
+		mid := newID("MT_") + newID("")
 		r = &Room{id: roomID, m: m, log: m.log.With("room", roomID), participants: map[string]*Participant{},
-			tracks: map[string]*sfu.Track{}, stop: make(chan struct{}), createdAt: time.Now()}
+			tracks: map[string]*sfu.Track{}, stop: make(chan struct{}), createdAt: time.Now(), meetingID: mid,
+			feeds: map[string]*speechFeed{}, trState: TranscriptionState{MeetingID: mid}}
 		m.rooms[roomID] = r
 		m.wg.Add(1)
 		go func() {
@@ -250,7 +271,9 @@ func (m *Manager) Resume(token string, conn Conn) (*Participant, error) {
 
 func (r *Room) joinedLocked(p *Participant) Joined {
 	j := Joined{ParticipantID: p.id, Room: r.id, ResumeToken: p.token, ICEServers: r.m.sfu.ICEServers(),
-		ActiveSpeaker: r.speaker, Participants: []ParticipantInfo{}, Tracks: []sfu.Info{}}
+		ActiveSpeaker: r.speaker, Participants: []ParticipantInfo{}, Tracks: []sfu.Info{},
+		MeetingID: r.meetingID, Transcription: r.trState,
+		TranscriptionAvailable: r.m.opts.Transcription != nil && r.m.opts.Transcription.Engine != nil}
 	if j.ICEServers == nil {
 		j.ICEServers = []string{}
 	}
@@ -317,19 +340,26 @@ func (r *Room) remove(p *Participant, reason string) {
 	delete(m.byToken, p.token)
 	m.participants--
 	empty := len(r.participants) == 0
+	var endSession *transcript.Session
 	if empty && !r.closed {
 		r.closed = true
 		close(r.stop)
 		if m.rooms[r.id] == r {
 			delete(m.rooms, r.id)
 		}
+		endSession, r.session, r.transcribing = r.session, nil, false
 	}
 	r.mu.Unlock()
 	m.mu.Unlock()
 
 	if peer != nil {
-		// Ends p's tracks: TrackEnded unsubscribes the others.
+		// Ends p's tracks: TrackEnded unsubscribes the others, and their
+		// taps flush what p said last into the transcript.
 		peer.Close()
+	}
+	if endSession != nil {
+		// The meeting is over: finish its transcript.
+		m.closeSession(endSession)
 	}
 	r.broadcast(ParticipantLeft{ParticipantID: p.id, Reason: reason})
 	r.log.Info("participant left", "participant", p.id, "reason", reason, "room_closed", empty)
@@ -407,6 +437,32 @@ func (m *Manager) Shutdown() {
 		p.closeConn(ReasonShutdown)
 	}
 	m.wg.Wait()
+	m.sessions.Wait()
+}
+
+// SpeechStats sums the transcription counters of every session, open or
+// closed.
+func (m *Manager) SpeechStats() transcript.Stats {
+	m.mu.Lock()
+	total := m.closedStats
+	var live []*transcript.Session
+	for _, r := range m.rooms {
+		r.mu.Lock()
+		if r.session != nil {
+			live = append(live, r.session)
+		}
+		r.mu.Unlock()
+	}
+	m.mu.Unlock()
+	for _, s := range live {
+		st := s.Stats()
+		total.Tracks += st.Tracks
+		total.DroppedSeconds += st.DroppedSeconds
+		total.Segments += st.Segments
+		total.Utterances += st.Utterances
+		total.Errors += st.Errors
+	}
+	return total
 }
 
 func validChat(text string) (string, error) {
@@ -443,4 +499,15 @@ func (m *Manager) Room(id string) (*Room, bool) {
 	defer m.mu.Unlock()
 	r, ok := m.rooms[id]
 	return r, ok
+}
+
+// Tracks returns the room's published tracks.
+func (r *Room) Tracks() []*sfu.Track {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*sfu.Track, 0, len(r.tracks))
+	for _, t := range r.tracks {
+		out = append(out, t)
+	}
+	return out
 }

@@ -19,11 +19,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/parleyhq/parley/internal/asr"
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/httpapi"
 	"github.com/parleyhq/parley/internal/room"
 	"github.com/parleyhq/parley/internal/sfu"
 	"github.com/parleyhq/parley/internal/signal"
+	"github.com/parleyhq/parley/internal/store"
 )
 
 // Server is a running Parley.
@@ -33,6 +35,8 @@ type Server struct {
 	Registry *prometheus.Registry
 	SFU      *sfu.SFU
 	Rooms    *room.Manager
+	Store    *store.SQLite
+	Engine   asr.Engine // nil when --asr-engine none
 	signal   *signal.Server
 	http     *http.Server
 	ln       net.Listener
@@ -70,8 +74,24 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	s.Store, err = openStore(ctx, cfg.DataDir)
+	cancel()
+	if err != nil {
+		s.SFU.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if s.Engine, err = newEngine(cfg.Speech); err != nil {
+		s.SFU.Close()
+		s.Store.Close()
+		return nil, fmt.Errorf("speech engine: %w", err)
+	}
+	var tr *room.Transcription
+	if s.Engine != nil {
+		tr = &room.Transcription{Engine: s.Engine, Store: s.Store}
+	}
 	s.Rooms = room.NewManager(room.Options{SFU: s.SFU, PeerTimeout: cfg.Media.PeerTimeout,
-		Logger: log.With("part", "room"), Registerer: reg})
+		Logger: log.With("part", "room"), Registerer: reg, Transcription: tr})
 	var origins []string
 	if cfg.PublicURL != "" {
 		if u, err := url.Parse(cfg.PublicURL); err == nil {
@@ -80,8 +100,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	s.signal = signal.NewServer(s.Rooms, log.With("part", "signal"), origins)
 	handler := httpapi.New(httpapi.Options{
-		Rooms:     s.Rooms,
-		Signal:    s.signal,
+		Rooms:       s.Rooms,
+		Transcripts: s.Store,
+		Signal:      s.signal,
 		Gatherer:  reg,
 		PublicURL: cfg.PublicURL,
 		Logger:    log.With("part", "http"),
@@ -161,5 +182,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.debug.Close()
 	}
 	errs = append(errs, s.SFU.Close())
+	if s.Engine != nil {
+		errs = append(errs, s.Engine.Close())
+	}
+	errs = append(errs, s.Store.Close())
 	return errors.Join(errs...)
 }

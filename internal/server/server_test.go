@@ -25,6 +25,7 @@ func testConfig(t *testing.T) config.Config {
 	cfg.Media.ListenIP = "127.0.0.1"
 	cfg.Media.ICEInterfaces = []string{"lo"}
 	cfg.Media.PeerTimeout = 3 * time.Second
+	cfg.Speech.Engine = "none" // transcription tests turn it on
 	return cfg
 }
 

@@ -74,6 +74,7 @@ type Track struct {
 	mu     sync.Mutex
 	layers [maxLayers]*layer
 	rids   []string // announced simulcast rids, low to high
+	taps   []*Tap
 	closed bool
 	done   chan struct{}
 
@@ -401,14 +402,21 @@ func (t *Track) layerEnded(l *layer) {
 	}
 }
 
-// close marks the track ended; the owner tells the room.
+// close marks the track ended and closes its taps; the owner tells the
+// room.
 func (t *Track) close() bool {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if t.closed {
+		t.mu.Unlock()
 		return false
 	}
 	t.closed = true
 	close(t.done)
+	taps := t.taps
+	t.taps = nil
+	t.mu.Unlock()
+	for _, tap := range taps {
+		tap.Close()
+	}
 	return true
 }

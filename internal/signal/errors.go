@@ -32,6 +32,8 @@ const (
 	CodeResumeFailed    Code = 4016 // resume token unknown or expired: join again
 	CodeInvalidChat     Code = 4017 // chat message empty or too long
 	CodeInvalidReaction Code = 4018 // reaction not in the allowed set
+	CodeNoTranscription Code = 4019 // this server has no speech engine
+	CodeRoomEnded       Code = 4020 // the room has ended
 	CodeInternal        Code = 5000 // server fault; the session continues
 )
 
@@ -42,7 +44,8 @@ var codeNames = map[Code]string{
 	CodeNoCodec: "no_supported_codec", CodeEarlyCandidate: "candidate_before_offer",
 	CodeBadCandidate: "bad_candidate", CodeUnknownTrack: "unknown_track", CodeRateLimited: "rate_limited",
 	CodeShuttingDown: "shutting_down", CodeRoomFull: "room_full", CodeResumeFailed: "resume_failed",
-	CodeInvalidChat: "invalid_chat", CodeInvalidReaction: "invalid_reaction", CodeInternal: "internal",
+	CodeInvalidChat: "invalid_chat", CodeInvalidReaction: "invalid_reaction", CodeNoTranscription: "transcription_unavailable",
+	CodeRoomEnded: "room_ended", CodeInternal: "internal",
 }
 
 // String returns the code's short name.
@@ -95,6 +98,10 @@ func codeOf(err error) Code {
 		return CodeInvalidReaction
 	case errors.Is(err, room.ErrInvalidLayer):
 		return CodeInvalidField
+	case errors.Is(err, room.ErrTranscriptionUnavailable):
+		return CodeNoTranscription
+	case errors.Is(err, room.ErrRoomClosed):
+		return CodeRoomEnded
 	}
 	return CodeInternal
 }

@@ -49,6 +49,8 @@ type Inbound struct {
 	Emoji         string   `json:"emoji,omitempty"`
 	Text          string   `json:"text,omitempty"`
 	TS            float64  `json:"ts,omitempty"`
+	Enabled       *bool    `json:"enabled,omitempty"`
+	OptOut        *bool    `json:"opt_out,omitempty"`
 }
 
 // Candidate is an ICE candidate as browsers serialise RTCIceCandidate.
@@ -79,6 +81,12 @@ const (
 	TypeICERestart   = "ice_restart"
 	TypeLeave        = "leave"
 	TypePing         = "ping"
+	// Transcription turns the room's live transcription on or off.
+	TypeTranscription = "transcription"
+	// TypeOptOut stops (or resumes) transcribing the sender's audio.
+	TypeOptOut = "transcription_opt_out"
+	// TypeCaptions turns live captions on or off for the sender only.
+	TypeCaptions = "captions"
 )
 
 var sources = map[string]bool{"microphone": true, "camera": true, "screen": true, "screen_audio": true}
@@ -184,6 +192,14 @@ func (m *Inbound) validate() error {
 		}
 	case TypeChat:
 		// Length and emptiness are the room's rule (room.MaxChatLen).
+	case TypeTranscription, TypeCaptions:
+		if m.Enabled == nil {
+			return bad("%s needs enabled", m.Type)
+		}
+	case TypeOptOut:
+		if m.OptOut == nil {
+			return bad("transcription_opt_out needs opt_out")
+		}
 	case TypeICERestart, TypeLeave, TypePing:
 	default:
 		return errorf(CodeUnknownType, fmt.Sprintf("unknown message type %q", truncate(m.Type, 32)))

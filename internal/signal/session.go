@@ -228,6 +228,12 @@ func (s *Session) handle(m *Inbound) error {
 		return p.Chat(m.Text)
 	case TypeICERestart:
 		p.RestartICE()
+	case TypeTranscription:
+		return p.SetTranscription(*m.Enabled)
+	case TypeOptOut:
+		p.SetOptOut(*m.OptOut)
+	case TypeCaptions:
+		p.SetCaptions(*m.Enabled)
 	case TypeLeave:
 		s.left = true
 		p.Leave()

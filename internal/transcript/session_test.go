@@ -68,8 +68,8 @@ type spanEngine struct {
 	streams int
 }
 
-func (e *spanEngine) Name() string  { return "span" }
-func (e *spanEngine) Close() error  { return nil }
+func (e *spanEngine) Name() string { return "span" }
+func (e *spanEngine) Close() error { return nil }
 func (e *spanEngine) NewStream(ctx context.Context, _ *asr.Voice) (asr.Stream, error) {
 	e.mu.Lock()
 	e.streams++
@@ -93,8 +93,10 @@ func (s *spanStream) Write(ctx context.Context, pcm []float32) error {
 	s.pcm = append(s.pcm, pcm...)
 	return nil
 }
-func (s *spanStream) Partial(context.Context) (string, error) { return fmt.Sprintf("p%d", len(s.pcm)/1600), nil }
-func (s *spanStream) Close() error                           { return nil }
+func (s *spanStream) Partial(context.Context) (string, error) {
+	return fmt.Sprintf("p%d", len(s.pcm)/1600), nil
+}
+func (s *spanStream) Close() error { return nil }
 func (s *spanStream) Final(context.Context) (asr.Result, error) {
 	// One word covering the loud samples.
 	first, last := -1, -1

@@ -51,7 +51,7 @@ type decoder struct {
 	buf []int16
 	// cmnInit is the model's initial cepstral mean (feat.params -cmninit).
 	cmnInit []float32
-	inUtt bool
+	inUtt   bool
 }
 
 // newDecoder loads the model: about 0.3 s of CPU and 20-30 MB per decoder
@@ -173,7 +173,7 @@ func (d *decoder) end() ([]rawWord, error) {
 	for seg := C.ps_seg_iter(d.ps); seg != nil; seg = C.ps_seg_next(seg) {
 		var sf, ef C.int
 		C.ps_seg_frames(seg, &sf, &ef)
-			w := C.GoString(C.ps_seg_word(seg))
+		w := C.GoString(C.ps_seg_word(seg))
 		if base < 0 {
 			// The best path starts with <s> at the utterance's first
 			// frame; rebasing on it keeps times right even if a library

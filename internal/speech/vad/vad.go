@@ -151,8 +151,9 @@ const smoothFrames = 5
 
 // Stream is a streaming speech detector and utterance cutter. Write
 // 16 kHz mono samples as they arrive; it returns the events decided so
-// far. A SpeechStart is returned about 30 ms after the first voiced frame
-// (its At lies up to MaxGrow earlier, where the unvoiced onset began); a
+// far. A SpeechStart is returned about 70 ms after the first voiced frame
+// (MinVoiced frames plus the analysis window's 37 ms lookahead; its At lies
+// up to MaxGrow earlier, where the unvoiced onset began); a
 // SpeechEnd up to MinGap + MaxGrow + 0.05 s (0.6 s by default) after its
 // At, once no later speech can bridge the pause. A caller cutting audio
 // for a recogniser keeps about one second of history. Not safe for

@@ -1,0 +1,302 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/internal/client"
+	"github.com/parleyhq/parley/internal/config"
+	"github.com/parleyhq/parley/internal/devset"
+	"github.com/parleyhq/parley/internal/server"
+)
+
+// encodeStems turns a meeting's FLAC stems into Ogg/Opus files of 20 ms
+// packets (what a browser sends) with opusenc from opus-tools.
+func encodeStems(t *testing.T, m devset.Meeting) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	dir := t.TempDir()
+	for name, flac := range m.Stems {
+		dst := filepath.Join(dir, name+".opus")
+		cmd := exec.Command("opusenc", "--quiet", "--framesize", "20", "--bitrate", "32", flac, dst)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("opusenc %s: %v\n%s", flac, err, b)
+		}
+		out[name] = dst
+	}
+	return out
+}
+
+// meeting is a live meeting of the stems of one dev-set meeting: one
+// pion client per speaker publishing their stem, and an observer.
+type liveMeeting struct {
+	srv      *server.Server
+	observer *client.Client
+	speakers map[string]*client.Client // by stem name
+	tracks   map[string]*client.LocalTrack
+}
+
+func startLiveServer(t *testing.T, dataDir string) *server.Server {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.DataDir = dataDir
+	cfg.Media.UDPPort, cfg.Media.TCPPort = 0, -1
+	cfg.Media.ListenIP = "127.0.0.1"
+	cfg.Media.ICEInterfaces = []string{"lo"}
+	srv, err := server.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
+// runLiveMeeting joins everyone, turns transcription on, plays every stem
+// from the same instant and waits until they have all been sent.
+func runLiveMeeting(t *testing.T, ctx context.Context, srv *server.Server, room string, opus map[string]string, stopAfter time.Duration) *liveMeeting {
+	t.Helper()
+	lm := &liveMeeting{srv: srv, speakers: map[string]*client.Client{}, tracks: map[string]*client.LocalTrack{}}
+	var err error
+	lm.observer, err = client.Connect(ctx, srv.URL(), client.Options{KeepMessages: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lm.observer.Drop() })
+	if _, err := lm.observer.Join(ctx, room, "Observer"); err != nil {
+		t.Fatal(err)
+	}
+	lm.observer.Send(map[string]any{"type": "transcription", "enabled": true})
+	if _, err := lm.observer.WaitFor(ctx, func(m client.Message) bool { return m.Type == "transcription" && strings.Contains(string(m.Raw), `"enabled":true`) }); err != nil {
+		t.Fatalf("transcription not turned on: %v", err)
+	}
+	names := make([]string, 0, len(opus))
+	for n := range opus {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		pkts, err := client.LoadOggOpus(opus[name])
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := client.Connect(ctx, srv.URL(), client.Options{SendOnly: true, KeepMessages: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Drop() })
+		m, err := c.Join(ctx, room, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(m.Raw), `"transcription":{"enabled":true`) {
+			t.Errorf("%s was not told on joining that the meeting is transcribed: %s", name, m.Raw)
+		}
+		tr, err := c.PublishAudio(ctx, client.AudioOptions{Packets: pkts, StartPaused: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lm.speakers[name], lm.tracks[name] = c, tr
+	}
+	// The server announces a track at its first packet, so the tracks
+	// are only negotiated here; they start together.
+	time.Sleep(500 * time.Millisecond)
+	for _, tr := range lm.tracks {
+		tr.Pause(false)
+	}
+	deadline := time.Now().Add(stopAfter)
+	for _, tr := range lm.tracks {
+		for !tr.Finished() && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return lm
+}
+
+// finalCaptions returns the observer's final, non-empty captions.
+func (lm *liveMeeting) finalCaptions() []client.Message {
+	var out []client.Message
+	for _, m := range lm.observer.Messages() {
+		if m.Type == "caption" && strings.Contains(string(m.Raw), `"final":true`) && m.Text != "" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+type captionMsg struct {
+	SpeakerID   string  `json:"speaker_id"`
+	SpeakerName string  `json:"speaker_name"`
+	Text        string  `json:"text"`
+	Final       bool    `json:"final"`
+	Start       float64 `json:"start"`
+	End         float64 `json:"end"`
+}
+
+func fetchTranscript(t *testing.T, base, meetingID, format string) []byte {
+	t.Helper()
+	resp, err := http.Get(base + "/api/meetings/" + meetingID + "/transcript?format=" + format)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("transcript %s: %d %s", format, resp.StatusCode, b)
+	}
+	return b
+}
+
+// scoreCpWER writes a hypothesis in the scorers' format and runs the
+// shared wer tool on it; it returns WER and cpWER in percent.
+func scoreCpWER(t *testing.T, m devset.Meeting, segs []map[string]any) (wer, cpwer float64) {
+	t.Helper()
+	tools, err := devset.ToolsDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "wer")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/wer")
+	build.Dir = tools
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build wer: %v\n%s", err, b)
+	}
+	hyp := filepath.Join(t.TempDir(), m.ID+".json")
+	b, _ := json.Marshal(segs)
+	os.WriteFile(hyp, b, 0o600)
+	out, err := exec.Command(bin, "-ref", m.Transcript, "-hyp", hyp, "-json").Output()
+	if err != nil {
+		t.Fatalf("wer: %v", err)
+	}
+	var res struct {
+		Total struct {
+			WER   float64  `json:"wer"`
+			CpWER *float64 `json:"cpwer"`
+		} `json:"total"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil || res.Total.CpWER == nil {
+		t.Fatalf("wer output: %v\n%s", err, out)
+	}
+	return 100 * res.Total.WER, 100 * *res.Total.CpWER
+}
+
+// TestLiveTranscriptionOfStems is issue 4's integration test: three pion
+// clients publish the Opus-encoded stems of a dev meeting; an observer's
+// captions carry the right names and words, and the stored transcript
+// scores like the offline pipeline.
+func TestLiveTranscriptionOfStems(t *testing.T) {
+	m, err := devset.Get("dev-r-en-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opus := encodeStems(t, m)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	srv := startLiveServer(t, t.TempDir())
+	defer srv.Shutdown(context.Background())
+	lm := runLiveMeeting(t, ctx, srv, "live-stems", opus, 90*time.Second)
+	meetingID := ""
+	for _, msg := range lm.observer.Messages() {
+		if msg.Type == "joined" {
+			var j struct {
+				MeetingID string `json:"meeting_id"`
+			}
+			json.Unmarshal(msg.Raw, &j)
+			meetingID = j.MeetingID
+		}
+	}
+	time.Sleep(2 * time.Second) // the last utterance's final caption
+	// Everyone leaves: the meeting ends and its transcript is completed.
+	ended := time.Now()
+	var wg sync.WaitGroup
+	for _, c := range lm.speakers {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.Close() }()
+	}
+	wg.Wait()
+	lm.observer.Close()
+
+	// Captions: every final caption names the participant whose track it
+	// came from, and each speaker's captions contain their own words.
+	ids := map[string]string{}
+	for name, c := range lm.speakers {
+		ids[c.ID()] = name
+	}
+	refWords := map[string]map[string]bool{}
+	segsRef, _ := devset.ReadTranscript(m.Transcript)
+	for _, s := range segsRef {
+		if refWords[s.Speaker] == nil {
+			refWords[s.Speaker] = map[string]bool{}
+		}
+		for _, w := range strings.Fields(strings.ToLower(strings.Trim(s.Text, ".,"))) {
+			refWords[s.Speaker][strings.Trim(w, ".,")] = true
+		}
+	}
+	hits := map[string]int{}
+	for _, msg := range lm.finalCaptions() {
+		var c captionMsg
+		json.Unmarshal(msg.Raw, &c)
+		name, ok := ids[c.SpeakerID]
+		if !ok || name != c.SpeakerName {
+			t.Errorf("caption %q attributed to %s (%s), not a speaker's participant id", c.Text, c.SpeakerName, c.SpeakerID)
+			continue
+		}
+		for _, w := range strings.Fields(c.Text) {
+			if refWords[name][w] {
+				hits[name]++
+			}
+		}
+	}
+	for name := range opus {
+		if hits[name] == 0 {
+			t.Errorf("no caption of %s contains one of their words (%d final captions in all)", name, len(lm.finalCaptions()))
+		}
+	}
+
+	// The stored transcript: complete soon after the meeting ended.
+	var doc struct {
+		Segments []struct {
+			Speaker string  `json:"speaker"`
+			Start   float64 `json:"start"`
+			End     float64 `json:"end"`
+			Text    string  `json:"text"`
+		} `json:"segments"`
+	}
+	want := len(lm.finalCaptions())
+	for {
+		json.Unmarshal(fetchTranscript(t, srv.URL(), meetingID, "json"), &doc)
+		if len(doc.Segments) >= want || time.Since(ended) > 20*time.Second {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("transcript of %d segments complete %v after the meeting ended", len(doc.Segments), time.Since(ended).Round(10*time.Millisecond))
+	if len(doc.Segments) < want {
+		t.Fatalf("transcript has %d segments, %d final captions were sent", len(doc.Segments), want)
+	}
+	var hyp []map[string]any
+	for _, s := range doc.Segments {
+		hyp = append(hyp, map[string]any{"speaker": s.Speaker, "start": s.Start, "end": s.End, "text": s.Text})
+	}
+	wer, cpwer := scoreCpWER(t, m, hyp)
+	t.Logf("live transcript: WER %.1f %%, cpWER %.1f %%", wer, cpwer)
+	for _, f := range []string{"vtt", "srt", "md", "txt", "rttm"} {
+		if b := fetchTranscript(t, srv.URL(), meetingID, f); len(b) == 0 {
+			t.Errorf("empty %s transcript", f)
+		}
+	}
+	fmt.Fprint(io.Discard, cpwer)
+}

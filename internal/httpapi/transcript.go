@@ -1,0 +1,61 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/parleyhq/parley/internal/store"
+	"github.com/parleyhq/parley/internal/transcript"
+)
+
+// Transcripts reads stored meeting transcripts.
+type Transcripts interface {
+	Transcript(ctx context.Context, meetingID string) (*transcript.Transcript, error)
+}
+
+// serveTranscript answers GET /api/meetings/{id}/transcript?format=…
+// (json by default; vtt, srt, md, txt, rttm). The meeting id (61+ random
+// bits) is the capability to read it in open mode.
+func serveTranscript(w http.ResponseWriter, r *http.Request, ts Transcripts) {
+	if ts == nil {
+		writeError(w, http.StatusNotImplemented, "no transcript store")
+		return
+	}
+	id := r.PathValue("id")
+	if !strings.HasPrefix(id, "MT_") || len(id) > 64 {
+		writeError(w, http.StatusNotFound, "no such meeting")
+		return
+	}
+	format := r.URL.Query().Get("format")
+	if format == "" {
+		format = "json"
+	}
+	f, err := transcript.ParseFormat(format)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	t, err := ts.Transcript(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "no such meeting")
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "transcript unavailable")
+		return
+	}
+	// Render fully before answering, so a failure is an error status and
+	// never a truncated file.
+	var buf bytes.Buffer
+	if err := transcript.Write(&buf, t, f); err != nil {
+		writeError(w, http.StatusInternalServerError, "transcript could not be rendered")
+		return
+	}
+	w.Header().Set("Content-Type", f.ContentType())
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+id+"."+string(f)+`"`)
+	w.Write(buf.Bytes())
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# SFU benchmark (docs/benchmarks.md): runs `parley serve` and `parley
+# loadtest` as separate processes on loopback for the issue's scenarios and
+# prints one line per scenario. Server CPU per forwarded packet comes from
+# the server's own /metrics (process_cpu_seconds_total over
+# parley_rtp_packets_forwarded_total) during the measurement window.
+#
+# Usage: scripts/bench-sfu.sh [duration] [scenario...]   (default 30s, all)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dur="${1:-30s}"; shift || true
+scenarios=("${@:-a b c e}")
+bin=$(mktemp -d)/parley
+go build -o "$bin" ./cmd/parley
+port=18480
+data=$(mktemp -d)
+"$bin" serve --listen 127.0.0.1:$port --data-dir "$data" --udp-port 0 --tcp-port -1 \
+  --ice-interfaces lo --media-ip 127.0.0.1 --log-level warn 2>"$data/serve.log" &
+srv=$!
+trap 'kill $srv 2>/dev/null; wait $srv 2>/dev/null; rm -rf "$data"' EXIT
+for _ in $(seq 50); do curl -sf http://127.0.0.1:$port/healthz >/dev/null && break; sleep 0.1; done
+
+run() { # name, loadtest flags...
+  local name=$1; shift
+  local out
+  out=$("$bin" loadtest --url http://127.0.0.1:$port --room "bench-scenario-$(echo "$name" | tr abce qrst)q" --duration "$dur" --json "$@" 2>"$data/loadtest-$name.log") || true
+  python3 - "$name" "$out" <<'PY'
+import json, sys
+name, out = sys.argv[1], sys.argv[2]
+try:
+    r = json.loads(out)
+except Exception:
+    print(f"{name}: no report: {out[:300]}"); sys.exit()
+s = r.get("server") or {}
+print(f"{name}: tracks {r['tracks_received']}/{r['tracks_expected']}  "
+      f"server {s.get('cpu_us_per_forwarded_packet',0):.2f} us/pkt  "
+      f"{s.get('packets_forwarded_per_second',0):.0f} pkt/s  "
+      f"peak RSS {s.get('peak_rss_bytes',0)/1e6:.0f} MB  loss {r['packet_loss_pct']:.3f} %  "
+      f"join p50/p99 {r['join_ms_p50']:.0f}/{r['join_ms_p99']:.0f} ms  "
+      f"delay p50/p99 {r['delay_ms_p50']:.2f}/{r['delay_ms_p99']:.2f} ms  "
+      f"load tool CPU {r['load_tool_cpu_seconds']:.1f} s vs server {s.get('cpu_seconds',0):.1f} s")
+PY
+}
+for s in ${scenarios[@]}; do
+  case $s in
+    a) run a --video-publishers 1 --audio-publishers 1 --subscribers 20 --layer high ;;
+    b) run b --video-publishers 0 --audio-publishers 10 --subscribers 50 ;;
+    c) run c --video-publishers 1 --audio-publishers 1 --subscribers 20 --layer medium ;;
+    e) run e --video-publishers 1 --audio-publishers 1 --subscribers 100 --layer high ;;
+    *) echo "unknown scenario $s" >&2 ;;
+  esac
+done
