@@ -116,8 +116,10 @@ func diarize(ctx context.Context, samples []float32, opts Options, p *params) ([
 			fmt.Printf("  k=%d glr %8.1f pen %6.1f glr/pen %5.2f glr/n %5.3f glr/min %5.3f  na %6.0f nb %6.0f\n", len(items)-i, m.glr, pen, m.glr/pen, m.glr/(m.na+m.nb), m.glr/min(m.na, m.nb), m.na, m.nb)
 		}
 	}
-	k := bicCount(len(items), merges)
-	k = clampCount(k, len(items), opts)
+	k := min(p.initClusters, len(items))
+	if opts.Speakers > 0 || opts.MinSpeakers > 0 {
+		k = max(k, min(len(items), max(opts.Speakers, opts.MinSpeakers)))
+	}
 	lab := cut(len(items), merges, k)
 	log.Debug("diarize: clustering", "segments", len(segs), "clustered", len(items), "bicCount", bicCount(len(items), merges), "k", k)
 
@@ -147,10 +149,16 @@ func diarize(ctx context.Context, samples []float32, opts Options, p *params) ([
 		}
 	}
 	ubm := trainUBM(a, speech, p)
-	resegment(a, speech, ubm, labels, k, p)
-	if oracleLabels == nil {
-		k = clrRecluster(a, ubm, labels, k, opts, p)
+	if oracleLabels != nil {
 		resegment(a, speech, ubm, labels, k, p)
+		return turns(labels), nil
+	}
+	if p.cvMerge {
+		k = cvMerge(a, speech, ubm, labels, k, opts, p)
+	} else if p.awInit > 0 {
+		k = awCluster(a, speech, ubm, labels, k, opts, p)
+	} else {
+		k = refine(a, speech, ubm, labels, k, opts, p)
 	}
 	return turns(labels), nil
 }

@@ -14,7 +14,7 @@ const (
 	frameLen   = 400 // 25 ms
 	frameHop   = 160 // 10 ms
 	fftSize    = 512
-	numMel     = 40
+	numMel     = 24
 	numCeps    = 19 // c1..c19; c0 (level) says more about distance to the mic than about the voice
 	melLowHz   = 60
 	melHighHz  = 7600

@@ -110,17 +110,29 @@ func trainGMM(feats []float32, dim int, idx []int32, k, iters int, seed uint64) 
 		}
 	}
 	g.update()
+	g.em(feats, idx, iters, rng)
+	return g
+}
+
+// em runs iters EM iterations of g on the frames idx, from g's current
+// parameters. It returns the log-likelihood of the frames under the model
+// of the last E step.
+func (g *gmm) em(feats []float32, idx []int32, iters int, rng *rand.Rand) float64 {
+	k, dim := g.k(), g.dim
 	post := make([]float64, k)
 	n := make([]float64, k)
 	s1 := make([]float64, k*dim)
 	s2 := make([]float64, k*dim)
+	total := 0.0
 	for range iters {
 		clear(n)
 		clear(s1)
 		clear(s2)
+		total = 0
 		for _, t := range idx {
 			x := feats[int(t)*dim : int(t+1)*dim]
 			ll := g.compLogLik(x, post)
+			total += ll
 			for c := range k {
 				p := math.Exp(post[c] - ll)
 				if p < 1e-6 {
@@ -135,6 +147,12 @@ func trainGMM(feats []float32, dim int, idx []int32, k, iters int, seed uint64) 
 			}
 		}
 		for c := range k {
+			if n[c] < 1 && rng == nil {
+				// Dead component of a model adapted from the UBM: drop it
+				// (a tiny weight) rather than leave it at the background.
+				g.w[c] = 1e-8
+				continue
+			}
 			if n[c] < 1 {
 				// Dead component: restart it on a random frame.
 				t := idx[rng.IntN(len(idx))]
@@ -154,6 +172,46 @@ func trainGMM(feats []float32, dim int, idx []int32, k, iters int, seed uint64) 
 		}
 		g.update()
 	}
+	return total
+}
+
+// logLikSum returns Σ log p(x) over the frames idx.
+func (g *gmm) logLikSum(feats []float32, idx []int32, scratch []float64) float64 {
+	s := 0.0
+	for _, t := range idx {
+		s += g.compLogLik(feats[int(t)*g.dim:int(t+1)*g.dim], scratch)
+	}
+	return s
+}
+
+// concat returns a model holding the components of a and b, weighted by
+// the share of frames (na, nb) each was trained on: the starting point of
+// the merged model in the Ajmera–Wooters merge test.
+func concat(a, b *gmm, na, nb float64) *gmm {
+	g := newGMM(a.k()+b.k(), a.dim)
+	fa := na / (na + nb)
+	for c := range a.k() {
+		g.w[c] = a.w[c] * fa
+	}
+	for c := range b.k() {
+		g.w[a.k()+c] = b.w[c] * (1 - fa)
+	}
+	copy(g.mean, a.mean)
+	copy(g.mean[a.k()*a.dim:], b.mean)
+	copy(g.ivar, a.ivar)
+	copy(g.ivar[a.k()*a.dim:], b.ivar)
+	g.update()
+	return g
+}
+
+// adaptML returns ubm retrained by EM on the frames idx alone (weights,
+// means and variances), starting from the UBM: deterministic, and
+// components that see no frame are dropped instead of staying at the
+// background, so that a speaker with little speech does not inherit the
+// model of the speakers who dominate the UBM.
+func adaptML(ubm *gmm, feats []float32, idx []int32, iters int) *gmm {
+	g := ubm.clone()
+	g.em(feats, idx, iters, nil)
 	return g
 }
 

@@ -21,14 +21,30 @@ type params struct {
 	bicLambda        float64
 	minClusterFrames int
 	clrThreshold     float64
+	initClusters     int     // clusters the refinement starts from
+	mergeRatio       float64 // merge while the lowest ΔBIC/penalty is below
+	minTurnFrames    int     // a speaker needs at least one turn this long
+	changeGuard      int     // frames each side of a speaker change left out of models
+	awInit           int     // initial clusters of the Ajmera–Wooters stage (0 = off)
+	awThreshold      float64
+	cvMerge          bool
+	cvThreshold      float64
+	awGauss          int // Gaussians per initial cluster
+	awIters          int // EM iterations per (re)training
+	awFramesPerGauss int // initial Gaussians per cluster: one per this many frames (≤ awGauss)
 
 	// Resegmentation.
-	ubmComponents int
-	ubmIters      int
-	ubmMaxFrames  int
-	relevance     float64
-	switchPenalty float64
-	resegIters    int
+	ubmComponents  int
+	ubmIters       int
+	ubmMaxFrames   int
+	relevance      float64
+	mlModels       bool // speaker models trained by EM on their own frames (else MAP from the UBM)
+	adaptML        bool // speaker models: EM from the UBM on their own frames
+	speakerGauss   int  // at most this many Gaussians per speaker model
+	framesPerGauss int  // one Gaussian per this many training frames
+	speakerIters   int  // EM iterations
+	switchPenalty  float64
+	resegIters     int
 }
 
 var defaultParams = params{
@@ -50,11 +66,24 @@ var defaultParams = params{
 	bicLambda:        1.0,
 	minClusterFrames: 50,
 	clrThreshold:     0,
+	initClusters:     12,
+	mergeRatio:       1.7,
+	minTurnFrames:    150,
+	changeGuard:      50,
+	awInit:           0,
+	awGauss:          5,
+	awIters:          5,
+	awFramesPerGauss: 300,
 
-	ubmComponents: 32,
-	ubmIters:      8,
-	ubmMaxFrames:  30000,
-	relevance:     8,
-	switchPenalty: 30,
-	resegIters:    3,
+	ubmComponents:  32,
+	ubmIters:       8,
+	ubmMaxFrames:   30000,
+	relevance:      8,
+	mlModels:       false,
+	adaptML:        true,
+	speakerGauss:   16,
+	framesPerGauss: 100,
+	speakerIters:   3,
+	switchPenalty:  30,
+	resegIters:     3,
 }

@@ -35,45 +35,28 @@ func trainUBM(a *analysis, speech []span, p *params) *gmm {
 // entry per frame (−1 = non-speech) and is updated in place; it returns
 // the number of speakers still holding frames.
 func resegment(a *analysis, speech []span, ubm *gmm, labels []int, k int, p *params) int {
-	scratch := make([]float64, ubm.k())
-	ll := make([]float64, 0)
-	for range p.resegIters {
-		idx := make([][]int32, k)
-		for t, l := range labels {
-			if l >= 0 {
-				idx[l] = append(idx[l], int32(t))
-			}
-		}
+	for it := range p.resegIters {
+		idx := trainingFrames(labels, k, p.changeGuard)
 		var models []*gmm
 		var ids []int
 		for c := range k {
 			if len(idx[c]) == 0 {
 				continue
 			}
-			models = append(models, mapAdapt(ubm, a.feats, idx[c], p.relevance))
+			if p.adaptML {
+				models = append(models, adaptML(ubm, a.feats, idx[c], p.speakerIters))
+			} else if p.mlModels {
+				ng := max(1, min(p.speakerGauss, len(idx[c])/p.framesPerGauss))
+				models = append(models, trainGMM(a.feats, numCeps, idx[c], ng, p.speakerIters, uint64(it*1000+c+1)))
+			} else {
+				models = append(models, mapAdapt(ubm, a.feats, idx[c], p.relevance))
+			}
 			ids = append(ids, c)
 		}
-		m := len(models)
-		if m == 0 {
+		if len(models) == 0 {
 			return 0
 		}
-		for _, s := range speech {
-			n := s.len()
-			if cap(ll) < n*m {
-				ll = make([]float64, n*m)
-			}
-			ll = ll[:n*m]
-			for t := range n {
-				x := a.row(s.start + t)
-				for j, g := range models {
-					ll[t*m+j] = g.logLik(x, scratch)
-				}
-			}
-			path := viterbi(ll, n, m, p.switchPenalty)
-			for t := range n {
-				labels[s.start+t] = ids[path[t]]
-			}
-		}
+		decode(a, speech, models, ids, labels, p.switchPenalty)
 	}
 	used := map[int]bool{}
 	for _, l := range labels {
@@ -82,6 +65,34 @@ func resegment(a *analysis, speech []span, ubm *gmm, labels []int, k int, p *par
 		}
 	}
 	return len(used)
+}
+
+// decode relabels the speech frames with the Viterbi path over models
+// (model j has label ids[j]).
+func decode(a *analysis, speech []span, models []*gmm, ids []int, labels []int, penalty float64) {
+	m := len(models)
+	scratch := make([]float64, models[0].k())
+	var ll []float64
+	for _, s := range speech {
+		n := s.len()
+		if cap(ll) < n*m {
+			ll = make([]float64, n*m)
+		}
+		ll = ll[:n*m]
+		for t := range n {
+			x := a.row(s.start + t)
+			for j, g := range models {
+				if len(scratch) < g.k() {
+					scratch = make([]float64, g.k())
+				}
+				ll[t*m+j] = g.logLik(x, scratch)
+			}
+		}
+		path := viterbi(ll, n, m, penalty)
+		for t := range n {
+			labels[s.start+t] = ids[path[t]]
+		}
+	}
 }
 
 // viterbi returns the best state sequence for n frames of m-state
@@ -122,4 +133,72 @@ func viterbi(ll []float64, n, m int, penalty float64) []int {
 		bj = int(back[t*m+bj])
 	}
 	return path
+}
+
+// trainingFrames lists, per label, the frames its model is trained on:
+// the core frames (see coreFrames), or all of its frames when it has
+// fewer than half a second of core.
+func trainingFrames(labels []int, k, guard int) [][]int32 {
+	core := coreFrames(labels, guard)
+	all := make([][]int32, k)
+	idx := make([][]int32, k)
+	for t, l := range labels {
+		if l < 0 {
+			continue
+		}
+		all[l] = append(all[l], int32(t))
+		if core[t] {
+			idx[l] = append(idx[l], int32(t))
+		}
+	}
+	for c := range idx {
+		if len(idx[c]) < 50 {
+			idx[c] = all[c]
+		}
+	}
+	return idx
+}
+
+// coreFrames marks the labelled frames away from the changes of label
+// between two speakers: overlapped speech and the transitions between
+// turns sit at those changes, and training a speaker's model or statistics
+// on them blurs it towards the other speaker. Each run of one label loses
+// min(guard, a quarter of its length) frames at an end that meets another
+// speaker, so that short turns keep half their frames.
+func coreFrames(labels []int, guard int) []bool {
+	core := make([]bool, len(labels))
+	for t, l := range labels {
+		core[t] = l >= 0
+	}
+	if guard <= 0 {
+		return core
+	}
+	// Runs of one label over speech frames (non-speech gaps do not end a
+	// run's speaker but do not count as a change either).
+	type run struct{ lab, start, end int }
+	var runs []run
+	for t, l := range labels {
+		if l < 0 {
+			continue
+		}
+		if n := len(runs); n > 0 && runs[n-1].lab == l && t-runs[n-1].end < 30 {
+			runs[n-1].end = t + 1
+			continue
+		}
+		runs = append(runs, run{l, t, t + 1})
+	}
+	for i, r := range runs {
+		g := min(guard, (r.end-r.start)/4)
+		if i > 0 && runs[i-1].lab != r.lab && r.start-runs[i-1].end < 30 {
+			for u := r.start; u < r.start+g; u++ {
+				core[u] = false
+			}
+		}
+		if i+1 < len(runs) && runs[i+1].lab != r.lab && runs[i+1].start-r.end < 30 {
+			for u := r.end - g; u < r.end; u++ {
+				core[u] = false
+			}
+		}
+	}
+	return core
 }
