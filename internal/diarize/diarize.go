@@ -153,12 +153,38 @@ func diarize(ctx context.Context, samples []float32, opts Options, p *params) ([
 		resegment(a, speech, ubm, labels, k, p)
 		return turns(labels), nil
 	}
-	if p.cvMerge {
+	if p.t2Threshold > 0 {
+		for t := range labels {
+			labels[t] = -1
+		}
+		k = unitClusters(a, segs, labels, opts, p)
+		fillShort(labels, segs)
+		resegment(a, speech, ubm, labels, k, p)
+		k = compact(labels)
+	} else if p.bicOnly {
+		k = clampCount(bicCount(len(items), merges), len(items), opts)
+		lab = cut(len(items), merges, k)
+		for t := range labels {
+			labels[t] = -1
+		}
+		for i, si := range itemSeg {
+			for t := segs[si].start; t < segs[si].end; t++ {
+				labels[t] = lab[i]
+			}
+		}
+		fillShort(labels, segs)
+		resegment(a, speech, ubm, labels, k, p)
+	} else if p.cvMerge {
 		k = cvMerge(a, speech, ubm, labels, k, opts, p)
 	} else if p.awInit > 0 {
 		k = awCluster(a, speech, ubm, labels, k, opts, p)
 	} else {
 		k = refine(a, speech, ubm, labels, k, opts, p)
+		if p.finalAdaptML {
+			q := *p
+			q.adaptML = true
+			resegment(a, speech, ubm, labels, k, &q)
+		}
 	}
 	return turns(labels), nil
 }

@@ -82,9 +82,9 @@ func expParams(t *testing.T) *params {
 		"minClusterFrames": func(v float64) { p.minClusterFrames = int(v) }, "ubmComponents": func(v float64) { p.ubmComponents = int(v) },
 		"relevance": func(v float64) { p.relevance = v }, "switchPenalty": func(v float64) { p.switchPenalty = v },
 		"resegIters":   func(v float64) { p.resegIters = int(v) },
-		"initClusters": func(v float64) { p.initClusters = int(v) }, "mergeRatio": func(v float64) { p.mergeRatio = v }, "minTurnFrames": func(v float64) { p.minTurnFrames = int(v) }, "changeGuard": func(v float64) { p.changeGuard = int(v) },
-		"mlModels": func(v float64) { p.mlModels = v != 0 }, "adaptML": func(v float64) { p.adaptML = v != 0 }, "speakerIters": func(v float64) { p.speakerIters = int(v) }, "speakerGauss": func(v float64) { p.speakerGauss = int(v) }, "framesPerGauss": func(v float64) { p.framesPerGauss = int(v) },
-		"awInit": func(v float64) { p.awInit = int(v) }, "cvMerge": func(v float64) { p.cvMerge = v != 0 }, "cvThreshold": func(v float64) { p.cvThreshold = v }, "awThreshold": func(v float64) { p.awThreshold = v }, "awGauss": func(v float64) { p.awGauss = int(v) }, "awIters": func(v float64) { p.awIters = int(v) }, "awFramesPerGauss": func(v float64) { p.awFramesPerGauss = int(v) },
+		"initClusters": func(v float64) { p.initClusters = int(v) }, "mergeRatio": func(v float64) { p.mergeRatio = v }, "minTurnFrames": func(v float64) { p.minTurnFrames = int(v) }, "changeGuard": func(v float64) { p.changeGuard = int(v) }, "sandwichFrac": func(v float64) { p.sandwichFrac = v },
+		"mlModels": func(v float64) { p.mlModels = v != 0 }, "adaptML": func(v float64) { p.adaptML = v != 0 }, "finalAdaptML": func(v float64) { p.finalAdaptML = v != 0 }, "speakerIters": func(v float64) { p.speakerIters = int(v) }, "speakerGauss": func(v float64) { p.speakerGauss = int(v) }, "framesPerGauss": func(v float64) { p.framesPerGauss = int(v) },
+		"awInit": func(v float64) { p.awInit = int(v) }, "cvMerge": func(v float64) { p.cvMerge = v != 0 }, "bicOnly": func(v float64) { p.bicOnly = v != 0 }, "t2Threshold": func(v float64) { p.t2Threshold = v }, "cvThreshold": func(v float64) { p.cvThreshold = v }, "awThreshold": func(v float64) { p.awThreshold = v }, "awGauss": func(v float64) { p.awGauss = int(v) }, "awIters": func(v float64) { p.awIters = int(v) }, "awFramesPerGauss": func(v float64) { p.awFramesPerGauss = int(v) },
 	}
 	for _, kv := range strings.Split(os.Getenv("PARLEY_DIARIZE_SET"), ",") {
 		if kv == "" {

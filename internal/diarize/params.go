@@ -24,10 +24,13 @@ type params struct {
 	initClusters     int     // clusters the refinement starts from
 	mergeRatio       float64 // merge while the lowest ΔBIC/penalty is below
 	minTurnFrames    int     // a speaker needs at least one turn this long
+	sandwichFrac     float64 // share of sandwiched turns that marks a transition cluster
 	changeGuard      int     // frames each side of a speaker change left out of models
 	awInit           int     // initial clusters of the Ajmera–Wooters stage (0 = off)
 	awThreshold      float64
 	cvMerge          bool
+	bicOnly          bool
+	t2Threshold      float64
 	cvThreshold      float64
 	awGauss          int // Gaussians per initial cluster
 	awIters          int // EM iterations per (re)training
@@ -40,9 +43,10 @@ type params struct {
 	relevance      float64
 	mlModels       bool // speaker models trained by EM on their own frames (else MAP from the UBM)
 	adaptML        bool // speaker models: EM from the UBM on their own frames
-	speakerGauss   int  // at most this many Gaussians per speaker model
-	framesPerGauss int  // one Gaussian per this many training frames
-	speakerIters   int  // EM iterations
+	finalAdaptML   bool
+	speakerGauss   int // at most this many Gaussians per speaker model
+	framesPerGauss int // one Gaussian per this many training frames
+	speakerIters   int // EM iterations
 	switchPenalty  float64
 	resegIters     int
 }
@@ -67,9 +71,10 @@ var defaultParams = params{
 	minClusterFrames: 50,
 	clrThreshold:     0,
 	initClusters:     12,
-	mergeRatio:       1.7,
-	minTurnFrames:    150,
-	changeGuard:      50,
+	mergeRatio:       1.9,
+	minTurnFrames:    50,
+	sandwichFrac:     0.65,
+	changeGuard:      0,
 	awInit:           0,
 	awGauss:          5,
 	awIters:          5,
@@ -80,7 +85,7 @@ var defaultParams = params{
 	ubmMaxFrames:   30000,
 	relevance:      8,
 	mlModels:       false,
-	adaptML:        true,
+	adaptML:        false,
 	speakerGauss:   16,
 	framesPerGauss: 100,
 	speakerIters:   3,

@@ -45,6 +45,9 @@ func refine(a *analysis, speech []span, ubm *gmm, labels []int, k int, opts Opti
 		}
 		if debugMerges {
 			fmt.Printf("  K=%d best merge ratio %.2f (%.0f+%.0f frames)\n", k, best, st[bi].n, st[bj].n)
+			for c, r := range runStats(labels, k) {
+				fmt.Printf("     c%d frames %d runs %d maxrun %d sandwiched %.2f\n", c, r.frames, r.runs, r.maxRun, float64(r.sandwiched)/float64(r.runs))
+			}
 		}
 		if k <= minK {
 			return k
@@ -54,7 +57,7 @@ func refine(a *analysis, speech []span, ubm *gmm, labels []int, k int, opts Opti
 			// turn of minTurnFrames is most often overlapped speech or the
 			// transitions between two speakers, not a speaker: dissolve the
 			// shortest such cluster and try again.
-			short := shortClusters(labels, k, p.minTurnFrames)
+			short := transitionClusters(labels, k, p)
 			if len(short) == 0 {
 				return k
 			}
@@ -161,4 +164,60 @@ func dissolve(labels []int, drop []int, k int) {
 			next = labels[t]
 		}
 	}
+}
+
+type clusterRuns struct {
+	frames, runs, maxRun, sandwiched int
+}
+
+// runStats describes the runs (turns) of each cluster: how many, the
+// longest, and how many are sandwiched between two other speakers with no
+// pause (under 0.3 s) on either side.
+func runStats(labels []int, k int) []clusterRuns {
+	type run struct{ lab, start, end int }
+	var runs []run
+	for t := 0; t < len(labels); {
+		e := t + 1
+		for e < len(labels) && labels[e] == labels[t] {
+			e++
+		}
+		if labels[t] >= 0 {
+			runs = append(runs, run{labels[t], t, e})
+		}
+		t = e
+	}
+	out := make([]clusterRuns, k)
+	for i, r := range runs {
+		c := &out[r.lab]
+		c.frames += r.end - r.start
+		c.runs++
+		c.maxRun = max(c.maxRun, r.end-r.start)
+		before := i > 0 && runs[i-1].lab != r.lab && r.start-runs[i-1].end < 30
+		after := i+1 < len(runs) && runs[i+1].lab != r.lab && runs[i+1].start-r.end < 30
+		if before && after {
+			c.sandwiched++
+		}
+	}
+	return out
+}
+
+// transitionClusters lists the clusters that look like overlapped speech
+// or turn transitions rather than a speaker: no turn of p.minTurnFrames,
+// or at least p.sandwichFrac of their (≥ 3) turns squeezed between two
+// other speakers without a pause. Most sandwiched first.
+func transitionClusters(labels []int, k int, p *params) []int {
+	rs := runStats(labels, k)
+	var out []int
+	frac := func(c int) float64 { return float64(rs[c].sandwiched) / float64(max(1, rs[c].runs)) }
+	for c, r := range rs {
+		if r.maxRun < p.minTurnFrames || r.runs >= 3 && frac(c) >= p.sandwichFrac {
+			out = append(out, c)
+		}
+	}
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && frac(out[j]) > frac(out[j-1]); j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
 }
