@@ -26,7 +26,10 @@ type command struct {
 
 // commands lists the sub-commands in the order `parley help` shows them.
 var commands = []command{
+	{"serve", "run the meeting server", runServe},
+	{"loadtest", "load a server with pion clients and report what arrives", runLoadtest},
 	{"version", "print the version", runVersion},
+	{"bench-vad", "measure the voice activity detector on the dev set", runBenchVAD},
 }
 
 // errUsage reports bad command-line arguments; the flag set has already

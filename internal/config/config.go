@@ -1,0 +1,130 @@
+// Package config holds the one typed configuration of `parley serve` and
+// loads it in a fixed order: built-in defaults, then an optional JSON file
+// (unknown keys rejected), then PARLEY_* environment variables, then
+// command-line flags, then Validate. Nothing here is global: two servers
+// with two configs can run in one test process.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// ErrInvalid wraps every validation failure.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Config is everything `parley serve` needs. Each field's `name` tag gives
+// its JSON key, its environment variable (PARLEY_ + upper-cased name with
+// '-' and '.' as '_') and its flag (--name); `help` is the flag's usage.
+type Config struct {
+	Listen    string `name:"listen" help:"HTTP listen address (host:port; port 0 picks one)"`
+	DataDir   string `name:"data-dir" help:"directory for the database and recordings"`
+	PublicURL string `name:"public-url" help:"URL users reach Parley at, e.g. https://meet.example.org (default: from --listen)"`
+	TLSCert   string `name:"tls-cert" help:"TLS certificate file (PEM); serve HTTPS when set with --tls-key"`
+	TLSKey    string `name:"tls-key" help:"TLS private key file (PEM)"`
+	LogLevel  string `name:"log-level" help:"debug, info, warn or error"`
+	// DebugListen serves Go's pprof profiles; off by default, bind it to
+	// loopback only.
+	DebugListen string `name:"debug-listen" help:"address for pprof profiling endpoints (empty = off; keep it on loopback)"`
+
+	Media Media `name:"media"`
+
+	// ShutdownTimeout bounds graceful shutdown on SIGTERM.
+	ShutdownTimeout time.Duration `name:"shutdown-timeout" help:"how long SIGTERM waits for participants to be told and connections closed"`
+}
+
+// Media configures WebRTC transport. Flags and environment variables for
+// these drop the "media." prefix (--udp-port, PARLEY_UDP_PORT).
+type Media struct {
+	UDPPort int `name:"udp-port" help:"the one UDP port for all media (ICE UDP mux); 0 picks one"`
+	TCPPort int `name:"tcp-port" help:"ICE-TCP fallback port for networks that block UDP; -1 disables"`
+	// ListenIP is the address the media sockets bind to.
+	ListenIP      string   `name:"media-ip" help:"address the media ports bind to"`
+	NATIP         string   `name:"nat-ip" help:"public address of a 1:1 NAT in front of this host, announced in ICE candidates"`
+	ICEInterfaces []string `name:"ice-interfaces" help:"network interfaces to gather ICE candidates on, comma separated (lo = loopback only; empty = all)"`
+	ICEServers    []string `name:"ice-servers" help:"STUN/TURN URLs the operator runs, given to clients (none by default: Parley contacts no third party)"`
+	// PeerTimeout is how long a participant whose media connection died
+	// stays in the room before it is removed and others are told.
+	PeerTimeout time.Duration `name:"peer-timeout" help:"remove a participant whose connection is lost for this long"`
+}
+
+// Default returns the embedded defaults: everything on one machine, no
+// external service.
+func Default() Config {
+	return Config{
+		Listen:          "127.0.0.1:8080",
+		DataDir:         "data",
+		LogLevel:        "info",
+		ShutdownTimeout: 10 * time.Second,
+		Media: Media{
+			UDPPort:     7881,
+			TCPPort:     7881,
+			ListenIP:    "0.0.0.0",
+			PeerTimeout: 20 * time.Second,
+		},
+	}
+}
+
+// Validate checks every field and returns all problems at once.
+func (c *Config) Validate() error {
+	var errs []string
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen %q: %v", c.Listen, err)
+	}
+	if c.DebugListen != "" {
+		if _, _, err := net.SplitHostPort(c.DebugListen); err != nil {
+			bad("debug-listen %q: %v", c.DebugListen, err)
+		}
+	}
+	if c.DataDir == "" {
+		bad("data-dir must not be empty")
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("public-url %q: want http(s)://host[:port]", c.PublicURL)
+		}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		bad("tls-cert and tls-key go together")
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log-level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("shutdown-timeout must be positive")
+	}
+	m := &c.Media
+	if m.UDPPort < 0 || m.UDPPort > 65535 {
+		bad("udp-port %d out of range", m.UDPPort)
+	}
+	if m.TCPPort < -1 || m.TCPPort > 65535 {
+		bad("tcp-port %d out of range (-1 disables)", m.TCPPort)
+	}
+	if net.ParseIP(m.ListenIP) == nil {
+		bad("media-ip %q is not an IP address", m.ListenIP)
+	}
+	if m.NATIP != "" && net.ParseIP(m.NATIP) == nil {
+		bad("nat-ip %q is not an IP address", m.NATIP)
+	}
+	for _, s := range m.ICEServers {
+		if !strings.HasPrefix(s, "stun:") && !strings.HasPrefix(s, "turn:") && !strings.HasPrefix(s, "turns:") {
+			bad("ice-servers: %q is not a stun:, turn: or turns: URL", s)
+		}
+	}
+	if m.PeerTimeout < time.Second {
+		bad("peer-timeout %v: at least 1s", m.PeerTimeout)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(errs, "; "))
+	}
+	return nil
+}

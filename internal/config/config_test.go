@@ -1,0 +1,86 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func load(t *testing.T, args []string, env map[string]string) (Config, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return Load(fs, args, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+}
+
+func TestDefaultsAreValid(t *testing.T) {
+	cfg, err := load(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:8080" || cfg.Media.UDPPort != 7881 || cfg.ShutdownTimeout != 10*time.Second {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "parley.json")
+	os.WriteFile(file, []byte(`{"listen":"127.0.0.1:1000","data-dir":"/from/file","media":{"udp-port":1001,"tcp-port":1002,"peer-timeout":"30s","ice-interfaces":["eth0"]}}`), 0o600)
+	env := map[string]string{"PARLEY_UDP_PORT": "2001", "PARLEY_DATA_DIR": "/from/env", "PARLEY_ICE_INTERFACES": "lo, eth1"}
+	cfg, err := load(t, []string{"--config", file, "--data-dir", "/from/flag"}, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:1000" {
+		t.Errorf("listen from file: %q", cfg.Listen)
+	}
+	if cfg.Media.TCPPort != 1002 || cfg.Media.PeerTimeout != 30*time.Second {
+		t.Errorf("media from file: %+v", cfg.Media)
+	}
+	if cfg.Media.UDPPort != 2001 {
+		t.Errorf("env must override file: udp-port %d", cfg.Media.UDPPort)
+	}
+	if cfg.DataDir != "/from/flag" {
+		t.Errorf("flag must override env: data-dir %q", cfg.DataDir)
+	}
+	if got := cfg.Media.ICEInterfaces; len(got) != 2 || got[0] != "lo" || got[1] != "eth1" {
+		t.Errorf("ice-interfaces from env: %q", got)
+	}
+}
+
+func TestFileRejectsUnknownKeys(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.json")
+	os.WriteFile(file, []byte(`{"media":{"udp-prot":1}}`), 0o600)
+	_, err := load(t, []string{"--config", file}, nil)
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("want ErrInvalid, got %v", err)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, args := range [][]string{
+		{"--listen", "nohostport"},
+		{"--udp-port", "70000"},
+		{"--nat-ip", "not-an-ip"},
+		{"--tls-cert", "x.pem"},
+		{"--public-url", "ftp://x"},
+		{"--log-level", "loud"},
+		{"--ice-servers", "stun.example.org"},
+		{"--peer-timeout", "1ms"},
+	} {
+		if _, err := load(t, args, nil); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%v: want ErrInvalid, got %v", args, err)
+		}
+	}
+	if _, err := load(t, []string{"--udp-port", "x"}, nil); err == nil {
+		t.Error("bad integer flag accepted")
+	}
+	if _, err := load(t, nil, map[string]string{"PARLEY_UDP_PORT": "x"}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("bad env: %v", err)
+	}
+}

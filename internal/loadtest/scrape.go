@@ -1,0 +1,63 @@
+package loadtest
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// scraper reads a few values from the server's Prometheus endpoint. Only
+// unlabelled samples are kept, except the dropped-packets counter, which
+// is summed over its reasons.
+type scraper struct {
+	url    string
+	client *http.Client
+}
+
+func newScraper(base string) *scraper {
+	return &scraper{url: strings.TrimRight(base, "/") + "/metrics", client: &http.Client{Timeout: 5 * time.Second}}
+}
+
+var wanted = map[string]bool{
+	"process_cpu_seconds_total":          true,
+	"process_resident_memory_bytes":      true,
+	"parley_rtp_packets_forwarded_total": true,
+	"parley_rtp_packets_dropped_total":   true,
+}
+
+func (s *scraper) sample() (map[string]float64, error) {
+	resp, err := s.client.Get(s.url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("metrics: %s", resp.Status)
+	}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		name, rest, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		base, _, _ := strings.Cut(name, "{")
+		if !wanted[base] {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+		if err != nil {
+			continue
+		}
+		out[base] += v
+	}
+	return out, sc.Err()
+}

@@ -1,0 +1,446 @@
+// Package room holds rooms and their participants: who is in which room,
+// who receives whose tracks, chat, hands, reactions and active speaker.
+// It never touches RTP: media goes through the sfu package, and the room
+// tells each participant's peer what to subscribe to.
+//
+// Lock order: Manager.mu before Room.mu before Participant.mu. No room
+// lock is held while calling into the sfu (which may call back).
+package room
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+
+	"github.com/parleyhq/parley/internal/sfu"
+)
+
+// Errors of room operations; the signalling layer maps them to codes.
+var (
+	ErrShuttingDown    = errors.New("server is shutting down")
+	ErrRoomFull        = errors.New("room is full")
+	ErrResumeFailed    = errors.New("unknown or expired resume token")
+	ErrInvalidChat     = errors.New("invalid chat message")
+	ErrRateLimited     = errors.New("too many messages")
+	ErrInvalidEmoji    = errors.New("invalid reaction")
+	ErrNotPublisher    = errors.New("track belongs to another participant")
+	ErrUnknownTrack    = sfu.ErrUnknownTrack
+	ErrInvalidLayer    = errors.New("invalid layer")
+	ErrParticipantGone = errors.New("participant has left")
+)
+
+// Limits on what participants may send.
+const (
+	MaxChatLen      = 2000 // characters per chat message
+	MaxParticipants = 500  // per room
+)
+
+// Conn is a participant's signalling connection, as the room sees it.
+// Send queues and returns at once.
+type Conn interface {
+	sfu.Signaler
+	Send(ev Event)
+	// Close ends the connection after the queued messages are written.
+	Close(reason string)
+}
+
+// Options configures the manager.
+type Options struct {
+	SFU *sfu.SFU
+	// PeerTimeout is how long a participant whose signalling socket or
+	// media connection is lost stays before it is removed.
+	PeerTimeout time.Duration
+	Logger      *slog.Logger
+	Registerer  prometheus.Registerer
+	// SpeakerInterval is how often the active speaker is computed.
+	SpeakerInterval time.Duration
+}
+
+// Manager holds the live rooms.
+type Manager struct {
+	opts Options
+	sfu  *sfu.SFU
+	log  *slog.Logger
+
+	mu           sync.Mutex
+	rooms        map[string]*Room
+	byToken      map[string]*Participant
+	closing      bool
+	participants int
+	wg           sync.WaitGroup
+}
+
+// NewManager creates an empty manager.
+func NewManager(opts Options) *Manager {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.PeerTimeout == 0 {
+		opts.PeerTimeout = 20 * time.Second
+	}
+	if opts.SpeakerInterval == 0 {
+		opts.SpeakerInterval = 300 * time.Millisecond
+	}
+	m := &Manager{opts: opts, sfu: opts.SFU, log: opts.Logger, rooms: map[string]*Room{}, byToken: map[string]*Participant{}}
+	if opts.Registerer != nil {
+		opts.Registerer.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_rooms", Help: "Rooms with at least one participant."},
+				func() float64 { m.mu.Lock(); defer m.mu.Unlock(); return float64(len(m.rooms)) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_participants", Help: "Participants in all rooms."},
+				func() float64 { m.mu.Lock(); defer m.mu.Unlock(); return float64(m.participants) }),
+		)
+	}
+	return m
+}
+
+// Stats returns the number of rooms and participants.
+func (m *Manager) Stats() (rooms, participants int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.rooms), m.participants
+}
+
+// Draining reports whether the manager stopped accepting joins.
+func (m *Manager) Draining() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.closing
+}
+
+// Room is one meeting in progress.
+type Room struct {
+	id  string
+	m   *Manager
+	log *slog.Logger
+
+	mu           sync.Mutex
+	participants map[string]*Participant
+	tracks       map[string]*sfu.Track
+	speaker      string
+	speaking     []string
+	closed       bool
+	stop         chan struct{}
+	createdAt    time.Time
+}
+
+// ID returns the room id.
+func (r *Room) ID() string { return r.id }
+
+// JoinOptions are a participant's choices at join time.
+type JoinOptions struct {
+	// SendOnly participants receive no media: a broadcaster, a room
+	// system that only captures, a load generator's publishers.
+	SendOnly bool
+}
+
+// Join admits a participant into a room, creating the room if needed.
+func (m *Manager) Join(roomID, name string, conn Conn, opts JoinOptions) (*Participant, error) {
+	if !ValidRoomID(roomID) {
+		return nil, ErrInvalidRoomID
+	}
+	name, err := CleanName(name)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	if m.closing {
+		m.mu.Unlock()
+		return nil, ErrShuttingDown
+	}
+	r := m.rooms[roomID]
+	if r == nil {
+		r = &Room{id: roomID, m: m, log: m.log.With("room", roomID), participants: map[string]*Participant{},
+			tracks: map[string]*sfu.Track{}, stop: make(chan struct{}), createdAt: time.Now()}
+		m.rooms[roomID] = r
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			r.speakerLoop()
+		}()
+	}
+	r.mu.Lock()
+	if len(r.participants) >= MaxParticipants {
+		r.mu.Unlock()
+		m.mu.Unlock()
+		return nil, ErrRoomFull
+	}
+	p := &Participant{id: newID("PA_"), name: name, room: r, conn: conn, joinedAt: time.Now().UTC(), sendOnly: opts.SendOnly,
+		token: newID("") + newID(""), chatLimit: rate.NewLimiter(5, 20), reactLimit: rate.NewLimiter(2, 5)}
+	r.participants[p.id] = p
+	m.byToken[p.token] = p
+	m.participants++
+	r.mu.Unlock()
+	m.mu.Unlock()
+
+	peer, err := m.sfu.NewPeer(p.id, p, p)
+	if err != nil {
+		r.remove(p, ReasonLeft)
+		return nil, err
+	}
+	p.mu.Lock()
+	p.peer = peer
+	p.mu.Unlock()
+
+	r.mu.Lock()
+	others := r.othersLocked(p)
+	tracks := make([]*sfu.Track, 0, len(r.tracks))
+	for _, t := range r.tracks {
+		tracks = append(tracks, t)
+	}
+	joined := r.joinedLocked(p)
+	r.mu.Unlock()
+
+	conn.Send(joined)
+	info := p.Info()
+	for _, o := range others {
+		o.send(ParticipantJoined{Participant: info})
+	}
+	for _, t := range tracks {
+		p.subscribe(t)
+	}
+	r.log.Info("participant joined", "participant", p.id, "participants", len(others)+1)
+	return p, nil
+}
+
+// Resume reattaches a participant whose signalling socket dropped to a
+// new one, within the peer timeout. Media keeps flowing meanwhile.
+func (m *Manager) Resume(token string, conn Conn) (*Participant, error) {
+	m.mu.Lock()
+	p := m.byToken[token]
+	closing := m.closing
+	m.mu.Unlock()
+	if closing {
+		return nil, ErrShuttingDown
+	}
+	if p == nil || token == "" {
+		return nil, ErrResumeFailed
+	}
+	p.mu.Lock()
+	if p.gone {
+		p.mu.Unlock()
+		return nil, ErrResumeFailed
+	}
+	old := p.conn
+	p.conn = conn
+	p.socketLost = false
+	p.updateTimerLocked()
+	p.mu.Unlock()
+	if old != nil {
+		old.Close(ReasonReplaced)
+	}
+	r := p.room
+	r.mu.Lock()
+	joined := r.joinedLocked(p)
+	r.mu.Unlock()
+	joined.Resumed = true
+	conn.Send(joined)
+	// Offers sent while the socket was down were lost: offer again.
+	p.peer.Renegotiate()
+	r.log.Info("participant resumed", "participant", p.id)
+	return p, nil
+}
+
+func (r *Room) joinedLocked(p *Participant) Joined {
+	j := Joined{ParticipantID: p.id, Room: r.id, ResumeToken: p.token, ICEServers: r.m.sfu.ICEServers(),
+		ActiveSpeaker: r.speaker, Participants: []ParticipantInfo{}, Tracks: []sfu.Info{}}
+	if j.ICEServers == nil {
+		j.ICEServers = []string{}
+	}
+	for _, o := range r.sortedLocked() {
+		j.Participants = append(j.Participants, o.Info())
+	}
+	for _, t := range r.tracks {
+		j.Tracks = append(j.Tracks, t.Info())
+	}
+	sort.Slice(j.Tracks, func(a, b int) bool { return j.Tracks[a].ID < j.Tracks[b].ID })
+	return j
+}
+
+func (r *Room) sortedLocked() []*Participant {
+	ps := make([]*Participant, 0, len(r.participants))
+	for _, p := range r.participants {
+		ps = append(ps, p)
+	}
+	sort.Slice(ps, func(a, b int) bool { return ps[a].joinedAt.Before(ps[b].joinedAt) })
+	return ps
+}
+
+func (r *Room) othersLocked(p *Participant) []*Participant {
+	out := make([]*Participant, 0, len(r.participants))
+	for _, o := range r.participants {
+		if o != p {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func (r *Room) everyone() []*Participant {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.othersLocked(nil)
+}
+
+func (r *Room) broadcast(ev Event) {
+	for _, p := range r.everyone() {
+		p.send(ev)
+	}
+}
+
+// remove takes a participant out of the room, closes its media, tells
+// the others and closes the room when it was the last one.
+func (r *Room) remove(p *Participant, reason string) {
+	p.mu.Lock()
+	if p.gone {
+		p.mu.Unlock()
+		return
+	}
+	p.gone = true
+	if p.lostTimer != nil {
+		p.lostTimer.Stop()
+	}
+	peer := p.peer
+	p.mu.Unlock()
+
+	m := r.m
+	m.mu.Lock()
+	r.mu.Lock()
+	delete(r.participants, p.id)
+	delete(m.byToken, p.token)
+	m.participants--
+	empty := len(r.participants) == 0
+	if empty && !r.closed {
+		r.closed = true
+		close(r.stop)
+		if m.rooms[r.id] == r {
+			delete(m.rooms, r.id)
+		}
+	}
+	r.mu.Unlock()
+	m.mu.Unlock()
+
+	if peer != nil {
+		// Ends p's tracks: TrackEnded unsubscribes the others.
+		peer.Close()
+	}
+	r.broadcast(ParticipantLeft{ParticipantID: p.id, Reason: reason})
+	r.log.Info("participant left", "participant", p.id, "reason", reason, "room_closed", empty)
+}
+
+// speakerLoop picks the active speaker from the audio levels every
+// SpeakerInterval and tells the room when it changes.
+func (r *Room) speakerLoop() {
+	tick := time.NewTicker(r.m.opts.SpeakerInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-tick.C:
+		}
+		r.mu.Lock()
+		best, bestLevel := "", 0.0
+		var speaking []string
+		for _, t := range r.tracks {
+			if t.Kind() != "audio" || t.Muted() {
+				continue
+			}
+			level, voice := t.AudioLevel()
+			// 127 - level is -dBov; voice below -50 dBov is noise.
+			if !voice || level < 127-50 {
+				continue
+			}
+			owner := t.Owner().ID()
+			speaking = append(speaking, owner)
+			if level > bestLevel {
+				best, bestLevel = owner, level
+			}
+		}
+		sort.Strings(speaking)
+		// Keep the current speaker while they still speak: no flapping
+		// between two people talking at similar levels.
+		if r.speaker != "" && contains(speaking, r.speaker) {
+			best = r.speaker
+		}
+		changed := best != r.speaker || strings.Join(speaking, ",") != strings.Join(r.speaking, ",")
+		r.speaker, r.speaking = best, speaking
+		r.mu.Unlock()
+		if changed {
+			if speaking == nil {
+				speaking = []string{}
+			}
+			r.broadcast(ActiveSpeaker{ParticipantID: best, Speaking: speaking})
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Shutdown stops accepting joins, tells every participant the server is
+// going away, and closes their connections.
+func (m *Manager) Shutdown() {
+	m.mu.Lock()
+	m.closing = true
+	var all []*Participant
+	for _, r := range m.rooms {
+		all = append(all, r.everyone()...)
+	}
+	m.mu.Unlock()
+	for _, p := range all {
+		p.send(Bye{Reason: ReasonShutdown})
+		p.room.remove(p, ReasonShutdown)
+		p.closeConn(ReasonShutdown)
+	}
+	m.wg.Wait()
+}
+
+func validChat(text string) (string, error) {
+	text = strings.TrimSpace(text)
+	if !utf8.ValidString(text) {
+		return "", fmt.Errorf("%w: not valid UTF-8", ErrInvalidChat)
+	}
+	switch n := utf8.RuneCountInString(text); {
+	case n == 0:
+		return "", fmt.Errorf("%w: empty", ErrInvalidChat)
+	case n > MaxChatLen:
+		return "", fmt.Errorf("%w: longer than %d characters", ErrInvalidChat, MaxChatLen)
+	}
+	return text, nil
+}
+
+// Participants returns how many participants a room has now (0 when it
+// does not exist).
+func (m *Manager) Participants(roomID string) int {
+	m.mu.Lock()
+	r := m.rooms[roomID]
+	m.mu.Unlock()
+	if r == nil {
+		return 0
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.participants)
+}
+
+// Room returns a live room.
+func (m *Manager) Room(id string) (*Room, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.rooms[id]
+	return r, ok
+}

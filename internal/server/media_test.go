@@ -1,0 +1,232 @@
+package server
+
+import (
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/internal/client"
+)
+
+// pair joins a publisher and a subscriber; the publisher sends audio and
+// simulcast video.
+func pair(t *testing.T, srv *Server) (pubC, subC *client.Client, audio, video *client.LocalTrack) {
+	t.Helper()
+	pubC, subC = dial(t, srv), dial(t, srv)
+	if _, err := pubC.Join(ctxT(t, 5*time.Second), "media-room", "Publisher"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := subC.Join(ctxT(t, 5*time.Second), "media-room", "Subscriber"); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if audio, err = pubC.PublishAudio(ctxT(t, 5*time.Second), client.AudioOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if video, err = pubC.PublishVideo(ctxT(t, 5*time.Second), client.VideoOptions{Simulcast: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, lt := range []*client.LocalTrack{audio, video} {
+		waitUntil(t, 5*time.Second, "published", func() bool { return lt.ServerID() != "" })
+		flowing(t, subC, lt.ServerID(), 10*time.Second)
+	}
+	return
+}
+
+// growth returns how many bytes of a track arrive during d.
+func growth(c *client.Client, trackID string, d time.Duration) uint64 {
+	b := bytesOf(c, trackID)
+	time.Sleep(d)
+	return bytesOf(c, trackID) - b
+}
+
+// stopped waits for in-flight packets to drain, then checks nothing more
+// arrives for 700 ms.
+func stopped(t *testing.T, c *client.Client, trackID string) {
+	t.Helper()
+	time.Sleep(300 * time.Millisecond)
+	if g := growth(c, trackID, 700*time.Millisecond); g != 0 {
+		t.Fatalf("track %s still delivers %d bytes", trackID, g)
+	}
+}
+
+func TestMuteStopsMediaAndIsSignalled(t *testing.T) {
+	srv := start(t)
+	pubC, subC, audio, video := pair(t, srv)
+	for _, lt := range []*client.LocalTrack{audio, video} {
+		id := lt.ServerID()
+		if err := pubC.Mute(lt, true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := subC.WaitFor(ctxT(t, 3*time.Second), func(m client.Message) bool {
+			return m.Type == "track_updated" && m.Track.ID == id && m.Track.Muted
+		}); err != nil {
+			t.Fatalf("no muted track_updated for %s: %v", lt.Kind, err)
+		}
+		stopped(t, subC, id)
+		if err := pubC.Mute(lt, false); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := subC.WaitFor(ctxT(t, 3*time.Second), func(m client.Message) bool {
+			return m.Type == "track_updated" && m.Track.ID == id && !m.Track.Muted
+		}); err != nil {
+			t.Fatalf("no unmuted track_updated for %s: %v", lt.Kind, err)
+		}
+		flowing(t, subC, id, 5*time.Second)
+	}
+	if d := srv.SFU.Metrics().Snapshot().Drops["muted"]; d == 0 {
+		t.Error("muted drops not counted in metrics")
+	}
+}
+
+func TestUnpublishAndLeaveRemoveTracks(t *testing.T) {
+	srv := start(t)
+	pubC, subC, audio, video := pair(t, srv)
+	vid := video.ServerID()
+	if err := pubC.Unpublish(ctxT(t, 5*time.Second), video); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := subC.WaitFor(ctxT(t, 3*time.Second), func(m client.Message) bool {
+		return m.Type == "track_unpublished" && m.TrackID == vid
+	}); err != nil {
+		t.Fatalf("no track_unpublished: %v", err)
+	}
+	stopped(t, subC, vid)
+	flowing(t, subC, audio.ServerID(), 3*time.Second)
+
+	aid := audio.ServerID()
+	pid := pubC.ID()
+	if err := pubC.Close(); err != nil {
+		t.Logf("close: %v", err)
+	}
+	if _, err := subC.WaitFor(ctxT(t, 3*time.Second), func(m client.Message) bool {
+		return m.Type == "participant_left" && m.ParticipantID == pid && m.Reason == "left"
+	}); err != nil {
+		t.Fatalf("no participant_left: %v", err)
+	}
+	if _, err := subC.WaitFor(ctxT(t, 3*time.Second), func(m client.Message) bool {
+		return m.Type == "track_unpublished" && m.TrackID == aid
+	}); err != nil {
+		t.Fatalf("no track_unpublished for the audio of a participant who left: %v", err)
+	}
+	stopped(t, subC, aid)
+	if _, n := srv.Rooms.Stats(); n != 1 {
+		t.Fatalf("%d participants left on the server, want 1", n)
+	}
+}
+
+// rate measures a track's receive bitrate over d.
+func rate(c *client.Client, trackID string, d time.Duration) float64 {
+	return float64(growth(c, trackID, d)) * 8 / d.Seconds()
+}
+
+func TestSimulcastSubscriberSwitchesLayers(t *testing.T) {
+	srv := start(t)
+	_, subC, _, video := pair(t, srv)
+	id := video.ServerID()
+	// The synthetic layers send 150 kb/s, 500 kb/s and 1.5 Mb/s.
+	cases := []struct {
+		layer    string
+		min, max float64
+	}{
+		{"low", 80e3, 350e3},
+		{"high", 900e3, 3e6},
+		{"medium", 300e3, 900e3},
+	}
+	for _, c := range cases {
+		if err := subC.Subscribe(id, c.layer, false); err != nil {
+			t.Fatal(err)
+		}
+		var got float64
+		deadline := time.Now().Add(6 * time.Second)
+		for {
+			got = rate(subC, id, time.Second)
+			if got >= c.min && got <= c.max || time.Now().After(deadline) {
+				break
+			}
+		}
+		if got < c.min || got > c.max {
+			t.Fatalf("layer %s: receiving %.0f b/s, want %.0f-%.0f", c.layer, got, c.min, c.max)
+		}
+		t.Logf("layer %s: %.0f kb/s", c.layer, got/1000)
+	}
+}
+
+func TestPausedTrackStopsFlowing(t *testing.T) {
+	srv := start(t)
+	_, subC, audio, video := pair(t, srv)
+	for _, lt := range []*client.LocalTrack{video, audio} {
+		id := lt.ServerID()
+		if err := subC.Subscribe(id, "", true); err != nil {
+			t.Fatal(err)
+		}
+		stopped(t, subC, id)
+		if err := subC.Subscribe(id, "", false); err != nil {
+			t.Fatal(err)
+		}
+		flowing(t, subC, id, 5*time.Second)
+	}
+}
+
+// TestBandwidthEstimateCapsLayer: a subscriber that asks for the high
+// layer but reports (REMB) only 300 kb/s gets a lower one, and the high
+// layer again when its estimate recovers.
+func TestBandwidthEstimateCapsLayer(t *testing.T) {
+	srv := start(t)
+	_, subC, _, video := pair(t, srv)
+	id := video.ServerID()
+	waitUntil(t, 5*time.Second, "high layer", func() bool { return rate(subC, id, 500*time.Millisecond) > 900e3 })
+	report := func(bps float32, until func() bool) {
+		deadline := time.Now().Add(8 * time.Second)
+		for !until() {
+			if time.Now().After(deadline) {
+				t.Fatalf("layer did not follow a REMB of %.0f b/s", bps)
+			}
+			if err := subC.SendREMB(id, bps); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	report(300e3, func() bool { r := rate(subC, id, 500*time.Millisecond); return r > 50e3 && r < 350e3 })
+	report(5e6, func() bool { return rate(subC, id, 500*time.Millisecond) > 900e3 })
+}
+
+// TestNACKIsAnsweredFromCache: a subscriber asking for a packet again
+// gets it again (from the track's packet cache).
+func TestNACKIsAnsweredFromCache(t *testing.T) {
+	srv := start(t)
+	pubC := dial(t, srv)
+	if _, err := pubC.Join(ctxT(t, 5*time.Second), "nack-room", "Publisher"); err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t, 10*time.Second)
+	// Without replay protection the client sees a packet it already has
+	// arrive again; with it (browsers) only a missing packet would pass.
+	subC, err := client.Connect(ctx, srv.URL(), client.Options{KeepMessages: true, AcceptDuplicates: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { subC.Drop() })
+	if _, err := subC.Join(ctx, "nack-room", "Subscriber"); err != nil {
+		t.Fatal(err)
+	}
+	video, err := pubC.PublishVideo(ctx, client.VideoOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 5*time.Second, "published", func() bool { return video.ServerID() != "" })
+	flowing(t, subC, video.ServerID(), 5*time.Second)
+	r := subC.Received()[video.ServerID()]
+	before := srv.SFU.Metrics().Snapshot()
+	late := r.Late.Load()
+	for i := 0; i < 5; i++ {
+		if err := subC.SendNACK(video.ServerID(), r.LastSeq()-20); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	waitUntil(t, 3*time.Second, "retransmission", func() bool { return r.Late.Load() > late })
+	after := srv.SFU.Metrics().Snapshot()
+	if after.NACKs <= before.NACKs || after.Retransmits <= before.Retransmits {
+		t.Fatalf("NACKs or retransmissions not counted: %+v → %+v", before, after)
+	}
+}

@@ -1,0 +1,165 @@
+// Package server owns one Parley process: it builds every part from the
+// configuration (metrics, SFU, rooms, signalling, HTTP), starts them, and
+// shuts them down in order.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/parleyhq/parley/internal/config"
+	"github.com/parleyhq/parley/internal/httpapi"
+	"github.com/parleyhq/parley/internal/room"
+	"github.com/parleyhq/parley/internal/sfu"
+	"github.com/parleyhq/parley/internal/signal"
+)
+
+// Server is a running Parley.
+type Server struct {
+	cfg      config.Config
+	log      *slog.Logger
+	Registry *prometheus.Registry
+	SFU      *sfu.SFU
+	Rooms    *room.Manager
+	signal   *signal.Server
+	http     *http.Server
+	ln       net.Listener
+	debug    *http.Server
+	serveErr chan error
+}
+
+// New builds a server from a validated configuration; nothing listens
+// for HTTP until Start.
+func New(cfg config.Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	s := &Server{cfg: cfg, log: log, Registry: reg, serveErr: make(chan error, 1)}
+	var err error
+	s.SFU, err = sfu.New(sfu.Options{
+		UDPPort:    cfg.Media.UDPPort,
+		TCPPort:    cfg.Media.TCPPort,
+		ListenIP:   cfg.Media.ListenIP,
+		NATIP:      cfg.Media.NATIP,
+		Interfaces: cfg.Media.ICEInterfaces,
+		ICEServers: cfg.Media.ICEServers,
+		Logger:     log.With("part", "sfu"),
+		Metrics:    sfu.NewMetrics(reg),
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Rooms = room.NewManager(room.Options{SFU: s.SFU, PeerTimeout: cfg.Media.PeerTimeout,
+		Logger: log.With("part", "room"), Registerer: reg})
+	var origins []string
+	if cfg.PublicURL != "" {
+		if u, err := url.Parse(cfg.PublicURL); err == nil {
+			origins = append(origins, u.Host)
+		}
+	}
+	s.signal = signal.NewServer(s.Rooms, log.With("part", "signal"), origins)
+	handler := httpapi.New(httpapi.Options{
+		Rooms:     s.Rooms,
+		Signal:    s.signal,
+		Gatherer:  reg,
+		PublicURL: cfg.PublicURL,
+		Logger:    log.With("part", "http"),
+		Ready:     func() bool { return !s.Rooms.Draining() },
+	})
+	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	return s, nil
+}
+
+// Start listens on the configured address and serves in the background.
+func (s *Server) Start() error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		s.SFU.Close()
+		return err
+	}
+	if s.cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+		if err != nil {
+			ln.Close()
+			s.SFU.Close()
+			return fmt.Errorf("tls: %w", err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	}
+	s.ln = ln
+	go func() { s.serveErr <- s.http.Serve(ln) }()
+	if s.cfg.DebugListen != "" {
+		dl, err := net.Listen("tcp", s.cfg.DebugListen)
+		if err != nil {
+			return fmt.Errorf("debug-listen: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		s.debug = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go s.debug.Serve(dl)
+	}
+	s.log.Info("parley serving", "url", s.URL(), "media_udp", fmt.Sprint(s.SFU.UDPAddrs()))
+	return nil
+}
+
+// Addr returns the HTTP listen address (useful with port 0).
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// URL returns the base URL clients use.
+func (s *Server) URL() string {
+	if s.cfg.PublicURL != "" {
+		return s.cfg.PublicURL
+	}
+	scheme := "http"
+	if s.cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + s.Addr()
+}
+
+// Done returns a channel that yields the HTTP server's error if it stops
+// on its own.
+func (s *Server) Done() <-chan error { return s.serveErr }
+
+// Shutdown drains the server: no new joins, every participant told and
+// disconnected, HTTP closed, media ports released. It returns when all is
+// closed or ctx expires (then it closes what remains forcibly).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.Rooms.Shutdown()
+	var errs []error
+	if err := s.signal.Wait(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("signalling sessions: %w", err))
+	}
+	if err := s.http.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		errs = append(errs, err)
+		s.http.Close()
+	}
+	if s.debug != nil {
+		s.debug.Close()
+	}
+	errs = append(errs, s.SFU.Close())
+	return errors.Join(errs...)
+}

@@ -1,0 +1,414 @@
+package sfu
+
+import (
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// DownTrack is one subscriber's copy of a published track. It rewrites
+// SSRC, payload type, sequence numbers and timestamps so the subscriber
+// sees one continuous stream across simulcast layer switches, pauses and
+// publisher mutes, and it switches layers only on keyframes.
+type DownTrack struct {
+	track *Track
+	peer  *Peer // the subscriber
+	clock int64 // codec clock rate, Hz
+
+	writer atomic.Pointer[boundWriter] // nil until negotiated
+	sender *webrtc.RTPSender
+
+	mu sync.Mutex
+	// Preferences: the layer the subscriber asked for, the cap its
+	// bandwidth allows, and whether it paused the track.
+	maxLayer int
+	bwLayer  int
+	paused   bool
+	// Forwarding state.
+	current   int  // layer being forwarded, -1 for none yet
+	target    int  // layer wanted
+	restart   bool // the next forwarded packet starts a new run
+	epoch     uint32
+	started   bool
+	seqOffset uint16
+	tsOffset  uint32
+	lastSeq   uint16
+	lastTS    uint32
+	lastAt    int64
+	runStart  uint16 // first input sequence number of the current run
+	runs      [4]run // the last runs, for mapping NACKs back
+	nRuns     int
+	payload   atomic.Uint64 // payload octets sent, for sender reports
+
+	packets atomic.Uint64
+	bytes   atomic.Uint64
+}
+
+type boundWriter struct {
+	w    webrtc.TrackLocalWriter
+	ssrc uint32
+	pt   uint8
+}
+
+var (
+	_ webrtc.TrackLocal = (*DownTrack)(nil)
+	_ Sink              = (*DownTrack)(nil)
+)
+
+func newDownTrack(t *Track, sub *Peer) *DownTrack {
+	return &DownTrack{track: t, peer: sub, clock: int64(t.codec.ClockRate), maxLayer: LayerHigh,
+		bwLayer: LayerHigh, current: -1, target: -1, restart: true}
+}
+
+// Track returns the published track this down-track copies.
+func (d *DownTrack) Track() *Track { return d.track }
+
+// Bind is called by pion when the subscriber connection is negotiated:
+// it picks the subscriber's payload type for our codec.
+func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	want := d.track.codec
+	for _, c := range ctx.CodecParameters() {
+		if !strings.EqualFold(c.MimeType, want.MimeType) {
+			continue
+		}
+		if strings.EqualFold(want.MimeType, webrtc.MimeTypeH264) && h264Profile(c.SDPFmtpLine) != h264Profile(want.SDPFmtpLine) {
+			continue
+		}
+		d.writer.Store(&boundWriter{w: ctx.WriteStream(), ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType)})
+		d.track.RequestKeyframe(d.currentOrTarget())
+		return c, nil
+	}
+	return webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
+}
+
+// Unbind stops writing.
+func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
+	d.writer.Store(nil)
+	return nil
+}
+
+// ID is the published track's id: the subscriber sees the same id.
+func (d *DownTrack) ID() string { return d.track.id }
+
+// StreamID groups a participant's tracks: the publisher's id.
+func (d *DownTrack) StreamID() string { return d.track.owner.id }
+
+// RID is empty: a subscriber receives one layer.
+func (d *DownTrack) RID() string { return "" }
+
+// Kind is the published track's kind.
+func (d *DownTrack) Kind() webrtc.RTPCodecType { return d.track.kind }
+
+func h264Profile(fmtp string) string {
+	for _, kv := range strings.Split(fmtp, ";") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(kv), "="); ok && k == "profile-level-id" && len(v) >= 4 {
+			return strings.ToLower(v[:4])
+		}
+	}
+	return ""
+}
+
+// SetPreference sets the highest layer the subscriber wants and whether
+// it paused the track (not visible on its screen).
+func (d *DownTrack) SetPreference(maxLayer int, paused bool) {
+	d.mu.Lock()
+	if maxLayer < LayerLow {
+		maxLayer = LayerLow
+	}
+	if maxLayer > LayerHigh {
+		maxLayer = LayerHigh
+	}
+	d.maxLayer = maxLayer
+	wasPaused := d.paused
+	d.paused = paused
+	if wasPaused && !paused {
+		d.restart = true
+	}
+	d.mu.Unlock()
+	d.retarget()
+}
+
+// setBandwidthLayer caps the layer by the subscriber's bandwidth.
+func (d *DownTrack) setBandwidthLayer(l int) {
+	d.mu.Lock()
+	changed := d.bwLayer != l
+	d.bwLayer = l
+	d.mu.Unlock()
+	if changed {
+		d.retarget()
+	}
+}
+
+// retarget recomputes the wanted layer: the highest available layer not
+// above the subscriber's wish and its bandwidth cap, else the lowest
+// available one. A keyframe is requested on a new target.
+func (d *DownTrack) retarget() {
+	avail := d.track.availableLayers()
+	d.mu.Lock()
+	want := min(d.maxLayer, d.bwLayer)
+	target := -1
+	for l := want; l >= 0; l-- {
+		if avail&(1<<l) != 0 {
+			target = l
+			break
+		}
+	}
+	if target < 0 {
+		for l := 0; l < maxLayers; l++ {
+			if avail&(1<<l) != 0 {
+				target = l
+				break
+			}
+		}
+	}
+	if avail == 0 {
+		target = 0
+	}
+	changed := target != d.target
+	d.target = target
+	needKey := (changed && target != d.current) || d.restart
+	paused := d.paused
+	d.mu.Unlock()
+	if needKey && !paused {
+		d.track.RequestKeyframe(target)
+	}
+}
+
+func (d *DownTrack) currentOrTarget() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.current >= 0 {
+		return d.current
+	}
+	return max(d.target, 0)
+}
+
+// Layers returns the layer being forwarded and the one wanted.
+func (d *DownTrack) Layers() (current, target int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.current, d.target
+}
+
+// WriteRTP forwards one packet if it belongs to the layer this subscriber
+// receives. Called from the track's read loops; never blocks beyond the
+// short critical section and the non-blocking transport write.
+func (d *DownTrack) WriteRTP(p *Packet) int {
+	w := d.writer.Load()
+	if w == nil {
+		return 0
+	}
+	m := d.track.sfu.metrics
+	isAudio := d.track.codecKind == codecOpus || d.track.kind == webrtc.RTPCodecTypeAudio
+	d.mu.Lock()
+	if d.target < 0 {
+		d.mu.Unlock()
+		d.retarget()
+		d.mu.Lock()
+	}
+	if d.paused {
+		fwd := p.Layer == d.current || (d.current < 0 && p.Layer == d.target)
+		d.mu.Unlock()
+		if fwd {
+			m.drop(DropPaused, 1)
+		}
+		return 0
+	}
+	if e := d.track.epoch.Load(); e != d.epoch {
+		d.epoch = e
+		d.restart = true
+	}
+	switch {
+	case p.Layer == d.current && !d.restart:
+		if int16(p.SequenceNumber-d.runStart) < 0 {
+			d.mu.Unlock()
+			m.drop(DropLate, 1)
+			return 0
+		}
+	case p.Layer == d.target && (isAudio || p.Keyframe):
+		d.rebase(p)
+		d.current = d.target
+		d.restart = false
+	case p.Layer == d.target:
+		waiting := d.current < 0 || d.restart
+		d.mu.Unlock()
+		if waiting {
+			m.drop(DropKeyframe, 1)
+		}
+		d.track.RequestKeyframe(p.Layer)
+		return 0
+	default:
+		d.mu.Unlock()
+		return 0
+	}
+	hdr := p.Header
+	hdr.SSRC = w.ssrc
+	hdr.PayloadType = w.pt
+	hdr.SequenceNumber = p.SequenceNumber + d.seqOffset
+	hdr.Timestamp = p.Timestamp + d.tsOffset
+	if int16(hdr.SequenceNumber-d.lastSeq) > 0 || !d.started {
+		d.lastSeq, d.lastTS, d.lastAt, d.started = hdr.SequenceNumber, hdr.Timestamp, p.Arrival, true
+	}
+	d.mu.Unlock()
+
+	// Publisher-side extension ids mean nothing on the subscriber's
+	// connection: send none.
+	hdr.Extension, hdr.Extensions, hdr.ExtensionProfile = false, nil, 0
+	n, err := w.w.WriteRTP(&hdr, p.Payload)
+	if err != nil {
+		m.drop(DropWriteError, 1)
+		return 0
+	}
+	d.packets.Add(1)
+	d.bytes.Add(uint64(n))
+	d.payload.Add(uint64(len(p.Payload)))
+	return n
+}
+
+// rebase makes the packet p follow the last forwarded one: the next
+// sequence number, and a timestamp advanced by the wall-clock time since
+// the last packet (at least one tick), so the receiver's jitter buffer
+// sees a continuous stream. Called with d.mu held.
+func (d *DownTrack) rebase(p *Packet) {
+	d.runStart = p.SequenceNumber
+	if !d.started {
+		d.seqOffset, d.tsOffset = 0, 0
+	} else {
+		d.seqOffset = d.lastSeq + 1 - p.SequenceNumber
+		ticks := (p.Arrival - d.lastAt) * d.clock / 1e9
+		if ticks < 1 {
+			ticks = 1
+		}
+		d.tsOffset = d.lastTS + uint32(ticks) - p.Timestamp
+	}
+	d.runs[d.nRuns%len(d.runs)] = run{outStart: p.SequenceNumber + d.seqOffset, layer: p.Layer,
+		seqOffset: d.seqOffset, tsOffset: d.tsOffset}
+	d.nRuns++
+}
+
+// run is a stretch of forwarded packets with one layer and one set of
+// offsets; a NACKed sequence number is mapped back through its run.
+type run struct {
+	outStart  uint16
+	layer     int
+	seqOffset uint16
+	tsOffset  uint32
+}
+
+// resend answers a subscriber's NACK from the track's packet cache: the
+// one stored copy of each packet serves every subscriber's
+// retransmissions. RFC 4585 §6.2.1 generic NACK; packets are resent on
+// the media SSRC.
+func (d *DownTrack) resend(n *rtcp.TransportLayerNack) {
+	w := d.writer.Load()
+	if w == nil {
+		return
+	}
+	var buf []byte
+	var pkt rtp.Packet
+	for _, pair := range n.Nacks {
+		for _, out := range pair.PacketList() {
+			d.mu.Lock()
+			var r run
+			found := false
+			// The newest run that starts at or before out.
+			for i := 1; i <= min(d.nRuns, len(d.runs)); i++ {
+				c := d.runs[(d.nRuns-i)%len(d.runs)]
+				if int16(out-c.outStart) >= 0 && int16(d.lastSeq-out) >= 0 {
+					r, found = c, true
+					break
+				}
+			}
+			d.mu.Unlock()
+			if !found {
+				continue
+			}
+			cache := d.track.cacheOf(r.layer)
+			if cache == nil {
+				continue
+			}
+			var ok bool
+			if buf, ok = cache.Get(out-r.seqOffset, buf); !ok {
+				continue
+			}
+			if pkt.Unmarshal(buf) != nil {
+				continue
+			}
+			hdr := pkt.Header
+			hdr.SSRC, hdr.PayloadType = w.ssrc, w.pt
+			hdr.SequenceNumber = out
+			hdr.Timestamp += r.tsOffset
+			hdr.Extension, hdr.Extensions, hdr.ExtensionProfile = false, nil, 0
+			if _, err := w.w.WriteRTP(&hdr, pkt.Payload); err == nil {
+				d.track.sfu.metrics.retransmits.Add(1)
+			}
+		}
+	}
+}
+
+// Stats returns packets and bytes sent to the subscriber.
+func (d *DownTrack) Stats() (packets, bytes uint64) { return d.packets.Load(), d.bytes.Load() }
+
+// readRTCP handles the subscriber's feedback for this track until the
+// sender closes: keyframe requests go to the publisher (throttled), REMB
+// feeds the subscriber's bandwidth estimate, NACKs are answered from the
+// track's packet cache.
+func (d *DownTrack) readRTCP() {
+	m := d.track.sfu.metrics
+	for {
+		pkts, _, err := d.sender.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, pkt := range pkts {
+			switch pk := pkt.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				d.track.RequestKeyframe(d.currentOrTarget())
+			case *rtcp.TransportLayerNack:
+				for _, n := range pk.Nacks {
+					m.nacks.Add(uint64(len(n.PacketList())))
+				}
+				d.resend(pk)
+			case *rtcp.ReceiverEstimatedMaximumBitrate:
+				d.peer.bwe.setREMB(uint64(pk.Bitrate))
+			case *rtcp.ReceiverReport:
+				for _, r := range pk.Reports {
+					d.peer.bwe.setLoss(r.FractionLost)
+				}
+			}
+		}
+	}
+}
+
+// senderReport describes what was sent so far (RFC 3550 §6.4.1): the
+// receiver maps RTP time to wall-clock time with it, which browsers need
+// for lip sync between a participant's audio and video. nil before the
+// first packet.
+func (d *DownTrack) senderReport(now time.Time, nowNano int64) *rtcp.SenderReport {
+	w := d.writer.Load()
+	if w == nil {
+		return nil
+	}
+	d.mu.Lock()
+	started, lastTS, lastAt := d.started, d.lastTS, d.lastAt
+	d.mu.Unlock()
+	if !started {
+		return nil
+	}
+	rtpNow := lastTS + uint32((nowNano-lastAt)*d.clock/1e9)
+	return &rtcp.SenderReport{SSRC: w.ssrc, NTPTime: ntpTime(now), RTPTime: rtpNow,
+		PacketCount: uint32(d.packets.Load()), OctetCount: uint32(d.payload.Load())}
+}
+
+// ntpTime converts to the 64-bit NTP format (RFC 5905 §6).
+func ntpTime(t time.Time) uint64 {
+	const ntpEpochOffset = 2208988800 // seconds from 1900 to 1970
+	secs := uint64(t.Unix()) + ntpEpochOffset
+	frac := uint64(t.Nanosecond()) << 32 / 1e9
+	return secs<<32 | frac
+}

@@ -1,0 +1,580 @@
+package sfu
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+)
+
+// Target names one of a participant's two peer connections.
+type Target string
+
+const (
+	// Publisher is the connection the client offers on and sends media over.
+	Publisher Target = "publisher"
+	// Subscriber is the connection the server offers on and sends media over.
+	Subscriber Target = "subscriber"
+)
+
+// Signaler carries a peer's signalling to its client. Implementations
+// queue and return at once.
+type Signaler interface {
+	// SendOffer sends a subscriber-side offer; tracks maps the mid of each
+	// m-line to the id of the track it carries.
+	SendOffer(sdp string, tracks map[string]string)
+}
+
+// Handler hears what happens to a peer: its published tracks starting and
+// ending, its media connection going down or coming back.
+type Handler interface {
+	TrackPublished(p *Peer, t *Track)
+	TrackEnded(p *Peer, t *Track)
+	ConnectionChanged(p *Peer, connected bool)
+}
+
+// Publication is what a client announces before offering a track: its own
+// id for it (the msid track id), what it is, and its simulcast rids from
+// low to high.
+type Publication struct {
+	ClientTrackID string
+	Source        string
+	Simulcast     []string
+}
+
+// Peer is one participant's media side: a publisher connection (client
+// offers, we receive) and a subscriber connection (we offer, we send).
+type Peer struct {
+	id  string
+	sfu *SFU
+	sig Signaler
+	h   Handler
+	log *slog.Logger
+	pub *webrtc.PeerConnection
+	sub *webrtc.PeerConnection
+	bwe bwe
+
+	mu          sync.Mutex
+	closed      bool
+	tracks      map[string]*Track // published, by track id
+	byClient    map[string]*Track // published, by the client's track id
+	announced   map[string]Publication
+	downs       map[string]*DownTrack // subscribed, by track id
+	negotiating bool
+	again       bool // another offer is needed after the current one
+	iceRestart  bool
+	offerSentAt time.Time
+	pubUp       bool
+	subUp       bool
+
+	wg   sync.WaitGroup
+	stop chan struct{}
+}
+
+// NewPeer creates a participant's two peer connections.
+func (s *SFU) NewPeer(id string, sig Signaler, h Handler) (*Peer, error) {
+	p := &Peer{id: id, sfu: s, sig: sig, h: h, log: s.log.With("peer", id),
+		tracks: map[string]*Track{}, byClient: map[string]*Track{}, announced: map[string]Publication{},
+		downs: map[string]*DownTrack{}, stop: make(chan struct{})}
+	cfg := webrtc.Configuration{BundlePolicy: webrtc.BundlePolicyMaxBundle, RTCPMuxPolicy: webrtc.RTCPMuxPolicyRequire}
+	var err error
+	if p.pub, err = s.pubAPI.NewPeerConnection(cfg); err != nil {
+		return nil, err
+	}
+	if p.sub, err = s.subAPI.NewPeerConnection(cfg); err != nil {
+		p.pub.Close()
+		return nil, err
+	}
+	p.pub.OnConnectionStateChange(func(st webrtc.PeerConnectionState) { p.connectionState(Publisher, st) })
+	p.sub.OnConnectionStateChange(func(st webrtc.PeerConnectionState) { p.connectionState(Subscriber, st) })
+	p.pub.OnTrack(p.onTrack)
+	p.goroutine(p.allocateLoop)
+	return p, nil
+}
+
+// ID returns the participant id the peer was created with.
+func (p *Peer) ID() string { return p.id }
+
+func (p *Peer) goroutine(fn func()) {
+	p.wg.Add(1)
+	p.sfu.goroutine(func() {
+		defer p.wg.Done()
+		fn()
+	})
+}
+
+// Announce records what the client is about to publish, so the track
+// gets the right source and simulcast order when its media arrives.
+func (p *Peer) Announce(pub Publication) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.announced[pub.ClientTrackID] = pub
+}
+
+// HandleOffer applies the client's offer on the publisher connection and
+// returns the answer.
+func (p *Peer) HandleOffer(offer string) (string, error) {
+	if err := checkOffer(offer); err != nil {
+		return "", err
+	}
+	if p.isClosed() {
+		return "", ErrClosed
+	}
+	if err := p.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	answer, err := p.pub.CreateAnswer(nil)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	gathered := webrtc.GatheringCompletePromise(p.pub)
+	if err := p.pub.SetLocalDescription(answer); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	waitGathering(gathered)
+	return p.pub.LocalDescription().SDP, nil
+}
+
+// checkOffer parses an offer and rejects one whose audio and video
+// sections offer no codec we forward (Opus, VP8, H.264).
+func checkOffer(offer string) error {
+	var sd sdp.SessionDescription
+	if err := sd.UnmarshalString(offer); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	media := 0
+	for _, m := range sd.MediaDescriptions {
+		kind := m.MediaName.Media
+		if kind != "audio" && kind != "video" {
+			continue
+		}
+		media++
+		for _, a := range m.Attributes {
+			if a.Key != "rtpmap" {
+				continue
+			}
+			_, enc, _ := strings.Cut(a.Value, " ")
+			name, _, _ := strings.Cut(strings.ToLower(enc), "/")
+			if name == "opus" || name == "vp8" || name == "h264" {
+				return nil
+			}
+		}
+	}
+	if media == 0 {
+		return fmt.Errorf("%w: no audio or video section", ErrNoSupportedCodec)
+	}
+	return ErrNoSupportedCodec
+}
+
+// HandleAnswer applies the client's answer to our subscriber offer and
+// sends the next offer if tracks changed meanwhile.
+func (p *Peer) HandleAnswer(answer string) error {
+	var sd sdp.SessionDescription
+	if err := sd.UnmarshalString(answer); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	if err := p.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	p.mu.Lock()
+	p.negotiating = false
+	again := p.again
+	p.again = false
+	p.mu.Unlock()
+	if again {
+		p.negotiate()
+	}
+	return nil
+}
+
+// AddCandidate adds one of the client's trickled ICE candidates.
+func (p *Peer) AddCandidate(t Target, c webrtc.ICECandidateInit) error {
+	pc := p.pc(t)
+	if pc == nil {
+		return fmt.Errorf("%w: unknown target %q", ErrBadCandidate, t)
+	}
+	if pc.RemoteDescription() == nil {
+		return ErrNoRemoteDesc
+	}
+	if err := pc.AddICECandidate(c); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadCandidate, err)
+	}
+	return nil
+}
+
+func (p *Peer) pc(t Target) *webrtc.PeerConnection {
+	switch t {
+	case Publisher:
+		return p.pub
+	case Subscriber:
+		return p.sub
+	}
+	return nil
+}
+
+// RestartICE renegotiates the subscriber connection with new ICE
+// credentials, after the client's network changed.
+func (p *Peer) RestartICE() {
+	p.mu.Lock()
+	p.iceRestart = true
+	p.mu.Unlock()
+	p.negotiate()
+}
+
+// Renegotiate sends a fresh subscriber offer, replacing one in flight:
+// after the signalling socket was replaced, the client never saw it.
+func (p *Peer) Renegotiate() {
+	p.mu.Lock()
+	if p.negotiating {
+		p.offerSentAt = time.Time{}
+	}
+	hasTracks := len(p.downs) > 0 || p.sub.LocalDescription() != nil
+	p.mu.Unlock()
+	if hasTracks {
+		p.negotiate()
+	}
+}
+
+// negotiate sends a subscriber offer, or remembers to send one when the
+// current offer is answered: the server is the only offerer on this
+// connection, so offers never cross.
+func (p *Peer) negotiate() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	if p.negotiating {
+		// An offer that went unanswered for 10 s is abandoned: the client
+		// lost it or is gone; a fresh offer recovers the first case.
+		if time.Since(p.offerSentAt) < 10*time.Second {
+			p.again = true
+			p.mu.Unlock()
+			return
+		}
+		if p.sub.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
+			_ = p.sub.SetLocalDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeRollback})
+		}
+	}
+	p.negotiating = true
+	p.offerSentAt = time.Now()
+	restart := p.iceRestart
+	p.iceRestart = false
+	p.mu.Unlock()
+
+	offer, err := p.sub.CreateOffer(&webrtc.OfferOptions{ICERestart: restart})
+	gathered := webrtc.GatheringCompletePromise(p.sub)
+	if err == nil {
+		err = p.sub.SetLocalDescription(offer)
+	}
+	if err != nil {
+		p.log.Warn("subscriber offer failed", "err", err)
+		p.mu.Lock()
+		p.negotiating = false
+		p.mu.Unlock()
+		return
+	}
+	waitGathering(gathered)
+	offer = *p.sub.LocalDescription()
+	mids := map[string]string{}
+	for _, tr := range p.sub.GetTransceivers() {
+		if tr.Sender() == nil || tr.Mid() == "" {
+			continue
+		}
+		if d, ok := tr.Sender().Track().(*DownTrack); ok {
+			mids[tr.Mid()] = d.ID()
+		}
+	}
+	p.sig.SendOffer(offer.SDP, mids)
+}
+
+// waitGathering waits for ICE gathering so that the server's candidates
+// travel inside the SDP: host candidates on the UDP mux are known at once
+// (well under a millisecond), and clients then need not handle server
+// candidates that race ahead of the description they belong to.
+func waitGathering(done <-chan struct{}) {
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+	}
+}
+
+// Subscribe starts sending a published track to this peer.
+func (p *Peer) Subscribe(t *Track) (*DownTrack, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if d, ok := p.downs[t.id]; ok {
+		p.mu.Unlock()
+		return d, nil
+	}
+	d := newDownTrack(t, p)
+	sender, err := p.sub.AddTrack(d)
+	if err != nil {
+		p.mu.Unlock()
+		return nil, err
+	}
+	d.sender = sender
+	p.downs[t.id] = d
+	p.mu.Unlock()
+	t.AddSink(d)
+	p.goroutine(d.readRTCP)
+	p.negotiate()
+	return d, nil
+}
+
+// Unsubscribe stops sending a track to this peer.
+func (p *Peer) Unsubscribe(trackID string) {
+	p.mu.Lock()
+	d, ok := p.downs[trackID]
+	if !ok || p.closed {
+		p.mu.Unlock()
+		return
+	}
+	delete(p.downs, trackID)
+	p.mu.Unlock()
+	d.track.RemoveSink(d)
+	if err := p.sub.RemoveTrack(d.sender); err != nil {
+		p.log.Debug("remove track", "track", trackID, "err", err)
+	}
+	p.negotiate()
+}
+
+// DownTrack returns this peer's down-track of a published track.
+func (p *Peer) DownTrack(trackID string) (*DownTrack, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	d, ok := p.downs[trackID]
+	return d, ok
+}
+
+// Track returns one of the tracks this peer publishes.
+func (p *Peer) Track(trackID string) (*Track, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t, ok := p.tracks[trackID]
+	return t, ok
+}
+
+// Tracks returns the tracks this peer publishes.
+func (p *Peer) Tracks() []*Track {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*Track, 0, len(p.tracks))
+	for _, t := range p.tracks {
+		out = append(out, t)
+	}
+	return out
+}
+
+// Unpublish ends one of this peer's tracks. The client removes it from its
+// publisher connection with a new offer.
+func (p *Peer) Unpublish(trackID string) error {
+	t, ok := p.Track(trackID)
+	if !ok {
+		return ErrUnknownTrack
+	}
+	p.trackEnded(t)
+	return nil
+}
+
+func (p *Peer) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	key := remote.ID()
+	if key == "" {
+		key = remote.StreamID() + "/" + remote.Kind().String()
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	t := p.byClient[key]
+	created := false
+	if t == nil {
+		pub := p.announced[key]
+		src := pub.Source
+		if src == "" {
+			src = map[webrtc.RTPCodecType]string{webrtc.RTPCodecTypeAudio: "microphone", webrtc.RTPCodecTypeVideo: "camera"}[remote.Kind()]
+		}
+		codec := remote.Codec()
+		t = &Track{sfu: p.sfu, owner: p, id: "TR_" + randomID(10), clientID: key, kind: remote.Kind(),
+			source: src, codec: codec, codecKind: kindOf(codec.MimeType), rids: pub.Simulcast, done: make(chan struct{})}
+		p.tracks[t.id] = t
+		p.byClient[key] = t
+		created = true
+	}
+	p.mu.Unlock()
+	t.addLayer(remote, recv)
+	if created {
+		p.sfu.metrics.tracks.Add(1)
+		p.log.Debug("track published", "track", t.id, "kind", t.Kind(), "codec", t.codec.MimeType, "rid", remote.RID())
+		p.h.TrackPublished(p, t)
+	}
+}
+
+// ClientTrackID returns the publisher's own id for a track.
+func (t *Track) ClientTrackID() string { return t.clientID }
+
+func kindOf(mime string) codecKind {
+	switch strings.ToLower(mime) {
+	case strings.ToLower(webrtc.MimeTypeOpus):
+		return codecOpus
+	case strings.ToLower(webrtc.MimeTypeVP8):
+		return codecVP8
+	case strings.ToLower(webrtc.MimeTypeH264):
+		return codecH264
+	}
+	return codecOther
+}
+
+// trackEnded retires a published track once and tells the handler.
+func (p *Peer) trackEnded(t *Track) {
+	if !t.close() {
+		return
+	}
+	p.mu.Lock()
+	delete(p.tracks, t.id)
+	if p.byClient[t.clientID] == t {
+		delete(p.byClient, t.clientID)
+	}
+	delete(p.announced, t.clientID)
+	p.mu.Unlock()
+	p.sfu.metrics.tracks.Add(-1)
+	p.h.TrackEnded(p, t)
+}
+
+func (p *Peer) connectionState(t Target, st webrtc.PeerConnectionState) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	before := p.pubUp || p.subUp
+	up := st == webrtc.PeerConnectionStateConnected
+	down := st == webrtc.PeerConnectionStateFailed || st == webrtc.PeerConnectionStateDisconnected
+	switch {
+	case t == Publisher && up:
+		p.pubUp = true
+	case t == Publisher && down:
+		p.pubUp = false
+	case t == Subscriber && up:
+		p.subUp = true
+	case t == Subscriber && down:
+		p.subUp = false
+	}
+	after := p.pubUp || p.subUp
+	p.mu.Unlock()
+	p.log.Debug("connection state", "target", t, "state", st)
+	if before != after || down {
+		p.h.ConnectionChanged(p, after && !down)
+	}
+}
+
+// allocateLoop re-divides the subscriber's bandwidth among its video
+// down-tracks twice a second.
+func (p *Peer) allocateLoop() {
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	var lastBytes uint64
+	lastAt := nanotime()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-tick.C:
+		}
+		p.mu.Lock()
+		downs := make([]*DownTrack, 0, len(p.downs))
+		for _, d := range p.downs {
+			downs = append(downs, d)
+		}
+		p.mu.Unlock()
+		var total uint64
+		for _, d := range downs {
+			_, b := d.Stats()
+			total += b
+			d.retarget()
+		}
+		now := nanotime()
+		if dt := now - lastAt; dt > 0 && total >= lastBytes {
+			p.bwe.sent.Store((total - lastBytes) * 8 * 1e9 / uint64(dt))
+		}
+		lastBytes, lastAt = total, now
+		allocate(downs, p.bwe.estimate())
+		p.sendReports(downs)
+	}
+}
+
+// sendReports sends one compound RTCP packet with a sender report per
+// down-track, once per allocation tick (500 ms; RFC 3550 §6.2 suggests 5 s
+// for large sessions, but browsers resync audio and video faster with
+// more frequent reports and the cost is one packet per subscriber).
+func (p *Peer) sendReports(downs []*DownTrack) {
+	now := time.Now()
+	nowNano := nanotime()
+	var pkts []rtcp.Packet
+	for _, d := range downs {
+		if sr := d.senderReport(now, nowNano); sr != nil {
+			pkts = append(pkts, sr)
+		}
+	}
+	if len(pkts) > 0 {
+		_ = p.sub.WriteRTCP(pkts)
+	}
+}
+
+func (p *Peer) isClosed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed
+}
+
+// Close tears down both connections, ends the peer's published tracks
+// (telling the handler) and waits for the peer's goroutines.
+func (p *Peer) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	close(p.stop)
+	downs := make([]*DownTrack, 0, len(p.downs))
+	for _, d := range p.downs {
+		downs = append(downs, d)
+	}
+	tracks := make([]*Track, 0, len(p.tracks))
+	for _, t := range p.tracks {
+		tracks = append(tracks, t)
+	}
+	p.mu.Unlock()
+	for _, d := range downs {
+		d.track.RemoveSink(d)
+	}
+	err := errors.Join(p.pub.Close(), p.sub.Close())
+	for _, t := range tracks {
+		p.trackEnded(t)
+	}
+	p.wg.Wait()
+	return err
+}
+
+// randomID returns n characters of lower-case base32 from crypto/rand.
+func randomID(n int) string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+	b := make([]byte, n)
+	rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[b[i]&31]
+	}
+	return string(b)
+}

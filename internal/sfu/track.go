@@ -1,0 +1,414 @@
+package sfu
+
+import (
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/parleyhq/parley/internal/sfu/packetcache"
+)
+
+// Layer qualities of a simulcast track. A track without simulcast has one
+// layer, at index 0.
+const (
+	LayerLow    = 0
+	LayerMedium = 1
+	LayerHigh   = 2
+	maxLayers   = 3
+)
+
+// pliInterval throttles keyframe requests per layer: RFC 4585 §3.5.4 asks
+// senders not to flood; a keyframe costs 5-10× a delta frame, so one per
+// 500 ms per layer bounds the cost however many subscribers ask.
+const pliInterval = 500 * time.Millisecond
+
+// Packet is what a Sink receives: one RTP packet of one layer of a track.
+// Sinks must not keep it (or its payload) after WriteRTP returns.
+type Packet struct {
+	rtp.Packet
+	Layer    int
+	Keyframe bool  // first packet of a keyframe (video)
+	Arrival  int64 // monotonic nanoseconds (nanotime)
+}
+
+// A Sink receives a track's packets: a subscriber's down-track, the speech
+// tap, a recorder. WriteRTP is called on the forwarding path and must not
+// block; a sink that cannot keep up drops and counts. It returns the
+// bytes it sent on (0 when it did not forward the packet), so the read
+// loop updates the forwarding counters once per packet, not per copy.
+type Sink interface {
+	WriteRTP(p *Packet) int
+}
+
+// Info describes a published track to the room and to subscribers.
+type Info struct {
+	ID        string   `json:"id"`
+	OwnerID   string   `json:"participant_id"`
+	Kind      string   `json:"kind"`   // audio | video
+	Source    string   `json:"source"` // microphone | camera | screen | screen_audio
+	Codec     string   `json:"codec"`  // mime type
+	Simulcast []string `json:"simulcast,omitempty"`
+	Muted     bool     `json:"muted"`
+}
+
+// Track is one published track: audio, or video with up to three
+// simulcast layers, each read by its own goroutine and fanned out to the
+// track's sinks.
+type Track struct {
+	sfu       *SFU
+	owner     *Peer
+	id        string
+	clientID  string // the publisher's own track id (msid)
+	kind      webrtc.RTPCodecType
+	source    string
+	codec     webrtc.RTPCodecParameters
+	codecKind codecKind
+	levelExt  uint8 // RFC 6464 audio level extension id on the publisher side, 0 if none
+
+	mu     sync.Mutex
+	layers [maxLayers]*layer
+	rids   []string // announced simulcast rids, low to high
+	closed bool
+	done   chan struct{}
+
+	sinks     atomic.Pointer[[]Sink] // copy-on-write: the read loops never lock
+	muted     atomic.Bool
+	epoch     atomic.Uint32 // bumped when forwarding resumes after a mute: down-tracks start a new run
+	level     atomic.Uint32 // smoothed audio level, 0 (silence) .. 127·256 (loud)
+	lastVoice atomic.Int64  // nanotime of the last packet flagged as voice
+}
+
+type layer struct {
+	index  int
+	rid    string
+	ssrc   uint32
+	remote *webrtc.TrackRemote
+
+	lastPLI atomic.Int64 // nanotime
+	bytes   atomic.Uint64
+	rate    atomic.Uint64 // bits per second over the last second
+	rateAt  int64
+	rateB   uint64
+	lastAt  atomic.Int64       // nanotime of the last packet
+	cache   *packetcache.Cache // video only: serves NACKs
+}
+
+// ID returns the server's id of the track.
+func (t *Track) ID() string { return t.id }
+
+// Owner returns the publishing peer.
+func (t *Track) Owner() *Peer { return t.owner }
+
+// Kind is "audio" or "video".
+func (t *Track) Kind() string { return t.kind.String() }
+
+// Info describes the track.
+func (t *Track) Info() Info {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	info := Info{ID: t.id, OwnerID: t.owner.id, Kind: t.kind.String(), Source: t.source,
+		Codec: t.codec.MimeType, Muted: t.muted.Load()}
+	for _, l := range t.layers {
+		if l != nil && l.rid != "" {
+			info.Simulcast = append(info.Simulcast, l.rid)
+		}
+	}
+	return info
+}
+
+// SetMuted stops (or resumes) forwarding. A muted track's packets are
+// dropped at the receiver, so no subscriber gets media while it is muted.
+func (t *Track) SetMuted(m bool) {
+	if t.muted.Swap(m) == m {
+		return
+	}
+	if !m {
+		t.epoch.Add(1)
+	}
+	if !m && t.kind == webrtc.RTPCodecTypeVideo {
+		for i := 0; i < maxLayers; i++ {
+			t.RequestKeyframe(i)
+		}
+	}
+}
+
+// Muted reports whether the publisher muted the track.
+func (t *Track) Muted() bool { return t.muted.Load() }
+
+// AudioLevel returns the smoothed RFC 6464 level in dB above -127 dBov
+// (0 = silence, 127 = full scale) and whether voice was flagged in the
+// last 500 ms.
+func (t *Track) AudioLevel() (level float64, voice bool) {
+	return float64(t.level.Load()) / 256, nanotime()-t.lastVoice.Load() < int64(500*time.Millisecond)
+}
+
+// AddSink attaches a sink; it gets packets from the next one on.
+func (t *Track) AddSink(s Sink) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old := t.sinks.Load()
+	var next []Sink
+	if old != nil {
+		next = append(next, *old...)
+	}
+	next = append(next, s)
+	t.sinks.Store(&next)
+}
+
+// RemoveSink detaches a sink.
+func (t *Track) RemoveSink(s Sink) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old := t.sinks.Load()
+	if old == nil {
+		return
+	}
+	next := make([]Sink, 0, len(*old))
+	for _, x := range *old {
+		if x != s {
+			next = append(next, x)
+		}
+	}
+	t.sinks.Store(&next)
+}
+
+// Done is closed when the track has ended.
+func (t *Track) Done() <-chan struct{} { return t.done }
+
+// availableLayers returns a bitmask of layers that are receiving media.
+func (t *Track) availableLayers() (mask uint8) {
+	for i := 0; i < maxLayers; i++ {
+		// A layer is available while packets arrive; a browser that drops
+		// its high layer under congestion stops sending it.
+		if l := t.layerAt(i); l != nil && nanotime()-l.lastAt.Load() < int64(time.Second) {
+			mask |= 1 << i
+		}
+	}
+	return mask
+}
+
+func (t *Track) cacheOf(i int) *packetcache.Cache {
+	if l := t.layerAt(i); l != nil {
+		return l.cache
+	}
+	return nil
+}
+
+func (t *Track) layerAt(i int) *layer {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.layers[i]
+}
+
+// LayerBitrate returns the measured receive bitrate of one layer.
+func (t *Track) LayerBitrate(i int) uint64 {
+	if l := t.layerAt(i); l != nil {
+		return l.rate.Load()
+	}
+	return 0
+}
+
+// RequestKeyframe asks the publisher for a keyframe on one layer, at most
+// once per pliInterval.
+func (t *Track) RequestKeyframe(i int) {
+	if t.kind != webrtc.RTPCodecTypeVideo || i < 0 || i >= maxLayers {
+		return
+	}
+	l := t.layerAt(i)
+	if l == nil {
+		return
+	}
+	now := nanotime()
+	last := l.lastPLI.Load()
+	if now-last < int64(pliInterval) || !l.lastPLI.CompareAndSwap(last, now) {
+		return
+	}
+	if err := t.owner.pub.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: l.ssrc}}); err == nil {
+		t.sfu.metrics.plis.Add(1)
+	}
+}
+
+// layerIndex maps a rid to a quality. The publisher's announced rid order
+// (low to high) wins; otherwise common browser names are recognised
+// ("q"/"h"/"f", "l"/"m"/"h", "0"/"1"/"2").
+func layerIndex(rid string, announced []string) int {
+	if rid == "" {
+		return 0
+	}
+	for i, r := range announced {
+		if r == rid && i < maxLayers {
+			return i
+		}
+	}
+	switch strings.ToLower(rid) {
+	case "q", "l", "low", "0":
+		return LayerLow
+	case "m", "mid", "medium", "1":
+		return LayerMedium
+	case "f", "hi", "high", "2":
+		return LayerHigh
+	case "h": // "half" among q/h/f, "high" among l/m/h
+		if len(announced) > 0 {
+			for _, r := range announced {
+				if r == "f" {
+					return LayerMedium
+				}
+			}
+			return LayerHigh
+		}
+		return LayerMedium
+	}
+	return 0
+}
+
+// addLayer attaches one received RTP stream and starts its read loop.
+func (t *Track) addLayer(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	t.mu.Lock()
+	idx := layerIndex(remote.RID(), t.rids)
+	for t.layers[idx] != nil && idx < maxLayers-1 { // duplicate rid mapping: take the next slot
+		idx++
+	}
+	if t.closed || t.layers[idx] != nil {
+		t.mu.Unlock()
+		return
+	}
+	l := &layer{index: idx, rid: remote.RID(), ssrc: uint32(remote.SSRC()), remote: remote, rateAt: nanotime()}
+	if t.kind == webrtc.RTPCodecTypeVideo {
+		// 512 packets: ~3 s of the 1.5 Mb/s layer, well beyond the RTT of
+		// any subscriber that can still use a retransmission.
+		l.cache = packetcache.New(512)
+	}
+	t.layers[idx] = l
+	if t.levelExt == 0 && t.kind == webrtc.RTPCodecTypeAudio {
+		for _, e := range recv.GetParameters().HeaderExtensions {
+			if e.URI == sdp.AudioLevelURI {
+				t.levelExt = uint8(e.ID)
+			}
+		}
+	}
+	t.mu.Unlock()
+	t.owner.goroutine(func() { t.readLoop(l) })
+}
+
+// readLoop forwards one layer's packets until the stream ends. One
+// goroutine per layer; the packet buffer is reused, so each packet is
+// stored once and every sink reads the same bytes.
+func (t *Track) readLoop(l *layer) {
+	defer t.layerEnded(l)
+	buf := make([]byte, 1500)
+	var p Packet
+	p.Layer = l.index
+	m := t.sfu.metrics
+	for {
+		n, _, err := l.remote.Read(buf)
+		if err != nil {
+			return
+		}
+		raw := buf[:n]
+		if l.cache != nil && n >= 4 {
+			// Stored once: the cache slot is the copy every subscriber's
+			// packet and retransmission is made from.
+			raw = l.cache.Store(uint16(buf[2])<<8|uint16(buf[3]), raw)
+		}
+		if err := p.Unmarshal(raw); err != nil {
+			m.drop(DropMalformed, 1)
+			continue
+		}
+		p.Arrival = nanotime()
+		l.lastAt.Store(p.Arrival)
+		l.account(uint64(n), p.Arrival)
+		if t.levelExt != 0 {
+			t.observeLevel(&p.Packet, p.Arrival)
+		}
+		if t.muted.Load() {
+			m.drop(DropMuted, uint64(t.sinkCount()))
+			continue
+		}
+		p.Keyframe = t.codecKind != codecOpus && isKeyframeStart(t.codecKind, p.Payload)
+		sinks := t.sinks.Load()
+		if sinks == nil {
+			continue
+		}
+		var copies, bytes uint64
+		for _, s := range *sinks {
+			if n := s.WriteRTP(&p); n > 0 {
+				copies++
+				bytes += uint64(n)
+			}
+		}
+		if copies > 0 {
+			m.forwarded.Add(copies)
+			m.bytes.Add(bytes)
+		}
+	}
+}
+
+func (t *Track) sinkCount() int {
+	if s := t.sinks.Load(); s != nil {
+		return len(*s)
+	}
+	return 0
+}
+
+// account updates the layer's bitrate once per second.
+func (l *layer) account(n uint64, now int64) {
+	b := l.bytes.Add(n)
+	if dt := now - l.rateAt; dt >= int64(time.Second) {
+		l.rate.Store((b - l.rateB) * 8 * uint64(time.Second) / uint64(dt))
+		l.rateB, l.rateAt = b, now
+	}
+}
+
+// observeLevel reads the RFC 6464 extension: bit 7 is the voice activity
+// flag, bits 0-6 the level in -dBov (0 loudest, 127 silence).
+func (t *Track) observeLevel(p *rtp.Packet, now int64) {
+	ext := p.GetExtension(t.levelExt)
+	if len(ext) == 0 {
+		return
+	}
+	dbov := uint32(ext[0] & 0x7f)
+	if ext[0]&0x80 != 0 {
+		t.lastVoice.Store(now)
+	}
+	// Exponential smoothing over ~10 packets (200 ms at 20 ms frames):
+	// enough to ignore clicks, fast enough for speaker switching. Only the
+	// read loop of the track's single audio layer writes it.
+	cur := int64(t.level.Load())
+	target := int64(127-dbov) * 256
+	t.level.Store(uint32(cur + (target-cur)/10))
+}
+
+func (t *Track) layerEnded(l *layer) {
+	t.mu.Lock()
+	if t.layers[l.index] == l {
+		t.layers[l.index] = nil
+	}
+	remaining := 0
+	for _, x := range t.layers {
+		if x != nil {
+			remaining++
+		}
+	}
+	t.mu.Unlock()
+	if remaining == 0 {
+		t.owner.trackEnded(t)
+	}
+}
+
+// close marks the track ended; the owner tells the room.
+func (t *Track) close() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return false
+	}
+	t.closed = true
+	close(t.done)
+	return true
+}

@@ -1,0 +1,100 @@
+package signal
+
+import (
+	"errors"
+
+	"github.com/parleyhq/parley/internal/room"
+	"github.com/parleyhq/parley/internal/sfu"
+)
+
+// Code is a stable numeric error code sent in "error" messages. Codes are
+// never renumbered; new ones are added at the end of their block.
+type Code int
+
+// The registry of signalling error codes (docs/protocol.md lists them).
+const (
+	CodeMalformed       Code = 4000 // not a JSON object with a string "type"
+	CodeUnknownType     Code = 4001 // "type" is not a message type
+	CodeTooLarge        Code = 4002 // message over 64 KiB
+	CodeInvalidField    Code = 4003 // a field is missing or out of range
+	CodeNotJoined       Code = 4004 // message needs a join first
+	CodeAlreadyJoined   Code = 4005 // second join on one socket
+	CodeInvalidRoom     Code = 4006 // room id malformed
+	CodeInvalidName     Code = 4007 // display name empty, too long or with control characters
+	CodeBadSDP          Code = 4008 // session description unparseable or rejected
+	CodeNoCodec         Code = 4009 // offer has no codec Parley forwards
+	CodeEarlyCandidate  Code = 4010 // ICE candidate before the offer/answer it belongs to
+	CodeBadCandidate    Code = 4011 // ICE candidate malformed
+	CodeUnknownTrack    Code = 4012 // no such track (or not yours)
+	CodeRateLimited     Code = 4013 // too many chat messages or reactions
+	CodeShuttingDown    Code = 4014 // server is draining; try another node later
+	CodeRoomFull        Code = 4015 // room has reached its participant limit
+	CodeResumeFailed    Code = 4016 // resume token unknown or expired: join again
+	CodeInvalidChat     Code = 4017 // chat message empty or too long
+	CodeInvalidReaction Code = 4018 // reaction not in the allowed set
+	CodeInternal        Code = 5000 // server fault; the session continues
+)
+
+var codeNames = map[Code]string{
+	CodeMalformed: "malformed", CodeUnknownType: "unknown_type", CodeTooLarge: "too_large",
+	CodeInvalidField: "invalid_field", CodeNotJoined: "not_joined", CodeAlreadyJoined: "already_joined",
+	CodeInvalidRoom: "invalid_room", CodeInvalidName: "invalid_name", CodeBadSDP: "bad_sdp",
+	CodeNoCodec: "no_supported_codec", CodeEarlyCandidate: "candidate_before_offer",
+	CodeBadCandidate: "bad_candidate", CodeUnknownTrack: "unknown_track", CodeRateLimited: "rate_limited",
+	CodeShuttingDown: "shutting_down", CodeRoomFull: "room_full", CodeResumeFailed: "resume_failed",
+	CodeInvalidChat: "invalid_chat", CodeInvalidReaction: "invalid_reaction", CodeInternal: "internal",
+}
+
+// String returns the code's short name.
+func (c Code) String() string { return codeNames[c] }
+
+// Codes returns every registered code, for documentation and tests.
+func Codes() map[Code]string { return codeNames }
+
+// protoError is an error that already carries its wire code.
+type protoError struct {
+	code Code
+	msg  string
+}
+
+func (e *protoError) Error() string { return e.msg }
+
+func errorf(code Code, msg string) error { return &protoError{code, msg} }
+
+// codeOf is the one place that maps error kinds to wire codes.
+func codeOf(err error) Code {
+	var pe *protoError
+	switch {
+	case errors.As(err, &pe):
+		return pe.code
+	case errors.Is(err, room.ErrInvalidRoomID):
+		return CodeInvalidRoom
+	case errors.Is(err, room.ErrInvalidName):
+		return CodeInvalidName
+	case errors.Is(err, sfu.ErrNoSupportedCodec):
+		return CodeNoCodec
+	case errors.Is(err, sfu.ErrBadSDP):
+		return CodeBadSDP
+	case errors.Is(err, sfu.ErrNoRemoteDesc):
+		return CodeEarlyCandidate
+	case errors.Is(err, sfu.ErrBadCandidate):
+		return CodeBadCandidate
+	case errors.Is(err, sfu.ErrUnknownTrack), errors.Is(err, room.ErrNotPublisher):
+		return CodeUnknownTrack
+	case errors.Is(err, room.ErrRateLimited):
+		return CodeRateLimited
+	case errors.Is(err, room.ErrShuttingDown):
+		return CodeShuttingDown
+	case errors.Is(err, room.ErrRoomFull):
+		return CodeRoomFull
+	case errors.Is(err, room.ErrResumeFailed):
+		return CodeResumeFailed
+	case errors.Is(err, room.ErrInvalidChat):
+		return CodeInvalidChat
+	case errors.Is(err, room.ErrInvalidEmoji):
+		return CodeInvalidReaction
+	case errors.Is(err, room.ErrInvalidLayer):
+		return CodeInvalidField
+	}
+	return CodeInternal
+}

@@ -1,0 +1,89 @@
+package vadbench
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/parleyhq/parley/internal/devset"
+	"github.com/parleyhq/parley/internal/speech/vad"
+)
+
+// TestPerTrackDERRegression runs the issue-4 benchmark: each dev meeting's
+// stems through the near-field VAD, regions labelled with the stem's
+// speaker, scored by the shared der tool (collar 0.25 s, UEM). The limits
+// are the measured values (docs/benchmarks-speech.md) plus about one point
+// of margin, so a change that costs accuracy fails here.
+func TestPerTrackDERRegression(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the der scorer")
+	}
+	ctx := context.Background()
+	der, err := BuildDER(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := devset.Meetings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hyp := t.TempDir()
+	for _, m := range ms {
+		segs, err := PerTrack(m, vad.DefaultConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteRTTM(filepath.Join(hyp, m.ID+".rttm"), m.ID, segs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := ScoreDER(ctx, der, hyp, 0.25)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Measured 2026-11-27: dev-r-en-01 0.93 %, dev-s-en-01 0.37 %,
+	// dev-s-fr-01 0.00 %, total 0.53 %.
+	limit := map[string]float64{"dev-r-en-01": 0.02, "dev-s-en-01": 0.015, "dev-s-fr-01": 0.01, "TOTAL": 0.015}
+	seen := 0
+	for _, r := range res {
+		t.Logf("%s: DER %.2f %% (missed %.2f s, false alarm %.2f s, confusion %.2f s of %.1f s)",
+			r.File, 100*r.DER, r.Missed, r.FalseAlarm, r.Confusion, r.Total)
+		l, ok := limit[r.File]
+		if !ok {
+			l = 0.05 // a meeting added to the dev set later: the issue's bar
+		}
+		if r.DER > l {
+			t.Errorf("%s: DER %.2f %%, limit %.1f %%", r.File, 100*r.DER, 100*l)
+		}
+		seen++
+	}
+	if seen != len(ms)+1 {
+		t.Errorf("scored %d files for %d meetings", seen-1, len(ms))
+	}
+}
+
+func TestFrameAccuracyAndNoise(t *testing.T) {
+	ref := []vad.Segment{{Start: 1, End: 2}, {Start: 3, End: 3.5}}
+	hyp := []vad.Segment{{Start: 1.1, End: 2}, {Start: 4, End: 4.2}}
+	acc, miss, fa := FrameAccuracy(ref, hyp, 5)
+	// 500 frames: 10 missed, 50 missed (second segment), 20 false alarm.
+	if acc != 420.0/500 || miss != 60.0/150 || fa != 20.0/350 {
+		t.Errorf("acc %g miss %g fa %g", acc, miss, fa)
+	}
+	x := make([]float32, 16000)
+	for i := range x {
+		x[i] = 0.1
+	}
+	for _, kind := range []string{White, Pink} {
+		y := AddNoise(x, []vad.Segment{{Start: 0, End: 1}}, kind, 10, 1)
+		var p float64
+		for i := range y {
+			d := float64(y[i] - x[i])
+			p += d * d
+		}
+		// speech power 0.01, so noise power 0.001 at 10 dB SNR.
+		if p /= float64(len(y)); p < 0.00095 || p > 0.00105 {
+			t.Errorf("%s noise power %g, want 0.001", kind, p)
+		}
+	}
+}
