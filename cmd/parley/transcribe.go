@@ -344,6 +344,11 @@ func writeOutput(path string, stdout io.Writer, t *transcript.Transcript, f tran
 		tmp.Close()
 		return err
 	}
+	// CreateTemp makes the file 0600; a transcript is an ordinary file.
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
 		return err
