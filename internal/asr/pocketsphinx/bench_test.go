@@ -50,7 +50,7 @@ func BenchmarkDecodeSpeech(b *testing.B) {
 	cpu0 := cpuSeconds()
 	for b.Loop() {
 		for _, pcm := range clips {
-			s, _ := e.NewStream(ctx)
+			s, _ := e.NewStream(ctx, nil)
 			for i := 0; i < len(pcm); i += 1600 {
 				s.Write(ctx, pcm[i:min(i+1600, len(pcm))])
 				s.Partial(ctx)
@@ -75,7 +75,7 @@ func BenchmarkDecoderMemory(b *testing.B) {
 	before := rssMB()
 	var streams []interface{ Close() error }
 	for range 4 {
-		s, err := e.NewStream(ctx)
+		s, err := e.NewStream(ctx, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -127,7 +127,7 @@ func (e *Engine) Pool() int { return e.cfg.Pool }
 
 // NewStream implements asr.Engine: it takes a decoder from the pool, waiting
 // for one while ctx allows.
-func (e *Engine) NewStream(ctx context.Context) (asr.Stream, error) {
+func (e *Engine) NewStream(ctx context.Context, v *asr.Voice) (asr.Stream, error) {
 	select {
 	case e.sem <- struct{}{}:
 	default:
@@ -142,11 +142,20 @@ func (e *Engine) NewStream(ctx context.Context) (asr.Stream, error) {
 		<-e.sem
 		return nil, err
 	}
+	// The decoder's live cepstral mean is the last voice it decoded, maybe
+	// another track's: start from this voice's own, or the model's.
+	var cmn []float32
+	if v != nil {
+		if st, ok := v.State.(voiceState); ok {
+			cmn = st.cmn
+		}
+	}
+	d.setCMN(cmn)
 	if err := d.start(); err != nil {
 		e.put(d, true)
 		return nil, err
 	}
-	return &stream{e: e, d: d, maxSamples: int(e.cfg.MaxUtterance * asr.SampleRate)}, nil
+	return &stream{e: e, d: d, v: v, maxSamples: int(e.cfg.MaxUtterance * asr.SampleRate)}, nil
 }
 
 func (e *Engine) take() (*decoder, error) {
@@ -194,8 +203,13 @@ func (e *Engine) Close() error {
 	return nil
 }
 
+// voiceState is what pocketsphinx keeps in an asr.Voice: the track's live
+// cepstral mean after its last utterance.
+type voiceState struct{ cmn []float32 }
+
 type stream struct {
 	e          *Engine
+	v          *asr.Voice
 	d          *decoder // nil once ended
 	samples    int
 	maxSamples int
@@ -231,6 +245,9 @@ func (s *stream) Final(ctx context.Context) (asr.Result, error) {
 	d := s.d
 	s.d = nil
 	raw, err := d.end()
+	if err == nil && s.v != nil {
+		s.v.State = voiceState{cmn: d.cmn()}
+	}
 	s.e.put(d, err != nil)
 	if err != nil {
 		return asr.Result{}, err
