@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"sort"
@@ -71,11 +72,22 @@ func diarize(ctx context.Context, samples []float32, opts Options, p *params) ([
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a, err := analyze(ctx, samples)
-	if err != nil {
-		return nil, err
+	var a *analysis
+	var speech []span
+	if p.ownFrontEnd {
+		var err error
+		a, err = analyze(ctx, samples)
+		if err != nil {
+			return nil, err
+		}
+		speech = voicedOnly(a, energySpeech(a, p), p)
+	} else {
+		var err error
+		a, speech, err = analyzeSource(ctx, &sliceSource{x: samples})
+		if err != nil {
+			return nil, err
+		}
 	}
-	speech := voicedOnly(a, energySpeech(a, p), p)
 	if len(speech) == 0 {
 		return nil, nil
 	}
@@ -335,4 +347,16 @@ func clrRecluster(a *analysis, ubm *gmm, labels []int, k int, opts Options, p *p
 		}
 	}
 	return kk
+}
+
+// sliceSource reads from a slice of samples.
+type sliceSource struct{ x []float32 }
+
+func (s *sliceSource) Read(p []float32) (int, error) {
+	if len(s.x) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, s.x)
+	s.x = s.x[n:]
+	return n, nil
 }

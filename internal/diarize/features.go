@@ -10,16 +10,14 @@ import (
 // speaker-recognition framing; 100 frames/s is also the resolution of the
 // output turn boundaries.
 const (
-	sampleRate = 16000
-	frameLen   = 400 // 25 ms
-	frameHop   = 160 // 10 ms
-	fftSize    = 512
-	numMel     = 24
-	numCeps    = 19 // c1..c19; c0 (level) says more about distance to the mic than about the voice
-	melLowHz   = 60
-	melHighHz  = 7600
-	preEmph    = 0.97
-	frameRate  = sampleRate / frameHop // 100 frames per second
+	frameLen  = 400 // 25 ms
+	frameHop  = 160 // 10 ms
+	fftSize   = 512
+	numMel    = 24
+	numCeps   = 19 // c1..c19; c0 (level) says more about distance to the mic than about the voice
+	melLowHz  = 60
+	melHighHz = 7600
+	preEmph   = 0.97
 )
 
 // frontEnd turns a 16 kHz stream into frames of log energy, voicing and

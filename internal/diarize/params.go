@@ -4,6 +4,7 @@ package diarize
 // gives the measurement that chose it (docs/diarization.md has the tables).
 // They are not user options: Options carries what a caller may set.
 type params struct {
+	ownFrontEnd bool
 	// Speech activity.
 	voicedCPP       float32 // CPP above which a frame is voiced
 	voicePad        int     // frames of speech allowed around voiced frames
@@ -23,6 +24,7 @@ type params struct {
 	clrThreshold     float64
 	initClusters     int     // clusters the refinement starts from
 	mergeRatio       float64 // merge while the lowest ΔBIC/penalty is below
+	mergeDivergence  float64 // ... or while its divergence per frame is below
 	minTurnFrames    int     // a speaker needs at least one turn this long
 	sandwichFrac     float64 // share of sandwiched turns that marks a transition cluster
 	changeGuard      int     // frames each side of a speaker change left out of models
@@ -71,7 +73,8 @@ var defaultParams = params{
 	minClusterFrames: 50,
 	clrThreshold:     0,
 	initClusters:     12,
-	mergeRatio:       1.9,
+	mergeRatio:       1.8,
+	mergeDivergence:  1.6,
 	minTurnFrames:    50,
 	sandwichFrac:     0.65,
 	changeGuard:      0,

@@ -32,19 +32,24 @@ func refine(a *analysis, speech []span, ubm *gmm, labels []int, k int, opts Opti
 				st[c].add(a.row(int(t)))
 			}
 		}
-		bi, bj, best := 0, 0, math.Inf(1)
+		// A pair may merge when the difference between its two Gaussians
+		// is not significant (ΔBIC ratio under mergeRatio) or, though
+		// significant, too small to be another voice (divergence per
+		// frame under mergeDivergence): large clusters of one speaker
+		// always differ significantly, by content and intonation.
+		bi, bj, best, bestDiv := -1, -1, math.Inf(1), 0.0
+		minRatio := math.Inf(1)
 		for i := range k {
 			for j := i + 1; j < k; j++ {
-				x, y := &st[i], &st[j]
-				glr := 0.5 * ((x.n+y.n)*x.logDet(y) - x.n*x.logDet(nil) - y.n*y.logDet(nil))
-				pen := 0.5 * (numCeps + 0.5*numCeps*(numCeps+1)) * math.Log(x.n+y.n)
-				if v := glr / pen; v < best {
-					bi, bj, best = i, j, v
+				ratio, div := pairDistance(&st[i], &st[j])
+				minRatio = min(minRatio, ratio)
+				if (ratio < p.mergeRatio || div < p.mergeDivergence) && ratio < best {
+					bi, bj, best, bestDiv = i, j, ratio, div
 				}
 			}
 		}
-		if debugMerges {
-			fmt.Printf("  K=%d best merge ratio %.2f (%.0f+%.0f frames)\n", k, best, st[bi].n, st[bj].n)
+		if debugMerges && bi >= 0 {
+			fmt.Printf("  K=%d best merge ratio %.2f div %.2f (%.0f+%.0f frames)\n", k, best, bestDiv, st[bi].n, st[bj].n)
 			for c, r := range runStats(labels, k) {
 				fmt.Printf("     c%d frames %d runs %d maxrun %d sandwiched %.2f\n", c, r.frames, r.runs, r.maxRun, float64(r.sandwiched)/float64(r.runs))
 			}
@@ -52,7 +57,17 @@ func refine(a *analysis, speech []span, ubm *gmm, labels []int, k int, opts Opti
 		if k <= minK {
 			return k
 		}
-		if k <= maxK && best >= p.mergeRatio {
+		if bi < 0 && k > maxK {
+			// Over the allowed count: merge the most alike pair anyway.
+			for i := range k {
+				for j := i + 1; j < k; j++ {
+					if ratio, _ := pairDistance(&st[i], &st[j]); ratio <= minRatio {
+						bi, bj = i, j
+					}
+				}
+			}
+		}
+		if bi < 0 {
 			// No pair is alike enough to merge. A cluster without a single
 			// turn of minTurnFrames is most often overlapped speech or the
 			// transitions between two speakers, not a speaker: dissolve the
@@ -220,4 +235,15 @@ func transitionClusters(labels []int, k int, p *params) []int {
 		}
 	}
 	return out
+}
+
+// pairDistance returns, for two clusters' Gaussians, the ΔBIC likelihood
+// ratio over its penalty (λ = 1) and the likelihood ratio less the
+// penalty per effective frame (the harmonic mean of the two sizes): a
+// significance and an effect size.
+func pairDistance(x, y *gaussStats) (ratio, div float64) {
+	glr := 0.5 * ((x.n+y.n)*x.logDet(y) - x.n*x.logDet(nil) - y.n*y.logDet(nil))
+	pen := 0.5 * (numCeps + 0.5*numCeps*(numCeps+1)) * math.Log(x.n+y.n)
+	nh := x.n * y.n / (x.n + y.n)
+	return glr / pen, (glr - pen) / nh
 }
