@@ -35,16 +35,8 @@ func mfccConfig() speech.MFCCConfig {
 	return c
 }
 
-// frameRate is the number of feature frames per second.
+// frameRate is the number of feature frames per second (10 ms hop).
 const frameRate = 100
-
-const sampleRate = 16000
-
-// SampleSource is what the diarizer reads audio from: 16 kHz mono samples
-// in [−1, 1], io.Reader style (n > 0 samples may come with io.EOF).
-type SampleSource interface {
-	Read(p []float32) (n int, err error)
-}
 
 // streamFrontEnd accumulates features and speech regions from a stream.
 type streamFrontEnd struct {
@@ -52,7 +44,6 @@ type streamFrontEnd struct {
 	vad  *vad.Stream
 	a    *analysis
 	evs  []vad.Event
-	n    int64 // samples consumed
 }
 
 func newStreamFrontEnd() (*streamFrontEnd, error) {
@@ -60,14 +51,10 @@ func newStreamFrontEnd() (*streamFrontEnd, error) {
 	if err != nil {
 		return nil, fmt.Errorf("diarize: %w", err)
 	}
-	return &streamFrontEnd{mfcc: m, vad: vad.NewStream(p0VAD()), a: &analysis{}}, nil
+	return &streamFrontEnd{mfcc: m, vad: vad.NewStream(vad.FarFieldConfig()), a: &analysis{}}, nil
 }
 
-// p0VAD is the VAD configuration: the speech package's far-field setting.
-func p0VAD() vad.Config { return vad.FarFieldConfig() }
-
 func (fe *streamFrontEnd) write(x []float32) {
-	fe.n += int64(len(x))
 	fe.add(fe.mfcc.Write(x))
 	fe.evs = append(fe.evs, fe.vad.Write(x)...)
 }
@@ -104,7 +91,7 @@ func analyzeSource(ctx context.Context, src SampleSource) (*analysis, []span, er
 	if err != nil {
 		return nil, nil, err
 	}
-	buf := make([]float32, 4*sampleRate)
+	buf := make([]float32, 1<<16) // 4 s of audio per read
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
