@@ -30,6 +30,8 @@ var commands = []command{
 	{"loadtest", "load a server with pion clients and report what arrives", runLoadtest},
 	{"version", "print the version", runVersion},
 	{"bench-vad", "measure the voice activity detector on the dev set", runBenchVAD},
+	{"diarize", "write who spoke when in an audio file (RTTM or JSON)", runDiarize},
+	{"bench-diarize", "measure speaker diarization (DER, speed) on the dev set and generated meetings", runBenchDiarize},
 }
 
 // errUsage reports bad command-line arguments; the flag set has already

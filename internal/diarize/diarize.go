@@ -105,7 +105,7 @@ func diarize(ctx context.Context, src SampleSource, opts Options, p *params) ([]
 		return nil, err
 	}
 	k = refine(sc, speech, labels, k, opts, p, debug)
-	resegment(sc, speech, labels, k, p.finalIters, p)
+	resegment(sc, speech, labels, k, p.finalIters, 1, p)
 	compact(labels)
 	return turns(labels), nil
 }

@@ -22,6 +22,7 @@ type params struct {
 	mergeDivergence float64 // …or its divergence per frame is below
 	minTurnFrames   int     // a speaker needs one turn this long
 	sandwichFrac    float64 // share of turns squeezed between two others that marks a transition cluster
+	dissolveDiv     int     // dissolve up to (k−1)/dissolveDiv transition clusters per pass
 
 	// Resegmentation (reseg.go).
 	ubmComponents int
@@ -31,6 +32,7 @@ type params struct {
 	relevance     float64 // MAP relevance factor
 	switchPenalty float64 // log-likelihood cost of a speaker change
 	resegIters    int     // resegmentation passes between merges
+	loopStep      int     // frames per Viterbi step in those passes
 	finalIters    int     // passes after the last merge
 }
 
@@ -49,6 +51,7 @@ var defaultParams = params{
 	mergeDivergence: 1.3,
 	minTurnFrames:   50,
 	sandwichFrac:    0.65,
+	dissolveDiv:     4,
 
 	ubmComponents: 32,
 	ubmIters:      8,
@@ -56,6 +59,7 @@ var defaultParams = params{
 	topC:          4,
 	relevance:     8,
 	switchPenalty: 30,
-	resegIters:    3,
+	resegIters:    2,
+	loopStep:      1,
 	finalIters:    3,
 }

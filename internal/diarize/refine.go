@@ -20,7 +20,7 @@ func refine(sc *scorer, speech []span, labels []int, k int, opts Options, p *par
 		maxK = opts.MaxSpeakers
 	}
 	for {
-		resegment(sc, speech, labels, k, p.resegIters, p)
+		resegment(sc, speech, labels, k, p.resegIters, p.loopStep, p)
 		k = compact(labels)
 		if k <= minK {
 			return k
@@ -52,8 +52,12 @@ func refine(sc *scorer, speech []span, labels []int, k int, opts Options, p *par
 			if len(tr) == 0 {
 				return k
 			}
-			debug("dissolve transition cluster", "k", k, "cluster", tr[0])
-			dissolve(labels, tr[0])
+			// Several at once on long recordings, where each pass is dear.
+			n := max(1, min(len(tr), k-minK, (k-1)/p.dissolveDiv))
+			for _, c := range tr[:n] {
+				debug("dissolve transition cluster", "k", k, "cluster", c)
+				dissolve(labels, c)
+			}
 			k = compact(labels)
 			continue
 		}

@@ -84,6 +84,8 @@ func tuneParams(t *testing.T) *params {
 		"switchPenalty":   func(v float64) { p.switchPenalty = v },
 		"resegIters":      func(v float64) { p.resegIters = int(v) },
 		"finalIters":      func(v float64) { p.finalIters = int(v) },
+		"loopStep":        func(v float64) { p.loopStep = int(v) },
+		"dissolveDiv":     func(v float64) { p.dissolveDiv = int(v) },
 	}
 	for _, kv := range strings.Split(os.Getenv("PARLEY_DIARIZE_SET"), ",") {
 		if kv == "" {
