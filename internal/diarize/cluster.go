@@ -2,18 +2,17 @@ package diarize
 
 import "math"
 
-// Agglomerative clustering of segments with full-covariance Gaussians and
-// the ΔBIC distance. The whole dendrogram is built (down to one cluster)
-// so that a requested speaker count or range can be honoured by cutting it
-// elsewhere than where the BIC stops.
+// The first clustering: agglomerative, over the segments of the change
+// detection, each a full-covariance Gaussian, with the ΔBIC distance
+// (Chen & Gopalakrishnan 1998). It only has to over-cluster cleanly: it is
+// cut at initClusters clusters, more than any meeting here has speakers,
+// and the refinement (refine.go) takes over from there.
 
-// merge is one step of the dendrogram: clusters a and b (indices into the
-// initial items, a < b: a keeps the union) were joined at cost d.
+// merge is one step of the dendrogram: items a and b (a < b; a keeps the
+// union) were joined at ΔBIC d.
 type merge struct {
-	a, b   int
-	d      float64
-	glr    float64 // the likelihood-ratio part of d
-	na, nb float64 // frames on each side
+	a, b int
+	d    float64
 }
 
 type ahcCluster struct {
@@ -22,8 +21,9 @@ type ahcCluster struct {
 	alive bool
 }
 
-// ahc clusters the items bottom-up, merging at each step the pair with the
-// lowest ΔBIC(λ). It returns the merges in order.
+// ahc clusters items bottom-up, merging at each step the pair with the
+// lowest ΔBIC(λ), down to one cluster. Cost: n² log-determinants to start,
+// n more per merge; memory n² distances, so callers keep n ≤ maxAHCItems.
 func ahc(items []gaussStats, lambda float64) []merge {
 	n := len(items)
 	cl := make([]ahcCluster, n)
@@ -32,13 +32,10 @@ func ahc(items []gaussStats, lambda float64) []merge {
 	}
 	dist := func(i, j int) float64 {
 		a, b := &cl[i].st, &cl[j].st
-		const d = numCeps
 		nn := a.n + b.n
 		glr := 0.5 * (nn*a.logDet(b) - a.n*cl[i].ld - b.n*cl[j].ld)
-		return glr - lambda*0.5*(d+0.5*d*(d+1))*math.Log(nn)
+		return glr - lambda*0.5*(numCeps+0.5*numCeps*(numCeps+1))*math.Log(nn)
 	}
-	// Full distance matrix plus each row's nearest neighbour (j > i is not
-	// required: rows are symmetric, nn is over all live j ≠ i).
 	dm := make([]float64, n*n)
 	for i := range n {
 		for j := i + 1; j < n; j++ {
@@ -46,6 +43,7 @@ func ahc(items []gaussStats, lambda float64) []merge {
 			dm[i*n+j], dm[j*n+i] = v, v
 		}
 	}
+	// Each row's nearest live neighbour, updated after each merge.
 	nn := make([]int, n)
 	nd := make([]float64, n)
 	rowMin := func(i int) {
@@ -60,7 +58,7 @@ func ahc(items []gaussStats, lambda float64) []merge {
 		rowMin(i)
 	}
 	var merges []merge
-	for step := 0; step < n-1; step++ {
+	for len(merges) < n-1 {
 		bi := -1
 		for i := range n {
 			if cl[i].alive && nn[i] >= 0 && (bi < 0 || nd[i] < nd[bi]) {
@@ -71,11 +69,7 @@ func ahc(items []gaussStats, lambda float64) []merge {
 			break
 		}
 		a, b := min(bi, nn[bi]), max(bi, nn[bi])
-		{
-			x, y := &cl[a].st, &cl[b].st
-			glr := 0.5 * ((x.n+y.n)*x.logDet(y) - x.n*cl[a].ld - y.n*cl[b].ld)
-			merges = append(merges, merge{a: a, b: b, d: nd[bi], glr: glr, na: x.n, nb: y.n})
-		}
+		merges = append(merges, merge{a, b, nd[bi]})
 		cl[a].st.merge(&cl[b].st)
 		cl[a].ld = cl[a].st.logDet(nil)
 		cl[b].alive = false
@@ -102,22 +96,11 @@ func ahc(items []gaussStats, lambda float64) []merge {
 // cut applies the first n−k merges of the dendrogram over n items and
 // returns each item's cluster label in 0..k−1 (numbered by first item).
 func cut(n int, merges []merge, k int) []int {
-	pairs := make([][2]int, len(merges))
-	for i, m := range merges {
-		pairs[i] = [2]int{m.a, m.b}
-	}
-	return cutPairs(n, pairs, k)
-}
-
-// cutPairs applies the first n−k of the merges (pairs of item indices,
-// the first keeping the union) and labels the items 0..k−1.
-func cutPairs(n int, merges [][2]int, k int) []int {
 	parent := make([]int, n)
 	for i := range parent {
 		parent[i] = i
 	}
-	var find func(int) int
-	find = func(i int) int {
+	find := func(i int) int {
 		for parent[i] != i {
 			parent[i] = parent[parent[i]]
 			i = parent[i]
@@ -125,7 +108,7 @@ func cutPairs(n int, merges [][2]int, k int) []int {
 		return i
 	}
 	for _, m := range merges[:max(0, min(len(merges), n-k))] {
-		parent[find(m[1])] = find(m[0])
+		parent[find(m.b)] = find(m.a)
 	}
 	lab := make([]int, n)
 	ids := map[int]int{}
@@ -141,13 +124,36 @@ func cutPairs(n int, merges [][2]int, k int) []int {
 	return lab
 }
 
-// bicCount is the number of clusters where the BIC stops merging: the
-// number left when the first merge with a positive ΔBIC comes.
-func bicCount(n int, merges []merge) int {
-	for i, m := range merges {
-		if m.d > 0 {
-			return n - i
+// clusterItems labels items 0..k−1 by AHC cut at k clusters. With more
+// than maxItems items (long recordings: about 5 minutes of speech per 400
+// segments) the items are first clustered in consecutive chunks of
+// maxItems down to k each, and the chunk clusters are clustered together:
+// memory and time stay O(maxItems²) per chunk instead of O(n²).
+func clusterItems(items []gaussStats, k, maxItems int, lambda float64) []int {
+	n := len(items)
+	if n <= maxItems {
+		return cut(n, ahc(items, lambda), min(k, n))
+	}
+	var groups []gaussStats
+	owner := make([]int, n) // item → group
+	for lo := 0; lo < n; lo += maxItems {
+		hi := min(n, lo+maxItems)
+		lab := cut(hi-lo, ahc(items[lo:hi], lambda), min(k, hi-lo))
+		base := len(groups)
+		nl := 0
+		for _, l := range lab {
+			nl = max(nl, l+1)
+		}
+		groups = append(groups, make([]gaussStats, nl)...)
+		for i, l := range lab {
+			groups[base+l].merge(&items[lo+i])
+			owner[lo+i] = base + l
 		}
 	}
-	return max(1, n-len(merges))
+	glab := clusterItems(groups, k, maxItems, lambda)
+	out := make([]int, n)
+	for i := range out {
+		out[i] = glab[owner[i]]
+	}
+	return out
 }

@@ -101,15 +101,3 @@ func choleskyLogDet(a []float64, d int) float64 {
 	}
 	return ld
 }
-
-// deltaBIC is the Bayesian information criterion difference between
-// modelling a and b with one full-covariance Gaussian and with two
-// (Chen & Gopalakrishnan 1998). Negative means one model is better: the
-// two are likely the same speaker. lambda weighs the model-size penalty.
-func deltaBIC(a, b *gaussStats, lambda float64) float64 {
-	const d = numCeps
-	n := a.n + b.n
-	glr := 0.5 * (n*a.logDet(b) - a.n*a.logDet(nil) - b.n*b.logDet(nil))
-	p := 0.5 * (d + 0.5*d*(d+1)) * math.Log(n)
-	return glr - lambda*p
-}

@@ -27,15 +27,6 @@ func newGMM(k, dim int) *gmm {
 
 func (g *gmm) k() int { return len(g.w) }
 
-func (g *gmm) clone() *gmm {
-	c := newGMM(g.k(), g.dim)
-	copy(c.w, g.w)
-	copy(c.mean, g.mean)
-	copy(c.ivar, g.ivar)
-	copy(c.lconst, g.lconst)
-	return c
-}
-
 func (g *gmm) update() {
 	for c := range g.w {
 		s := math.Log(max(g.w[c], 1e-10))
@@ -67,11 +58,6 @@ func (g *gmm) compLogLik(x []float32, out []float64) float64 {
 		sum += math.Exp(l - best)
 	}
 	return best + math.Log(sum)
-}
-
-// logLik returns log p(x).
-func (g *gmm) logLik(x []float32, scratch []float64) float64 {
-	return g.compLogLik(x, scratch)
 }
 
 // trainGMM fits a k-component GMM to the frames listed in idx (rows of
@@ -147,12 +133,6 @@ func (g *gmm) em(feats []float32, idx []int32, iters int, rng *rand.Rand) float6
 			}
 		}
 		for c := range k {
-			if n[c] < 1 && rng == nil {
-				// Dead component of a model adapted from the UBM: drop it
-				// (a tiny weight) rather than leave it at the background.
-				g.w[c] = 1e-8
-				continue
-			}
 			if n[c] < 1 {
 				// Dead component: restart it on a random frame.
 				t := idx[rng.IntN(len(idx))]
@@ -173,82 +153,4 @@ func (g *gmm) em(feats []float32, idx []int32, iters int, rng *rand.Rand) float6
 		g.update()
 	}
 	return total
-}
-
-// logLikSum returns Σ log p(x) over the frames idx.
-func (g *gmm) logLikSum(feats []float32, idx []int32, scratch []float64) float64 {
-	s := 0.0
-	for _, t := range idx {
-		s += g.compLogLik(feats[int(t)*g.dim:int(t+1)*g.dim], scratch)
-	}
-	return s
-}
-
-// concat returns a model holding the components of a and b, weighted by
-// the share of frames (na, nb) each was trained on: the starting point of
-// the merged model in the Ajmera–Wooters merge test.
-func concat(a, b *gmm, na, nb float64) *gmm {
-	g := newGMM(a.k()+b.k(), a.dim)
-	fa := na / (na + nb)
-	for c := range a.k() {
-		g.w[c] = a.w[c] * fa
-	}
-	for c := range b.k() {
-		g.w[a.k()+c] = b.w[c] * (1 - fa)
-	}
-	copy(g.mean, a.mean)
-	copy(g.mean[a.k()*a.dim:], b.mean)
-	copy(g.ivar, a.ivar)
-	copy(g.ivar[a.k()*a.dim:], b.ivar)
-	g.update()
-	return g
-}
-
-// adaptML returns ubm retrained by EM on the frames idx alone (weights,
-// means and variances), starting from the UBM: deterministic, and
-// components that see no frame are dropped instead of staying at the
-// background, so that a speaker with little speech does not inherit the
-// model of the speakers who dominate the UBM.
-func adaptML(ubm *gmm, feats []float32, idx []int32, iters int) *gmm {
-	g := ubm.clone()
-	g.em(feats, idx, iters, nil)
-	return g
-}
-
-// mapAdapt returns ubm with its means moved towards the frames in idx by
-// maximum a posteriori adaptation (Reynolds et al. 2000) with relevance
-// factor r: a component seen in n frames moves n/(n+r) of the way to their
-// mean. Weights and variances stay the UBM's, which keeps models trained on
-// a few seconds (a back-channel) from overfitting.
-func mapAdapt(ubm *gmm, feats []float32, idx []int32, r float64) *gmm {
-	dim, k := ubm.dim, ubm.k()
-	g := ubm.clone()
-	post := make([]float64, k)
-	n := make([]float64, k)
-	s1 := make([]float64, k*dim)
-	for _, t := range idx {
-		x := feats[int(t)*dim : int(t+1)*dim]
-		ll := ubm.compLogLik(x, post)
-		for c := range k {
-			p := math.Exp(post[c] - ll)
-			if p < 1e-5 {
-				continue
-			}
-			n[c] += p
-			for d, v := range x {
-				s1[c*dim+d] += p * float64(v)
-			}
-		}
-	}
-	for c := range k {
-		if n[c] == 0 {
-			continue
-		}
-		a := n[c] / (n[c] + r)
-		for d := range dim {
-			g.mean[c*dim+d] = a*s1[c*dim+d]/n[c] + (1-a)*ubm.mean[c*dim+d]
-		}
-	}
-	g.update()
-	return g
 }

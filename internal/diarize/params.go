@@ -1,94 +1,65 @@
 package diarize
 
-// params holds the tunable constants of the pipeline. Each value's comment
-// gives the measurement that chose it (docs/diarization.md has the tables).
-// They are not user options: Options carries what a caller may set.
+// params holds the tunable constants of the pipeline. They are not user
+// options (Options carries those); docs/diarization.md gives, for each,
+// the measurement that chose it. Tests and the tuning harness change them
+// through a copy of defaultParams.
 type params struct {
-	// Speech activity.
-	voicedCPP       float32 // CPP above which a frame is voiced
-	voicePad        int     // frames of speech allowed around voiced frames
-	maxUnvoicedRun  int     // longest unvoiced stretch kept inside a region
-	minSpeechFrames int     // shortest region kept
-	bridgeFrames    int     // gaps shorter than this are bridged
-
-	// Change detection.
+	// Change detection (segment.go).
 	changeWin       int     // half-window W, frames
 	changeStep      int     // evaluation step, frames
 	minChangeWin    int     // shortest half-window near region ends
-	changeThreshold float64 // GLR per frame
+	changeThreshold float64 // GLR per frame that marks a change
 
-	// Clustering.
-	bicLambda        float64
-	minClusterFrames int
-	clrThreshold     float64
+	// First clustering (cluster.go).
+	bicLambda        float64 // ΔBIC penalty weight of the first AHC
+	minClusterFrames int     // shorter segments wait for the resegmentation
 	initClusters     int     // clusters the refinement starts from
-	mergeRatio       float64 // merge while the lowest ΔBIC/penalty is below
-	minTurnFrames    int     // a speaker needs at least one turn this long
-	sandwichFrac     float64 // share of sandwiched turns that marks a transition cluster
-	changeGuard      int     // frames each side of a speaker change left out of models
-	awInit           int     // initial clusters of the Ajmera–Wooters stage (0 = off)
-	awThreshold      float64
-	cvMerge          bool
-	bicOnly          bool
-	t2Threshold      float64
-	cvThreshold      float64
-	awGauss          int // Gaussians per initial cluster
-	awIters          int // EM iterations per (re)training
-	awFramesPerGauss int // initial Gaussians per cluster: one per this many frames (≤ awGauss)
+	maxAHCItems      int     // above this many segments, AHC runs in chunks
 
-	// Resegmentation.
-	ubmComponents  int
-	ubmIters       int
-	ubmMaxFrames   int
-	relevance      float64
-	mlModels       bool // speaker models trained by EM on their own frames (else MAP from the UBM)
-	adaptML        bool // speaker models: EM from the UBM on their own frames
-	finalAdaptML   bool
-	speakerGauss   int // at most this many Gaussians per speaker model
-	framesPerGauss int // one Gaussian per this many training frames
-	speakerIters   int // EM iterations
-	switchPenalty  float64
-	resegIters     int
+	// Refinement (refine.go).
+	mergeRatio      float64 // merge while a pair's ΔBIC/penalty is below…
+	mergeDivergence float64 // …or its divergence per frame is below
+	minTurnFrames   int     // a speaker needs one turn this long
+	sandwichFrac    float64 // share of turns squeezed between two others that marks a transition cluster
+	dissolveDiv     int     // dissolve up to (k−1)/dissolveDiv transition clusters per pass
+
+	// Resegmentation (reseg.go).
+	ubmComponents int
+	ubmIters      int
+	ubmMaxFrames  int
+	topC          int     // UBM components scored per frame
+	relevance     float64 // MAP relevance factor
+	switchPenalty float64 // log-likelihood cost of a speaker change
+	resegIters    int     // resegmentation passes between merges
+	loopStep      int     // frames per Viterbi step in those passes
+	finalIters    int     // passes after the last merge
 }
 
 var defaultParams = params{
-	// Measured on the dev mixes: non-speech frames (including the −44 dBFS
-	// pink noise of an open microphone) have CPP p99 ≤ 0.15; speech frames
-	// p50 0.15–0.5.
-	voicedCPP:       0.2,
-	voicePad:        15,
-	maxUnvoicedRun:  60,
-	minSpeechFrames: 20,
-	// 0.3 s: the NIST convention the references follow.
-	bridgeFrames: 30,
-
-	changeWin:       100,
+	changeWin:       100, // 1 s each side
 	changeStep:      5,
 	minChangeWin:    50,
 	changeThreshold: 1.0,
 
 	bicLambda:        1.0,
 	minClusterFrames: 50,
-	clrThreshold:     0,
 	initClusters:     12,
-	mergeRatio:       1.9,
-	minTurnFrames:    50,
-	sandwichFrac:     0.65,
-	changeGuard:      0,
-	awInit:           0,
-	awGauss:          5,
-	awIters:          5,
-	awFramesPerGauss: 300,
+	maxAHCItems:      400,
 
-	ubmComponents:  32,
-	ubmIters:       8,
-	ubmMaxFrames:   30000,
-	relevance:      8,
-	mlModels:       false,
-	adaptML:        false,
-	speakerGauss:   16,
-	framesPerGauss: 100,
-	speakerIters:   3,
-	switchPenalty:  30,
-	resegIters:     3,
+	mergeRatio:      1.8,
+	mergeDivergence: 1.3,
+	minTurnFrames:   50,
+	sandwichFrac:    0.65,
+	dissolveDiv:     4,
+
+	ubmComponents: 32,
+	ubmIters:      8,
+	ubmMaxFrames:  30000,
+	topC:          4,
+	relevance:     8,
+	switchPenalty: 30,
+	resegIters:    2,
+	loopStep:      1,
+	finalIters:    3,
 }

@@ -6,13 +6,12 @@ import (
 )
 
 // refine alternates Viterbi resegmentation and merging, starting from k
-// clusters in labels: after each resegmentation, clusters that hold no
-// turn of at least p.minTurnFrames are dissolved (their frames go to the
-// remaining speakers at the next resegmentation), then the two clusters
-// with the lowest ΔBIC-to-penalty ratio are merged while that ratio is
-// under p.mergeRatio. It returns the final number of clusters, labels
-// renumbered 0..K−1.
-func refine(a *analysis, speech []span, ubm *gmm, labels []int, k int, opts Options, p *params) int {
+// clusters in labels. After each resegmentation the two clusters whose
+// Gaussians are most alike merge, as long as they are alike enough (see
+// mergeable); when no pair is, a cluster that looks like overlapped speech
+// or turn transitions rather than a speaker is dissolved and the loop goes
+// on. Labels end up numbered 0..K−1; refine returns K.
+func refine(sc *scorer, speech []span, labels []int, k int, opts Options, p *params, debug func(string, ...any)) int {
 	minK := max(1, opts.Speakers, opts.MinSpeakers)
 	maxK := math.MaxInt
 	if opts.Speakers > 0 {
@@ -21,53 +20,48 @@ func refine(a *analysis, speech []span, ubm *gmm, labels []int, k int, opts Opti
 		maxK = opts.MaxSpeakers
 	}
 	for {
-		resegment(a, speech, ubm, labels, k, p)
+		resegment(sc, speech, labels, k, p.resegIters, p.loopStep, p)
 		k = compact(labels)
-		if k <= 1 {
-			return k
-		}
-		st := make([]gaussStats, k)
-		for c, idx := range trainingFrames(labels, k, p.changeGuard) {
-			for _, t := range idx {
-				st[c].add(a.row(int(t)))
-			}
-		}
-		bi, bj, best := 0, 0, math.Inf(1)
-		for i := range k {
-			for j := i + 1; j < k; j++ {
-				x, y := &st[i], &st[j]
-				glr := 0.5 * ((x.n+y.n)*x.logDet(y) - x.n*x.logDet(nil) - y.n*y.logDet(nil))
-				pen := 0.5 * (numCeps + 0.5*numCeps*(numCeps+1)) * math.Log(x.n+y.n)
-				if v := glr / pen; v < best {
-					bi, bj, best = i, j, v
-				}
-			}
-		}
-		if debugMerges {
-			fmt.Printf("  K=%d best merge ratio %.2f (%.0f+%.0f frames)\n", k, best, st[bi].n, st[bj].n)
-			for c, r := range runStats(labels, k) {
-				fmt.Printf("     c%d frames %d runs %d maxrun %d sandwiched %.2f\n", c, r.frames, r.runs, r.maxRun, float64(r.sandwiched)/float64(r.runs))
-			}
-		}
 		if k <= minK {
 			return k
 		}
-		if k <= maxK && best >= p.mergeRatio {
-			// No pair is alike enough to merge. A cluster without a single
-			// turn of minTurnFrames is most often overlapped speech or the
-			// transitions between two speakers, not a speaker: dissolve the
-			// shortest such cluster and try again.
-			short := transitionClusters(labels, k, p)
-			if len(short) == 0 {
+		st := make([]gaussStats, k)
+		for t, l := range labels {
+			if l >= 0 {
+				st[l].add(sc.a.row(t))
+			}
+		}
+		bi, bj, best := -1, -1, math.Inf(1)
+		ai, aj, alike := -1, -1, math.Inf(1) // the most alike pair, mergeable or not
+		for i := range k {
+			for j := i + 1; j < k; j++ {
+				ratio, div := pairDistance(&st[i], &st[j])
+				if ratio < alike {
+					ai, aj, alike = i, j, ratio
+				}
+				if (ratio < p.mergeRatio || div < p.mergeDivergence) && ratio < best {
+					bi, bj, best = i, j, ratio
+				}
+			}
+		}
+		if bi < 0 && k > maxK {
+			bi, bj = ai, aj // over the allowed count: merge the most alike anyway
+		}
+		if bi < 0 {
+			tr := transitionClusters(labels, k, p)
+			if len(tr) == 0 {
 				return k
 			}
-			if debugMerges {
-				fmt.Printf("  K=%d dissolve %d\n", k, short[0])
+			// Several at once on long recordings, where each pass is dear.
+			n := max(1, min(len(tr), k-minK, (k-1)/p.dissolveDiv))
+			for _, c := range tr[:n] {
+				debug("dissolve transition cluster", "k", k, "cluster", c)
+				dissolve(labels, c)
 			}
-			dissolve(labels, short[:1], k)
 			k = compact(labels)
 			continue
 		}
+		debug("merge", "k", k, "ratio", best, "frames", fmt.Sprintf("%.0f+%.0f", st[bi].n, st[bj].n))
 		for t, l := range labels {
 			if l == bj {
 				labels[t] = bi
@@ -75,6 +69,22 @@ func refine(a *analysis, speech []span, ubm *gmm, labels []int, k int, opts Opti
 		}
 		k = compact(labels)
 	}
+}
+
+// pairDistance compares two clusters' full-covariance Gaussians. ratio is
+// the generalised likelihood ratio of "two Gaussians" against "one" over
+// the BIC penalty (ΔBIC with λ = 1 is ratio − 1): is the difference
+// significant? div is the ratio less the penalty per effective frame (the
+// harmonic mean of the sizes): is it large? Two clusters of one speaker
+// always differ significantly once they are large (content, intonation),
+// but by less per frame than two voices do; two small clusters of
+// different voices differ by a lot per frame, but not always
+// significantly. A pair merges when either says "alike" (refine).
+func pairDistance(x, y *gaussStats) (ratio, div float64) {
+	glr := 0.5 * ((x.n+y.n)*x.logDet(y) - x.n*x.logDet(nil) - y.n*y.logDet(nil))
+	pen := 0.5 * (numCeps + 0.5*numCeps*(numCeps+1)) * math.Log(x.n+y.n)
+	nh := x.n * y.n / (x.n + y.n)
+	return glr / pen, (glr - pen) / nh
 }
 
 // compact renumbers the labels in use to 0..K−1 (in order of first use)
@@ -95,72 +105,27 @@ func compact(labels []int) int {
 	return len(remap)
 }
 
-// shortClusters lists the clusters whose longest run of frames is shorter
-// than minRun, shortest first.
-func shortClusters(labels []int, k, minRun int) []int {
-	longest := make([]int, k)
-	for t := 0; t < len(labels); {
-		l := labels[t]
-		e := t + 1
-		for e < len(labels) && labels[e] == l {
-			e++
-		}
-		if l >= 0 {
-			longest[l] = max(longest[l], e-t)
-		}
-		t = e
-	}
-	var out []int
-	for c, n := range longest {
-		if n < minRun {
-			out = append(out, c)
-		}
-	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && longest[out[j]] < longest[out[j-1]]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
-}
-
-// dissolve gives the frames of the dropped clusters to the nearest
-// surviving cluster in time (before, else after); the next
-// resegmentation decides for good.
-func dissolve(labels []int, drop []int, k int) {
-	gone := make([]bool, k)
-	for _, c := range drop {
-		gone[c] = true
-	}
-	last := -1
-	for t, l := range labels {
-		switch {
-		case l < 0:
-		case gone[l]:
-			labels[t] = -2 - 0 // placeholder, filled below
-		default:
-			last = l
-		}
-		_ = last
-	}
-	// Forward fill from the previous surviving label, then backward for a
-	// leading run.
+// dissolve gives the frames of cluster c to the previous speaker in time
+// (the next one for a leading run); the next resegmentation decides.
+func dissolve(labels []int, c int) {
 	prev := -1
 	for t, l := range labels {
-		if l == -2 {
+		switch {
+		case l == c:
 			labels[t] = prev
 			if prev < 0 {
 				labels[t] = -2
 			}
-		} else if l >= 0 {
+		case l >= 0:
 			prev = l
 		}
 	}
 	next := -1
 	for t := len(labels) - 1; t >= 0; t-- {
-		if labels[t] == -2 {
+		switch {
+		case labels[t] == -2:
 			labels[t] = max(next, 0)
-		} else if labels[t] >= 0 {
+		case labels[t] >= 0:
 			next = labels[t]
 		}
 	}
@@ -171,7 +136,7 @@ type clusterRuns struct {
 }
 
 // runStats describes the runs (turns) of each cluster: how many, the
-// longest, and how many are sandwiched between two other speakers with no
+// longest, and how many are squeezed between two other speakers with no
 // pause (under 0.3 s) on either side.
 func runStats(labels []int, k int) []clusterRuns {
 	type run struct{ lab, start, end int }
@@ -203,12 +168,12 @@ func runStats(labels []int, k int) []clusterRuns {
 
 // transitionClusters lists the clusters that look like overlapped speech
 // or turn transitions rather than a speaker: no turn of p.minTurnFrames,
-// or at least p.sandwichFrac of their (≥ 3) turns squeezed between two
-// other speakers without a pause. Most sandwiched first.
+// or at least p.sandwichFrac of their turns (three or more) squeezed
+// between two other speakers without a pause. Most squeezed first.
 func transitionClusters(labels []int, k int, p *params) []int {
 	rs := runStats(labels, k)
-	var out []int
 	frac := func(c int) float64 { return float64(rs[c].sandwiched) / float64(max(1, rs[c].runs)) }
+	var out []int
 	for c, r := range rs {
 		if r.maxRun < p.minTurnFrames || r.runs >= 3 && frac(c) >= p.sandwichFrac {
 			out = append(out, c)
