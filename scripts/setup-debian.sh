@@ -7,7 +7,7 @@ pkgs=(
   build-essential pkg-config
   libpocketsphinx-dev pocketsphinx pocketsphinx-en-us   # embedded ASR engine (cgo)
   opus-tools sox espeak-ng flite                        # test and benchmark audio
-  chromium                                              # browser tests (chromedp)
+  chromium fonts-noto-color-emoji                       # browser tests (chromedp); emoji in their screenshots
 )
 if [ "${1:-}" = "--runtime" ]; then
   pkgs=(build-essential pkg-config libpocketsphinx-dev pocketsphinx-en-us)

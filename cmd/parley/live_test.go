@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -80,7 +79,9 @@ func runLiveMeeting(t *testing.T, ctx context.Context, srv *server.Server, room 
 		t.Fatal(err)
 	}
 	lm.observer.Send(map[string]any{"type": "transcription", "enabled": true})
-	if _, err := lm.observer.WaitFor(ctx, func(m client.Message) bool { return m.Type == "transcription" && strings.Contains(string(m.Raw), `"enabled":true`) }); err != nil {
+	if _, err := lm.observer.WaitFor(ctx, func(m client.Message) bool {
+		return m.Type == "transcription" && strings.Contains(string(m.Raw), `"enabled":true`)
+	}); err != nil {
 		t.Fatalf("transcription not turned on: %v", err)
 	}
 	names := make([]string, 0, len(opus))
@@ -291,12 +292,37 @@ func TestLiveTranscriptionOfStems(t *testing.T) {
 	for _, s := range doc.Segments {
 		hyp = append(hyp, map[string]any{"speaker": s.Speaker, "start": s.Start, "end": s.End, "text": s.Text})
 	}
+	if os.Getenv("PARLEY_TEST_DUMP") != "" {
+		os.WriteFile(os.Getenv("PARLEY_TEST_DUMP"), fetchTranscript(t, srv.URL(), meetingID, "json"), 0o644)
+	}
 	wer, cpwer := scoreCpWER(t, m, hyp)
-	t.Logf("live transcript: WER %.1f %%, cpWER %.1f %%", wer, cpwer)
+	st, dst := srv.Rooms.SpeechStats(), srv.Rooms.DecoderStats()
+	t.Logf("live transcript: WER %.1f %%, cpWER %.1f %% (audio dropped %.1f s; packets %d lost %d late %d re-anchored %d)",
+		wer, cpwer, st.DroppedSeconds, dst.Packets, dst.Lost, dst.Late, dst.Reanchors)
+
+	// The same Opus stems through `parley transcribe --track`: the live
+	// path must be as accurate, within 3 points of cpWER.
+	offline := filepath.Join(t.TempDir(), "offline.json")
+	args := []string{"--format", "json", "--out", offline}
+	for name, f := range opus {
+		args = append(args, "--track", name+"="+f)
+	}
+	if err := runTranscribe(ctx, args, io.Discard, io.Discard); err != nil {
+		t.Fatalf("parley transcribe: %v", err)
+	}
+	var off struct {
+		Segments []map[string]any `json:"segments"`
+	}
+	b, _ := os.ReadFile(offline)
+	json.Unmarshal(b, &off)
+	_, offCp := scoreCpWER(t, m, off.Segments)
+	t.Logf("parley transcribe --track on the same Opus stems: cpWER %.1f %%", offCp)
+	if cpwer > offCp+3 {
+		t.Errorf("live cpWER %.1f %% is more than 3 points worse than offline %.1f %%", cpwer, offCp)
+	}
 	for _, f := range []string{"vtt", "srt", "md", "txt", "rttm"} {
 		if b := fetchTranscript(t, srv.URL(), meetingID, f); len(b) == 0 {
 			t.Errorf("empty %s transcript", f)
 		}
 	}
-	fmt.Fprint(io.Discard, cpwer)
 }

@@ -28,6 +28,7 @@ type command struct {
 var commands = []command{
 	{"serve", "run the meeting server", runServe},
 	{"loadtest", "load a server with pion clients and report what arrives", runLoadtest},
+	{"bench-captions", "measure live caption latency with many people speaking at once", runBenchCaptions},
 	{"version", "print the version", runVersion},
 	{"bench-vad", "measure the voice activity detector on the dev set", runBenchVAD},
 	{"transcribe", "transcribe audio files (one per speaker with --track)", runTranscribe},

@@ -179,7 +179,7 @@ func (r *Room) transcribe(t *sfu.Track) {
 		r.log.Error("transcript track", "err", err)
 		return
 	}
-	f := &speechFeed{dec: dec, track: track, owner: owner.id}
+	f := &speechFeed{dec: dec, track: track, owner: owner.id, m: r.m}
 	r.feeds[t.ID()] = f
 	r.mu.Unlock()
 	queue := r.m.opts.Transcription.TapQueue
@@ -226,6 +226,7 @@ func (r *Room) Caption(c transcript.Caption) {
 // the meeting clock → the transcript track (VAD, ASR, captions, store).
 // It runs on the tap's goroutine, so decoding never touches forwarding.
 type speechFeed struct {
+	m     *Manager
 	dec   *speech.TrackDecoder
 	track *transcript.Track
 	tap   *sfu.Tap
@@ -250,7 +251,28 @@ func (f *speechFeed) Close() {
 			f.track.Write(c.Start, c.PCM)
 		}
 		f.track.Close()
+		st := f.dec.Stats()
+		f.m.mu.Lock()
+		f.m.decoderStats.Packets += st.Packets
+		f.m.decoderStats.Lost += st.Lost
+		f.m.decoderStats.Late += st.Late
+		f.m.decoderStats.Reanchors += st.Reanchors
+		f.m.decoderStats.Concealed += st.Concealed
+		f.m.decoderStats.DecodeErrors += st.DecodeErrors
+		f.m.mu.Unlock()
 	})
+}
+
+// TranscriptsPending returns how many ended transcription sessions are
+// still finishing their last utterances.
+func (m *Manager) TranscriptsPending() int { return int(m.finishing.Load()) }
+
+// DecoderStats sums the packet counters of the speech decoders of
+// tracks whose transcription has ended.
+func (m *Manager) DecoderStats() speech.TrackStats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.decoderStats
 }
 
 // closeSession finishes a transcription session in the background: the
@@ -265,8 +287,10 @@ func (m *Manager) closeSession(sess *transcript.Session) {
 		timeout = 30 * time.Second
 	}
 	m.sessions.Add(1)
+	m.finishing.Add(1)
 	go func() {
 		defer m.sessions.Done()
+		defer m.finishing.Add(-1)
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		if err := sess.Close(ctx); err != nil {

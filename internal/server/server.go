@@ -26,6 +26,7 @@ import (
 	"github.com/parleyhq/parley/internal/sfu"
 	"github.com/parleyhq/parley/internal/signal"
 	"github.com/parleyhq/parley/internal/store"
+	"github.com/parleyhq/parley/internal/web"
 )
 
 // Server is a running Parley.
@@ -60,7 +61,12 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	s := &Server{cfg: cfg, log: log, Registry: reg, serveErr: make(chan error, 1)}
-	var err error
+	// The embedded client first: it holds no resource to release on a
+	// later failure.
+	client, err := web.New(web.Options{Logger: log.With("part", "web")})
+	if err != nil {
+		return nil, fmt.Errorf("web client: %w", err)
+	}
 	s.SFU, err = sfu.New(sfu.Options{
 		UDPPort:    cfg.Media.UDPPort,
 		TCPPort:    cfg.Media.TCPPort,
@@ -103,10 +109,11 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Rooms:       s.Rooms,
 		Transcripts: s.Store,
 		Signal:      s.signal,
-		Gatherer:  reg,
-		PublicURL: cfg.PublicURL,
-		Logger:    log.With("part", "http"),
-		Ready:     func() bool { return !s.Rooms.Draining() },
+		Gatherer:    reg,
+		PublicURL:   cfg.PublicURL,
+		Logger:      log.With("part", "http"),
+		Ready:       func() bool { return !s.Rooms.Draining() },
+		Web:         client,
 	})
 	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	return s, nil

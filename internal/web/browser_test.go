@@ -1,0 +1,429 @@
+package web_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+var roomPath = regexp.MustCompile(`^/[a-z]{2,12}(-[a-z]{2,12}){0,4}$`)
+
+// join takes a browser from the pre-join page of url into the meeting
+// and returns its participant id.
+func join(t *testing.T, b *browser, url, name string) string {
+	t.Helper()
+	b.navigate(t, url)
+	b.do(t, chromedp.WaitVisible(chromedp.CSS("#display-name")))
+	evalJS[chromedp.Void](t, b, `document.querySelector('#display-name').value = ''`)
+	b.do(t, chromedp.SendKeys(chromedp.CSS("#display-name"), name))
+	b.click(t, "#join")
+	b.waitJS(t, 15*time.Second, name+" in the meeting",
+		`!document.querySelector('#meeting').hidden && document.querySelector('#grid .tile--self')`,
+		`({status: document.querySelector('#join-status').textContent, error: document.querySelector('#media-error').textContent})`)
+	return evalJS[string](t, b, `document.querySelector('#grid .tile--self').dataset.participantId`)
+}
+
+// seesPlaying waits until b shows other's tile, named right, with
+// decoded video, and receives their audio and video.
+func seesPlaying(t *testing.T, b *browser, otherID, otherName string) {
+	t.Helper()
+	b.waitJS(t, 20*time.Second, fmt.Sprintf("%s's tile playing", otherName),
+		fmt.Sprintf(`(() => { const x = __tile(%s); return x && !x.hidden && x.name === %s && x.videoWidth > 0 && !x.paused; })()`,
+			jsString(otherID), jsString(otherName)),
+		fmt.Sprintf(`__tile(%s)`, jsString(otherID)))
+	b.flowingAV(t, otherID, 10*time.Second)
+}
+
+func TestBrowserMeeting(t *testing.T) {
+	srv, stopServer := startServer(t)
+	base := srv.URL()
+	t0 := time.Now()
+
+	// Three people, each a separate Chromium with its own profile and
+	// fake camera and microphone. Carol reaches the server through a
+	// relay the test can cut (the reconnection case).
+	type started struct {
+		b   *browser
+		err any
+	}
+	names := []string{"Alice Martin", "Bob Nguyen", "Carol Dubois"}
+	browsers := make([]*browser, 3)
+	done := make(chan int, 3)
+	for i := range names {
+		go func() {
+			defer func() { done <- i }()
+			browsers[i] = newBrowser(t, strings.Fields(names[i])[0], browserOptions{audio: speechWAV(t, i)})
+		}()
+	}
+	for range names {
+		<-done
+	}
+	for i, b := range browsers {
+		if b == nil {
+			t.Fatalf("browser %d did not start", i)
+		}
+	}
+	alice, bob, carol := browsers[0], browsers[1], browsers[2]
+	relay := newProxy(t, srv.Addr())
+	t.Logf("3 browsers started in %v", time.Since(t0))
+
+	// A failing test leaves a picture of the meeting as Alice saw it.
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		dir := t.ArtifactDir()
+		for _, b := range browsers {
+			p := filepath.Join(dir, "meeting-"+strings.ToLower(b.name)+".png")
+			if err := b.screenshot(p); err == nil {
+				t.Logf("screenshot: %s", p)
+			}
+		}
+	})
+
+	var roomURL, roomID string
+	ids := map[string]string{}
+
+	t.Run("home page creates a meeting", func(t *testing.T) {
+		alice.navigate(t, base+"/")
+		alice.click(t, "#new-meeting")
+		alice.waitJS(t, 10*time.Second, "the meeting page", `/^\/[a-z-]+$/.test(location.pathname) && document.querySelector('#display-name')`, `location.href`)
+		path := evalJS[string](t, alice, `location.pathname`)
+		if !roomPath.MatchString(path) {
+			t.Fatalf("new meeting at %q", path)
+		}
+		roomID = strings.TrimPrefix(path, "/")
+		roomURL = base + path
+		// The pre-join page: live preview, a moving level meter, devices listed.
+		alice.waitJS(t, 10*time.Second, "camera preview, level meter and device lists",
+			`(() => { const v = document.querySelector('#preview'); window.__maxLevel = Math.max(window.__maxLevel || 0, document.querySelector('#mic-level').value);
+				const named = (id) => [...document.querySelectorAll(id + ' option')].some(o => o.value && o.textContent.trim());
+				return v.videoWidth > 0 && !v.paused && window.__maxLevel > 0.05 && named('#camera-select') && named('#mic-select'); })()`,
+			`({w: document.querySelector('#preview').videoWidth, level: window.__maxLevel, cams: document.querySelectorAll('#camera-select option').length})`)
+	})
+	if roomID == "" {
+		t.FailNow()
+	}
+
+	t.Run("two people see and hear each other", func(t *testing.T) {
+		ids["alice"] = join(t, alice, roomURL, names[0])
+		ids["bob"] = join(t, bob, roomURL, names[1])
+		seesPlaying(t, alice, ids["bob"], names[1])
+		seesPlaying(t, bob, ids["alice"], names[0])
+		// The camera is announced with its three simulcast layers.
+		pubs := evalJS[string](t, alice, `JSON.stringify(__sent.filter(m => m.type === 'publish').map(m => [m.kind, m.source, (m.simulcast || []).join('')]))`)
+		if pubs != `[["audio","microphone",""],["video","camera","qhf"]]` {
+			t.Errorf("Alice published %s", pubs)
+		}
+	})
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	t.Run("third person joins by link from the home page", func(t *testing.T) {
+		carol.navigate(t, relay.url()+"/")
+		carol.do(t, chromedp.SendKeys(chromedp.CSS("#join-code"), relay.url()+"/"+roomID))
+		carol.click(t, "#join-code-submit")
+		carol.waitJS(t, 10*time.Second, "the meeting page", `location.pathname === `+jsString("/"+roomID), `location.href`)
+		ids["carol"] = join(t, carol, relay.url()+"/"+roomID, names[2])
+		for _, pair := range [][2]string{{"alice", "carol"}, {"bob", "carol"}, {"carol", "alice"}, {"carol", "bob"}} {
+			b := map[string]*browser{"alice": alice, "bob": bob, "carol": carol}[pair[0]]
+			seesPlaying(t, b, ids[pair[1]], names[map[string]int{"alice": 0, "bob": 1, "carol": 2}[pair[1]]])
+		}
+		for _, b := range browsers {
+			if n := evalJS[int](t, b, `document.querySelectorAll('#grid [data-participant-id]').length`); n != 3 {
+				t.Errorf("%s shows %d tiles, want 3", b.name, n)
+			}
+		}
+		// Each tile rates its connection; the loudest voice is highlighted.
+		alice.waitJS(t, 10*time.Second, "connection quality on Bob's tile",
+			fmt.Sprintf(`(() => { const q = document.querySelector('#grid [data-participant-id=%s] .tile__quality'); return !q.hidden && ['good', 'fair', 'poor'].includes(q.dataset.level) && /^Connection: /.test(q.getAttribute('aria-label')); })()`, jsString(ids["bob"])), "")
+		bob.waitJS(t, 15*time.Second, "an active speaker highlighted", `document.querySelector('#grid [data-active-speaker]')`, "")
+		// Our own camera is mirrored, as in a looking glass; the others' not.
+		if !evalJS[bool](t, bob, `getComputedStyle(document.querySelector('#grid .tile--self video')).transform !== 'none' &&
+			[...document.querySelectorAll('#grid [data-participant-id]:not(.tile--self) video')].every(v => getComputedStyle(v).transform === 'none')`) {
+			t.Error("Bob's own tile is not mirrored, or another is")
+		}
+	})
+	t.Logf("three in the meeting after %v", time.Since(t0))
+	if t.Failed() {
+		t.FailNow()
+	}
+	all := map[string]*browser{"alice": alice, "bob": bob, "carol": carol}
+	others := func(me string) []string {
+		var out []string
+		for _, n := range []string{"alice", "bob", "carol"} {
+			if n != me && ids[n] != "" {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+
+	t.Run("microphone and camera off are shown to the others", func(t *testing.T) {
+		alice.click(t, "#toggle-mic")
+		for _, o := range others("alice") {
+			all[o].waitJS(t, 5*time.Second, "Alice's muted microphone",
+				fmt.Sprintf(`(() => { const x = __tile(%s); return x.audioMuted && x.micIconVisible; })()`, jsString(ids["alice"])), `__tile(`+jsString(ids["alice"])+`)`)
+		}
+		bob.waitJS(t, 5*time.Second, "Alice's microphone off in the participant list",
+			fmt.Sprintf(`document.querySelector('#participants-list [data-participant-entry=%s]').dataset.micOn === 'false'`, jsString(ids["alice"])), "")
+		// The server drops a muted track: nothing more arrives.
+		time.Sleep(500 * time.Millisecond)
+		before := bob.inbound(t, ids["alice"], "audio")
+		time.Sleep(1500 * time.Millisecond)
+		if after := bob.inbound(t, ids["alice"], "audio"); after-before > 1000 {
+			t.Errorf("Bob still receives Alice's muted audio: %d -> %d bytes", before, after)
+		}
+		alice.click(t, "#toggle-mic")
+		bob.waitJS(t, 5*time.Second, "Alice's microphone back on", `!__tile(`+jsString(ids["alice"])+`).audioMuted`, "")
+		bob.flowing(t, ids["alice"], "audio", 5*time.Second)
+
+		alice.click(t, "#toggle-camera")
+		for _, o := range others("alice") {
+			all[o].waitJS(t, 5*time.Second, "Alice's camera off",
+				`__tile(`+jsString(ids["alice"])+`).videoOff`, `__tile(`+jsString(ids["alice"])+`)`)
+		}
+		alice.waitJS(t, 5*time.Second, "Alice's own tile without video", `__tile(`+jsString(ids["alice"])+`).videoOff`, "")
+		alice.click(t, "#toggle-camera")
+		for _, o := range others("alice") {
+			all[o].waitJS(t, 5*time.Second, "Alice's camera on", `!__tile(`+jsString(ids["alice"])+`).videoOff`, "")
+			all[o].flowing(t, ids["alice"], "video", 10*time.Second)
+			all[o].waitJS(t, 10*time.Second, "Alice's video playing again",
+				fmt.Sprintf(`(async () => { const a = __tile(%[1]s).currentTime; await new Promise(r => setTimeout(r, 400)); const x = __tile(%[1]s); return x.videoWidth > 0 && x.currentTime > a; })()`, jsString(ids["alice"])),
+				`__tile(`+jsString(ids["alice"])+`)`)
+		}
+	})
+
+	t.Run("chat is text only and reaches everyone", func(t *testing.T) {
+		// Markup must show as typed and run nothing; only http(s) links are links.
+		msg := `Hi <img src=x onerror="window.__xss=1"><b>bold</b> see https://intranet.example/q3?a=1&b=2. Not javascript:window.__xss=2`
+		bob.click(t, "#chat-toggle")
+		bob.do(t, chromedp.WaitVisible(chromedp.CSS("#chat-input")))
+		bob.do(t, chromedp.SendKeys(chromedp.CSS("#chat-input"), msg+"\r"))
+		for _, name := range []string{"alice", "carol", "bob"} {
+			b := all[name]
+			b.waitJS(t, 5*time.Second, "the chat message",
+				fmt.Sprintf(`[...document.querySelectorAll('[data-chat-message]')].some(m => m.querySelector('.chat-msg__text').textContent === %s)`, jsString(msg)),
+				`[...document.querySelectorAll('[data-chat-message]')].map(m => m.textContent)`)
+			check := evalJS[map[string]any](t, b, `(() => {
+				const m = [...document.querySelectorAll('[data-chat-message]')].pop();
+				const links = [...m.querySelectorAll('a')];
+				return {
+					sender: m.querySelector('.chat-msg__sender').textContent,
+					time: m.querySelector('time').getAttribute('datetime'),
+					imgs: document.querySelectorAll('#chat-log img, #chat-log b').length,
+					xss: typeof window.__xss,
+					links: links.map(a => a.href + ' ' + a.target + ' ' + a.rel),
+				};
+			})()`)
+			wantSender := "Bob Nguyen"
+			if name == "bob" {
+				wantSender = "You"
+			}
+			if check["sender"] != wantSender || check["time"] == "" || check["imgs"] != 0.0 || check["xss"] != "undefined" {
+				t.Errorf("%s: chat message %v", name, check)
+			}
+			links, _ := check["links"].([]any)
+			if len(links) != 1 || links[0] != "https://intranet.example/q3?a=1&b=2 _blank noopener noreferrer" {
+				t.Errorf("%s: links %v, want only the https one", name, links)
+			}
+		}
+		if n := evalJS[string](t, alice, `document.querySelector('#chat-toggle').dataset.unread`); n != "1" {
+			t.Errorf("Alice's chat button shows %q unread, want 1", n)
+		}
+		alice.click(t, "#chat-toggle")
+		if n := evalJS[string](t, alice, `document.querySelector('#chat-toggle').dataset.unread`); n != "0" {
+			t.Errorf("after opening the chat Alice has %q unread", n)
+		}
+	})
+
+	t.Run("raised hand and reactions are shown", func(t *testing.T) {
+		carol.click(t, "#raise-hand")
+		for _, o := range others("carol") {
+			all[o].waitJS(t, 5*time.Second, "Carol's raised hand",
+				fmt.Sprintf(`(() => { const x = __tile(%s); return x.hand && x.handIconVisible; })()`, jsString(ids["carol"])), `__tile(`+jsString(ids["carol"])+`)`)
+		}
+		bob.click(t, "#participants-toggle")
+		bob.waitJS(t, 5*time.Second, "Carol first in Bob's participant list with her hand up",
+			fmt.Sprintf(`(() => { const e = document.querySelector('#participants-list li'); return e && e.dataset.participantEntry === %s && e.dataset.handRaised === 'true' && e.offsetParent !== null; })()`, jsString(ids["carol"])),
+			`[...document.querySelectorAll('#participants-list li')].map(e => e.textContent)`)
+		if got := evalJS[int](t, bob, `document.querySelectorAll('#participants-list li').length`); got != 3 {
+			t.Errorf("Bob's participant list has %d entries", got)
+		}
+
+		alice.click(t, "#reactions")
+		alice.click(t, `#reactions-menu [data-emoji="👏"]`)
+		for _, o := range others("alice") {
+			all[o].waitJS(t, 5*time.Second, "Alice's reaction on her tile",
+				fmt.Sprintf(`[...document.querySelectorAll('#grid [data-participant-id=%s] .tile__reaction-bubble')].some(b => b.textContent === '👏')`, jsString(ids["alice"])), "")
+		}
+		if path := os.Getenv("PARLEY_SCREENSHOT"); path != "" {
+			// For docs/: the meeting as Bob sees it, a hand up, a reaction.
+			if err := bob.screenshot(path); err != nil {
+				t.Errorf("screenshot: %v", err)
+			}
+			t.Logf("wrote %s", path)
+		}
+		carol.click(t, "#raise-hand")
+		for _, o := range others("carol") {
+			all[o].waitJS(t, 5*time.Second, "Carol's hand down", `!__tile(`+jsString(ids["carol"])+`).hand`, "")
+		}
+		bob.click(t, "#participants-close")
+		if evalJS[bool](t, alice, `document.querySelector('#chat-panel').hidden === false`) {
+			alice.click(t, "#chat-close")
+		}
+	})
+
+	t.Run("pinned tile is large and asks the high layer", func(t *testing.T) {
+		alice.click(t, fmt.Sprintf(`#grid [data-participant-id=%s] .tile__pin`, jsString(ids["bob"])))
+		alice.waitJS(t, 5*time.Second, "Bob's tile large",
+			fmt.Sprintf(`(() => { const b = __tile(%s), c = __tile(%s); return b.width > 2 * c.width; })()`, jsString(ids["bob"]), jsString(ids["carol"])),
+			fmt.Sprintf(`[__tile(%s), __tile(%s)]`, jsString(ids["bob"]), jsString(ids["carol"])))
+		// The client asks the layer that fits each tile: high for the
+		// large one, low for the small ones. (Which layer the server can
+		// send also depends on its bandwidth estimate.)
+		asked := func(id string) string {
+			return fmt.Sprintf(`(() => { const tr = document.querySelector('#grid [data-participant-id=%s] video').dataset.trackId;
+				const m = __sent.filter(m => m.type === 'subscription' && m.track_id === tr).pop(); return m ? m.layer + (m.paused ? ' paused' : '') : 'none'; })()`, jsString(id))
+		}
+		alice.waitJS(t, 5*time.Second, "high layer asked for the large tile, low for the small one",
+			asked(ids["bob"])+` === 'high' && `+asked(ids["carol"])+` === 'low'`,
+			`({bob: `+asked(ids["bob"])+`, carol: `+asked(ids["carol"])+`})`)
+		alice.waitJS(t, 10*time.Second, "the low layer received for the small tile",
+			`(async () => { const w = await __frameWidth(`+jsString(ids["carol"])+`); return w > 0 && w <= 320; })()`,
+			`__frameWidth(`+jsString(ids["carol"])+`)`)
+		t.Logf("frame widths received: pinned %d, small %d",
+			evalJS[int](t, alice, `__frameWidth(`+jsString(ids["bob"])+`)`), evalJS[int](t, alice, `__frameWidth(`+jsString(ids["carol"])+`)`))
+		alice.click(t, fmt.Sprintf(`#grid [data-participant-id=%s] .tile__pin`, jsString(ids["bob"])))
+		alice.waitJS(t, 5*time.Second, "the grid back", `document.querySelector('#grid').dataset.layout === 'grid'`, "")
+		// Speaker view: someone else large, never ourselves.
+		alice.click(t, "#layout-toggle")
+		alice.waitJS(t, 5*time.Second, "speaker view",
+			`document.querySelector('#grid').dataset.layout === 'speaker' && document.querySelector('.tile--focus[data-participant-id]') && !document.querySelector('.tile--focus').classList.contains('tile--self')`, "")
+		alice.click(t, "#layout-toggle")
+		alice.waitJS(t, 5*time.Second, "the grid back", `document.querySelector('#grid').dataset.layout === 'grid'`, "")
+	})
+
+	t.Run("screen share is shown large", func(t *testing.T) {
+		bob.click(t, "#share-screen")
+		screen := fmt.Sprintf(`document.querySelector('#grid [data-screen-of=%s]')`, jsString(ids["bob"]))
+		for _, o := range others("bob") {
+			all[o].waitJS(t, 15*time.Second, "Bob's screen, large and playing",
+				fmt.Sprintf(`(() => { const s = %s; if (!s || s.hidden) return false; const v = s.querySelector('video'); const r = s.getBoundingClientRect();
+					const cams = [...document.querySelectorAll('#grid [data-participant-id]')].filter(c => !c.hidden).map(c => c.getBoundingClientRect());
+					return v.videoWidth > 0 && s.classList.contains('tile--focus') && cams.every(c => r.width * r.height > 3 * c.width * c.height); })()`, screen),
+				fmt.Sprintf(`(() => { const s = %s; return s && {w: s.getBoundingClientRect().width, vw: s.querySelector('video').videoWidth, cls: s.className}; })()`, screen))
+		}
+		if evalJS[string](t, bob, `document.querySelector('#share-screen').dataset.state`) != "on" {
+			t.Error("Bob's share button does not show sharing")
+		}
+		// The captured audio comes along (Chromium offers it for tabs and
+		// its fake capture): Alice plays Bob's microphone and screen audio.
+		alice.waitJS(t, 10*time.Second, "Bob's screen audio",
+			fmt.Sprintf(`document.querySelectorAll('#audio-sinks audio[data-owner=%s]').length === 2`, jsString(ids["bob"])), "")
+		bob.click(t, "#share-screen")
+		for _, o := range others("bob") {
+			all[o].waitJS(t, 5*time.Second, "Bob's screen gone", "!"+screen, "")
+		}
+	})
+
+	t.Run("socket drop resumes without reload", func(t *testing.T) {
+		evalJS[chromedp.Void](t, carol, `window.__marker = 'same page';
+			window.__bannerSeen = false;
+			new MutationObserver(() => { const b = document.querySelector('#banner'); if (!b.hidden && b.dataset.kind === 'reconnecting') window.__bannerSeen = true; })
+				.observe(document.querySelector('#banner'), {attributes: true, childList: true})`)
+		if n := relay.drop(); n == 0 {
+			t.Fatal("nothing to drop: Carol's socket does not go through the relay")
+		}
+		carol.waitJS(t, 10*time.Second, "Carol back", `window.__bannerSeen && document.querySelector('#banner').hidden && window.__marker === 'same page'`,
+			`({seen: window.__bannerSeen, banner: document.querySelector('#banner').textContent})`)
+		if tl := alice.tile(t, ids["carol"]); tl == nil {
+			t.Fatal("Alice lost Carol's tile")
+		}
+		carol.flowing(t, ids["alice"], "video", 10*time.Second)
+		carol.flowing(t, ids["alice"], "audio", 10*time.Second)
+		alice.flowing(t, ids["carol"], "audio", 10*time.Second)
+		// The session resumed: the room still knows Carol by the same id.
+		if got := evalJS[string](t, carol, `document.querySelector('#grid .tile--self').dataset.participantId`); got != ids["carol"] {
+			t.Errorf("Carol is %s after the drop, was %s", got, ids["carol"])
+		}
+	})
+
+	t.Run("long outage rejoins without reload", func(t *testing.T) {
+		relay.block()
+		// Past the peer timeout the server removes Carol…
+		alice.waitJS(t, peerTimeout+10*time.Second, "Carol removed after the peer timeout",
+			`!__tile(`+jsString(ids["carol"])+`)`, "")
+		relay.unblock()
+		// …and Carol, when the network is back, joins again by herself.
+		carol.waitJS(t, 15*time.Second, "Carol in the meeting again",
+			`document.querySelector('#banner').hidden && document.querySelector('#grid .tile--self') && window.__marker === 'same page'`,
+			`({banner: document.querySelector('#banner').textContent, ended: !document.querySelector('#ended').hidden})`)
+		ids["carol"] = evalJS[string](t, carol, `document.querySelector('#grid .tile--self').dataset.participantId`)
+		seesPlaying(t, alice, ids["carol"], names[2])
+		seesPlaying(t, carol, ids["bob"], names[1])
+	})
+
+	t.Run("listen-only join without devices", func(t *testing.T) {
+		// A browser that refuses camera and microphone, in French.
+		dave := newBrowser(t, "Dave", browserOptions{deny: true, lang: "fr-FR"})
+		dave.navigate(t, roomURL)
+		dave.waitJS(t, 10*time.Second, "the permission message",
+			`!document.querySelector('#media-error').hidden && document.querySelector('#join').textContent === 'Rejoindre pour écouter et regarder'`,
+			`({error: document.querySelector('#media-error').textContent, join: document.querySelector('#join').textContent, lang: document.documentElement.lang})`)
+		daveID := join(t, dave, roomURL, "Dave Listener")
+		seesPlaying(t, dave, ids["alice"], names[0])
+		alice.waitJS(t, 5*time.Second, "Dave without camera or microphone",
+			fmt.Sprintf(`(() => { const x = __tile(%s); return x && x.videoOff && x.audioMuted; })()`, jsString(daveID)), "")
+		if p := dave.pageProblems(t); len(p) > 0 {
+			t.Errorf("Dave: page problems:\n%s", strings.Join(p, "\n"))
+		}
+		dave.click(t, "#leave")
+		alice.waitJS(t, 5*time.Second, "Dave gone", `!__tile(`+jsString(daveID)+`)`, "")
+	})
+
+	t.Run("large room pages and pauses hidden video", func(t *testing.T) {
+		largeRoom(t, srv.URL(), roomID, alice)
+	})
+
+	t.Run("accessibility", func(t *testing.T) {
+		checkAccessibility(t, alice)
+	})
+
+	t.Run("phone width and French", func(t *testing.T) {
+		narrowAndFrench(t, bob)
+	})
+
+	t.Run("leave removes the tile", func(t *testing.T) {
+		carol.click(t, "#leave")
+		carol.waitJS(t, 5*time.Second, "Carol's end screen", `!document.querySelector('#ended').hidden && document.querySelector('#ended').dataset.reason === 'left'`, "")
+		for _, o := range []*browser{alice, bob} {
+			o.waitJS(t, 5*time.Second, "Carol's tile gone", `!__tile(`+jsString(ids["carol"])+`)`, "")
+		}
+		// Rejoin leads back to the pre-join page, her name remembered.
+		carol.click(t, "#rejoin")
+		carol.waitJS(t, 10*time.Second, "the pre-join page with her name", `document.querySelector('#display-name') && document.querySelector('#display-name').value === `+jsString(names[2]), "")
+	})
+
+	for _, b := range browsers {
+		if p := b.pageProblems(t); len(p) > 0 {
+			t.Errorf("%s: page problems:\n%s", b.name, strings.Join(p, "\n"))
+		}
+	}
+
+	t.Run("server shutdown ends the meeting", func(t *testing.T) {
+		stopServer()
+		for _, b := range []*browser{alice, bob} {
+			b.waitJS(t, 10*time.Second, "the end screen", `!document.querySelector('#ended').hidden && document.querySelector('#ended').dataset.reason === 'server_shutdown'`,
+				`({reason: document.querySelector('#ended').dataset.reason})`)
+		}
+	})
+	t.Logf("whole meeting test: %v", time.Since(t0))
+}

@@ -1,0 +1,42 @@
+// Entry point of the meeting page (/{room}): pre-join, then the meeting.
+
+import { $ } from './dom.js';
+import { translate, bindLanguageSelect } from './i18n.js';
+import { LocalMedia } from './media.js';
+import { Prejoin } from './prejoin.js';
+import { Room, Code } from './room.js';
+import { mountMeeting } from './meeting.js';
+
+const roomId = decodeURIComponent(window.location.pathname.replace(/^\/+|\/+$/g, ''));
+
+translate();
+bindLanguageSelect($('#language'));
+
+const media = new LocalMedia();
+const prejoin = new Prejoin(media, roomId, { onJoin: join });
+// Devices open while the person types their name; joining waits for them
+// so the first offer carries the camera and microphone.
+let mediaPending = true;
+const mediaReady = media.start().finally(() => { mediaPending = false; });
+
+// join enters the meeting; it returns the key of an error to show on the
+// pre-join page, or nothing.
+async function join(name) {
+  if (mediaPending) prejoin.waiting();
+  await mediaReady;
+  const room = new Room({ roomId, name, media });
+  try {
+    await room.start();
+  } catch (err) {
+    switch (err.code) {
+      case Code.INVALID_NAME: return 'nameInvalid';
+      case Code.ROOM_FULL: return 'roomFull';
+      case Code.SHUTTING_DOWN: return 'serverDraining';
+      case Code.INVALID_ROOM: return 'roomInvalid';
+      default: return err.wire === 'unreachable' || err.wire === 'timeout' ? 'serverUnreachable' : 'joinFailed';
+    }
+  }
+  prejoin.hide();
+  mountMeeting(room, media);
+  return '';
+}

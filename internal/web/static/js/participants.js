@@ -1,0 +1,88 @@
+// Participants: the side panel listing everyone with their microphone,
+// camera and hand, raised hands first (in the order they were raised),
+// and the count on the toggle button. Also the join/leave/hand toasts.
+
+import { $, el, icon, clear, setButton } from './dom.js';
+import { t, tn, onLanguage } from './i18n.js';
+import { toast } from './toasts.js';
+
+export class Participants {
+  constructor(room) {
+    this.room = room;
+    this.list = $('#participants-list');
+    this.toggle = $('#participants-toggle');
+    this.count = $('#participant-count');
+    this.raisedAt = new Map(); // id → order of raising
+    this.seq = 0;
+    for (const ev of ['participants', 'tracks', 'local']) room.addEventListener(ev, () => this.render());
+    room.addEventListener('participants', (e) => this.notify(e.detail));
+    onLanguage(() => this.render());
+  }
+
+  notify(d) {
+    const r = this.room;
+    if (d.joined && d.joined !== r.selfId) {
+      toast(t('joinedToast', { name: r.participants.get(d.joined).name }));
+    }
+    if (d.left && d.info) toast(t('leftToast', { name: d.info.name }));
+    if (d.updated) {
+      const p = r.participants.get(d.updated);
+      if (p && p.hand_raised && (!d.before || !d.before.hand_raised) && p.id !== r.selfId) {
+        toast(t('handToast', { name: p.name }));
+      }
+    }
+  }
+
+  render() {
+    const r = this.room;
+    const people = Array.from(r.participants.values());
+    for (const p of people) {
+      if (p.hand_raised && !this.raisedAt.has(p.id)) this.raisedAt.set(p.id, ++this.seq);
+      if (!p.hand_raised) this.raisedAt.delete(p.id);
+    }
+    people.sort((a, b) => {
+      const ha = this.raisedAt.get(a.id) || Infinity;
+      const hb = this.raisedAt.get(b.id) || Infinity;
+      if (ha !== hb) return ha - hb;
+      if (a.id === r.selfId) return -1;
+      if (b.id === r.selfId) return 1;
+      return a.name.localeCompare(b.name);
+    });
+    clear(this.list);
+    for (const p of people) {
+      const self = p.id === r.selfId;
+      const tr = r.tracksOf(p.id);
+      const micOn = self ? r.micOn : !!tr.microphone && !tr.microphone.muted;
+      const camOn = self ? r.cameraOn : !!tr.camera && !tr.camera.muted;
+      const states = [
+        micOn ? t('micOn') : t('micOff'),
+        camOn ? t('cameraOn') : t('cameraOff'),
+      ];
+      if (p.hand_raised) states.unshift(t('handRaised'));
+      if (tr.screen || (self && r.sharing)) states.push(t('presenting'));
+      if (p.connected === false) states.push(t('reconnecting'));
+      const item = el('li', {
+        class: 'person',
+        dataset: { participantEntry: p.id, handRaised: p.hand_raised ? 'true' : 'false', micOn: String(micOn), cameraOn: String(camOn) },
+      },
+      el('span', { class: 'person__name' }, p.name, self ? el('span', { class: 'person__you' }, ' ' + t('youSuffix')) : null),
+      el('span', { class: 'person__state' },
+        p.hand_raised ? el('span', { class: 'person__hand', 'aria-hidden': 'true' }, icon('hand')) : null,
+        this.stateIcon(micOn ? 'mic' : 'micOff', micOn),
+        this.stateIcon(camOn ? 'camera' : 'cameraOff', camOn),
+        el('span', { class: 'visually-hidden' }, states.join(', '))));
+      this.list.append(item);
+    }
+    const n = people.length;
+    setButton(this.toggle, 'people', t('participants'), { tooltip: tn('participantCount', n) });
+    this.toggle.setAttribute('aria-label', `${t('participants')} (${n})`);
+    this.toggle.append(el('span', { class: 'badge badge--count', 'aria-hidden': 'true' }, String(n)));
+    this.count.textContent = tn('participantCount', n);
+  }
+
+  stateIcon(name, on) {
+    const s = el('span', { class: 'person__icon' + (on ? '' : ' person__icon--off'), 'aria-hidden': 'true' });
+    s.append(icon(name));
+    return s;
+  }
+}

@@ -1,0 +1,143 @@
+// Pre-join: the display name (remembered), a live camera preview, the
+// microphone level, device pickers, camera/microphone on or off, and
+// clear words when the browser gives no device. Joining without any
+// device works: the person then listens and watches.
+
+import { $, setIconButton } from './dom.js';
+import { t, onLanguage } from './i18n.js';
+import { LevelMeter, MediaError } from './media.js';
+import { bindDevicePickers } from './devices.js';
+import { store } from './storage.js';
+
+const MAX_NAME = 64;
+// Control characters and bidirectional overrides: the server refuses
+// them (room.CleanName); say so before asking it.
+const BAD_NAME = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u;
+
+export function validName(raw) {
+  const name = raw.trim();
+  if (!name) return { error: 'nameRequired' };
+  if (Array.from(name).length > MAX_NAME) return { error: 'nameTooLong' };
+  if (BAD_NAME.test(name)) return { error: 'nameInvalid' };
+  return { name };
+}
+
+export class Prejoin {
+  constructor(media, roomId, { onJoin }) {
+    this.media = media;
+    this.onJoin = onJoin;
+    this.section = $('#prejoin');
+    this.form = $('#prejoin-form');
+    this.name = $('#display-name');
+    this.nameError = $('#display-name-error');
+    this.preview = $('#preview');
+    this.previewOff = $('#preview-off');
+    this.micBtn = $('#prejoin-mic');
+    this.camBtn = $('#prejoin-camera');
+    this.level = $('#mic-level');
+    this.error = $('#media-error');
+    this.join = $('#join');
+    this.status = $('#join-status');
+    this.lastError = '';
+    $('#room-code').textContent = roomId;
+    this.name.value = store.get('name', '');
+    this.meter = new LevelMeter((v) => { this.level.value = v; });
+
+    this.micBtn.addEventListener('click', async () => {
+      if (!media.mic) {
+        await media.openMic(); // asks again: the user may have allowed it meanwhile
+        media.setMicOn(true);
+      } else {
+        media.setMicOn(!media.micOn);
+      }
+    });
+    this.camBtn.addEventListener('click', () => media.setCameraOn(!(media.cameraOn && media.camera)));
+    this.form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.submit();
+    });
+    this.name.addEventListener('input', () => { this.nameError.hidden = true; this.name.removeAttribute('aria-invalid'); });
+    media.addEventListener('change', () => this.render());
+    bindDevicePickers(media, {
+      videoinput: $('#camera-select'),
+      audioinput: $('#mic-select'),
+      audiooutput: $('#speaker-select'),
+    });
+    onLanguage(() => this.render());
+    this.render();
+  }
+
+  render() {
+    const m = this.media;
+    const camOn = m.cameraOn && !!m.camera;
+    if (this.preview.srcObject?.getVideoTracks()[0] !== m.camera) {
+      this.preview.srcObject = m.camera ? new MediaStream([m.camera]) : null;
+    }
+    this.preview.hidden = !camOn;
+    this.previewOff.hidden = camOn;
+    this.previewOff.textContent = m.errors.video ? t('noCameraShort') : t('cameraIsOff');
+    this.meter.attach(m.mic);
+    if (!m.mic || !m.micOn) this.level.value = 0;
+
+    const micAvail = !!m.mic;
+    setIconButton(this.micBtn, m.micOn && micAvail ? 'mic' : 'micOff', m.micOn && micAvail ? t('turnOffMic') : t('turnOnMic'));
+    this.micBtn.setAttribute('aria-pressed', m.micOn && micAvail ? 'true' : 'false');
+    setIconButton(this.camBtn, camOn ? 'camera' : 'cameraOff', camOn ? t('turnOffCamera') : t('turnOnCamera'));
+    this.camBtn.setAttribute('aria-pressed', camOn ? 'true' : 'false');
+
+    const msg = mediaMessage(m.errors);
+    this.error.hidden = !msg;
+    this.error.textContent = msg;
+    this.join.textContent = !m.mic && !m.camera && (m.errors.audio || m.errors.video) ? t('joinListenOnly') : t('joinNow');
+    if (this.lastError) this.status.textContent = t(this.lastError);
+  }
+
+  async submit() {
+    const v = validName(this.name.value);
+    if (v.error) {
+      this.nameError.textContent = t(v.error);
+      this.nameError.hidden = false;
+      this.name.setAttribute('aria-invalid', 'true');
+      this.name.focus();
+      return;
+    }
+    store.set('name', v.name);
+    this.join.disabled = true;
+    this.lastError = '';
+    this.status.textContent = t('joining');
+    const err = await this.onJoin(v.name);
+    this.join.disabled = false;
+    if (err) {
+      this.lastError = err;
+      this.status.textContent = t(err);
+      if (err === 'nameInvalid') this.name.focus();
+    } else {
+      this.status.textContent = '';
+    }
+  }
+
+  // waiting says the join waits for the browser's permission prompt.
+  waiting() { this.status.textContent = t('waitingForDevices'); }
+
+  hide() {
+    this.meter.close();
+    this.preview.srcObject = null;
+    this.section.hidden = true;
+  }
+}
+
+// mediaMessage explains what the browser refused or lacks, in one sentence
+// plus what still works.
+export function mediaMessage(errors) {
+  const a = errors.audio;
+  const v = errors.video;
+  if (!a && !v) return '';
+  if (a === MediaError.INSECURE) return t('mediaInsecure');
+  if (a === MediaError.DENIED && v === MediaError.DENIED) return t('mediaDenied');
+  if (a === MediaError.NO_DEVICE && v === MediaError.NO_DEVICE) return t('mediaNoDevices');
+  const parts = [];
+  if (a) parts.push(t('micError_' + a));
+  if (v) parts.push(t('cameraError_' + v));
+  if (a) parts.push(t('listenOnlyHint'));
+  return parts.join(' ');
+}

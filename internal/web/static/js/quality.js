@@ -1,0 +1,165 @@
+// QualityMonitor reads WebRTC statistics every two seconds and gives:
+//  - a connection quality per received track (good / fair / poor), shown
+//    on each tile, and one for our own uplink, shown on our tile;
+//  - a layer cap: when what we receive degrades (packet loss, rising
+//    round-trip time: the signs of a link that no longer carries the
+//    bitrate), every tile asks a lower simulcast layer; when it has been
+//    clean for a while the cap rises again. The server does the same from
+//    its own bandwidth estimate (REMB); asking first keeps a weak link
+//    from stalling while it finds out.
+
+const INTERVAL_MS = 2_000;
+// Loss and jitter bounds of the levels, after ITU-T G.1010-style targets
+// for interactive video: under 2 % loss and 30 ms jitter nobody notices;
+// past 8 % or 100 ms freezes and robot voices start.
+const GOOD_LOSS = 0.02;
+const FAIR_LOSS = 0.08;
+const GOOD_JITTER_S = 0.03;
+const FAIR_JITTER_S = 0.1;
+// The cap drops after two bad samples in a row (4 s: one lost burst is
+// not a trend) and rises after 10 clean samples (20 s, so it does not
+// oscillate around the link's limit).
+const CAP_DOWN_AFTER = 2;
+const CAP_UP_AFTER = 10;
+const BAD_LOSS = 0.05;
+const BAD_RTT_S = 0.4;
+const LAYERS = ['low', 'medium', 'high'];
+
+export function levelOf(loss, jitter) {
+  if (loss < GOOD_LOSS && jitter < GOOD_JITTER_S) return 'good';
+  if (loss < FAIR_LOSS && jitter < FAIR_JITTER_S) return 'fair';
+  return 'poor';
+}
+
+export class QualityMonitor extends EventTarget {
+  constructor(room) {
+    super();
+    this.room = room;
+    this.prev = new Map(); // track id → {lost, received}
+    this.levels = new Map(); // track id → level
+    this.self = 'unknown';
+    this.cap = 'high';
+    this.bad = 0;
+    this.good = 0;
+    this.busy = false;
+    this.timer = setInterval(() => this.sample(), INTERVAL_MS);
+  }
+
+  async sample() {
+    if (this.busy || !this.room.sub) return;
+    this.busy = true;
+    try {
+      await this.sampleReceived();
+      await this.sampleSent();
+      this.dispatchEvent(new Event('change'));
+    } catch (err) {
+      console.warn('stats', err);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  async sampleReceived() {
+    const r = this.room;
+    let lost = 0;
+    let received = 0;
+    const seen = new Set();
+    for (const t of r.tracks.values()) {
+      if (t.participant_id === r.selfId) continue;
+      const recv = r.remoteReceiver(t.id);
+      if (!recv) continue;
+      seen.add(t.id);
+      const report = await recv.getStats();
+      let s = null;
+      report.forEach((x) => { if (x.type === 'inbound-rtp') s = x; });
+      if (!s) continue;
+      const prev = this.prev.get(t.id) || { lost: s.packetsLost || 0, received: s.packetsReceived || 0 };
+      const dl = Math.max(0, (s.packetsLost || 0) - prev.lost);
+      const dr = Math.max(0, (s.packetsReceived || 0) - prev.received);
+      this.prev.set(t.id, { lost: s.packetsLost || 0, received: s.packetsReceived || 0 });
+      if (dr === 0) {
+        this.levels.set(t.id, 'unknown'); // paused, muted or silent
+        continue;
+      }
+      const loss = dl / (dl + dr);
+      this.levels.set(t.id, levelOf(loss, s.jitter || 0));
+      if (t.kind === 'video') {
+        lost += dl;
+        received += dr;
+      }
+    }
+    for (const id of this.levels.keys()) {
+      if (!seen.has(id)) {
+        this.levels.delete(id);
+        this.prev.delete(id);
+      }
+    }
+    let rtt = 0;
+    const report = await r.sub.pc.getStats();
+    report.forEach((x) => {
+      if (x.type === 'candidate-pair' && x.nominated && x.state === 'succeeded' && x.currentRoundTripTime) rtt = x.currentRoundTripTime;
+    });
+    this.adjustCap(received > 0 ? lost / (lost + received) : 0, rtt);
+  }
+
+  adjustCap(loss, rtt) {
+    const bad = loss > BAD_LOSS || rtt > BAD_RTT_S;
+    if (bad) {
+      this.good = 0;
+      if (++this.bad >= CAP_DOWN_AFTER) {
+        this.bad = 0;
+        this.cap = LAYERS[Math.max(0, LAYERS.indexOf(this.cap) - 1)];
+      }
+    } else {
+      this.bad = 0;
+      if (++this.good >= CAP_UP_AFTER) {
+        this.good = 0;
+        this.cap = LAYERS[Math.min(LAYERS.length - 1, LAYERS.indexOf(this.cap) + 1)];
+      }
+    }
+  }
+
+  // sampleSent rates our uplink from the server's receiver reports.
+  async sampleSent() {
+    const pub = this.room.pub;
+    if (!pub || pub.pubs.length === 0) {
+      this.self = 'unknown';
+      return;
+    }
+    const report = await pub.pc.getStats();
+    let worstLoss = 0;
+    let jitter = 0;
+    let any = false;
+    let limited = false;
+    report.forEach((x) => {
+      if (x.type === 'remote-inbound-rtp') {
+        any = true;
+        worstLoss = Math.max(worstLoss, x.fractionLost || 0);
+        jitter = Math.max(jitter, x.jitter || 0);
+      }
+      if (x.type === 'outbound-rtp' && x.qualityLimitationReason === 'bandwidth') limited = true;
+    });
+    if (!any) {
+      this.self = 'unknown';
+      return;
+    }
+    let level = levelOf(worstLoss, jitter);
+    if (limited && level === 'good') level = 'fair';
+    this.self = level;
+  }
+
+  // levelOf gives the level to show on a tile entry (see Stage.entries):
+  // its video's when it receives video, else its audio's.
+  levelOf(entry) {
+    if (entry.self) return entry.kind === 'camera' ? this.self : 'unknown';
+    const tracks = this.room.tracksOf(entry.participantId);
+    const video = entry.kind === 'screen' ? tracks.screen : tracks.camera;
+    const audio = tracks.microphone;
+    const v = video && this.levels.get(video.id);
+    if (v && v !== 'unknown') return v;
+    const a = audio && this.levels.get(audio.id);
+    return a || 'unknown';
+  }
+
+  close() { clearInterval(this.timer); }
+}

@@ -1,0 +1,597 @@
+// Room is the meeting as this browser sees it: the signalling session,
+// the two peer connections, who is here and what they publish. It never
+// touches the DOM; views listen to its events:
+//
+//   state         {state, reason}      connecting/connected/reconnecting/ended
+//   participants  {joined|left|updated: id}
+//   tracks        {}                   track infos or received media changed
+//   speaker       {participantId, speaking}
+//   chat          server chat message
+//   reaction      {participant_id, emoji}
+//   local         {}                   our own mic/camera/screen/hand changed
+//   notice        {key, params}        something to tell the user
+//   media         {publisher, subscriber}  peer connection states
+//   message       every server message (for plug-in modules: captions …)
+//
+// Reconnection: when the socket drops, the session is resumed on a new
+// socket with the resume token (media keeps flowing meanwhile); when the
+// server no longer knows us, we join again and republish, without a
+// page reload. A peer connection that fails gets an ICE restart.
+
+import { Signalling } from './signalling.js';
+import { Publisher, Subscriber } from './peers.js';
+import { captureScreen } from './media.js';
+
+export const State = Object.freeze({
+  CONNECTING: 'connecting',
+  CONNECTED: 'connected',
+  RECONNECTING: 'reconnecting',
+  ENDED: 'ended',
+});
+
+// Error codes of docs/protocol.md the client acts on.
+export const Code = Object.freeze({
+  RATE_LIMITED: 4013,
+  SHUTTING_DOWN: 4014,
+  ROOM_FULL: 4015,
+  RESUME_FAILED: 4016,
+  INVALID_CHAT: 4017,
+  INVALID_NAME: 4007,
+  INVALID_ROOM: 4006,
+});
+
+const JOIN_TIMEOUT_MS = 10_000;
+// Without a working socket for this long the server is considered gone.
+// It is longer than the server's default peer timeout (20 s), so a
+// network blip always ends in a resume or a fresh join, not this screen.
+const GIVE_UP_MS = 45_000;
+// A peer connection "disconnected" this long gets an ICE restart;
+// "failed" gets one at once.
+const DISCONNECTED_GRACE_MS = 3_000;
+
+export class JoinError extends Error {
+  constructor(msg) {
+    super(msg.message || msg.name || 'join failed');
+    this.code = msg.code;
+    this.name = 'JoinError';
+    this.wire = msg.name;
+  }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export class Room extends EventTarget {
+  constructor({ roomId, name, media, url }) {
+    super();
+    this.roomId = roomId;
+    this.name = name;
+    this.media = media;
+    this.sig = new Signalling(url);
+    this.state = State.CONNECTING;
+    this.selfId = '';
+    this.token = '';
+    this.participants = new Map(); // id → info
+    this.tracks = new Map(); // id → track info (everyone's, ours included)
+    this.activeSpeaker = '';
+    this.speaking = new Set();
+    this.pub = null;
+    this.sub = null;
+    this.screen = null; // {video, audio} while sharing
+    this.hand = false;
+    this.subs = new Map(); // track id → {layer, paused} last asked
+    this.retired = []; // publications removed before the server confirmed them
+    this.joinWaiter = null;
+    this.refSeq = 0;
+    this.restartTimers = new Map();
+    this.sig.addEventListener('message', (e) => this.onMessage(e.detail));
+    this.sig.addEventListener('close', () => this.onSocketLost());
+    this.onOnline = () => this.networkChanged();
+    window.addEventListener('online', this.onOnline);
+    // A device that goes away (unplugged, taken by the system) is shown
+    // as off to the others rather than as a frozen picture.
+    media.addEventListener('change', () => this.deviceCheck());
+  }
+
+  deviceCheck() {
+    if (!this.pub) return;
+    for (const [source, track] of [['camera', this.media.camera], ['microphone', this.media.mic]]) {
+      const p = this.pub.bySource(source);
+      if (p && !track && !p.muted) {
+        p.muted = true;
+        this.sendMute(p);
+        this.emit('local');
+      }
+    }
+  }
+
+  emit(type, detail = {}) { this.dispatchEvent(new CustomEvent(type, { detail })); }
+
+  setState(state, reason = '') {
+    if (this.state === state && !reason) return;
+    this.state = state;
+    this.emit('state', { state, reason });
+  }
+
+  // send is for plug-in modules too (captions, …): a message on the
+  // signalling socket, false when it is down.
+  send(msg) { return this.sig.send(msg); }
+
+  // start connects and joins; it throws a JoinError the pre-join page
+  // shows (invalid name, room full, server draining, unreachable).
+  async start() {
+    this.setState(State.CONNECTING);
+    try {
+      await this.sig.open();
+    } catch {
+      this.setState(State.ENDED, 'unreachable');
+      throw new JoinError({ name: 'unreachable', message: 'server unreachable' });
+    }
+    try {
+      await this.join({ type: 'join', room: this.roomId, name: this.name });
+    } catch (err) {
+      this.sig.close();
+      this.setState(State.ENDED, 'join_failed');
+      throw err;
+    }
+    this.setState(State.CONNECTED);
+  }
+
+  join(msg) {
+    const ref = `join-${++this.refSeq}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.joinWaiter = null;
+        reject(new JoinError({ name: 'timeout', message: 'no answer to join' }));
+      }, JOIN_TIMEOUT_MS);
+      this.joinWaiter = {
+        ref,
+        resolve: (m) => { clearTimeout(timer); resolve(m); },
+        reject: (m) => { clearTimeout(timer); reject(new JoinError(m)); },
+      };
+      if (!this.sig.send({ ...msg, ref })) this.joinWaiter.reject({ name: 'unreachable', message: 'socket closed' });
+    });
+  }
+
+  onMessage(msg) {
+    switch (msg.type) {
+      case 'joined':
+        this.onJoined(msg);
+        if (this.joinWaiter) this.joinWaiter.resolve(msg);
+        this.joinWaiter = null;
+        break;
+      case 'answer':
+        if (this.pub) this.pub.handleAnswer(msg);
+        break;
+      case 'offer':
+        if (this.sub) this.sub.handleOffer(msg);
+        break;
+      case 'published':
+        this.onPublished(msg);
+        break;
+      case 'participant_joined':
+        this.participants.set(msg.participant.id, msg.participant);
+        this.emit('participants', { joined: msg.participant.id });
+        break;
+      case 'participant_updated': {
+        const before = this.participants.get(msg.participant.id);
+        this.participants.set(msg.participant.id, msg.participant);
+        if (msg.participant.id === this.selfId) {
+          this.hand = msg.participant.hand_raised;
+          this.emit('local');
+        }
+        this.emit('participants', { updated: msg.participant.id, before });
+        break;
+      }
+      case 'participant_left':
+        this.removeParticipant(msg.participant_id, msg.reason);
+        break;
+      case 'track_published':
+      case 'track_updated':
+        this.tracks.set(msg.track.id, msg.track);
+        this.emit('tracks', { participantId: msg.track.participant_id });
+        break;
+      case 'track_unpublished':
+        this.tracks.delete(msg.track_id);
+        this.subs.delete(msg.track_id);
+        this.emit('tracks', { participantId: msg.participant_id });
+        break;
+      case 'active_speaker':
+        this.activeSpeaker = msg.participant_id || '';
+        this.speaking = new Set(msg.speaking || []);
+        this.emit('speaker', { participantId: this.activeSpeaker, speaking: this.speaking });
+        break;
+      case 'chat':
+        this.emit('chat', msg);
+        break;
+      case 'reaction':
+        this.emit('reaction', msg);
+        break;
+      case 'bye':
+        this.end(msg.reason || 'left');
+        break;
+      case 'error':
+        this.onError(msg);
+        break;
+      default:
+        break;
+    }
+    this.emit('message', msg);
+  }
+
+  onError(msg) {
+    if (this.pub && this.pub.handleError(msg)) return;
+    if (this.joinWaiter && msg.ref === this.joinWaiter.ref) {
+      this.joinWaiter.reject(msg);
+      this.joinWaiter = null;
+      return;
+    }
+    switch (msg.code) {
+      case Code.RATE_LIMITED:
+        this.emit('notice', { key: 'rateLimited' });
+        break;
+      case Code.INVALID_CHAT:
+        this.emit('notice', { key: 'chatInvalid' });
+        break;
+      default:
+        console.warn('server error', msg.code, msg.name, msg.message);
+    }
+  }
+
+  onJoined(msg) {
+    this.selfId = msg.participant_id;
+    this.token = msg.resume_token;
+    this.participants = new Map((msg.participants || []).map((p) => [p.id, p]));
+    this.tracks = new Map((msg.tracks || []).map((t) => [t.id, t]));
+    this.activeSpeaker = msg.active_speaker || '';
+    const self = this.participants.get(this.selfId);
+    if (msg.resumed) {
+      // The server kept our session: same peer connections, same tracks.
+      for (const t of this.tracks.values()) {
+        if (t.participant_id !== this.selfId || !this.pub) continue;
+        const p = this.pub.bySource(t.source);
+        if (p && !p.serverId) p.serverId = t.id; // its `published` was lost with the socket
+        if (p && p.serverId === t.id && p.muted !== t.muted) this.sendMute(p);
+      }
+      if (this.pub) this.pub.resync();
+      this.checkMedia(true);
+      if (self && self.hand_raised !== this.hand) this.send({ type: 'raise_hand', raised: this.hand });
+    } else {
+      this.newPeers(msg.ice_servers);
+      this.publishAll();
+      this.subs.clear();
+      if (this.hand) this.send({ type: 'raise_hand', raised: true });
+    }
+    for (const [id, s] of this.subs) {
+      if (this.tracks.has(id)) this.send({ type: 'subscription', track_id: id, layer: s.layer, paused: s.paused });
+      else this.subs.delete(id);
+    }
+    this.emit('participants', {});
+    this.emit('tracks', {});
+    this.emit('speaker', { participantId: this.activeSpeaker, speaking: this.speaking });
+    this.emit('local');
+  }
+
+  newPeers(iceServers) {
+    this.closePeers();
+    this.pub = new Publisher(this.sig, iceServers);
+    this.sub = new Subscriber(this.sig, iceServers);
+    this.sub.addEventListener('tracks', () => this.emit('tracks', {}));
+    for (const [name, pc] of [['publisher', this.pub], ['subscriber', this.sub]]) {
+      pc.addEventListener('connectionstatechange', () => this.peerState(name, pc));
+    }
+    this.emit('media', { publisher: this.pub.state, subscriber: this.sub.state });
+  }
+
+  closePeers() {
+    for (const t of this.restartTimers.values()) clearTimeout(t);
+    this.restartTimers.clear();
+    if (this.pub) this.pub.close();
+    if (this.sub) this.sub.close();
+    this.pub = null;
+    this.sub = null;
+  }
+
+  // publishAll sends our current local tracks on a fresh publisher.
+  publishAll() {
+    const m = this.media;
+    if (m.mic) {
+      const p = this.pub.add(m.mic, 'microphone');
+      p.muted = !m.micOn;
+    }
+    if (m.camera && m.cameraOn) this.pub.add(m.camera, 'camera', { simulcast: true });
+    if (this.screen) {
+      if (this.screen.video) this.pub.add(this.screen.video, 'screen');
+      if (this.screen.audio) this.pub.add(this.screen.audio, 'screen_audio');
+    }
+  }
+
+  onPublished(msg) {
+    this.tracks.set(msg.track.id, msg.track);
+    const retired = this.retired.find((p) => p.clientTrackId === msg.client_track_id);
+    if (retired) {
+      this.retired = this.retired.filter((p) => p !== retired);
+      this.send({ type: 'unpublish', track_id: msg.track.id });
+      return;
+    }
+    const p = this.pub && this.pub.pubs.find((x) => x.clientTrackId === msg.client_track_id);
+    if (p) {
+      p.serverId = msg.track.id;
+      if (p.muted !== msg.track.muted) this.sendMute(p);
+    }
+    this.emit('tracks', { participantId: this.selfId });
+    this.emit('local');
+  }
+
+  sendMute(p) {
+    if (p.serverId) this.send({ type: 'mute', track_id: p.serverId, muted: p.muted });
+  }
+
+  removeParticipant(id, reason) {
+    if (!this.participants.has(id)) return;
+    const info = this.participants.get(id);
+    this.participants.delete(id);
+    for (const [tid, t] of this.tracks) {
+      if (t.participant_id === id) {
+        this.tracks.delete(tid);
+        this.subs.delete(tid);
+      }
+    }
+    this.emit('participants', { left: id, info, reason });
+    this.emit('tracks', { participantId: id });
+  }
+
+  // ---- our own media ----
+
+  get micOn() { return !!this.media.mic && this.media.micOn; }
+  get cameraOn() { return !!this.media.camera && this.media.cameraOn; }
+  get sharing() { return !!this.screen; }
+
+  async setMic(on) {
+    if (on && !this.media.mic) {
+      const track = await this.media.openMic();
+      if (!track) {
+        this.emit('notice', { key: 'micUnavailable', params: { error: this.media.errors.audio } });
+        this.emit('local');
+        return;
+      }
+      if (this.pub) this.pub.add(track, 'microphone');
+    }
+    this.media.setMicOn(on);
+    const p = this.pub && this.pub.bySource('microphone');
+    if (p) {
+      if (p.track !== this.media.mic && this.media.mic) {
+        await p.transceiver.sender.replaceTrack(this.media.mic);
+        p.track = this.media.mic;
+      }
+      p.muted = !on;
+      this.sendMute(p);
+    }
+    this.emit('local');
+  }
+
+  async setCamera(on) {
+    let p = this.pub && this.pub.bySource('camera');
+    if (on) {
+      const track = await this.media.setCameraOn(true);
+      if (!track) {
+        this.emit('notice', { key: 'cameraUnavailable', params: { error: this.media.errors.video } });
+        this.emit('local');
+        return;
+      }
+      if (p) {
+        await p.transceiver.sender.replaceTrack(track);
+        p.track = track;
+        p.muted = false;
+        this.sendMute(p);
+      } else if (this.pub) {
+        p = this.pub.add(track, 'camera', { simulcast: true });
+      }
+    } else {
+      if (p) {
+        await p.transceiver.sender.replaceTrack(null);
+        p.muted = true;
+        this.sendMute(p);
+      }
+      await this.media.setCameraOn(false);
+    }
+    this.emit('local');
+  }
+
+  // replaceDevice switches a published track to the newly chosen device.
+  async replaceDevice(kind) {
+    const source = kind === 'audioinput' ? 'microphone' : 'camera';
+    const track = kind === 'audioinput' ? this.media.mic : this.media.camera;
+    const p = this.pub && this.pub.bySource(source);
+    if (p && track && p.track !== track) {
+      await p.transceiver.sender.replaceTrack(p.muted && source === 'camera' ? null : track);
+      p.track = track;
+    }
+    this.emit('local');
+  }
+
+  async startScreenShare() {
+    if (this.screen) return;
+    let cap;
+    try {
+      cap = await captureScreen();
+    } catch (err) {
+      if (err && err.name !== 'NotAllowedError') this.emit('notice', { key: 'screenShareFailed' });
+      return; // cancelled in the browser's picker
+    }
+    if (!cap.video) return;
+    this.screen = cap;
+    cap.video.addEventListener('ended', () => this.stopScreenShare());
+    if (this.pub) {
+      this.pub.add(cap.video, 'screen');
+      if (cap.audio) this.pub.add(cap.audio, 'screen_audio');
+    }
+    this.emit('local');
+  }
+
+  stopScreenShare() {
+    if (!this.screen) return;
+    const cap = this.screen;
+    this.screen = null;
+    for (const source of ['screen', 'screen_audio']) {
+      const p = this.pub && this.pub.bySource(source);
+      if (!p) continue;
+      if (p.serverId) this.send({ type: 'unpublish', track_id: p.serverId });
+      else this.retired.push(p);
+      this.pub.remove(p);
+    }
+    if (cap.video) cap.video.stop();
+    if (cap.audio) cap.audio.stop();
+    this.emit('local');
+  }
+
+  setHand(raised) {
+    this.hand = raised;
+    this.send({ type: 'raise_hand', raised });
+    this.emit('local');
+  }
+
+  react(emoji) { this.send({ type: 'reaction', emoji }); }
+
+  // sendChat returns false when the text is empty or the socket is down.
+  sendChat(text) {
+    const t = text.trim();
+    if (!t) return false;
+    return this.send({ type: 'chat', text: t });
+  }
+
+  // subscribe tells the server what we want of someone's track (layer
+  // low/medium/high, paused when not on screen), only when it changes.
+  subscribe(trackId, layer, paused) {
+    const last = this.subs.get(trackId);
+    if (last && last.layer === layer && last.paused === paused) return;
+    this.subs.set(trackId, { layer, paused });
+    this.send({ type: 'subscription', track_id: trackId, layer, paused });
+  }
+
+  // remoteTrack returns the MediaStreamTrack carrying a server track.
+  remoteTrack(trackId) { return this.sub ? this.sub.track(trackId) : null; }
+  remoteReceiver(trackId) { return this.sub ? this.sub.receiver(trackId) : null; }
+
+  // tracksOf lists the track infos of a participant, by source.
+  tracksOf(participantId) {
+    const out = {};
+    for (const t of this.tracks.values()) if (t.participant_id === participantId) out[t.source] = t;
+    return out;
+  }
+
+  // ---- resilience ----
+
+  peerState(name, pc) {
+    const st = pc.state;
+    this.emit('media', { publisher: this.pub && this.pub.state, subscriber: this.sub && this.sub.state });
+    clearTimeout(this.restartTimers.get(name));
+    this.restartTimers.delete(name);
+    if (st === 'failed') this.restartIce(name);
+    else if (st === 'disconnected') {
+      this.restartTimers.set(name, setTimeout(() => this.restartIce(name), DISCONNECTED_GRACE_MS));
+    }
+  }
+
+  restartIce(name) {
+    if (this.state === State.ENDED || !this.sig.isOpen) return; // done after reconnecting
+    if (name === 'publisher' && this.pub) this.pub.restartIce();
+    if (name === 'subscriber' && this.sub) this.sub.restartIce();
+  }
+
+  // checkMedia restarts ICE on connections that are not up (after a
+  // resume, or when the network changed).
+  checkMedia(onlyBroken) {
+    for (const [name, pc] of [['publisher', this.pub], ['subscriber', this.sub]]) {
+      if (!pc) continue;
+      const broken = pc.state === 'failed' || pc.state === 'disconnected';
+      if (broken || (!onlyBroken && pc.state !== 'new')) this.restartIce(name);
+    }
+  }
+
+  networkChanged() {
+    if (this.state === State.RECONNECTING) this.wake && this.wake();
+    else if (this.state === State.CONNECTED) this.checkMedia(false);
+  }
+
+  onSocketLost() {
+    if (this.state === State.ENDED) return;
+    if (this.pub) this.pub.socketLost();
+    if (this.joinWaiter) {
+      this.joinWaiter.reject({ name: 'unreachable', message: 'socket closed' });
+      this.joinWaiter = null;
+    }
+    if (this.state === State.CONNECTING) return; // start() reports it
+    this.setState(State.RECONNECTING);
+    this.reconnect();
+  }
+
+  async reconnect() {
+    if (this.reconnecting) return;
+    this.reconnecting = true;
+    const since = performance.now();
+    let delay = 250;
+    try {
+      while (this.state === State.RECONNECTING) {
+        if (await this.tryResume()) {
+          this.setState(State.CONNECTED);
+          this.emit('notice', { key: 'reconnected' });
+          return;
+        }
+        if (performance.now() - since > GIVE_UP_MS) {
+          this.end('connection_lost');
+          return;
+        }
+        await new Promise((r) => {
+          this.wake = r;
+          setTimeout(r, delay + Math.random() * delay * 0.3);
+        });
+        this.wake = null;
+        delay = Math.min(delay * 2, 4_000);
+      }
+    } finally {
+      this.reconnecting = false;
+    }
+  }
+
+  // tryResume opens a socket and resumes the session, or joins afresh when
+  // the server no longer knows it. It returns true once back in the room.
+  async tryResume() {
+    try {
+      await this.sig.open();
+    } catch {
+      return false;
+    }
+    try {
+      await this.join({ type: 'join', resume_token: this.token });
+      return true;
+    } catch (err) {
+      if (err.code !== Code.RESUME_FAILED) return false;
+    }
+    // Our old session is gone (removed after the peer timeout): join again
+    // on this socket, with new peer connections.
+    try {
+      await this.join({ type: 'join', room: this.roomId, name: this.name });
+      return true;
+    } catch (err) {
+      if (err.code === Code.ROOM_FULL || err.code === Code.SHUTTING_DOWN) {
+        this.end(err.code === Code.ROOM_FULL ? 'room_full' : 'server_shutdown');
+      }
+      return false;
+    }
+  }
+
+  leave() {
+    if (this.state === State.ENDED) return;
+    this.send({ type: 'leave' });
+    this.end('left');
+  }
+
+  end(reason) {
+    if (this.state === State.ENDED) return;
+    if (this.screen) this.stopScreenShare();
+    this.closePeers();
+    this.sig.close();
+    window.removeEventListener('online', this.onOnline);
+    this.setState(State.ENDED, reason);
+  }
+}

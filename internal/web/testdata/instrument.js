@@ -1,0 +1,107 @@
+// Injected by the browser tests before any page script runs (DevTools
+// Page.addScriptToEvaluateOnNewDocument): it records what the tests check
+// and the page cannot be asked about directly.
+(() => {
+  // Every peer connection, to read inbound RTP statistics.
+  const Orig = window.RTCPeerConnection;
+  window.__pcs = [];
+  function Wrapped(...args) {
+    const pc = new Orig(...args);
+    window.__pcs.push(pc);
+    return pc;
+  }
+  Wrapped.prototype = Orig.prototype;
+  Object.setPrototypeOf(Wrapped, Orig);
+  window.RTCPeerConnection = Wrapped;
+
+  // Signalling messages the page sends (kept: the last 200).
+  window.__sent = [];
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    try {
+      const m = JSON.parse(data);
+      if (m.type !== 'ping' && m.type !== 'candidate') window.__sent.push(m.type === 'offer' || m.type === 'answer' ? { type: m.type } : m);
+      if (window.__sent.length > 200) window.__sent.shift();
+    } catch { /* not JSON */ }
+    return send.call(this, data);
+  };
+
+  // Content-Security-Policy violations and uncaught errors: there must be none.
+  window.__csp = [];
+  document.addEventListener('securitypolicyviolation', (e) => {
+    window.__csp.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`);
+  });
+  window.__errors = [];
+  window.addEventListener('error', (e) => window.__errors.push(`${e.message} ${e.filename}:${e.lineno}`));
+  window.addEventListener('unhandledrejection', (e) => {
+    const r = e.reason;
+    window.__errors.push(`unhandled rejection: ${r && r.stack ? r.stack : r}`);
+  });
+
+  // __receiverOf finds the RTCRtpReceiver of a MediaStreamTrack.
+  window.__receiverOf = (track) => {
+    for (const pc of window.__pcs) {
+      if (pc.connectionState === 'closed') continue;
+      for (const r of pc.getReceivers()) if (r.track === track) return r;
+    }
+    return null;
+  };
+
+  // __inbound returns the bytes received so far of a participant's
+  // camera video or microphone audio (-1: no such track yet).
+  window.__inbound = async (participantId, kind) => {
+    let track = null;
+    if (kind === 'video') {
+      const v = document.querySelector(`[data-participant-id="${participantId}"] video`);
+      track = v && v.srcObject ? v.srcObject.getVideoTracks()[0] : null;
+    } else {
+      const a = document.querySelector(`#audio-sinks audio[data-owner="${participantId}"]`);
+      track = a && a.srcObject ? a.srcObject.getAudioTracks()[0] : null;
+    }
+    const r = track && window.__receiverOf(track);
+    if (!r) return -1;
+    let bytes = -1;
+    (await r.getStats()).forEach((s) => { if (s.type === 'inbound-rtp') bytes = s.bytesReceived; });
+    return bytes;
+  };
+
+  // __frameWidth returns the width of the frames received of a
+  // participant's camera: the simulcast layer the server sends us.
+  window.__frameWidth = async (participantId) => {
+    const v = document.querySelector(`[data-participant-id="${participantId}"] video`);
+    const track = v && v.srcObject ? v.srcObject.getVideoTracks()[0] : null;
+    const r = track && window.__receiverOf(track);
+    if (!r) return -1;
+    let w = 0;
+    (await r.getStats()).forEach((s) => { if (s.type === 'inbound-rtp') w = s.frameWidth || 0; });
+    return w;
+  };
+
+  // __tile describes the tile of a participant, found by id or by name.
+  window.__tile = (key) => {
+    let tile = document.querySelector(`#grid [data-participant-id="${key}"]`);
+    if (!tile) {
+      for (const n of document.querySelectorAll('#grid [data-participant-name]')) {
+        if (n.textContent === key) tile = n.closest('[data-participant-id]');
+      }
+    }
+    if (!tile) return null;
+    const v = tile.querySelector('video');
+    const r = tile.getBoundingClientRect();
+    return {
+      id: tile.dataset.participantId,
+      name: tile.querySelector('[data-participant-name]').textContent,
+      hidden: tile.hidden,
+      videoWidth: v ? v.videoWidth : 0,
+      currentTime: v ? v.currentTime : 0,
+      paused: v ? v.paused : true,
+      audioMuted: tile.hasAttribute('data-audio-muted'),
+      videoOff: tile.hasAttribute('data-video-off'),
+      hand: tile.hasAttribute('data-hand-raised'),
+      micIconVisible: !tile.querySelector('.tile__mic').hidden,
+      handIconVisible: !tile.querySelector('.tile__hand').hidden,
+      width: r.width,
+      height: r.height,
+    };
+  };
+})();

@@ -1,0 +1,68 @@
+// Unit checks of the client's pure functions, run in Chromium by
+// TestClientModules: (async (base) => [...failures]) with base the
+// versioned static prefix.
+async (base) => {
+  const failures = [];
+  const eq = (what, got, want) => {
+    if (JSON.stringify(got) !== JSON.stringify(want)) failures.push(`${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+  };
+  const { roomFromInput } = await import(`${base}/js/roomid.js`);
+  const o = 'https://meet.example.org';
+  eq('code', roomFromInput('abcd-efghi-jklm', o), 'abcd-efghi-jklm');
+  eq('spaced upper-case code', roomFromInput('  ABCD EFGHI JKLM ', o), 'abcd-efghi-jklm');
+  eq('link', roomFromInput('https://meet.example.org/abcd-efghi-jklm', o), 'abcd-efghi-jklm');
+  eq('link with query', roomFromInput('https://meet.example.org/abcd-efghi-jklm/?x=1#y', o), 'abcd-efghi-jklm');
+  eq('path', roomFromInput('/abc-def', o), 'abc-def');
+  eq('garbage', roomFromInput('not a code!', o), '');
+  eq('one letter', roomFromInput('a', o), '');
+  eq('javascript', roomFromInput('javascript:alert(1)', o), '');
+  eq('empty', roomFromInput('   ', o), '');
+
+  const { linkify } = await import(`${base}/js/chat.js`);
+  const render = (text) => {
+    const p = document.createElement('p');
+    p.append(...linkify(text));
+    return { text: p.textContent, links: [...p.querySelectorAll('a')].map((a) => a.getAttribute('href')), html: p.children.length };
+  };
+  eq('sentence link', render('see https://a.example/x.'), { text: 'see https://a.example/x.', links: ['https://a.example/x'], html: 1 });
+  eq('bracketed link', render('(https://a.example/(b))'), { text: '(https://a.example/(b))', links: ['https://a.example/(b)'], html: 1 });
+  eq('two links', render('http://a.example and https://b.example/?q=1&r=2!'), { text: 'http://a.example and https://b.example/?q=1&r=2!', links: ['http://a.example/', 'https://b.example/?q=1&r=2'], html: 2 });
+  eq('other schemes', render('ftp://x.example javascript:alert(1) data:text/html,<b>x</b>'), { text: 'ftp://x.example javascript:alert(1) data:text/html,<b>x</b>', links: [], html: 0 });
+  eq('markup', render('<img src=x onerror=alert(1)>'), { text: '<img src=x onerror=alert(1)>', links: [], html: 0 });
+
+  const { layerFor, bestGrid } = await import(`${base}/js/stage.js`);
+  eq('layers', [layerFor(0), layerFor(300), layerFor(361), layerFor(720), layerFor(721), layerFor(2000)], ['low', 'low', 'medium', 'medium', 'high', 'high']);
+  eq('layer caps', [layerFor(2000, 'medium'), layerFor(2000, 'low'), layerFor(300, 'medium')], ['medium', 'low', 'low']);
+  const g = (n, w, h) => { const x = bestGrid(n, w, h); return [x.cols, x.rows]; };
+  eq('grid 1', g(1, 1000, 500), [1, 1]);
+  eq('grid 4 wide', g(4, 1600, 900), [2, 2]);
+  eq('grid 3 very wide', g(3, 1600, 300), [3, 1]);
+  eq('grid 3 phone', g(3, 320, 600), [1, 3]);
+  eq('grid 16', g(16, 1920, 1080), [4, 4]);
+
+  const { levelOf, QualityMonitor } = await import(`${base}/js/quality.js`);
+  eq('levels', [levelOf(0, 0), levelOf(0.05, 0), levelOf(0.2, 0), levelOf(0, 0.05), levelOf(0, 0.5)], ['good', 'fair', 'poor', 'fair', 'poor']);
+  const m = Object.assign(Object.create(QualityMonitor.prototype), { cap: 'high', bad: 0, good: 0 });
+  const caps = [];
+  for (const [loss, rtt] of [[0.1, 0], [0.1, 0], [0.1, 0], [0, 0.6], [0.2, 0], [0.2, 0], [0, 0]]) {
+    m.adjustCap(loss, rtt);
+    caps.push(m.cap);
+  }
+  eq('cap falls with loss and delay', caps, ['high', 'medium', 'medium', 'low', 'low', 'low', 'low']);
+  for (let i = 0; i < 9; i++) m.adjustCap(0, 0.05);
+  eq('cap rises after 20 s clean', m.cap, 'medium');
+
+  const { msidByMid } = await import(`${base}/js/peers.js`);
+  const sdp = 'v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=msid:s1 tA\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\na=msid:s1 tV\r\nm=video 0 UDP/TLS/RTP/SAVPF 96\r\na=mid:2\r\n';
+  eq('msid', [...msidByMid(sdp)], [['0', 'tA'], ['1', 'tV']]);
+
+  const { validName } = await import(`${base}/js/prejoin.js`);
+  eq('names', [validName(''), validName('x'.repeat(65)), validName('a\u202eb'), validName('a\u0007'), validName('  Ada Lovelace ')],
+    [{ error: 'nameRequired' }, { error: 'nameTooLong' }, { error: 'nameInvalid' }, { error: 'nameInvalid' }, { name: 'Ada Lovelace' }]);
+  eq('64 emoji fit', validName('👍'.repeat(64)), { name: '👍'.repeat(64) });
+
+  const { tn, t } = await import(`${base}/js/i18n.js`);
+  eq('plural', [tn('participantCount', 1), tn('participantCount', 2), tn('participantCount', 0)], ['1 participant', '2 participants', '0 participants']);
+  eq('placeholder', t('joinedToast', { name: 'Ada' }), 'Ada joined');
+  return failures;
+}
