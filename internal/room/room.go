@@ -152,6 +152,7 @@ type Room struct {
 	session      *transcript.Session
 	feeds        map[string]*speechFeed // by track id
 	trState      TranscriptionState
+	spools       []spooled // shared-microphone audio for diarization
 }
 
 // ID returns the room id.
@@ -363,7 +364,7 @@ func (r *Room) remove(p *Participant, reason string) {
 	}
 	if endSession != nil {
 		// The meeting is over: finish its transcript.
-		m.closeSession(endSession)
+		m.closeSession(endSession, r)
 	}
 	r.broadcast(ParticipantLeft{ParticipantID: p.id, Reason: reason})
 	r.log.Info("participant left", "participant", p.id, "reason", reason, "room_closed", empty)

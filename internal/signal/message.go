@@ -50,6 +50,8 @@ type Inbound struct {
 	Text          string   `json:"text,omitempty"`
 	TS            float64  `json:"ts,omitempty"`
 	Enabled       *bool    `json:"enabled,omitempty"`
+	Shared        *bool    `json:"shared,omitempty"`
+	SharedMic     bool     `json:"shared_mic,omitempty"`
 	OptOut        *bool    `json:"opt_out,omitempty"`
 }
 
@@ -87,6 +89,9 @@ const (
 	TypeOptOut = "transcription_opt_out"
 	// TypeCaptions turns live captions on or off for the sender only.
 	TypeCaptions = "captions"
+	// TypeSharedMic marks one of the sender's tracks as a microphone that
+	// several people share (a meeting room): its transcript is diarized.
+	TypeSharedMic = "shared_mic"
 )
 
 var sources = map[string]bool{"microphone": true, "camera": true, "screen": true, "screen_audio": true}
@@ -195,6 +200,10 @@ func (m *Inbound) validate() error {
 	case TypeTranscription, TypeCaptions:
 		if m.Enabled == nil {
 			return bad("%s needs enabled", m.Type)
+		}
+	case TypeSharedMic:
+		if m.TrackID == "" || m.Shared == nil {
+			return bad("shared_mic needs track_id and shared")
 		}
 	case TypeOptOut:
 		if m.OptOut == nil {
