@@ -81,16 +81,20 @@ func diarize(ctx context.Context, src SampleSource, opts Options, p *params) ([]
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
+	a, speech, err := analyzeSource(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	return diarizeFrames(ctx, a, speech, opts, p)
+}
+
+// diarizeFrames runs everything after the front end.
+func diarizeFrames(ctx context.Context, a *analysis, speech []span, opts Options, p *params) ([]Turn, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	debug := func(msg string, args ...any) { log.Debug("diarize: "+msg, args...) }
-
-	a, speech, err := analyzeSource(ctx, src)
-	if err != nil {
-		return nil, err
-	}
 	if len(speech) == 0 {
 		return nil, nil
 	}

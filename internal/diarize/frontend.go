@@ -28,7 +28,7 @@ func mfccConfig() speech.MFCCConfig {
 	c := speech.DefaultMFCCConfig()
 	c.NumFilters = 24
 	c.NumCeps = numCeps + 1
-	c.LowFreq = 60
+	c.LowFreq = 300
 	c.Lifter = 0
 	c.DeltaWindow = 0
 	c.CMNWindow = 0

@@ -22,6 +22,8 @@ type params struct {
 	mergeDivergence float64 // …or its divergence per frame is below
 	minTurnFrames   int     // a speaker needs one turn this long
 	sandwichFrac    float64 // share of turns squeezed between two others that marks a transition cluster
+	transitionRun   int     // …and whose median turn is shorter than this
+	transitionShare float64 // …and which hold less than this share of an average cluster's speech
 	dissolveDiv     int     // dissolve up to (k−1)/dissolveDiv transition clusters per pass
 
 	// Resegmentation (reseg.go).
@@ -47,10 +49,12 @@ var defaultParams = params{
 	initClusters:     12,
 	maxAHCItems:      400,
 
-	mergeRatio:      1.8,
+	mergeRatio:      2.0,
 	mergeDivergence: 1.3,
 	minTurnFrames:   50,
 	sandwichFrac:    0.65,
+	transitionRun:   120,
+	transitionShare: 0.7,
 	dissolveDiv:     4,
 
 	ubmComponents: 32,

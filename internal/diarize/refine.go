@@ -3,6 +3,7 @@ package diarize
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // refine alternates Viterbi resegmentation and merging, starting from k
@@ -33,12 +34,14 @@ func refine(sc *scorer, speech []span, labels []int, k int, opts Options, p *par
 		}
 		bi, bj, best := -1, -1, math.Inf(1)
 		ai, aj, alike := -1, -1, math.Inf(1) // the most alike pair, mergeable or not
+		minDiv := math.Inf(1)
 		for i := range k {
 			for j := i + 1; j < k; j++ {
 				ratio, div := pairDistance(&st[i], &st[j])
 				if ratio < alike {
 					ai, aj, alike = i, j, ratio
 				}
+				minDiv = min(minDiv, div)
 				if (ratio < p.mergeRatio || div < p.mergeDivergence) && ratio < best {
 					bi, bj, best = i, j, ratio
 				}
@@ -48,6 +51,7 @@ func refine(sc *scorer, speech []span, labels []int, k int, opts Options, p *par
 			bi, bj = ai, aj // over the allowed count: merge the most alike anyway
 		}
 		if bi < 0 {
+			debug("no mergeable pair", "k", k, "lowest ratio", alike, "lowest divergence", minDiv)
 			tr := transitionClusters(labels, k, p)
 			if len(tr) == 0 {
 				return k
@@ -55,7 +59,8 @@ func refine(sc *scorer, speech []span, labels []int, k int, opts Options, p *par
 			// Several at once on long recordings, where each pass is dear.
 			n := max(1, min(len(tr), k-minK, (k-1)/p.dissolveDiv))
 			for _, c := range tr[:n] {
-				debug("dissolve transition cluster", "k", k, "cluster", c)
+				rs := runStats(labels, k)[c]
+				debug("dissolve transition cluster", "k", k, "cluster", c, "runs", rs.runs, "median", rs.medianRun, "max", rs.maxRun, "sandwiched", rs.sandwiched)
 				dissolve(labels, c)
 			}
 			k = compact(labels)
@@ -132,7 +137,8 @@ func dissolve(labels []int, c int) {
 }
 
 type clusterRuns struct {
-	frames, runs, maxRun, sandwiched int
+	frames, runs, maxRun, medianRun, sandwiched int
+	lens                                        []int
 }
 
 // runStats describes the runs (turns) of each cluster: how many, the
@@ -157,10 +163,17 @@ func runStats(labels []int, k int) []clusterRuns {
 		c.frames += r.end - r.start
 		c.runs++
 		c.maxRun = max(c.maxRun, r.end-r.start)
+		c.lens = append(c.lens, r.end-r.start)
 		before := i > 0 && runs[i-1].lab != r.lab && r.start-runs[i-1].end < 30
 		after := i+1 < len(runs) && runs[i+1].lab != r.lab && runs[i+1].start-r.end < 30
 		if before && after {
 			c.sandwiched++
+		}
+	}
+	for i := range out {
+		if l := out[i].lens; len(l) > 0 {
+			slices.Sort(l)
+			out[i].medianRun = l[len(l)/2]
 		}
 	}
 	return out
@@ -168,14 +181,24 @@ func runStats(labels []int, k int) []clusterRuns {
 
 // transitionClusters lists the clusters that look like overlapped speech
 // or turn transitions rather than a speaker: no turn of p.minTurnFrames,
-// or at least p.sandwichFrac of their turns (three or more) squeezed
-// between two other speakers without a pause. Most squeezed first.
+// or less speech than p.transitionShare of an average cluster, in short
+// turns (median under p.transitionRun: the interruptions of the
+// meetings here overlap by 0.3–0.9 s) of which at least p.sandwichFrac
+// (three or more) are squeezed between two other speakers without a
+// pause. Most squeezed first. The median matters in meetings of many
+// people who interrupt each other: there most turns of a real speaker
+// are squeezed too, but they are long.
 func transitionClusters(labels []int, k int, p *params) []int {
 	rs := runStats(labels, k)
 	frac := func(c int) float64 { return float64(rs[c].sandwiched) / float64(max(1, rs[c].runs)) }
+	total := 0
+	for _, r := range rs {
+		total += r.frames
+	}
 	var out []int
 	for c, r := range rs {
-		if r.maxRun < p.minTurnFrames || r.runs >= 3 && frac(c) >= p.sandwichFrac {
+		small := float64(r.frames) < p.transitionShare*float64(total)/float64(k)
+		if r.maxRun < p.minTurnFrames || small && r.runs >= 3 && frac(c) >= p.sandwichFrac && r.medianRun < p.transitionRun {
 			out = append(out, c)
 		}
 	}

@@ -86,6 +86,8 @@ func tuneParams(t *testing.T) *params {
 		"finalIters":      func(v float64) { p.finalIters = int(v) },
 		"loopStep":        func(v float64) { p.loopStep = int(v) },
 		"dissolveDiv":     func(v float64) { p.dissolveDiv = int(v) },
+		"transitionRun":   func(v float64) { p.transitionRun = int(v) },
+		"transitionShare": func(v float64) { p.transitionShare = v },
 	}
 	for _, kv := range strings.Split(os.Getenv("PARLEY_DIARIZE_SET"), ",") {
 		if kv == "" {

@@ -78,7 +78,11 @@ func Synthesize(ctx context.Context, v Voice, text, tmpDir string) ([]float32, e
 		return nil, fmt.Errorf("%w: %s: %v: %s", ErrTool, v, err, out)
 	}
 	defer os.Remove(wav)
-	sox := exec.CommandContext(ctx, "sox", wav, "-t", "raw", "-r", strconv.Itoa(SampleRate),
+	// -D: no dither. sox dithers by default when it writes 16 bits, with
+	// fresh random noise each run, so the same spec gave different audio
+	// (±1 LSB) and, the diarizer being that sensitive, a DER between 1 %
+	// and 27 % on one held-out meeting.
+	sox := exec.CommandContext(ctx, "sox", "-D", wav, "-t", "raw", "-r", strconv.Itoa(SampleRate),
 		"-e", "signed", "-b", "16", "-c", "1", "-")
 	var stdout, stderr bytes.Buffer
 	sox.Stdout, sox.Stderr = &stdout, &stderr
