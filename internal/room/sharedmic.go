@@ -17,12 +17,12 @@ import (
 // SetSharedMic marks one of the participant's tracks as a microphone
 // several people share (a meeting-room system): after the meeting its
 // transcript segments are diarized and labelled "<name> · speaker N".
-func (p *Participant) SetSharedMic(trackID string, shared bool) error {
+func (p *Participant) SetSharedMic(trackID string, shared bool, speakers int) error {
 	t, ok := p.Peer().Track(trackID)
 	if !ok {
 		return ErrUnknownTrack
 	}
-	if !t.SetSharedMic(shared) {
+	if !t.SetSharedMic(shared, speakers) {
 		return nil
 	}
 	r := p.room
@@ -46,6 +46,7 @@ type spooled struct {
 	spool     *speech.Spool
 	speakerID string
 	name      string
+	speakers  int // 0: estimate
 }
 
 // newSpool opens the spool file of a shared-microphone feed, or returns
@@ -90,7 +91,11 @@ func (m *Manager) diarizeSpool(ctx context.Context, st TranscriptStore, meetingI
 	if err != nil {
 		return err
 	}
-	turns, err := diarize.DiarizeSource(ctx, rd, diarize.Options{MaxSpeakers: 8})
+	opts := diarize.Options{MaxSpeakers: 8}
+	if sp.speakers > 0 {
+		opts = diarize.Options{Speakers: sp.speakers}
+	}
+	turns, err := diarize.DiarizeSource(ctx, rd, opts)
 	if err != nil {
 		return err
 	}

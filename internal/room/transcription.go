@@ -186,7 +186,7 @@ func (r *Room) transcribe(t *sfu.Track) {
 	}
 	f := &speechFeed{dec: dec, track: track, owner: owner.id, name: owner.name, m: r.m, room: r}
 	if t.SharedMic() {
-		f.spool = r.newSpool(t.ID())
+		f.spool, f.speakers = r.newSpool(t.ID()), t.Speakers()
 	}
 	r.feeds[t.ID()] = f
 	r.mu.Unlock()
@@ -234,15 +234,16 @@ func (r *Room) Caption(c transcript.Caption) {
 // the meeting clock → the transcript track (VAD, ASR, captions, store).
 // It runs on the tap's goroutine, so decoding never touches forwarding.
 type speechFeed struct {
-	m     *Manager
-	room  *Room
-	name  string
-	spool *speech.Spool // shared microphone: audio kept for diarization
-	dec   *speech.TrackDecoder
-	track *transcript.Track
-	tap   *sfu.Tap
-	owner string
-	once  sync.Once
+	m        *Manager
+	room     *Room
+	name     string
+	spool    *speech.Spool // shared microphone: audio kept for diarization
+	speakers int           // people sharing it, 0 = unknown
+	dec      *speech.TrackDecoder
+	track    *transcript.Track
+	tap      *sfu.Tap
+	owner    string
+	once     sync.Once
 }
 
 var _ sfu.Consumer = (*speechFeed)(nil)
@@ -275,7 +276,7 @@ func (f *speechFeed) Close() {
 		f.track.Close()
 		if f.spool != nil {
 			f.room.mu.Lock()
-			f.room.spools = append(f.room.spools, spooled{spool: f.spool, speakerID: f.owner, name: f.name})
+			f.room.spools = append(f.room.spools, spooled{spool: f.spool, speakerID: f.owner, name: f.name, speakers: f.speakers})
 			f.room.mu.Unlock()
 		}
 		st := f.dec.Stats()

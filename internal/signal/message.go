@@ -52,6 +52,7 @@ type Inbound struct {
 	Enabled       *bool    `json:"enabled,omitempty"`
 	Shared        *bool    `json:"shared,omitempty"`
 	SharedMic     bool     `json:"shared_mic,omitempty"`
+	Speakers      int      `json:"speakers,omitempty"`
 	OptOut        *bool    `json:"opt_out,omitempty"`
 }
 
@@ -162,6 +163,9 @@ func (m *Inbound) validate() error {
 		if m.Source != "" && !sources[m.Source] {
 			return bad("unknown source %q", m.Source)
 		}
+		if m.Speakers < 0 || m.Speakers > 20 {
+			return bad("speakers: 0 (unknown) to 20")
+		}
 		if len(m.Simulcast) > 3 {
 			return bad("at most 3 simulcast layers")
 		}
@@ -204,6 +208,9 @@ func (m *Inbound) validate() error {
 	case TypeSharedMic:
 		if m.TrackID == "" || m.Shared == nil {
 			return bad("shared_mic needs track_id and shared")
+		}
+		if m.Speakers < 0 || m.Speakers > 20 {
+			return bad("speakers: 0 (unknown) to 20")
 		}
 	case TypeOptOut:
 		if m.OptOut == nil {
