@@ -27,10 +27,13 @@ type command struct {
 // commands lists the sub-commands in the order `parley help` shows them.
 var commands = []command{
 	{"serve", "run the meeting server", runServe},
-	{"loadtest", "load a server with pion clients and report what arrives", runLoadtest},
-	{"version", "print the version", runVersion},
-	{"bench-vad", "measure the voice activity detector on the dev set", runBenchVAD},
 	{"transcribe", "transcribe audio files (one per speaker with --track)", runTranscribe},
+	{"diarize", "write who spoke when in an audio file (RTTM or JSON)", runDiarize},
+	{"loadtest", "load a server with pion clients and report what arrives", runLoadtest},
+	{"bench-captions", "measure live caption latency with many people speaking at once", runBenchCaptions},
+	{"bench-diarize", "measure speaker diarization (DER, speed) on the dev set and generated meetings", runBenchDiarize},
+	{"bench-vad", "measure the voice activity detector on the dev set", runBenchVAD},
+	{"version", "print the version", runVersion},
 }
 
 // errUsage reports bad command-line arguments; the flag set has already
@@ -78,7 +81,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: parley <command> [flags]")
 	fmt.Fprintln(w)
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-15s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'parley <command> -h' for the flags of one command.")

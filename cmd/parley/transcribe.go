@@ -17,6 +17,7 @@ import (
 	"github.com/parleyhq/parley/internal/asr"
 	"github.com/parleyhq/parley/internal/asr/openai"
 	"github.com/parleyhq/parley/internal/asr/pocketsphinx"
+	"github.com/parleyhq/parley/internal/diarize"
 	"github.com/parleyhq/parley/internal/speech/audiofile"
 	"github.com/parleyhq/parley/internal/transcript"
 )
@@ -44,6 +45,9 @@ type transcribeOpts struct {
 	format, out, id                                    string
 	pool                                               int
 	quiet                                              bool
+	diarize                                            string
+	speakers                                           int
+	diarizeMax                                         time.Duration
 	tracks                                             trackFlag
 }
 
@@ -63,24 +67,40 @@ func runTranscribe(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.StringVar(&o.id, "id", "", "meeting id in the output (default: the file's base name; for --track, the first track's directory name)")
 	fs.IntVar(&o.pool, "pool", 0, "recognisers running at once (default: number of CPUs)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr")
+	fs.StringVar(&o.diarize, "diarize", "auto", "for one mixed FILE: on, off, or auto (on up to --diarize-max); speakers become SPEAKER_1, SPEAKER_2, …")
+	fs.IntVar(&o.speakers, "speakers", 0, "number of speakers in a mixed FILE, when known (default: estimated)")
+	fs.DurationVar(&o.diarizeMax, "diarize-max", time.Hour, "longest FILE diarized in auto mode: diarization holds the whole recording in memory (230 MB per hour)")
 	fs.Var(&o.tracks, "track", "NAME=FILE: one participant's track; repeat for each (one transcript on one timeline)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: parley transcribe [flags] FILE\n       parley transcribe [flags] --track NAME=FILE --track NAME=FILE ...\n\nTranscribes WAV, FLAC or Ogg/Opus audio.\n\nFlags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+	// Flags may come after FILE too ("parley transcribe a.wav --format
+	// vtt"): the flag package stops at the first argument, so parse on.
+	var files []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return errUsage
 		}
-		return errUsage
+		if fs.NArg() == 0 {
+			break
+		}
+		files = append(files, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
 	switch {
-	case len(o.tracks) == 0 && fs.NArg() == 1:
-		p := fs.Arg(0)
-		o.tracks = trackFlag{{name: "", path: p}}
-	case len(o.tracks) > 0 && fs.NArg() == 0:
+	case len(o.tracks) == 0 && len(files) == 1:
+		o.tracks = trackFlag{{name: "", path: files[0]}}
+	case len(o.tracks) > 0 && len(files) == 0:
 	default:
 		fs.Usage()
+		return errUsage
+	}
+	if o.diarize != "auto" && o.diarize != "on" && o.diarize != "off" {
+		fmt.Fprintf(stderr, "parley transcribe: --diarize %q: want auto, on or off\n", o.diarize)
 		return errUsage
 	}
 	format, err := outputFormat(o.format, o.out)
@@ -176,6 +196,17 @@ func transcribe(ctx context.Context, o transcribeOpts, format transcript.Format,
 		}
 		ins = append(ins, input{spec: t, r: r, dur: r.Info().Duration.Seconds()})
 	}
+	diarizing := false
+	if len(ins) == 1 && ins[0].spec.name == "" {
+		switch d := ins[0].dur; {
+		case o.diarize == "on":
+			diarizing = true
+		case o.diarize == "auto" && d > 0 && d <= o.diarizeMax.Seconds():
+			diarizing = true
+		case o.diarize == "auto":
+			fmt.Fprintf(stderr, "parley transcribe: %s is longer than --diarize-max %s (or of unknown length): not diarized, one speaker\n", ins[0].spec.path, o.diarizeMax)
+		}
+	}
 	eng, err := newEngine(o)
 	if err != nil {
 		return err
@@ -185,10 +216,10 @@ func transcribe(ctx context.Context, o transcribeOpts, format transcript.Format,
 	meeting := transcript.Meeting{ID: o.id}
 	mem := &transcript.Memory{}
 	sess, err := transcript.NewSession(transcript.Config{
-		Meeting:   meeting,
-		Engine:    eng,
-		Store:     mem,
-		Logger:    slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Meeting: meeting,
+		Engine:  eng,
+		Store:   mem,
+		Logger:  slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		return err
@@ -198,6 +229,7 @@ func transcribe(ctx context.Context, o transcribeOpts, format transcript.Format,
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make([]error, len(ins))
+	var mixed []float32 // the whole recording, kept only to diarize it
 	for i, in := range ins {
 		name := in.spec.name
 		if name == "" {
@@ -210,7 +242,11 @@ func transcribe(ctx context.Context, o transcribeOpts, format transcript.Format,
 			return err
 		}
 		wg.Go(func() {
-			errs[i] = feed(ctx, tr, in, func(sec float64) { prog.add(i, sec) })
+			var keep *[]float32
+			if diarizing {
+				keep = &mixed
+			}
+			errs[i] = feed(ctx, tr, in, keep, func(sec float64) { prog.add(i, sec) })
 			if errs[i] != nil {
 				cancel()
 			}
@@ -237,6 +273,11 @@ func transcribe(ctx context.Context, o transcribeOpts, format transcript.Format,
 		return fmt.Errorf("%d utterances could not be recognised (see the log above); no transcript written", st.Errors)
 	}
 	t := mem.Transcript(meeting)
+	if diarizing {
+		if err := attribute(ctx, t, mixed, o.speakers, prog); err != nil {
+			return err
+		}
+	}
 	return writeOutput(o.out, stdout, t, format)
 }
 
@@ -244,7 +285,24 @@ func transcribe(ctx context.Context, o transcribeOpts, format transcript.Format,
 // queue, so memory stays bounded however long the file is.
 const chunkSamples = audiofile.Rate / 2
 
-func feed(ctx context.Context, tr *transcript.Track, in input, progress func(float64)) error {
+// attribute diarizes the mixed recording and gives each recognised word to
+// the speaker turn it falls in.
+func attribute(ctx context.Context, t *transcript.Transcript, samples []float32, speakers int, prog *progress) error {
+	prog.note("diarizing")
+	turns, err := diarize.Diarize(ctx, samples, diarize.Options{Speakers: speakers})
+	if err != nil {
+		return fmt.Errorf("diarization: %w", err)
+	}
+	tt := make([]transcript.Turn, len(turns))
+	for i, u := range turns {
+		tt[i] = transcript.Turn{Speaker: u.Speaker, Start: u.Start, End: u.End}
+	}
+	t.Segments = transcript.Attribute(t.Segments, tt)
+	t.Speakers = transcript.SpeakersOf(t.Segments)
+	return nil
+}
+
+func feed(ctx context.Context, tr *transcript.Track, in input, keep *[]float32, progress func(float64)) error {
 	buf := make([]float32, chunkSamples)
 	var pos int64
 	for {
@@ -252,6 +310,9 @@ func feed(ctx context.Context, tr *transcript.Track, in input, progress func(flo
 		if n > 0 {
 			if ferr := tr.Feed(ctx, float64(pos)/audiofile.Rate, buf[:n]); ferr != nil {
 				return ferr
+			}
+			if keep != nil {
+				*keep = append(*keep, buf[:n]...)
 			}
 			pos += int64(n)
 			progress(float64(n) / audiofile.Rate)
@@ -280,6 +341,11 @@ func writeOutput(path string, stdout io.Writer, t *transcript.Transcript, f tran
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
 	if err := transcript.Write(tmp, t, f); err != nil {
+		tmp.Close()
+		return err
+	}
+	// CreateTemp makes the file 0600; a transcript is an ordinary file.
+	if err := tmp.Chmod(0o644); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -328,6 +394,12 @@ func (p *progress) add(_ int, sec float64) {
 	p.last = time.Now()
 	fmt.Fprintf(p.w, "transcribe: %5.1f%%  %s of %s audio, %s elapsed\n", 100*p.done_/p.total,
 		fmtDur(p.done_), fmtDur(p.total), fmtDur(time.Since(p.started).Seconds()))
+}
+
+func (p *progress) note(what string) {
+	if p.on {
+		fmt.Fprintf(p.w, "transcribe: %s\n", what)
+	}
 }
 
 func (p *progress) done() {

@@ -162,7 +162,7 @@ func TestTranscribeLyingLengthWarns(t *testing.T) {
 }
 
 func TestTranscribeUsage(t *testing.T) {
-	for _, args := range [][]string{{}, {"a.wav", "b.wav"}, {"--format", "docx", "a.wav"}, {"--track", "noequals"}, {"--track", "x=a.wav", "b.wav"}} {
+	for _, args := range [][]string{{}, {"a.wav", "b.wav"}, {"--format", "docx", "a.wav"}, {"--track", "noequals"}, {"--track", "x=a.wav", "b.wav"}, {"--diarize", "maybe", "a.wav"}} {
 		if _, _, code := transcribeCmd(t, args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)
 		}
@@ -214,5 +214,42 @@ func TestTranscribeOpenAI(t *testing.T) {
 	stdout, stderr, code := transcribeCmd(t, "--engine", "openai", "--openai-url", srv.URL+"/v1", "--openai-key-env", "PARLEY_TEST_KEY", "--lang", "fr", "--format", "srt", good)
 	if code != 0 || !strings.Contains(stdout, "SPEAKER_1: avance de dix mètres") {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
+
+// TestTranscribeMixedFileDiarized: one recording of two voices (the bridge
+// prompt voice, then David) is diarized and each sentence carries its
+// speaker's label.
+func TestTranscribeMixedFileDiarized(t *testing.T) {
+	dir := t.TempDir()
+	b := clipWAV(t, dir, "b.wav", asrtest.Clip{Meeting: "dev-r-en-01", Speaker: "bridge", Start: 1.1, Dur: 6.4}, 0)
+	d1 := clipWAV(t, dir, "d1.wav", asrtest.Clips[0], 0)
+	d2 := clipWAV(t, dir, "d2.wav", asrtest.Clips[2], 0)
+	mix := filepath.Join(dir, "mix.wav")
+	if out, err := exec.Command("sox", b, d1, d2, mix).CombinedOutput(); err != nil {
+		t.Fatalf("sox: %v %s", err, out)
+	}
+	stdout, stderr, code := transcribeCmd(t, mix, "--format", "json") // flags after FILE
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var tr jsonTranscript
+	if err := json.Unmarshal([]byte(stdout), &tr); err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Segments) != 4 || len(tr.Speakers) != 2 {
+		t.Fatalf("%s", stdout)
+	}
+	s := tr.Segments
+	if s[0].Speaker != s[1].Speaker || s[2].Speaker != s[3].Speaker || s[0].Speaker == s[2].Speaker {
+		t.Fatalf("speakers %q %q %q %q", s[0].Speaker, s[1].Speaker, s[2].Speaker, s[3].Speaker)
+	}
+	if s[2].Text != "go forward ten meters" || !strings.HasPrefix(s[0].Speaker, "SPEAKER_") {
+		t.Fatalf("%+v", s[2])
+	}
+	// --diarize off: one speaker.
+	stdout, _, _ = transcribeCmd(t, "--diarize", "off", "--format", "rttm", mix)
+	if strings.Count(stdout, "SPEAKER_1") != 4 {
+		t.Fatalf("undiarized:\n%s", stdout)
 	}
 }

@@ -37,10 +37,10 @@ var (
 
 // Engine is a speech recogniser shared by many concurrent streams.
 type Engine interface {
-	// NewStream starts one utterance. It may wait for capacity (a bounded
-	// decoder pool, a concurrency limit) and returns an error wrapping
-	// ErrBusy if ctx ends first.
-	NewStream(ctx context.Context) (Stream, error)
+	// NewStream starts one utterance of voice v (nil: an unknown voice).
+	// It may wait for capacity (a bounded decoder pool, a concurrency
+	// limit) and returns an error wrapping ErrBusy if ctx ends first.
+	NewStream(ctx context.Context, v *Voice) (Stream, error)
 	// Name identifies the engine in logs and transcripts ("pocketsphinx").
 	Name() string
 	// Close releases the engine's resources; open streams fail afterwards.
@@ -60,6 +60,18 @@ type Stream interface {
 	Final(ctx context.Context) (Result, error)
 	// Close abandons the utterance.
 	Close() error
+}
+
+// Voice is what an engine learns about one track (one speaker through one
+// microphone) from its utterances and reuses for the next ones. pocketsphinx
+// keeps the track's cepstral mean there: decoding an utterance with the
+// mean of another track's voice, or the model's generic one, costs 4-5
+// points of WER on the dev set (docs/benchmarks-asr.md). Callers keep one
+// Voice per track and pass it to every NewStream of that track; a Voice is
+// used by one stream at a time. The zero value is a voice not heard yet.
+type Voice struct {
+	// State belongs to the engine that set it; others ignore it.
+	State any
 }
 
 // Word is one recognised word with times in seconds from the utterance start.

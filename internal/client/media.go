@@ -401,8 +401,13 @@ var errClosedPipe = errors.New("io: read/write on closed pipe")
 // sent and a file's position does not advance; RTP time keeps running, as
 // it does for a browser whose track is disabled.
 func (t *LocalTrack) sendAudio(o AudioOptions) {
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
+	// Packets are paced on absolute deadlines (start + n·20 ms), like a
+	// capture clock: a late wake-up sends the overdue packets at once
+	// instead of dropping them (a time.Ticker drops ticks under load,
+	// which would stretch the audio and break its timeline).
+	const frame = 20 * time.Millisecond
+	timer := time.NewTimer(frame)
+	defer timer.Stop()
 	buf := make([]byte, max(o.PayloadBytes, 1+stampLen))
 	for i := range buf {
 		buf[i] = byte(i * 7)
@@ -414,13 +419,25 @@ func (t *LocalTrack) sendAudio(o AudioOptions) {
 		t.SetLevel(*o.Level, o.Voice)
 	}
 	next := 0 // index of the next file packet
-	for {
-		select {
-		case <-t.stop:
-			return
-		case <-t.c.ctx.Done():
-			return
-		case <-tick.C:
+	start := time.Now()
+	for n := 1; ; n++ {
+		if wait := time.Until(start.Add(time.Duration(n) * frame)); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-t.stop:
+				return
+			case <-t.c.ctx.Done():
+				return
+			case <-timer.C:
+			}
+		} else {
+			select {
+			case <-t.stop:
+				return
+			case <-t.c.ctx.Done():
+				return
+			default:
+			}
 		}
 		pkt.Header.Timestamp += 960
 		if t.paused.Load() {

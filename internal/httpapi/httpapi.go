@@ -20,10 +20,10 @@ import (
 type Options struct {
 	Rooms       *room.Manager
 	Transcripts Transcripts
-	Signal    http.Handler // GET /ws
-	Gatherer  prometheus.Gatherer
-	PublicURL string // base URL for links in API answers; empty = from the request
-	Logger    *slog.Logger
+	Signal      http.Handler // GET /ws
+	Gatherer    prometheus.Gatherer
+	PublicURL   string // base URL for links in API answers; empty = from the request
+	Logger      *slog.Logger
 	// Ready reports whether the server takes new meetings (false while
 	// draining on shutdown).
 	Ready func() bool

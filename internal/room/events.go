@@ -33,6 +33,9 @@ type Joined struct {
 	ActiveSpeaker string            `json:"active_speaker,omitempty"`
 	Resumed       bool              `json:"resumed,omitempty"`
 	MeetingID     string            `json:"meeting_id"`
+	// MeetingStarted is the wall-clock time of meeting time 0: caption
+	// and transcript times are seconds from it.
+	MeetingStarted time.Time `json:"meeting_started"`
 	// Transcription tells a newcomer at once whether the meeting is
 	// being transcribed (consent: nobody speaks unaware).
 	Transcription          TranscriptionState `json:"transcription"`

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -21,6 +22,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/parleyhq/parley/internal/sfu"
+	"github.com/parleyhq/parley/internal/speech"
 	"github.com/parleyhq/parley/internal/transcript"
 )
 
@@ -80,7 +82,9 @@ type Manager struct {
 	participants int
 	wg           sync.WaitGroup
 	sessions     sync.WaitGroup // transcript sessions being closed
+	finishing    atomic.Int32   // transcript sessions still finishing
 	closedStats  transcript.Stats
+	decoderStats speech.TrackStats
 }
 
 // NewManager creates an empty manager.
@@ -148,6 +152,7 @@ type Room struct {
 	session      *transcript.Session
 	feeds        map[string]*speechFeed // by track id
 	trState      TranscriptionState
+	spools       []spooled // shared-microphone audio for diarization
 }
 
 // ID returns the room id.
@@ -272,7 +277,7 @@ func (m *Manager) Resume(token string, conn Conn) (*Participant, error) {
 func (r *Room) joinedLocked(p *Participant) Joined {
 	j := Joined{ParticipantID: p.id, Room: r.id, ResumeToken: p.token, ICEServers: r.m.sfu.ICEServers(),
 		ActiveSpeaker: r.speaker, Participants: []ParticipantInfo{}, Tracks: []sfu.Info{},
-		MeetingID: r.meetingID, Transcription: r.trState,
+		MeetingID: r.meetingID, MeetingStarted: r.createdAt.UTC(), Transcription: r.trState,
 		TranscriptionAvailable: r.m.opts.Transcription != nil && r.m.opts.Transcription.Engine != nil}
 	if j.ICEServers == nil {
 		j.ICEServers = []string{}
@@ -359,7 +364,7 @@ func (r *Room) remove(p *Participant, reason string) {
 	}
 	if endSession != nil {
 		// The meeting is over: finish its transcript.
-		m.closeSession(endSession)
+		m.closeSession(endSession, r)
 	}
 	r.broadcast(ParticipantLeft{ParticipantID: p.id, Reason: reason})
 	if reason == ReasonConnectionLost {

@@ -23,6 +23,8 @@ var ErrTranscriptionUnavailable = errors.New("transcription is not available on 
 type TranscriptStore interface {
 	transcript.SegmentStore
 	CreateMeeting(ctx context.Context, m transcript.Meeting) error
+	Segments(ctx context.Context, meetingID string) ([]transcript.Segment, error)
+	ReplaceSegments(ctx context.Context, meetingID, speakerID string, from, to float64, segs []transcript.Segment) error
 }
 
 // Transcription configures live captions and transcripts.
@@ -37,6 +39,9 @@ type Transcription struct {
 	// CloseTimeout bounds how long closing a session waits for the
 	// utterances in flight (default 30 s).
 	CloseTimeout time.Duration
+	// SpoolDir holds shared-microphone audio until it is diarized after
+	// the meeting (default: the system's temporary directory).
+	SpoolDir string
 }
 
 // TranscriptionState tells clients whether the meeting is transcribed.
@@ -137,7 +142,7 @@ func (r *Room) SetTranscription(enabled bool, by *Participant) error {
 			f.tap.Close()
 		}
 		sess.AddEvent(context.Background(), transcript.Event{At: now, Kind: transcript.TranscriptionOff, SpeakerID: state.By, Speaker: state.ByName})
-		r.m.closeSession(sess)
+		r.m.closeSession(sess, r)
 	}
 	r.broadcast(TranscriptionChanged{state})
 	r.log.Info("transcription", "enabled", enabled, "by", state.By, "meeting", r.meetingID)
@@ -179,7 +184,10 @@ func (r *Room) transcribe(t *sfu.Track) {
 		r.log.Error("transcript track", "err", err)
 		return
 	}
-	f := &speechFeed{dec: dec, track: track, owner: owner.id}
+	f := &speechFeed{dec: dec, track: track, owner: owner.id, name: owner.name, m: r.m, room: r}
+	if t.SharedMic() {
+		f.spool, f.speakers = r.newSpool(t.ID()), t.Speakers()
+	}
 	r.feeds[t.ID()] = f
 	r.mu.Unlock()
 	queue := r.m.opts.Transcription.TapQueue
@@ -226,37 +234,79 @@ func (r *Room) Caption(c transcript.Caption) {
 // the meeting clock → the transcript track (VAD, ASR, captions, store).
 // It runs on the tap's goroutine, so decoding never touches forwarding.
 type speechFeed struct {
-	dec   *speech.TrackDecoder
-	track *transcript.Track
-	tap   *sfu.Tap
-	owner string
-	once  sync.Once
+	m        *Manager
+	room     *Room
+	name     string
+	spool    *speech.Spool // shared microphone: audio kept for diarization
+	speakers int           // people sharing it, 0 = unknown
+	dec      *speech.TrackDecoder
+	track    *transcript.Track
+	tap      *sfu.Tap
+	owner    string
+	once     sync.Once
 }
 
 var _ sfu.Consumer = (*speechFeed)(nil)
 
 func (f *speechFeed) ConsumeRTP(p *rtp.Packet, arrival time.Time) {
 	for _, c := range f.dec.Push(p, arrival) {
-		f.track.Write(c.Start, c.PCM)
+		f.write(c)
 	}
 	for _, c := range f.dec.Tick(arrival) {
-		f.track.Write(c.Start, c.PCM)
+		f.write(c)
+	}
+}
+
+func (f *speechFeed) write(c speech.Chunk) {
+	f.track.Write(c.Start, c.PCM)
+	if f.spool != nil {
+		if err := f.spool.Write(c.Start, c.PCM); err != nil {
+			f.room.log.Error("spool write; diarization of this track abandoned", "err", err)
+			f.spool.Remove()
+			f.spool = nil
+		}
 	}
 }
 
 func (f *speechFeed) Close() {
 	f.once.Do(func() {
 		for _, c := range f.dec.Flush() {
-			f.track.Write(c.Start, c.PCM)
+			f.write(c)
 		}
 		f.track.Close()
+		if f.spool != nil {
+			f.room.mu.Lock()
+			f.room.spools = append(f.room.spools, spooled{spool: f.spool, speakerID: f.owner, name: f.name, speakers: f.speakers})
+			f.room.mu.Unlock()
+		}
+		st := f.dec.Stats()
+		f.m.mu.Lock()
+		f.m.decoderStats.Packets += st.Packets
+		f.m.decoderStats.Lost += st.Lost
+		f.m.decoderStats.Late += st.Late
+		f.m.decoderStats.Reanchors += st.Reanchors
+		f.m.decoderStats.Concealed += st.Concealed
+		f.m.decoderStats.DecodeErrors += st.DecodeErrors
+		f.m.mu.Unlock()
 	})
+}
+
+// TranscriptsPending returns how many ended transcription sessions are
+// still finishing their last utterances.
+func (m *Manager) TranscriptsPending() int { return int(m.finishing.Load()) }
+
+// DecoderStats sums the packet counters of the speech decoders of
+// tracks whose transcription has ended.
+func (m *Manager) DecoderStats() speech.TrackStats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.decoderStats
 }
 
 // closeSession finishes a transcription session in the background: the
 // utterances in flight are recognised and committed. Manager.Shutdown
 // waits for it.
-func (m *Manager) closeSession(sess *transcript.Session) {
+func (m *Manager) closeSession(sess *transcript.Session, r *Room) {
 	if sess == nil {
 		return
 	}
@@ -265,13 +315,21 @@ func (m *Manager) closeSession(sess *transcript.Session) {
 		timeout = 30 * time.Second
 	}
 	m.sessions.Add(1)
+	m.finishing.Add(1)
 	go func() {
 		defer m.sessions.Done()
+		defer m.finishing.Add(-1)
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		if err := sess.Close(ctx); err != nil {
 			m.log.Error("transcript session close", "err", err)
 		}
+		// Every segment is committed: shared microphones can be diarized.
+		r.mu.Lock()
+		spools := r.spools
+		r.spools = nil
+		r.mu.Unlock()
+		m.diarizeSpools(ctx, r.meetingID, spools)
 		st := sess.Stats()
 		m.mu.Lock()
 		m.closedStats.DroppedSeconds += st.DroppedSeconds

@@ -14,6 +14,7 @@ import (
 	"net/http/pprof"
 	"net/url"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -94,7 +95,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	var tr *room.Transcription
 	if s.Engine != nil {
-		tr = &room.Transcription{Engine: s.Engine, Store: s.Store}
+		tr = &room.Transcription{Engine: s.Engine, Store: s.Store, SpoolDir: filepath.Join(cfg.DataDir, "spool")}
 	}
 	s.Rooms = room.NewManager(room.Options{SFU: s.SFU, PeerTimeout: cfg.Media.PeerTimeout,
 		Logger: log.With("part", "room"), Registerer: reg, Transcription: tr})

@@ -47,6 +47,8 @@ type Publication struct {
 	ClientTrackID string
 	Source        string
 	Simulcast     []string
+	SharedMic     bool
+	Speakers      int // people sharing the microphone, 0 = unknown
 }
 
 // Peer is one participant's media side: a publisher connection (client
@@ -408,6 +410,7 @@ func (p *Peer) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		codec := remote.Codec()
 		t = &Track{sfu: p.sfu, owner: p, id: "TR_" + randomID(10), clientID: key, kind: remote.Kind(),
 			source: src, codec: codec, codecKind: kindOf(codec.MimeType), rids: pub.Simulcast, done: make(chan struct{})}
+		t.SetSharedMic(pub.SharedMic, pub.Speakers)
 		p.tracks[t.id] = t
 		p.byClient[key] = t
 		created = true

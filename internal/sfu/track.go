@@ -55,6 +55,12 @@ type Info struct {
 	Codec     string   `json:"codec"`  // mime type
 	Simulcast []string `json:"simulcast,omitempty"`
 	Muted     bool     `json:"muted"`
+	// SharedMic: one microphone hears several people (a meeting room);
+	// its transcript is diarized.
+	SharedMic bool `json:"shared_mic,omitempty"`
+	// Speakers is how many people share the microphone, when known (0:
+	// diarization estimates it).
+	Speakers int `json:"speakers,omitempty"`
 }
 
 // Track is one published track: audio, or video with up to three
@@ -80,6 +86,8 @@ type Track struct {
 
 	sinks     atomic.Pointer[[]Sink] // copy-on-write: the read loops never lock
 	muted     atomic.Bool
+	sharedMic atomic.Bool
+	speakers  atomic.Int32
 	epoch     atomic.Uint32 // bumped when forwarding resumes after a mute: down-tracks start a new run
 	level     atomic.Uint32 // smoothed audio level, 0 (silence) .. 127·256 (loud)
 	lastVoice atomic.Int64  // nanotime of the last packet flagged as voice
@@ -114,7 +122,7 @@ func (t *Track) Info() Info {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	info := Info{ID: t.id, OwnerID: t.owner.id, Kind: t.kind.String(), Source: t.source,
-		Codec: t.codec.MimeType, Muted: t.muted.Load()}
+		Codec: t.codec.MimeType, Muted: t.muted.Load(), SharedMic: t.sharedMic.Load(), Speakers: int(t.speakers.Load())}
 	for _, l := range t.layers {
 		if l != nil && l.rid != "" {
 			info.Simulcast = append(info.Simulcast, l.rid)
@@ -138,6 +146,23 @@ func (t *Track) SetMuted(m bool) {
 		}
 	}
 }
+
+// SetSharedMic marks the track as one microphone hearing several people
+// (speakers of them when known, 0 when not); it reports whether that
+// changed.
+func (t *Track) SetSharedMic(shared bool, speakers int) bool {
+	if !shared {
+		speakers = 0
+	}
+	old := t.speakers.Swap(int32(speakers))
+	return t.sharedMic.Swap(shared) != shared || old != int32(speakers)
+}
+
+// Speakers returns how many people share the microphone (0: unknown).
+func (t *Track) Speakers() int { return int(t.speakers.Load()) }
+
+// SharedMic reports whether the track is a shared microphone.
+func (t *Track) SharedMic() bool { return t.sharedMic.Load() }
 
 // Muted reports whether the publisher muted the track.
 func (t *Track) Muted() bool { return t.muted.Load() }

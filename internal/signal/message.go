@@ -50,6 +50,9 @@ type Inbound struct {
 	Text          string   `json:"text,omitempty"`
 	TS            float64  `json:"ts,omitempty"`
 	Enabled       *bool    `json:"enabled,omitempty"`
+	Shared        *bool    `json:"shared,omitempty"`
+	SharedMic     bool     `json:"shared_mic,omitempty"`
+	Speakers      int      `json:"speakers,omitempty"`
 	OptOut        *bool    `json:"opt_out,omitempty"`
 }
 
@@ -87,6 +90,9 @@ const (
 	TypeOptOut = "transcription_opt_out"
 	// TypeCaptions turns live captions on or off for the sender only.
 	TypeCaptions = "captions"
+	// TypeSharedMic marks one of the sender's tracks as a microphone that
+	// several people share (a meeting room): its transcript is diarized.
+	TypeSharedMic = "shared_mic"
 )
 
 var sources = map[string]bool{"microphone": true, "camera": true, "screen": true, "screen_audio": true}
@@ -157,6 +163,9 @@ func (m *Inbound) validate() error {
 		if m.Source != "" && !sources[m.Source] {
 			return bad("unknown source %q", m.Source)
 		}
+		if m.Speakers < 0 || m.Speakers > 20 {
+			return bad("speakers: 0 (unknown) to 20")
+		}
 		if len(m.Simulcast) > 3 {
 			return bad("at most 3 simulcast layers")
 		}
@@ -195,6 +204,13 @@ func (m *Inbound) validate() error {
 	case TypeTranscription, TypeCaptions:
 		if m.Enabled == nil {
 			return bad("%s needs enabled", m.Type)
+		}
+	case TypeSharedMic:
+		if m.TrackID == "" || m.Shared == nil {
+			return bad("shared_mic needs track_id and shared")
+		}
+		if m.Speakers < 0 || m.Speakers > 20 {
+			return bad("speakers: 0 (unknown) to 20")
 		}
 	case TypeOptOut:
 		if m.OptOut == nil {

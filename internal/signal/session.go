@@ -213,7 +213,7 @@ func (s *Session) handle(m *Inbound) error {
 	case TypeCandidate:
 		return p.Candidate(sfu.Target(m.Target), m.Candidate.init())
 	case TypePublish:
-		p.Publish(sfu.Publication{ClientTrackID: m.ClientTrackID, Source: m.Source, Simulcast: m.Simulcast})
+		p.Publish(sfu.Publication{ClientTrackID: m.ClientTrackID, Source: m.Source, Simulcast: m.Simulcast, SharedMic: m.SharedMic, Speakers: m.Speakers})
 	case TypeUnpublish:
 		return p.Unpublish(m.TrackID)
 	case TypeMute:
@@ -234,6 +234,8 @@ func (s *Session) handle(m *Inbound) error {
 		p.SetOptOut(*m.OptOut)
 	case TypeCaptions:
 		p.SetCaptions(*m.Enabled)
+	case TypeSharedMic:
+		return p.SetSharedMic(m.TrackID, *m.Shared, m.Speakers)
 	case TypeLeave:
 		s.left = true
 		p.Leave()

@@ -213,6 +213,19 @@ func (s *SQLite) AppendSegment(ctx context.Context, meetingID string, seg transc
 	if err := s.check(meetingID); err != nil {
 		return 0, err
 	}
+	id, err := insertSegment(ctx, s.db, meetingID, seg)
+	if err != nil {
+		return 0, s.notFound(ctx, meetingID, err)
+	}
+	return id, nil
+}
+
+// execer is a *sql.DB or a *sql.Tx.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func insertSegment(ctx context.Context, db execer, meetingID string, seg transcript.Segment) (int64, error) {
 	if !finite(seg.Start, seg.End) {
 		return 0, fmt.Errorf("%w: segment time %v-%v", ErrInvalid, seg.Start, seg.End)
 	}
@@ -229,12 +242,40 @@ func (s *SQLite) AppendSegment(ctx context.Context, meetingID string, seg transc
 	if err != nil {
 		return 0, err
 	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO segments(meeting_id, speaker_id, speaker, start_s, end_s, text, words)
+	res, err := db.ExecContext(ctx, `INSERT INTO segments(meeting_id, speaker_id, speaker, start_s, end_s, text, words)
 		VALUES(?, ?, ?, ?, ?, ?, ?)`, meetingID, seg.SpeakerID, seg.Speaker, seg.Start, seg.End, seg.Text, string(wj))
 	if err != nil {
-		return 0, s.notFound(ctx, meetingID, fmt.Errorf("store: append segment: %w", err))
+		return 0, fmt.Errorf("store: append segment: %w", err)
 	}
 	return res.LastInsertId()
+}
+
+// ReplaceSegments implements Store.
+func (s *SQLite) ReplaceSegments(ctx context.Context, meetingID, speakerID string, from, to float64, segs []transcript.Segment) error {
+	if err := s.check(meetingID); err != nil {
+		return err
+	}
+	if !finite(from, to) {
+		return fmt.Errorf("%w: range %v-%v", ErrInvalid, from, to)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: replace segments: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM segments WHERE meeting_id = ? AND speaker_id = ? AND start_s >= ? AND start_s < ?`,
+		meetingID, speakerID, from, to); err != nil {
+		return fmt.Errorf("store: replace segments: %w", err)
+	}
+	for _, seg := range segs {
+		if _, err := insertSegment(ctx, tx, meetingID, seg); err != nil {
+			return s.notFound(ctx, meetingID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: replace segments: %w", err)
+	}
+	return nil
 }
 
 // AppendEvent implements Store.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -178,5 +179,45 @@ func childWriter(dir string) {
 			os.Exit(4)
 		}
 		fmt.Println(i)
+	}
+}
+
+func TestReplaceSegments(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, t.TempDir())
+	defer s.Close()
+	if err := s.CreateMeeting(ctx, transcript.Meeting{ID: "m1"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, sg := range []transcript.Segment{seg("room", 1, "one"), seg("room", 5, "two"), seg("ada", 6, "mine"), seg("room", 20, "later")} {
+		if _, err := s.AppendSegment(ctx, "m1", sg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	repl := []transcript.Segment{
+		{SpeakerID: "id-room#1", Speaker: "room · speaker 1", Start: 1, End: 2, Text: "one"},
+		{SpeakerID: "id-room#2", Speaker: "room · speaker 2", Start: 5, End: 6, Text: "two"},
+	}
+	if err := s.ReplaceSegments(ctx, "m1", "id-room", 0, 10, repl); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Segments(ctx, "m1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, g := range got {
+		names = append(names, g.Speaker+":"+g.Text)
+	}
+	want := "room · speaker 1:one,room · speaker 2:two,ada:mine,room:later"
+	if fmt.Sprint(strings.Join(names, ",")) != want {
+		t.Fatalf("segments after replace: %v, want %s", names, want)
+	}
+	bad := []transcript.Segment{{SpeakerID: "x", Start: math.NaN()}}
+	if err := s.ReplaceSegments(ctx, "m1", "id-ada", 0, 10, bad); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("NaN segment: %v", err)
+	}
+	if got2, _ := s.Segments(ctx, "m1"); len(got2) != len(got) {
+		t.Fatal("a failed replace changed the transcript")
 	}
 }

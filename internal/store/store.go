@@ -35,6 +35,11 @@ type Store interface {
 	PutSpeaker(ctx context.Context, meetingID string, s transcript.Speaker) error
 	// AppendSegment commits one final segment and returns its id.
 	AppendSegment(ctx context.Context, meetingID string, seg transcript.Segment) (int64, error)
+	// ReplaceSegments swaps, in one transaction, a speaker's segments that
+	// start in [from, to) for segs: diarization relabels a shared
+	// microphone's segments after the meeting without a window in which
+	// the transcript lacks them.
+	ReplaceSegments(ctx context.Context, meetingID, speakerID string, from, to float64, segs []transcript.Segment) error
 	// AppendEvent commits one control event (transcription on/off, opt-out).
 	AppendEvent(ctx context.Context, meetingID string, e transcript.Event) error
 	// Segments lists a meeting's segments on the timeline (by start).

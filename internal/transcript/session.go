@@ -125,7 +125,7 @@ func (c *Config) defaults() error {
 		c.MaxUtterance = 30
 	}
 	if c.PreRoll < 0 {
-		c.PreRoll = 0
+		c.PreRoll = 0.3
 	} else if c.PreRoll == 0 {
 		c.PreRoll = 0.3
 	}

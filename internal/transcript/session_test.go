@@ -70,7 +70,7 @@ type spanEngine struct {
 
 func (e *spanEngine) Name() string { return "span" }
 func (e *spanEngine) Close() error { return nil }
-func (e *spanEngine) NewStream(ctx context.Context) (asr.Stream, error) {
+func (e *spanEngine) NewStream(ctx context.Context, _ *asr.Voice) (asr.Stream, error) {
 	e.mu.Lock()
 	e.streams++
 	e.mu.Unlock()

@@ -15,6 +15,7 @@ type Track struct {
 	s           *Session
 	speakerID   string
 	speakerName string
+	voice       asr.Voice // the engine's knowledge of this track's voice
 	maxQueued   int
 	done        chan struct{}
 
@@ -319,7 +320,7 @@ func (t *Track) bounds(ctx context.Context, bounds []Boundary) {
 
 func (t *Track) beginUtterance(ctx context.Context, from int64) {
 	from = max(from, t.ringStart, 0)
-	st, err := t.s.cfg.Engine.NewStream(ctx)
+	st, err := t.s.cfg.Engine.NewStream(ctx, &t.voice)
 	if err != nil {
 		t.s.errs.Add(1)
 		t.s.logger().Error("transcript: no recogniser for utterance", "speaker", t.speakerID, "at", t.at(from), "err", err)

@@ -140,7 +140,7 @@ func (e *Engine) Close() error {
 
 // NewStream implements asr.Engine. It never waits: the concurrency limit
 // applies when the utterance is sent, at Final.
-func (e *Engine) NewStream(ctx context.Context) (asr.Stream, error) {
+func (e *Engine) NewStream(ctx context.Context, _ *asr.Voice) (asr.Stream, error) {
 	if e.closed.Load() {
 		return nil, asr.ErrClosed
 	}

@@ -130,7 +130,7 @@ func newEngine(t *testing.T, url string, mod func(*Config)) *Engine {
 
 // run sends secs seconds of audio as one utterance.
 func run(ctx context.Context, e *Engine, pcm []float32) (asr.Result, error) {
-	s, err := e.NewStream(ctx)
+	s, err := e.NewStream(ctx, nil)
 	if err != nil {
 		return asr.Result{}, err
 	}
@@ -372,7 +372,7 @@ func TestRealRecognitionsThroughFakeServer(t *testing.T) {
 		for i, v := range q.PCM {
 			pcm[i] = float32(v) / 32768
 		}
-		s, err := ps.NewStream(r.Context())
+		s, err := ps.NewStream(r.Context(), nil)
 		if err != nil {
 			return 503, err.Error()
 		}
@@ -388,7 +388,8 @@ func TestRealRecognitionsThroughFakeServer(t *testing.T) {
 		b, _ := json.Marshal(out)
 		return 200, string(b)
 	})
-	e := newEngine(t, srv.URL, nil)
+	// Decoding takes ~1 s of CPU; a loaded CI machine may need far more.
+	e := newEngine(t, srv.URL, func(c *Config) { c.Timeout = time.Minute })
 	for _, c := range asrtest.Clips[:2] {
 		r, err := run(context.Background(), e, asrtest.Load(t, c))
 		if err != nil {

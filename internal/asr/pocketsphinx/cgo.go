@@ -5,12 +5,22 @@ package pocketsphinx
 #include <stdlib.h>
 #include <pocketsphinx.h>
 #include <err.h>
+#include <feat.h>
+#include <cmn.h>
 
 // Wrappers keep the cgo calls free of variadic functions and of pointer
 // juggling on the Go side.
 static cmd_ln_t *parley_ps_config(int argc, char **argv) {
 	return cmd_ln_parse_r(NULL, ps_args(), argc, argv, TRUE);
 }
+
+// The live cepstral mean (CMN) of the decoder's feature computation.
+static int parley_cmn_len(ps_decoder_t *ps) {
+	feat_t *f = ps_get_feat(ps);
+	return f && f->cmn_struct ? f->cmn_struct->veclen : 0;
+}
+static void parley_cmn_get(ps_decoder_t *ps, mfcc_t *v) { cmn_live_get(ps_get_feat(ps)->cmn_struct, v); }
+static void parley_cmn_set(ps_decoder_t *ps, const mfcc_t *v) { cmn_live_set(ps_get_feat(ps)->cmn_struct, v); }
 */
 import "C"
 
@@ -37,9 +47,11 @@ func quiet() {
 // decoder is one pocketsphinx decoder. It is not safe for concurrent use;
 // the pool hands it to one stream at a time.
 type decoder struct {
-	ps    *C.ps_decoder_t
-	buf   []int16
-	inUtt bool
+	ps  *C.ps_decoder_t
+	buf []int16
+	// cmnInit is the model's initial cepstral mean (feat.params -cmninit).
+	cmnInit []float32
+	inUtt   bool
 }
 
 // newDecoder loads the model: about 0.3 s of CPU and 20-30 MB per decoder
@@ -73,7 +85,33 @@ func newDecoder(args []string) (*decoder, error) {
 	if ps == nil {
 		return nil, errors.New("pocketsphinx: ps_init failed (model files missing or unreadable?)")
 	}
-	return &decoder{ps: ps}, nil
+	d := &decoder{ps: ps}
+	if n := int(C.parley_cmn_len(ps)); n > 0 {
+		d.cmnInit = make([]float32, n)
+		C.parley_cmn_get(ps, (*C.mfcc_t)(unsafe.Pointer(&d.cmnInit[0])))
+	}
+	return d, nil
+}
+
+// cmn returns the decoder's current live cepstral mean.
+func (d *decoder) cmn() []float32 {
+	if len(d.cmnInit) == 0 {
+		return nil
+	}
+	v := make([]float32, len(d.cmnInit))
+	C.parley_cmn_get(d.ps, (*C.mfcc_t)(unsafe.Pointer(&v[0])))
+	return v
+}
+
+// setCMN sets the live cepstral mean (nil: the model's initial one).
+func (d *decoder) setCMN(v []float32) {
+	if len(d.cmnInit) == 0 {
+		return
+	}
+	if len(v) != len(d.cmnInit) {
+		v = d.cmnInit
+	}
+	C.parley_cmn_set(d.ps, (*C.mfcc_t)(unsafe.Pointer(&v[0])))
 }
 
 func (d *decoder) free() {

@@ -26,7 +26,7 @@ func newEngine(t *testing.T, pool int) *Engine {
 func decode(t *testing.T, e asr.Engine, pcm []float32) (asr.Result, []string) {
 	t.Helper()
 	ctx := context.Background()
-	s, err := e.NewStream(ctx)
+	s, err := e.NewStream(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,19 +105,19 @@ func TestWordTimesRebasedPerUtterance(t *testing.T) {
 func TestPoolBoundedAndWaits(t *testing.T) {
 	e := newEngine(t, 1)
 	ctx := context.Background()
-	s1, err := e.NewStream(ctx)
+	s1, err := e.NewStream(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
-	if _, err := e.NewStream(short); !errors.Is(err, asr.ErrBusy) {
+	if _, err := e.NewStream(short, nil); !errors.Is(err, asr.ErrBusy) {
 		t.Fatalf("second stream on a pool of 1: %v, want ErrBusy", err)
 	}
 	// A waiting stream gets the decoder as soon as it is released.
 	got := make(chan error, 1)
 	go func() {
-		s2, err := e.NewStream(ctx)
+		s2, err := e.NewStream(ctx, nil)
 		if err == nil {
 			s2.Close()
 		}
@@ -136,7 +136,7 @@ func TestTooLongAndClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	s, _ := e.NewStream(ctx)
+	s, _ := e.NewStream(ctx, nil)
 	if err := s.Write(ctx, asrtest.Silence(0.4)); err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestTooLongAndClosed(t *testing.T) {
 		t.Fatalf("second Final: %v", err)
 	}
 	e.Close()
-	if _, err := e.NewStream(ctx); !errors.Is(err, asr.ErrClosed) {
+	if _, err := e.NewStream(ctx, nil); !errors.Is(err, asr.ErrClosed) {
 		t.Fatalf("NewStream after Close: %v", err)
 	}
 }
@@ -170,5 +170,54 @@ func TestCleanText(t *testing.T) {
 	}
 	if !strings.Contains(cleanWord("zero(3)"), "zero") || cleanWord("zero(3)") != "zero" {
 		t.Fatal(cleanWord("zero(3)"))
+	}
+}
+
+func decodeVoice(t *testing.T, e asr.Engine, pcm []float32, v *asr.Voice) asr.Result {
+	t.Helper()
+	ctx := context.Background()
+	s, err := e.NewStream(ctx, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(ctx, pcm); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Final(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestVoiceIsolatesTracks: a pooled decoder adapts its cepstral mean to
+// whatever it decoded last. A track's utterance must be decoded with its
+// own voice's mean, not the previous user's: the same utterance gives the
+// same words and times whatever the decoder did before.
+func TestVoiceIsolatesTracks(t *testing.T) {
+	david := asrtest.Load(t, asrtest.Clips[0])
+	bridge := asrtest.Load(t, asrtest.Clips[1])
+	david2 := asrtest.Load(t, asrtest.Clips[2])
+
+	fresh := newEngine(t, 1)
+	var vd asr.Voice
+	decodeVoice(t, fresh, david, &vd)
+	if st, ok := vd.State.(voiceState); !ok || len(st.cmn) != 13 {
+		t.Fatalf("voice state after an utterance: %#v", vd.State)
+	}
+	want := decodeVoice(t, fresh, david2, &vd)
+
+	e := newEngine(t, 1)
+	var vd2, vb asr.Voice
+	decodeVoice(t, e, david, &vd2)
+	decodeVoice(t, e, bridge, &vb) // another track in between
+	got := decodeVoice(t, e, david2, &vd2)
+	if got.Text != want.Text || len(got.Words) != len(want.Words) {
+		t.Fatalf("after another track: %q, alone: %q", got.Text, want.Text)
+	}
+	for i := range got.Words {
+		if got.Words[i] != want.Words[i] {
+			t.Errorf("word %d: %+v, alone %+v", i, got.Words[i], want.Words[i])
+		}
 	}
 }

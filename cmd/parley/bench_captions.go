@@ -1,0 +1,267 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/parleyhq/parley/internal/client"
+	"github.com/parleyhq/parley/internal/config"
+	"github.com/parleyhq/parley/internal/devset"
+	"github.com/parleyhq/parley/internal/server"
+)
+
+// runBenchCaptions measures live captions under load: N participants
+// speak at once (the dev set's English stems, Opus-encoded, played from
+// the same instant; stems are reused when N is larger than their count)
+// into an in-process server with the embedded recogniser; an observer
+// records every caption. Latency is the time from the end of the
+// reference speech region (the meeting's RTTM) to the final caption's
+// arrival at the observer.
+func runBenchCaptions(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench-captions", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	speakers := fs.Int("speakers", 10, "participants speaking at the same time")
+	streams := fs.Int("asr-streams", 0, "recogniser pool size (default: one per speaker)")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if *speakers < 1 || *speakers > 50 {
+		fmt.Fprintln(stderr, "--speakers: 1 to 50")
+		return errUsage
+	}
+	if *streams == 0 {
+		*streams = *speakers
+	}
+	type stem struct {
+		name, opus string
+		regions    [][2]float64 // reference speech regions (s)
+	}
+	var stems []stem
+	tmp, err := os.MkdirTemp("", "parley-bench-captions")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	ms, err := devset.Meetings()
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if m.Lang != "en" {
+			continue
+		}
+		regions, err := readRTTM(m.RTTM)
+		if err != nil {
+			return err
+		}
+		for _, name := range m.Speakers() {
+			dst := filepath.Join(tmp, m.ID+"-"+name+".opus")
+			if out, err := exec.CommandContext(ctx, "opusenc", "--quiet", "--framesize", "20", "--bitrate", "32", m.Stems[name], dst).CombinedOutput(); err != nil {
+				return fmt.Errorf("opusenc (opus-tools): %v: %s", err, out)
+			}
+			stems = append(stems, stem{name: name, opus: dst, regions: regions[name]})
+		}
+	}
+
+	cfg := config.Default()
+	cfg.Listen, cfg.DataDir = "127.0.0.1:0", filepath.Join(tmp, "data")
+	cfg.Media.UDPPort, cfg.Media.TCPPort, cfg.Media.ListenIP = 0, -1, "127.0.0.1"
+	cfg.Media.ICEInterfaces = []string{"lo"}
+	cfg.Speech.Streams = *streams
+	srv, err := server.New(cfg, nil)
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	defer srv.Shutdown(context.Background())
+	cpu0 := processCPU()
+
+	type caption struct {
+		SpeakerID string  `json:"speaker_id"`
+		Text      string  `json:"text"`
+		Final     bool    `json:"final"`
+		Start     float64 `json:"start"`
+		End       float64 `json:"end"`
+		at        time.Time
+	}
+	var mu sync.Mutex
+	var captions []caption
+	var started time.Time
+	obs, err := client.Connect(ctx, srv.URL(), client.Options{KeepMessages: false, OnMessage: func(m client.Message) {
+		switch m.Type {
+		case "caption":
+			var c caption
+			if json.Unmarshal(m.Raw, &c) == nil && c.Final && c.Text != "" {
+				c.at = time.Now()
+				mu.Lock()
+				captions = append(captions, c)
+				mu.Unlock()
+			}
+		case "joined":
+			var j struct {
+				Started time.Time `json:"meeting_started"`
+			}
+			json.Unmarshal(m.Raw, &j)
+			mu.Lock()
+			started = j.Started
+			mu.Unlock()
+		}
+	}})
+	if err != nil {
+		return err
+	}
+	defer obs.Drop()
+	room := "bench-captions"
+	if _, err := obs.Join(ctx, room, "Observer"); err != nil {
+		return err
+	}
+	obs.Send(map[string]any{"type": "transcription", "enabled": true})
+
+	pubs := make([]*client.Client, *speakers)
+	tracks := make([]*client.LocalTrack, *speakers)
+	used := make([]stem, *speakers)
+	for i := range pubs {
+		st := stems[i%len(stems)]
+		used[i] = st
+		pkts, err := client.LoadOggOpus(st.opus)
+		if err != nil {
+			return err
+		}
+		c, err := client.Connect(ctx, srv.URL(), client.Options{SendOnly: true})
+		if err != nil {
+			return err
+		}
+		defer c.Drop()
+		if _, err := c.Join(ctx, room, fmt.Sprintf("%s %d", st.name, i+1)); err != nil {
+			return err
+		}
+		if tracks[i], err = c.PublishAudio(ctx, client.AudioOptions{Packets: pkts, StartPaused: true}); err != nil {
+			return err
+		}
+		pubs[i] = c
+	}
+	time.Sleep(time.Second)
+	t0 := time.Now()
+	for _, t := range tracks {
+		t.Pause(false)
+	}
+	fmt.Fprintf(stderr, "bench-captions: %d speakers talking\n", *speakers)
+	for _, t := range tracks {
+		for !t.Finished() {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	time.Sleep(3 * time.Second) // the last final captions
+	ids := map[string]int{}
+	for i, c := range pubs {
+		ids[c.ID()] = i
+	}
+	ended := time.Now()
+	for _, c := range pubs {
+		c.Close()
+	}
+	obs.Close()
+	// The meeting ended; its transcript is complete when the sessions
+	// have closed.
+	for (srv.Rooms.Participants(room) > 0 || srv.Rooms.TranscriptsPending() > 0) && time.Since(ended) < 30*time.Second {
+		time.Sleep(20 * time.Millisecond)
+	}
+	complete := time.Since(ended)
+
+	mu.Lock()
+	defer mu.Unlock()
+	offset := t0.Sub(started).Seconds() // meeting time of stem time 0
+	var lat []float64
+	for _, c := range captions {
+		i, ok := ids[c.SpeakerID]
+		if !ok {
+			continue
+		}
+		// The reference region this caption ends in (or the last one
+		// before its end).
+		end := -1.0
+		for _, r := range used[i].regions {
+			if r[0]+offset <= c.End+0.5 {
+				end = r[1] + offset
+			}
+		}
+		if end < 0 {
+			continue
+		}
+		lat = append(lat, c.at.Sub(started).Seconds()-end)
+		if os.Getenv("PARLEY_BENCH_DEBUG") != "" {
+			fmt.Fprintf(stderr, "caption %-14s ref end %6.2f  caption %6.2f-%6.2f  arrived %6.2f  %q\n", used[i].name, end, c.Start, c.End, c.at.Sub(started).Seconds(), c.Text)
+		}
+	}
+	sort.Float64s(lat)
+	pct := func(p float64) float64 {
+		if len(lat) == 0 {
+			return 0
+		}
+		return lat[int(p/100*float64(len(lat)-1))]
+	}
+	st := srv.Rooms.SpeechStats()
+	res := map[string]any{
+		"speakers": *speakers, "captions": len(lat),
+		"latency_s_p50": pct(50), "latency_s_p95": pct(95), "latency_s_max": pct(100),
+		"audio_dropped_s": st.DroppedSeconds, "tap_dropped_packets": srv.SFU.Metrics().Snapshot().Drops["tap_full"],
+		"transcript_complete_s": complete.Seconds(), "cpu_s": processCPU() - cpu0, "wall_s": time.Since(t0).Seconds(),
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(res)
+	}
+	fmt.Fprintf(stdout, "speakers %d, final captions %d\n", *speakers, len(lat))
+	fmt.Fprintf(stdout, "caption latency after the end of speech: p50 %.2f s, p95 %.2f s, max %.2f s\n", pct(50), pct(95), pct(100))
+	fmt.Fprintf(stdout, "audio dropped by the speech pipeline: %.1f s; packets dropped by taps: %d\n", st.DroppedSeconds, res["tap_dropped_packets"])
+	fmt.Fprintf(stdout, "transcript complete %.2f s after the meeting ended\n", complete.Seconds())
+	fmt.Fprintf(stdout, "process CPU %.1f s over %.1f s (server, recogniser and all clients in one process)\n", res["cpu_s"], res["wall_s"])
+	return nil
+}
+
+// readRTTM returns each speaker's regions from an RTTM file.
+func readRTTM(path string) (map[string][][2]float64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][][2]float64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 8 || f[0] != "SPEAKER" {
+			continue
+		}
+		var start, dur float64
+		fmt.Sscan(f[3], &start)
+		fmt.Sscan(f[4], &dur)
+		out[f[7]] = append(out[f[7]], [2]float64{start, start + dur})
+	}
+	return out, nil
+}
+
+func processCPU() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/parleyhq/parley/internal/diarize"
+	"github.com/parleyhq/parley/internal/diarize/diarizebench"
+	"github.com/parleyhq/parley/internal/diarize/meetsynth"
+)
+
+// runBenchDiarize measures the diarizer and prints Markdown tables: DER per
+// meeting (collar 0.25 s and 0, missed / false alarm / confusion, estimated
+// vs true speaker count) on the dev set's mixes, on the generated tuning
+// meetings and on the generated held-out meetings; with -hour, the CPU time
+// and peak memory of `parley diarize` on a one-hour meeting, measured on
+// the child process (CPU from getrusage, peak memory from /proc), with GOMAXPROCS=1.
+func runBenchDiarize(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench-diarize", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "", "directory for hypothesis RTTM files (default: a temporary directory)")
+	cache := fs.String("cache", "", "directory for the generated meetings (default: the user cache directory)")
+	derBin := fs.String("der", "", "path of the der scorer (default: build it from the shared tools)")
+	generated := fs.Bool("generated", true, "also score the generated tuning and held-out meetings (needs espeak-ng, flite, sox)")
+	hour := fs.Bool("hour", false, "also time `parley diarize` on a one-hour meeting")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() != 0 {
+		return errUsage
+	}
+	start := time.Now()
+	tmp, err := os.MkdirTemp("", "parley-bench-diarize")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if *derBin == "" {
+		if *derBin, err = diarizebench.BuildDER(ctx, tmp); err != nil {
+			return err
+		}
+	}
+	hypRoot := *out
+	if hypRoot == "" {
+		hypRoot = filepath.Join(tmp, "hyp")
+	}
+	if *cache == "" {
+		d, err := os.UserCacheDir()
+		if err != nil {
+			d = os.TempDir()
+		}
+		*cache = filepath.Join(d, "parley", "diarize-bench")
+	}
+
+	dev, err := diarizebench.DevSet()
+	if err != nil {
+		return err
+	}
+	sets := []diarizebench.Set{dev}
+	if *generated {
+		if err := meetsynth.Available(); err != nil {
+			return err
+		}
+		for _, g := range []struct {
+			name  string
+			specs []meetsynth.Spec
+		}{{"tune", meetsynth.Tune()}, {"held-out", meetsynth.HeldOut()}} {
+			s, err := diarizebench.GeneratedSet(ctx, g.name, g.specs, filepath.Join(*cache, g.name))
+			if err != nil {
+				return err
+			}
+			sets = append(sets, s)
+		}
+	}
+	for _, s := range sets {
+		hyp := filepath.Join(hypRoot, s.Name)
+		if err := diarizebench.Diarize(ctx, s, hyp, diarize.Options{}); err != nil {
+			return err
+		}
+		if err := printDERTable(ctx, stdout, *derBin, s, hyp); err != nil {
+			return err
+		}
+	}
+	if *hour {
+		if err := benchHour(ctx, stdout, *derBin, filepath.Join(*cache, "hour"), filepath.Join(hypRoot, "hour")); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "\n(%s, %s/%s, %d CPUs, %.0f s)\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), time.Since(start).Seconds())
+	return nil
+}
+
+func printDERTable(ctx context.Context, w io.Writer, der string, s diarizebench.Set, hyp string) error {
+	c25, err := diarizebench.Score(ctx, der, s, hyp, 0.25)
+	if err != nil {
+		return err
+	}
+	c0, err := diarizebench.Score(ctx, der, s, hyp, 0)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\n## %s\n\n", s.Name)
+	fmt.Fprintf(w, "| meeting | DER (collar 0.25) | missed | false alarm | confusion | DER (collar 0) | missed | false alarm | confusion | speakers est/true |\n")
+	fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|---|---|\n")
+	pc := func(x, t float64) string { return fmt.Sprintf("%.1f %%", 100*x/t) }
+	right, sum := 0, 0.0
+	for i, r := range c25 {
+		z := c0[i]
+		spk := fmt.Sprintf("%d/%d", r.HypSpeakers, r.RefSpeakers)
+		if r.File == "TOTAL" {
+			spk = fmt.Sprintf("%d of %d right", right, len(c25)-1)
+		} else {
+			sum += r.DER()
+			if r.HypSpeakers == r.RefSpeakers {
+				right++
+			}
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.File,
+			pc(r.Missed+r.FalseAlarm+r.Confusion, r.Total), pc(r.Missed, r.Total), pc(r.FalseAlarm, r.Total), pc(r.Confusion, r.Total),
+			pc(z.Missed+z.FalseAlarm+z.Confusion, z.Total), pc(z.Missed, z.Total), pc(z.FalseAlarm, z.Total), pc(z.Confusion, z.Total), spk)
+	}
+	fmt.Fprintf(w, "\nMean of the per-meeting DERs (collar 0.25): %.1f %%; TOTAL is time-weighted.\n", 100*sum/float64(len(c25)-1))
+	return nil
+}
+
+// benchHour runs `parley diarize` on the one-hour meeting in a child
+// process and reports its CPU time and peak resident memory.
+func benchHour(ctx context.Context, w io.Writer, der, dir, hyp string) error {
+	s, err := diarizebench.HourFile(ctx, dir, 3600)
+	if err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(hyp, 0o755); err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, exe, "diarize", "-out", filepath.Join(hyp, "hour.rttm"), s.Audio["hour"])
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+	cmd.Stderr = os.Stderr
+	wall := time.Now()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	// Peak memory: the child's VmHWM, polled until it exits. getrusage's
+	// ru_maxrss is no use here: Linux carries the parent's peak across
+	// fork and exec, so a child of this (larger) process reports ours.
+	hwm := make(chan int64, 1)
+	done := make(chan struct{})
+	go func() {
+		var peak int64
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if kb := vmHWM(cmd.Process.Pid); kb > peak {
+				peak = kb
+			}
+			select {
+			case <-done:
+				hwm <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	err = cmd.Wait()
+	close(done)
+	peakKB := <-hwm
+	if err != nil {
+		return fmt.Errorf("parley diarize on the hour file: %w", err)
+	}
+	elapsed := time.Since(wall)
+	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return errors.New("no rusage for the child process")
+	}
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	fi, err := os.Stat(s.Audio["hour"])
+	if err != nil {
+		return err
+	}
+	audio := float64(fi.Size()-44) / 2 / 16000
+	res, err := diarizebench.Score(ctx, der, s, hyp, 0.25)
+	if err != nil {
+		return err
+	}
+	r := res[0]
+	fmt.Fprintf(w, "\n## one hour\n\n")
+	fmt.Fprintf(w, "| audio | CPU (user+sys, GOMAXPROCS=1) | real-time factor | wall | peak RSS | DER (collar 0.25) | speakers est/true |\n|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "| %.0f s | %.1f s | %.4f | %.1f s | %.0f MB | %.1f %% | %d/%d |\n", audio, cpu.Seconds(), cpu.Seconds()/audio,
+		elapsed.Seconds(), float64(peakKB)/1024, 100*r.DER(), r.HypSpeakers, r.RefSpeakers)
+	return nil
+}
+
+// vmHWM returns the peak resident set size of process pid in kB (Linux
+// /proc/<pid>/status), or 0 when it cannot be read.
+func vmHWM(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb
+		}
+	}
+	return 0
+}

@@ -1,0 +1,228 @@
+// Package diarize finds who spoke when in one audio stream (16 kHz mono,
+// the output of internal/speech/audiofile): speech activity (the speech
+// package's far-field VAD), speaker change detection, agglomerative
+// clustering of segments, and a refinement that alternates Viterbi
+// resegmentation with GMM speaker models and merging, with an automatic
+// speaker count. No model file: every model is estimated on the
+// recording itself. docs/diarization.md describes the algorithm and the
+// measurements behind each constant.
+//
+// Use Diarize on samples already in memory, DiarizeSource to stream a file
+// (the audio is never held: memory is the features, 76 bytes per 10 ms,
+// about 27 MB for an hour).
+package diarize
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+)
+
+// Turn is one stretch of speech attributed to one speaker. Times are
+// seconds from the start of the audio.
+type Turn struct {
+	Speaker    string
+	Start, End float64
+}
+
+// Options tunes one diarization. The zero value estimates the number of
+// speakers.
+type Options struct {
+	// Speakers, when > 0, is the exact number of speakers.
+	Speakers int
+	// MinSpeakers and MaxSpeakers, when > 0, bound the estimated number.
+	MinSpeakers, MaxSpeakers int
+	// Logger receives the clustering decisions at debug level; nil
+	// discards them.
+	Logger *slog.Logger
+}
+
+// ErrOptions reports contradictory options.
+var ErrOptions = errors.New("diarize: bad options")
+
+// Validate checks the options.
+func (o Options) Validate() error {
+	switch {
+	case o.Speakers < 0 || o.MinSpeakers < 0 || o.MaxSpeakers < 0:
+		return fmt.Errorf("%w: negative speaker count", ErrOptions)
+	case o.Speakers > 0 && (o.MinSpeakers > 0 || o.MaxSpeakers > 0):
+		return fmt.Errorf("%w: give either an exact speaker count or a range, not both", ErrOptions)
+	case o.MaxSpeakers > 0 && o.MinSpeakers > o.MaxSpeakers:
+		return fmt.Errorf("%w: min speakers %d > max speakers %d", ErrOptions, o.MinSpeakers, o.MaxSpeakers)
+	}
+	return nil
+}
+
+// SampleSource is what DiarizeSource reads: 16 kHz mono samples in
+// [−1, 1], io.Reader style (it returns io.EOF at the end, possibly with
+// the last samples). *audiofile.Reader is one.
+type SampleSource interface {
+	Read(p []float32) (n int, err error)
+}
+
+// Diarize returns the speaker turns of samples (16 kHz mono, [−1, 1]),
+// sorted by start time. Speakers are named SPEAKER_1, SPEAKER_2, … in
+// order of first appearance. Audio without speech gives no turns and no
+// error.
+func Diarize(ctx context.Context, samples []float32, opts Options) ([]Turn, error) {
+	return DiarizeSource(ctx, &sliceSource{x: samples}, opts)
+}
+
+// DiarizeSource is Diarize on a stream read to its end; only the features
+// are kept, not the audio.
+func DiarizeSource(ctx context.Context, src SampleSource, opts Options) ([]Turn, error) {
+	return diarize(ctx, src, opts, &defaultParams)
+}
+
+func diarize(ctx context.Context, src SampleSource, opts Options, p *params) ([]Turn, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	a, speech, err := analyzeSource(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	return diarizeFrames(ctx, a, speech, opts, p)
+}
+
+// diarizeFrames runs everything after the front end.
+func diarizeFrames(ctx context.Context, a *analysis, speech []span, opts Options, p *params) ([]Turn, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	debug := func(msg string, args ...any) { log.Debug("diarize: "+msg, args...) }
+	if len(speech) == 0 {
+		return nil, nil
+	}
+	a.normalise(speech)
+	labels, k := firstClustering(a, speech, opts, p)
+	debug("first clustering", "frames", a.n, "speech regions", len(speech), "clusters", k)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	sc := newScorer(a, speech, trainUBM(a, speech, p), p.topC)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	k = refine(sc, speech, labels, k, opts, p, debug)
+	resegment(sc, speech, labels, k, p.finalIters, 1, p)
+	compact(labels)
+	return turns(labels), nil
+}
+
+// firstClustering segments the speech at speaker changes, clusters the
+// segments long enough to model into initClusters clusters (more when the
+// caller asks for more speakers, and more on long recordings) and gives
+// the short ones their neighbour's label. It returns one label per frame
+// (−1 = non-speech) and the number of clusters.
+func firstClustering(a *analysis, speech []span, opts Options, p *params) ([]int, int) {
+	segs := segments(a, speech, p)
+	var items []gaussStats
+	var itemSeg []int
+	for i, s := range segs {
+		if s.len() < p.minClusterFrames {
+			continue
+		}
+		var g gaussStats
+		for t := s.start; t < s.end; t++ {
+			g.add(a.row(t))
+		}
+		items = append(items, g)
+		itemSeg = append(itemSeg, i)
+	}
+	labels := make([]int, a.n)
+	for i := range labels {
+		labels[i] = -1
+	}
+	if len(items) == 0 {
+		// Only short bursts of speech: one cluster.
+		for _, s := range segs {
+			for t := s.start; t < s.end; t++ {
+				labels[t] = 0
+			}
+		}
+		return labels, 1
+	}
+	speechFrames := 0
+	for _, s := range speech {
+		speechFrames += s.len()
+	}
+	// One more starting cluster per 5 minutes of speech, up to twice the
+	// base: long meetings have more speakers and more ways to split them.
+	k := min(2*p.initClusters, p.initClusters+speechFrames/(300*frameRate))
+	k = max(k, opts.Speakers, opts.MinSpeakers)
+	lab := clusterItems(items, k, p.maxAHCItems, p.bicLambda)
+	k = 0
+	for i, si := range itemSeg {
+		for t := segs[si].start; t < segs[si].end; t++ {
+			labels[t] = lab[i]
+		}
+		k = max(k, lab[i]+1)
+	}
+	fillShort(labels, segs)
+	return labels, k
+}
+
+// fillShort gives each unlabelled segment the label of the closest
+// labelled frame before it, or after it when none precedes.
+func fillShort(labels []int, segs []span) {
+	for _, s := range segs {
+		if labels[s.start] >= 0 {
+			continue
+		}
+		l := -1
+		for t := s.start - 1; t >= 0 && l < 0; t-- {
+			l = labels[t]
+		}
+		for t := s.end; t < len(labels) && l < 0; t++ {
+			l = labels[t]
+		}
+		for t := s.start; t < s.end; t++ {
+			labels[t] = max(l, 0)
+		}
+	}
+}
+
+// turns converts frame labels to turns, speakers named by first
+// appearance.
+func turns(labels []int) []Turn {
+	names := map[int]string{}
+	var out []Turn
+	for t := 0; t < len(labels); {
+		l := labels[t]
+		e := t + 1
+		for e < len(labels) && labels[e] == l {
+			e++
+		}
+		if l >= 0 {
+			name, ok := names[l]
+			if !ok {
+				name = "SPEAKER_" + strconv.Itoa(len(names)+1)
+				names[l] = name
+			}
+			out = append(out, Turn{Speaker: name, Start: frameTime(t), End: frameTime(e)})
+		}
+		t = e
+	}
+	return out
+}
+
+// frameTime is the time of frame t's start (the VAD's region edges map
+// back to their own times exactly).
+func frameTime(t int) float64 { return float64(t) / frameRate }
+
+// sliceSource reads from a slice of samples.
+type sliceSource struct{ x []float32 }
+
+func (s *sliceSource) Read(p []float32) (int, error) {
+	if len(s.x) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, s.x)
+	s.x = s.x[n:]
+	return n, nil
+}
