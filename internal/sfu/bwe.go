@@ -6,19 +6,37 @@ import (
 	"time"
 )
 
-// bwe is a subscriber's bandwidth estimate. Browsers report REMB (their
+// bwe is a subscriber's bandwidth budget. Browsers report REMB (their
 // receive-side estimate, negotiated with goog-remb); without REMB the
 // estimate follows receiver-report loss, as in RFC 8698 §4's loss-based
 // controller: above 10 % loss back off to 85 % of what we send, below 2 %
 // grow 8 % per report.
+//
+// An estimate is used as a cap only when it says the subscriber is
+// congested (it is below what we send). Chrome's receive-side estimator
+// never reports more than ~1.5× what it receives, so a subscriber kept on
+// the 150 kb/s layer by its own estimate would never be offered the
+// 500 kb/s one. Instead: uncapped until congestion, then capped at the
+// estimate for a hold time (5 s, doubling up to 40 s when congestion comes
+// back soon after), then uncapped again to probe with real media.
 type bwe struct {
 	remb   atomic.Uint64 // bits per second, 0 = never reported
 	rembAt atomic.Int64
 	loss   atomic.Uint64 // loss-based estimate, 0 = no limit seen yet
 	sent   atomic.Uint64 // what we send now, bits per second
+
+	// Owned by the peer's allocation goroutine.
+	capBps    uint64
+	capUntil  int64
+	hold      time.Duration
+	lastCapAt int64
 }
 
-const rembFresh = 5 * time.Second
+const (
+	rembFresh = 5 * time.Second
+	minHold   = 5 * time.Second
+	maxHold   = 40 * time.Second
+)
 
 func (b *bwe) setREMB(bps uint64) {
 	b.remb.Store(bps)
@@ -36,12 +54,38 @@ func (b *bwe) setLoss(fraction uint8) {
 	}
 }
 
-// estimate returns the bandwidth available, or 0 for "no limit known".
+// estimate returns the subscriber's current estimate, or 0 for "none".
 func (b *bwe) estimate() uint64 {
 	if at := b.rembAt.Load(); at != 0 && nanotime()-at < int64(rembFresh) {
 		return b.remb.Load()
 	}
 	return b.loss.Load()
+}
+
+// budget returns the bandwidth to allocate now, 0 meaning no limit.
+// Called once per allocation tick.
+func (b *bwe) budget(now int64) uint64 {
+	est, sent := b.estimate(), b.sent.Load()
+	if est != 0 && sent != 0 && est < sent*85/100 {
+		// Congested: cap, and hold longer if it is soon after the last time.
+		if b.capBps == 0 {
+			if b.lastCapAt != 0 && now-b.lastCapAt < int64(b.hold+10*time.Second) {
+				b.hold = min(2*b.hold, maxHold)
+			} else {
+				b.hold = minHold
+			}
+		}
+		b.capBps, b.capUntil, b.lastCapAt = est, now+int64(b.hold), now
+		return est
+	}
+	if b.capBps != 0 {
+		if now < b.capUntil {
+			b.capBps = max(b.capBps, est) // the estimate recovers while held
+			return b.capBps
+		}
+		b.capBps = 0 // probe: offer the wanted layers again
+	}
+	return 0
 }
 
 // allocate caps each video down-track's layer so that the sum of the

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -50,9 +51,10 @@ type DownTrack struct {
 }
 
 type boundWriter struct {
-	w    webrtc.TrackLocalWriter
-	ssrc uint32
-	pt   uint8
+	w     webrtc.TrackLocalWriter
+	ssrc  uint32
+	pt    uint8
+	absID uint8 // abs-send-time extension id, 0 if not negotiated
 }
 
 var (
@@ -79,7 +81,13 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		if strings.EqualFold(want.MimeType, webrtc.MimeTypeH264) && h264Profile(c.SDPFmtpLine) != h264Profile(want.SDPFmtpLine) {
 			continue
 		}
-		d.writer.Store(&boundWriter{w: ctx.WriteStream(), ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType)})
+		bw := &boundWriter{w: ctx.WriteStream(), ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType)}
+		for _, e := range ctx.HeaderExtensions() {
+			if e.URI == sdp.ABSSendTimeURI {
+				bw.absID = uint8(e.ID)
+			}
+		}
+		d.writer.Store(bw)
 		d.track.RequestKeyframe(d.currentOrTarget())
 		return c, nil
 	}
@@ -257,8 +265,10 @@ func (d *DownTrack) WriteRTP(p *Packet) int {
 	d.mu.Unlock()
 
 	// Publisher-side extension ids mean nothing on the subscriber's
-	// connection: send none.
-	hdr.Extension, hdr.Extensions, hdr.ExtensionProfile = false, nil, 0
+	// connection: only our own abs-send-time goes out.
+	var abs [3]byte
+	var ext [1]rtp.Extension
+	w.stamp(&hdr, &abs, &ext)
 	n, err := w.w.WriteRTP(&hdr, p.Payload)
 	if err != nil {
 		m.drop(DropWriteError, 1)
@@ -343,7 +353,9 @@ func (d *DownTrack) resend(n *rtcp.TransportLayerNack) {
 			hdr.SSRC, hdr.PayloadType = w.ssrc, w.pt
 			hdr.SequenceNumber = out
 			hdr.Timestamp += r.tsOffset
-			hdr.Extension, hdr.Extensions, hdr.ExtensionProfile = false, nil, 0
+			var abs [3]byte
+			var ext [1]rtp.Extension
+			w.stamp(&hdr, &abs, &ext)
 			if _, err := w.w.WriteRTP(&hdr, pkt.Payload); err == nil {
 				d.track.sfu.metrics.retransmits.Add(1)
 			}
@@ -411,4 +423,20 @@ func ntpTime(t time.Time) uint64 {
 	secs := uint64(t.Unix()) + ntpEpochOffset
 	frac := uint64(t.Nanosecond()) << 32 / 1e9
 	return secs<<32 | frac
+}
+
+// stamp replaces the header's extensions with the abs-send-time of now
+// (draft-alvestrand-rmcat-remb: 24 bits of seconds in 6.18 fixed point;
+// only differences matter to the receiver, so the monotonic clock is
+// used). abs and ext are the caller's storage, so no allocation is shared
+// between concurrent writers.
+func (w *boundWriter) stamp(h *rtp.Header, abs *[3]byte, ext *[1]rtp.Extension) {
+	if w.absID == 0 {
+		h.Extension, h.Extensions, h.ExtensionProfile = false, nil, 0
+		return
+	}
+	v := uint32((uint64(nanotime()) << 18) / 1e9)
+	abs[0], abs[1], abs[2] = byte(v>>16), byte(v>>8), byte(v)
+	h.Extension, h.ExtensionProfile, h.Extensions = false, 0, ext[:0]
+	_ = h.SetExtension(w.absID, abs[:]) // appends into ext: no allocation
 }

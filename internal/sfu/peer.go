@@ -515,7 +515,7 @@ func (p *Peer) allocateLoop() {
 			p.bwe.sent.Store((total - lastBytes) * 8 * 1e9 / uint64(dt))
 		}
 		lastBytes, lastAt = total, now
-		allocate(downs, p.bwe.estimate())
+		allocate(downs, p.bwe.budget(now))
 		p.sendReports(downs)
 	}
 }
