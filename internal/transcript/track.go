@@ -383,10 +383,13 @@ func (t *Track) endUtterance(ctx context.Context, end int64) {
 	if seg.Text == "" && u.lastPartial == "" {
 		return
 	}
-	t.s.caption(Caption{SpeakerID: t.speakerID, SpeakerName: t.speakerName, Text: seg.Text, Final: true, Start: seg.Start, End: seg.End})
+	// Commit before the final caption goes out: a final caption anyone has
+	// seen is in the store, whatever happens to the server next (one
+	// fsync, a few milliseconds, before the caption).
 	if seg.Text != "" {
 		t.s.commit(seg)
 	}
+	t.s.caption(Caption{SpeakerID: t.speakerID, SpeakerName: t.speakerName, Text: seg.Text, Final: true, Start: seg.Start, End: seg.End})
 }
 
 // segment places a recognition on the meeting clock. Its span is the
