@@ -15,7 +15,9 @@ import (
 func newEngine(c config.Speech) (asr.Engine, error) {
 	switch c.Engine {
 	case "pocketsphinx":
-		return pocketsphinx.New(pocketsphinx.Config{Pool: c.Streams})
+		// Lazy: decoders load when a meeting is first transcribed, so a
+		// server nobody transcribes does not carry ~90 MB per decoder.
+		return pocketsphinx.New(pocketsphinx.Config{Pool: c.Streams, Lazy: true})
 	case "openai":
 		return openai.New(openai.Config{BaseURL: c.OpenAIURL, Model: c.OpenAIModel, APIKey: c.OpenAIKey,
 			Language: c.Language, Concurrency: c.Streams})

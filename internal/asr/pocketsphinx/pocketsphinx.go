@@ -51,6 +51,10 @@ type Config struct {
 	MaxUtterance float64
 	// ExtraArgs are appended to the decoder's arguments ("-beam", "1e-60").
 	ExtraArgs []string
+	// Lazy loads no decoder until the first utterance (each is ~90 MB):
+	// a meeting server that nobody transcribes keeps its memory for media.
+	// New then only checks that the model files exist.
+	Lazy bool
 }
 
 func (c Config) withDefaults() Config {
@@ -113,8 +117,8 @@ type Engine struct {
 
 var _ asr.Engine = (*Engine)(nil)
 
-// New checks the model files and loads one decoder, so a bad model fails
-// here rather than at the first utterance.
+// New checks the model files and loads one decoder (unless Lazy), so a bad
+// model fails here rather than at the first utterance.
 func New(cfg Config) (*Engine, error) {
 	cfg = cfg.withDefaults()
 	for _, p := range []string{cfg.HMM, cfg.LM, cfg.Dict} {
@@ -123,6 +127,9 @@ func New(cfg Config) (*Engine, error) {
 		}
 	}
 	e := &Engine{cfg: cfg, args: cfg.args(), sem: make(chan struct{}, cfg.Pool)}
+	if cfg.Lazy {
+		return e, nil
+	}
 	d, err := newDecoder(e.args)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", asr.ErrConfig, err)
