@@ -221,3 +221,27 @@ func TestVoiceIsolatesTracks(t *testing.T) {
 		}
 	}
 }
+
+// TestLazyLoadsOnFirstUtterance: a lazy engine holds no decoder until it
+// is used, then recognises like an eager one; a missing model still fails
+// at New.
+func TestLazyLoadsOnFirstUtterance(t *testing.T) {
+	e, err := New(Config{Pool: 1, Lazy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	e.mu.Lock()
+	loaded := len(e.idle)
+	e.mu.Unlock()
+	if loaded != 0 {
+		t.Fatalf("lazy engine loaded %d decoders at New", loaded)
+	}
+	c := asrtest.Clips[0]
+	if r, _ := decode(t, e, asrtest.Load(t, c)); r.Text != c.Text {
+		t.Errorf("lazy engine: %q, want %q", r.Text, c.Text)
+	}
+	if _, err := New(Config{ModelDir: t.TempDir(), Lazy: true}); !errors.Is(err, asr.ErrConfig) {
+		t.Errorf("lazy engine with no model: %v", err)
+	}
+}
