@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -288,15 +289,33 @@ func (t *LocalTrack) sendVideo(o VideoOptions, codec string) {
 		last time.Time
 	}
 	st := make([]state, len(t.layers))
+	total := 0 // bits per second of all layers
 	for i := range st {
 		st[i].seq = uint16(i * 10000)
 		st[i].ts = uint32(i) * 1000000
 		st[i].last = time.Now()
+		if len(t.layers) == 1 {
+			total += o.Bitrates[1]
+		} else {
+			total += o.Bitrates[i]
+		}
 	}
-	buf := make([]byte, 1200)
+	// Packets are paced like a browser's sender (WebRTC's pacer sends at
+	// 2.5× the target rate) instead of in one burst per frame: a burst of
+	// a dozen packets makes an SFU fan-out queue behind itself, which is
+	// not what real clients cause.
+	pacing := 2.5 * float64(total)
+	type out struct {
+		layer   int
+		hdr     rtp.Header
+		payload []byte
+		stampAt int // offset of the send-time stamp, -1 for none
+	}
+	var frame []out
 	var pkt rtp.Packet
 	lastKey := time.Now()
 	frameNo := -1
+	next := time.Now()
 	for {
 		select {
 		case <-t.stop:
@@ -314,7 +333,8 @@ func (t *LocalTrack) sendVideo(o VideoOptions, codec string) {
 		if periodic {
 			lastKey = now
 		}
-		for i, layer := range t.layers {
+		frame = frame[:0]
+		for i := range t.layers {
 			rate := o.Bitrates[i]
 			if len(t.layers) == 1 {
 				rate = o.Bitrates[1]
@@ -324,10 +344,10 @@ func (t *LocalTrack) sendVideo(o VideoOptions, codec string) {
 			if key {
 				size *= 4
 			}
-			var frame []byte
+			var src []byte
 			if len(o.Frames) > 0 {
-				frame = o.Frames[frameNo%len(o.Frames)]
-				size = len(frame)
+				src = o.Frames[frameNo%len(o.Frames)]
+				size = len(src)
 			}
 			s := &st[i]
 			s.ts += uint32(now.Sub(s.last) * 90000 / time.Second)
@@ -338,11 +358,12 @@ func (t *LocalTrack) sendVideo(o VideoOptions, codec string) {
 				n := min(maxPayload, size-off)
 				first, last := off == 0, off+n >= size
 				var p []byte
+				stampAt := -1
 				switch codec {
 				case "vp8":
-					if frame != nil {
-						p = buf[:4+n]
-						copy(p[4:], frame[off:off+n])
+					if src != nil {
+						p = make([]byte, 4+n)
+						copy(p[4:], src[off:off+n])
 						p[0] = 0x80
 						if first {
 							p[0] |= 0x10
@@ -350,7 +371,7 @@ func (t *LocalTrack) sendVideo(o VideoOptions, codec string) {
 						p[1], p[2], p[3] = 0x80, 0x80|byte(s.pid>>8), byte(s.pid)
 						break
 					}
-					p = buf[:max(n, 5+stampLen)]
+					p = make([]byte, max(n, 5+stampLen))
 					p[0] = 0x80 // X
 					if first {
 						p[0] |= 0x10 // S, partition 0
@@ -362,9 +383,9 @@ func (t *LocalTrack) sendVideo(o VideoOptions, codec string) {
 					if key {
 						p[4] = 0x00
 					}
-					putStamp(p[5:], now)
+					stampAt = 5
 				case "h264":
-					p = buf[:max(n, 2+stampLen)]
+					p = make([]byte, max(n, 2+stampLen))
 					nal := byte(1)
 					if key {
 						nal = 5
@@ -377,20 +398,44 @@ func (t *LocalTrack) sendVideo(o VideoOptions, codec string) {
 					if last {
 						p[1] |= 0x40
 					}
-					putStamp(p[2:], now)
+					stampAt = 2
 				}
-				pkt.Header = rtp.Header{Version: 2, Marker: last, SequenceNumber: s.seq, Timestamp: s.ts}
+				frame = append(frame, out{layer: i, payload: p, stampAt: stampAt,
+					hdr: rtp.Header{Version: 2, Marker: last, SequenceNumber: s.seq, Timestamp: s.ts}})
 				s.seq++
-				if t.ridExt != 0 {
-					pkt.Header.SetExtension(t.midExt, []byte(t.mid))
-					pkt.Header.SetExtension(t.ridExt, []byte(rids[i]))
-				}
-				pkt.Payload = p
-				if err := layer.WriteRTP(&pkt); err != nil && !errors.Is(err, errClosedPipe) {
-					return
-				}
-				t.Packets.Add(1)
 			}
+		}
+		// Interleave the layers (a browser's pacer round-robins its
+		// streams) and pace.
+		sort.SliceStable(frame, func(a, b int) bool {
+			return frame[a].hdr.SequenceNumber-st[frame[a].layer].seq > frame[b].hdr.SequenceNumber-st[frame[b].layer].seq
+		})
+		for _, f := range frame {
+			if d := time.Until(next); d > 0 {
+				select {
+				case <-t.stop:
+					return
+				case <-time.After(d):
+				}
+			}
+			sent := time.Now()
+			if f.stampAt >= 0 {
+				putStamp(f.payload[f.stampAt:], sent)
+			}
+			pkt.Header = f.hdr
+			if t.ridExt != 0 {
+				pkt.Header.SetExtension(t.midExt, []byte(t.mid))
+				pkt.Header.SetExtension(t.ridExt, []byte(rids[f.layer]))
+			}
+			pkt.Payload = f.payload
+			if err := t.layers[f.layer].WriteRTP(&pkt); err != nil && !errors.Is(err, errClosedPipe) {
+				return
+			}
+			t.Packets.Add(1)
+			if sent.After(next) {
+				next = sent
+			}
+			next = next.Add(time.Duration(float64(len(f.payload)*8) / pacing * float64(time.Second)))
 		}
 	}
 }

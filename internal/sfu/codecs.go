@@ -84,7 +84,9 @@ func newMediaEngine(s side) (*webrtc.MediaEngine, error) {
 		// delay variation; without it Chrome's REMB stays at 80-200 kb/s
 		// on an idle loopback and every subscriber was held on the lowest
 		// simulcast layer (seen in the browser tests).
-		exts = append(exts, ext{sdp.ABSSendTimeURI, webrtc.RTPCodecTypeVideo}, ext{sdp.ABSSendTimeURI, webrtc.RTPCodecTypeAudio})
+		// Video only: it is where the bandwidth goes, and audio packets,
+		// most of the forwarded packets in an audio meeting, skip the cost.
+		exts = append(exts, ext{sdp.ABSSendTimeURI, webrtc.RTPCodecTypeVideo})
 	}
 	if s == publisherSide {
 		exts = append(exts,
