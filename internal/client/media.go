@@ -406,12 +406,22 @@ func (t *LocalTrack) sendVideo(o VideoOptions, codec string) {
 			}
 		}
 		// Interleave the layers (a browser's pacer round-robins its
-		// streams) and pace.
-		sort.SliceStable(frame, func(a, b int) bool {
-			return frame[a].hdr.SequenceNumber-st[frame[a].layer].seq > frame[b].hdr.SequenceNumber-st[frame[b].layer].seq
-		})
-		for _, f := range frame {
-			if d := time.Until(next); d > 0 {
+		// streams: the k-th packet of each layer, then the k+1-th) and
+		// pace; each layer's packets stay in sequence order.
+		rank := make([]int, len(frame))
+		count := make([]int, len(t.layers))
+		for k, f := range frame {
+			rank[k] = count[f.layer]
+			count[f.layer]++
+		}
+		order := make([]int, len(frame))
+		for k := range order {
+			order[k] = k
+		}
+		sort.SliceStable(order, func(a, b int) bool { return rank[order[a]] < rank[order[b]] })
+		for _, k := range order {
+			f := frame[k]
+			if d := time.Until(next); d > time.Millisecond {
 				select {
 				case <-t.stop:
 					return
@@ -432,7 +442,10 @@ func (t *LocalTrack) sendVideo(o VideoOptions, codec string) {
 				return
 			}
 			t.Packets.Add(1)
-			if sent.After(next) {
+			// A late wake-up sends the overdue packets at once (a pacer
+			// with a budget), so timer granularity on a busy machine does
+			// not lower the bitrate; more than 10 ms behind, start afresh.
+			if sent.Sub(next) > 10*time.Millisecond {
 				next = sent
 			}
 			next = next.Add(time.Duration(float64(len(f.payload)*8) / pacing * float64(time.Second)))

@@ -47,6 +47,7 @@ type Report struct {
 	PacketsReceived uint64  `json:"packets_received"`
 	BytesReceived   uint64  `json:"bytes_received"`
 	PacketLossPct   float64 `json:"packet_loss_pct"`
+	OutOfOrder      uint64  `json:"packets_out_of_order"`
 	BitrateBps      float64 `json:"bitrate_bps"`
 	JoinMsP50       float64 `json:"join_ms_p50"`
 	JoinMsP99       float64 `json:"join_ms_p99"`
@@ -254,6 +255,7 @@ wait:
 			}
 			expected += st.Expected
 			got += st.Packets
+			rep.OutOfOrder += r.Late.Load()
 			delays = append(delays, st.Delays...)
 		}
 	}
@@ -311,7 +313,7 @@ func (r *Report) Table(w io.Writer) {
 	rows := [][2]string{
 		{"tracks received", fmt.Sprintf("%d / %d", r.TracksReceived, r.TracksExpected)},
 		{"packets received", fmt.Sprintf("%d in %.1f s", r.PacketsReceived, r.WindowSeconds)},
-		{"packet loss", fmt.Sprintf("%.3f %%", r.PacketLossPct)},
+		{"packet loss", fmt.Sprintf("%.3f %% (%d out of order)", r.PacketLossPct, r.OutOfOrder)},
 		{"receive bitrate", fmt.Sprintf("%.2f Mb/s", r.BitrateBps/1e6)},
 		{"join → first media", fmt.Sprintf("p50 %.1f ms, p99 %.1f ms", r.JoinMsP50, r.JoinMsP99)},
 		{"forwarding delay", fmt.Sprintf("p50 %.2f ms, p99 %.2f ms (%d samples)", r.DelayMsP50, r.DelayMsP99, r.DelaySamples)},

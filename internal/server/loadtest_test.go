@@ -30,6 +30,9 @@ func TestLoadtestSmoke(t *testing.T) {
 	if rep.TracksExpected != 10 || rep.TracksReceived != 10 {
 		t.Fatalf("tracks %d/%d, want 10/10", rep.TracksReceived, rep.TracksExpected)
 	}
+	if rep.PacketLossPct != 0 || rep.OutOfOrder != 0 {
+		t.Errorf("loopback run lost %.3f %% and reordered %d packets", rep.PacketLossPct, rep.OutOfOrder)
+	}
 	if rep.PacketsReceived == 0 || rep.BitrateBps < 1e6 || rep.DelaySamples == 0 || rep.JoinMsP50 <= 0 {
 		t.Fatalf("implausible report: %+v", rep)
 	}
