@@ -6,6 +6,7 @@
 # parley_rtp_packets_forwarded_total) during the measurement window.
 #
 # Usage: scripts/bench-sfu.sh [duration] [scenario...]   (default 30s, all)
+# BURST=1 sends video frames unpaced (as simpler load tools do).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dur="${1:-30s}"; shift || true
@@ -23,7 +24,9 @@ for _ in $(seq 50); do curl -sf http://127.0.0.1:$port/healthz >/dev/null && bre
 run() { # name, loadtest flags...
   local name=$1; shift
   local out
-  out=$("$bin" loadtest --url http://127.0.0.1:$port --room "bench-scenario-$(echo "$name" | tr abce qrst)q" --duration "$dur" --json "$@" 2>"$data/loadtest-$name.log") || true
+  local extra=()
+  [ "${BURST:-}" = 1 ] && extra+=(--burst)
+  out=$("$bin" loadtest "${extra[@]}" --url http://127.0.0.1:$port --room "bench-scenario-$(echo "$name" | tr abce qrst)q" --duration "$dur" --json "$@" 2>"$data/loadtest-$name.log") || true
   python3 - "$name" "$out" <<'PY'
 import json, sys
 name, out = sys.argv[1], sys.argv[2]

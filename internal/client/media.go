@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"math"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -62,6 +63,9 @@ type VideoOptions struct {
 	// KeyframeInterval forces periodic keyframes (default 10 s); PLIs
 	// from the server get one at the next frame.
 	KeyframeInterval time.Duration
+	// Burst sends each frame's packets back to back instead of pacing
+	// them like a browser (what simpler load generators do).
+	Burst bool
 	// Frames, when set, are real VP8 frames (from an IVF file) sent in a
 	// loop on every layer instead of synthetic ones; keyframes then come
 	// when the file has them, and no delay stamp is possible.
@@ -305,6 +309,9 @@ func (t *LocalTrack) sendVideo(o VideoOptions, codec string) {
 	// a dozen packets makes an SFU fan-out queue behind itself, which is
 	// not what real clients cause.
 	pacing := 2.5 * float64(total)
+	if o.Burst {
+		pacing = math.Inf(1)
+	}
 	type out struct {
 		layer   int
 		hdr     rtp.Header

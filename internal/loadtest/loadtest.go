@@ -32,6 +32,7 @@ type Config struct {
 	JoinRate        float64 // joins per second
 	Codec           string  // vp8 or h264
 	NoSimulcast     bool
+	Burst           bool // send each video frame's packets at once, unpaced
 	AudioFile       string // Ogg/Opus, 20 ms packets
 	VideoFile       string // IVF (VP8)
 	Interfaces      []string
@@ -153,7 +154,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 		_, err = c.Join(jctx, cfg.Room, fmt.Sprintf("publisher %d", i+1))
 		if err == nil {
 			if i < cfg.VideoPublishers {
-				_, err = c.PublishVideo(jctx, client.VideoOptions{Codec: cfg.Codec, Simulcast: !cfg.NoSimulcast, Frames: videoFrames, FPS: fps})
+				_, err = c.PublishVideo(jctx, client.VideoOptions{Codec: cfg.Codec, Simulcast: !cfg.NoSimulcast, Frames: videoFrames, FPS: fps, Burst: cfg.Burst})
 			} else {
 				_, err = c.PublishAudio(jctx, client.AudioOptions{Packets: audioPkts, Loop: true})
 			}
