@@ -2,10 +2,10 @@ package client
 
 import (
 	"context"
-	"math"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"sync"

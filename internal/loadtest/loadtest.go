@@ -32,7 +32,7 @@ type Config struct {
 	JoinRate        float64 // joins per second
 	Codec           string  // vp8 or h264
 	NoSimulcast     bool
-	Burst           bool // send each video frame's packets at once, unpaced
+	Burst           bool   // send each video frame's packets at once, unpaced
 	AudioFile       string // Ogg/Opus, 20 ms packets
 	VideoFile       string // IVF (VP8)
 	Interfaces      []string
