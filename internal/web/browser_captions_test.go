@@ -221,6 +221,9 @@ func TestBrowserCaptions(t *testing.T) {
 		ruth.click(t, "#transcription-opt-out")
 		ruth.waitJS(t, 5*time.Second, "the opt-out sent", `__sent.some(m => m.type === 'transcription_opt_out' && m.opt_out === true)`, "")
 		leo.click(t, "#participants-toggle")
+		// Every control of the transcribed meeting is named for screen
+		// readers (the opt-out box, the download and captions buttons…).
+		axCheck(t, leo, "transcribed meeting", 12)
 		leo.waitJS(t, 5*time.Second, "Ruth not transcribed, in Leo's participant list",
 			fmt.Sprintf(`(() => { const e = document.querySelector('#participants-list [data-participant-entry=%s]'); return e && e.dataset.transcriptionOptOut === 'true' && /not transcribed/.test(e.textContent) && e.offsetParent !== null; })()`, jsString(ruthID)),
 			`[...document.querySelectorAll('#participants-list li')].map(e => e.textContent)`)

@@ -400,14 +400,17 @@ func TestBrowserMeeting(t *testing.T) {
 	})
 
 	t.Run("long outage rejoins without reload", func(t *testing.T) {
+		old := ids["carol"]
 		relay.block()
 		// Past the peer timeout the server removes Carol…
 		alice.waitJS(t, peerTimeout+10*time.Second, "Carol removed after the peer timeout",
 			`!__tile(`+jsString(ids["carol"])+`)`, "")
 		relay.unblock()
 		// …and Carol, when the network is back, joins again by herself.
+		// (Her new id: the banner hides as she joins, her tile is redrawn
+		// on the next animation frame.)
 		carol.waitJS(t, 15*time.Second, "Carol in the meeting again",
-			`document.querySelector('#banner').hidden && document.querySelector('#grid .tile--self') && window.__marker === 'same page'`,
+			`document.querySelector('#banner').hidden && document.querySelector('#grid .tile--self') && document.querySelector('#grid .tile--self').dataset.participantId !== `+jsString(old)+` && window.__marker === 'same page'`,
 			`({banner: document.querySelector('#banner').textContent, ended: !document.querySelector('#ended').hidden})`)
 		ids["carol"] = evalJS[string](t, carol, `document.querySelector('#grid .tile--self').dataset.participantId`)
 		seesPlaying(t, alice, ids["carol"], names[2])
