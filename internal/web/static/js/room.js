@@ -58,7 +58,7 @@ export function transcriptURL(meetingId, format) {
 export const MAX_MIC_SPEAKERS = 20;
 
 // micSharing returns the shared-microphone fields of a publish or
-// shared_mic message: speakers only when known (2 to 20).
+// shared_mic message: speakers only when known (the server takes 1 to 20).
 export function micSharing({ shared, speakers }) {
   if (!shared) return { shared_mic: false };
   const n = Math.trunc(Number(speakers) || 0);
