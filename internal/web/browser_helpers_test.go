@@ -53,6 +53,12 @@ func chromium(t *testing.T) string {
 // cleanup calls it too).
 func startServer(t *testing.T) (srv *server.Server, stop func()) {
 	t.Helper()
+	return startServerWith(t, nil)
+}
+
+// startServerWith is startServer with changes to its configuration.
+func startServerWith(t *testing.T, configure func(*config.Config)) (srv *server.Server, stop func()) {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
@@ -66,6 +72,9 @@ func startServer(t *testing.T) (srv *server.Server, stop func()) {
 	// Speech recognition is tested elsewhere; here it would only take
 	// the CPU the browsers need.
 	cfg.Speech.Engine = "none"
+	if configure != nil {
+		configure(&cfg)
+	}
 	log := slog.New(slog.DiscardHandler)
 	if os.Getenv("PARLEY_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -487,7 +496,7 @@ func speechWAV(t *testing.T, i int) string {
 func writeVoiceWAV(path string, f0 float64, d time.Duration) error {
 	const rate = 48000
 	n := int(d.Seconds() * rate)
-	pcm := make([]byte, 2*n)
+	pcm := make([]int16, n)
 	for i := 0; i < n; i++ {
 		ts := float64(i) / rate
 		env := math.Max(0, math.Sin(2*math.Pi*4*ts))
@@ -495,7 +504,17 @@ func writeVoiceWAV(path string, f0 float64, d time.Duration) error {
 		for h := 1; h <= 8; h++ {
 			v += math.Sin(2*math.Pi*f0*float64(h)*ts) / float64(h)
 		}
-		binary.LittleEndian.PutUint16(pcm[2*i:], uint16(int16(v*env*6000)))
+		pcm[i] = int16(v * env * 6000)
+	}
+	return writeWAV(path, rate, pcm)
+}
+
+// writeWAV writes 16-bit mono PCM as a RIFF WAV file, the format
+// Chromium's --use-file-for-fake-audio-capture reads.
+func writeWAV(path string, rate int, samples []int16) error {
+	pcm := make([]byte, 2*len(samples))
+	for i, s := range samples {
+		binary.LittleEndian.PutUint16(pcm[2*i:], uint16(s))
 	}
 	hdr := make([]byte, 44)
 	copy(hdr, "RIFF")
@@ -504,8 +523,8 @@ func writeVoiceWAV(path string, f0 float64, d time.Duration) error {
 	binary.LittleEndian.PutUint32(hdr[16:], 16)
 	binary.LittleEndian.PutUint16(hdr[20:], 1)
 	binary.LittleEndian.PutUint16(hdr[22:], 1)
-	binary.LittleEndian.PutUint32(hdr[24:], rate)
-	binary.LittleEndian.PutUint32(hdr[28:], rate*2)
+	binary.LittleEndian.PutUint32(hdr[24:], uint32(rate))
+	binary.LittleEndian.PutUint32(hdr[28:], uint32(rate*2))
 	binary.LittleEndian.PutUint16(hdr[32:], 2)
 	binary.LittleEndian.PutUint16(hdr[34:], 16)
 	copy(hdr[36:], "data")

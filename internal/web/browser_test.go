@@ -19,6 +19,13 @@ var roomPath = regexp.MustCompile(`^/[a-z]{2,12}(-[a-z]{2,12}){0,4}$`)
 func join(t *testing.T, b *browser, url, name string) string {
 	t.Helper()
 	b.navigate(t, url)
+	return enter(t, b, name)
+}
+
+// enter takes a browser on the pre-join page into the meeting under name
+// and returns its participant id.
+func enter(t *testing.T, b *browser, name string) string {
+	t.Helper()
 	b.do(t, chromedp.WaitVisible(chromedp.CSS("#display-name")))
 	evalJS[chromedp.Void](t, b, `document.querySelector('#display-name').value = ''`)
 	b.do(t, chromedp.SendKeys(chromedp.CSS("#display-name"), name))
@@ -121,6 +128,15 @@ func TestBrowserMeeting(t *testing.T) {
 		if pubs != `[["audio","microphone",""],["video","camera","qhf"]]` {
 			t.Errorf("Alice published %s", pubs)
 		}
+		// This server has no speech engine: the transcription control says
+		// why it does nothing, and there are no captions to show.
+		if !evalJS[bool](t, alice, `(() => { const b = document.querySelector('#transcription-toggle'); const d = document.getElementById(b.getAttribute('aria-describedby'));
+			return b.getAttribute('aria-disabled') === 'true' && d && /not available/.test(d.textContent) && /not available/.test(b.title) &&
+				document.querySelector('#captions-toggle').hidden && document.querySelector('#transcription-prefs').hidden; })()`) {
+			t.Error("the transcription control does not say it is unavailable")
+		}
+		alice.click(t, "#transcription-toggle")
+		alice.waitJS(t, 5*time.Second, "the explanation", `/not available/.test(document.querySelector('#toasts').textContent) && !__sent.some(m => m.type === 'transcription')`, "")
 	})
 	if t.Failed() {
 		t.FailNow()
@@ -384,14 +400,17 @@ func TestBrowserMeeting(t *testing.T) {
 	})
 
 	t.Run("long outage rejoins without reload", func(t *testing.T) {
+		old := ids["carol"]
 		relay.block()
 		// Past the peer timeout the server removes Carol…
 		alice.waitJS(t, peerTimeout+10*time.Second, "Carol removed after the peer timeout",
 			`!__tile(`+jsString(ids["carol"])+`)`, "")
 		relay.unblock()
 		// …and Carol, when the network is back, joins again by herself.
+		// (Her new id: the banner hides as she joins, her tile is redrawn
+		// on the next animation frame.)
 		carol.waitJS(t, 15*time.Second, "Carol in the meeting again",
-			`document.querySelector('#banner').hidden && document.querySelector('#grid .tile--self') && window.__marker === 'same page'`,
+			`document.querySelector('#banner').hidden && document.querySelector('#grid .tile--self') && document.querySelector('#grid .tile--self').dataset.participantId !== `+jsString(old)+` && window.__marker === 'same page'`,
 			`({banner: document.querySelector('#banner').textContent, ended: !document.querySelector('#ended').hidden})`)
 		ids["carol"] = evalJS[string](t, carol, `document.querySelector('#grid .tile--self').dataset.participantId`)
 		seesPlaying(t, alice, ids["carol"], names[2])

@@ -249,12 +249,12 @@ func TestStrings(t *testing.T) {
 	}
 	// Keys used: t('key'), tn('key', n) (key_one/key_other), data-i18n*="key",
 	// and the keys built from a prefix (quality_, micError_, …) or listed
-	// in tables (REACTIONS, SHORTCUTS, ENDED).
+	// in tables (REACTIONS, SHORTCUTS, ENDED, FORMAT_LABELS).
 	used := map[string]bool{}
 	call := regexp.MustCompile(`\bt\('([A-Za-z_]+)'`)
 	plural := regexp.MustCompile(`\btn\('([A-Za-z_]+)'`)
 	attr := regexp.MustCompile(`data-i18n(?:-label|-title|-placeholder)?="([A-Za-z_]+)"`)
-	listed := regexp.MustCompile(`'((?:react|shortcut|ended)[A-Z][A-Za-z]+)'`)
+	listed := regexp.MustCompile(`'((?:react|shortcut|ended|format)[A-Z][A-Za-z]+)'`)
 	notices := regexp.MustCompile(`key: '([A-Za-z]+)'`)
 	files, _ := filepath.Glob("static/js/*.js")
 	pages, _ := filepath.Glob("static/*.html")

@@ -26,8 +26,11 @@
     return send.call(this, data);
   };
 
-  // Server messages the page receives (the last 300, SDPs left out).
+  // Server messages the page receives (the last 300, SDPs left out), a
+  // count of each type, and every caption (the last 2000).
   window.__recv = [];
+  window.__recvCount = {};
+  window.__captions = [];
   const OrigWS = window.WebSocket;
   function WrappedWS(...args) {
     const ws = new OrigWS(...args);
@@ -35,6 +38,12 @@
       try {
         const m = JSON.parse(e.data);
         if (m.type === 'pong') return;
+        window.__recvCount[m.type] = (window.__recvCount[m.type] || 0) + 1;
+        if (m.type === 'caption') {
+          window.__captions.push(m);
+          if (window.__captions.length > 2000) window.__captions.shift();
+          return; // many: they would push everything else out of __recv
+        }
         if (m.sdp) m.sdp = `(${m.sdp.length} bytes)`;
         window.__recv.push(m);
         if (window.__recv.length > 300) window.__recv.shift();

@@ -61,6 +61,40 @@ async (base) => {
     [{ error: 'nameRequired' }, { error: 'nameTooLong' }, { error: 'nameInvalid' }, { error: 'nameInvalid' }, { name: 'Ada Lovelace' }]);
   eq('64 emoji fit', validName('👍'.repeat(64)), { name: '👍'.repeat(64) });
 
+  const { applyCaption, expireLines } = await import(`${base}/js/captions.js`);
+  {
+    // The server's own order for one utterance (seen in TestBrowserCaptions):
+    // partials dated from the utterance's start, the final from its first word.
+    const cap = (id, start, end, final, text) => ({ speaker_id: id, speaker_name: id === 'A' ? 'Ada' : 'Bob', start, end, final, text });
+    const show = (lines) => lines.map((l) => `${l.name}${l.final ? '' : '…'} ${l.text}`);
+    let l = [];
+    l = applyCaption(l, cap('A', 1.25, 1.75, false, 'ever'), 0);
+    l = applyCaption(l, cap('A', 1.25, 2.25, false, 'everyone'), 1);
+    eq('partial updated in place', show(l), ['Ada… everyone']);
+    l = applyCaption(l, cap('B', 1.5, 2.0, false, 'yes'), 2);
+    l = applyCaption(l, cap('A', 1.36, 2.09, true, 'hello everyone'), 3);
+    eq('final replaces its partials, lines by start', show(l), ['Ada hello everyone', 'Bob… yes']);
+    l = applyCaption(l, cap('A', 2.13, 2.6, false, 'there'), 4);
+    eq('next utterance is a new line', show(l), ['Ada hello everyone', 'Bob… yes', 'Ada… there']);
+    l = applyCaption(l, cap('B', 1.5, 2.1, true, ''), 5);
+    eq('empty final withdraws the partial', show(l), ['Ada hello everyone', 'Ada… there']);
+    l = applyCaption(l, cap('A', 2.2, 3.5, true, "there's only one item"), 6);
+    l = applyCaption(l, cap('B', 3.0, 3.5, false, 'ok'), 7);
+    l = applyCaption(l, cap('A', 4.0, 4.5, false, 'today'), 8);
+    eq('three lines at most, oldest out', show(l), ["Ada there's only one item", 'Bob… ok', 'Ada… today']);
+    l = applyCaption(l, cap('A', 0.5, 0.9, true, 'late'), 9);
+    eq('a final older than every line shown is dropped', show(l), ["Ada there's only one item", 'Bob… ok', 'Ada… today']);
+    eq('markup stays text', applyCaption([], cap('A', 0, 1, true, ' <b>x</b> '), 0)[0].text, '<b>x</b>');
+    eq('final lines expire, partials wait for their final', show(expireLines(l, 6 + 8_000)), ['Bob… ok', 'Ada… today']);
+  }
+
+  const { speakersOf } = await import(`${base}/js/sharedmic.js`);
+  eq('people sharing a microphone', ['3', '2', '20', '21', '1', '', 'x', '2.5', '-4'].map(speakersOf), [3, 2, 20, 0, 0, 0, 0, 0, 0]);
+  const { micSharing, transcriptURL } = await import(`${base}/js/room.js`);
+  eq('shared_mic fields', [micSharing({ shared: false, speakers: 3 }), micSharing({ shared: true, speakers: 0 }), micSharing({ shared: true, speakers: 4 })],
+    [{ shared_mic: false }, { shared_mic: true }, { shared_mic: true, speakers: 4 }]);
+  eq('transcript link', transcriptURL('MT_a b', 'vtt'), '/api/meetings/MT_a%20b/transcript?format=vtt');
+
   const { tn, t } = await import(`${base}/js/i18n.js`);
   eq('plural', [tn('participantCount', 1), tn('participantCount', 2), tn('participantCount', 0)], ['1 participant', '2 participants', '0 participants']);
   eq('placeholder', t('joinedToast', { name: 'Ada' }), 'Ada joined');

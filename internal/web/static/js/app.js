@@ -5,12 +5,17 @@ import { translate, bindLanguageSelect } from './i18n.js';
 import { LocalMedia } from './media.js';
 import { Prejoin } from './prejoin.js';
 import { Room, Code } from './room.js';
-import { mountMeeting } from './meeting.js';
+import { mountMeeting, MODULES } from './meeting.js';
+import { mountCaptions } from './captions.js';
+import { mountTranscription } from './transcription.js';
+import { mountSharedMic } from './sharedmic.js';
+import { store } from './storage.js';
 
 const roomId = decodeURIComponent(window.location.pathname.replace(/^\/+|\/+$/g, ''));
 
 translate();
 bindLanguageSelect($('#language'));
+MODULES.push(mountCaptions, mountTranscription, mountSharedMic);
 
 const media = new LocalMedia();
 const prejoin = new Prejoin(media, roomId, { onJoin: join });
@@ -21,10 +26,10 @@ const mediaReady = media.start().finally(() => { mediaPending = false; });
 
 // join enters the meeting; it returns the key of an error to show on the
 // pre-join page, or nothing.
-async function join(name) {
+async function join(name, { optOut, sharedMic }) {
   if (mediaPending) prejoin.waiting();
   await mediaReady;
-  const room = new Room({ roomId, name, media });
+  const room = new Room({ roomId, name, media, optOut, sharedMic, captions: store.get('captions', true) });
   try {
     await room.start();
   } catch (err) {

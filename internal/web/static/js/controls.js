@@ -28,6 +28,7 @@ export const SHORTCUTS = [
   { key: 's', label: 'S', action: 'shortcutScreen' },
   { key: 'c', label: 'C', action: 'shortcutChat' },
   { key: 'p', label: 'P', action: 'shortcutParticipants' },
+  { key: 'l', label: 'L', action: 'shortcutCaptions' },
   { key: '?', label: '?', action: 'shortcutHelp' },
 ];
 
@@ -203,6 +204,9 @@ export class Controls {
       s: () => this.screen.hidden || this.toggleScreen(),
       c: () => this.panels.toggle('chat'),
       p: () => this.panels.toggle('participants'),
+      // The captions module owns its button (and hides it when the
+      // server cannot transcribe).
+      l: () => { const b = $('#captions-toggle'); if (b && !b.hidden) b.click(); },
       '?': () => this.help.showModal(),
     };
     if (actions[key]) {

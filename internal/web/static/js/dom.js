@@ -51,6 +51,9 @@ const PATHS = {
   right: ['M9 5l7 7-7 7'],
   close: ['M6 6l12 12', 'M18 6L6 18'],
   link: ['M10 14a4 4 0 0 0 5.7 0l3-3a4 4 0 0 0-5.7-5.7l-1 1', 'M14 10a4 4 0 0 0-5.7 0l-3 3a4 4 0 0 0 5.7 5.7l1-1'],
+  captions: ['M3 5h18v14H3z', 'M10.5 9.8a2.5 2.5 0 1 0 0 4.4', 'M17 9.8a2.5 2.5 0 1 0 0 4.4'],
+  transcript: ['M6 3h9l4 4v14H6z', 'M14 3v5h5', 'M9 12h7', 'M9 16h7'],
+  download: ['M12 4v11', 'M7 10l5 5 5-5', 'M5 20h14'],
 };
 
 const SVG = 'http://www.w3.org/2000/svg';

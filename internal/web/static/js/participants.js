@@ -1,5 +1,6 @@
 // Participants: the side panel listing everyone with their microphone,
-// camera and hand, raised hands first (in the order they were raised),
+// camera and hand, who opted out of the transcription and whose
+// microphone is shared, raised hands first (in the order they were raised),
 // and the count on the toggle button. Also the join/leave/hand toasts.
 
 import { $, el, icon, clear, setButton } from './dom.js';
@@ -61,11 +62,18 @@ export class Participants {
       if (p.hand_raised) states.unshift(t('handRaised'));
       if (tr.screen || (self && r.sharing)) states.push(t('presenting'));
       if (p.connected === false) states.push(t('reconnecting'));
+      const optedOut = !!p.transcription_opt_out;
+      const shared = self ? r.sharedMic.shared && !!r.media.mic : !!tr.microphone && !!tr.microphone.shared_mic;
+      if (shared) states.push(t('sharedMicOf'));
       const item = el('li', {
         class: 'person',
-        dataset: { participantEntry: p.id, handRaised: p.hand_raised ? 'true' : 'false', micOn: String(micOn), cameraOn: String(camOn) },
+        dataset: {
+          participantEntry: p.id, handRaised: p.hand_raised ? 'true' : 'false', micOn: String(micOn), cameraOn: String(camOn),
+          transcriptionOptOut: String(optedOut), sharedMic: String(shared),
+        },
       },
-      el('span', { class: 'person__name' }, p.name, self ? el('span', { class: 'person__you' }, ' ' + t('youSuffix')) : null),
+      el('span', { class: 'person__name' }, p.name, self ? el('span', { class: 'person__you' }, ' ' + t('youSuffix')) : null,
+        optedOut ? el('span', { class: 'person__tag' }, t('notTranscribed')) : null),
       el('span', { class: 'person__state' },
         p.hand_raised ? el('span', { class: 'person__hand', 'aria-hidden': 'true' }, icon('hand')) : null,
         this.stateIcon(micOn ? 'mic' : 'micOff', micOn),

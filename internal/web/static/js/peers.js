@@ -80,7 +80,7 @@ class Trickle {
 
 // Publication is one local track we send.
 class Publication {
-  constructor(track, source, simulcast) {
+  constructor(track, source, simulcast, extra) {
     this.track = track;
     this.kind = track.kind;
     this.source = source;
@@ -90,6 +90,7 @@ class Publication {
     this.announced = false;
     this.serverId = null; // from `published`
     this.muted = false;
+    this.extra = extra; // more fields of its `publish` (shared_mic, speakers)
   }
 }
 
@@ -112,8 +113,8 @@ export class Publisher extends EventTarget {
   get state() { return this.pc.connectionState; }
 
   // add starts sending a track; the offer follows.
-  add(track, source, { simulcast = false } = {}) {
-    const p = new Publication(track, source, simulcast);
+  add(track, source, { simulcast = false, extra = {} } = {}) {
+    const p = new Publication(track, source, simulcast, extra);
     const init = { direction: 'sendonly', streams: [new MediaStream([track])] };
     if (simulcast) init.sendEncodings = SIMULCAST.map((e) => ({ ...e }));
     else if (source === 'screen') init.sendEncodings = [SCREEN];
@@ -173,7 +174,7 @@ export class Publisher extends EventTarget {
       if (p.announced || mid === null || !msids.has(mid)) continue;
       p.clientTrackId = msids.get(mid);
       p.announced = true;
-      const m = { type: 'publish', client_track_id: p.clientTrackId, kind: p.kind, source: p.source };
+      const m = { ...p.extra, type: 'publish', client_track_id: p.clientTrackId, kind: p.kind, source: p.source };
       if (p.simulcast) m.simulcast = SIMULCAST.map((e) => e.rid);
       this.sig.send(m);
     }

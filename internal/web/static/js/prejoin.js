@@ -1,18 +1,24 @@
 // Pre-join: the display name (remembered), a live camera preview, the
 // microphone level, device pickers, camera/microphone on or off, and
 // clear words when the browser gives no device. Joining without any
-// device works: the person then listens and watches.
+// device works: the person then listens and watches. When the meeting is
+// being transcribed the page says so before anyone joins, and offers to
+// opt out; a meeting room's computer can say its microphone is shared.
 
 import { $, setIconButton } from './dom.js';
 import { t, onLanguage } from './i18n.js';
 import { LevelMeter, MediaError } from './media.js';
 import { bindDevicePickers } from './devices.js';
 import { store } from './storage.js';
+import { bindSharedMic, loadSharedMic } from './sharedmic.js';
 
 const MAX_NAME = 64;
 // Control characters and bidirectional overrides: the server refuses
 // them (room.CleanName); say so before asking it.
 const BAD_NAME = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u;
+// The room's transcription state is asked again this often while the
+// page waits: someone inside may turn it on meanwhile.
+const ROOM_POLL_MS = 15_000;
 
 export function validName(raw) {
   const name = raw.trim();
@@ -39,6 +45,14 @@ export class Prejoin {
     this.join = $('#join');
     this.status = $('#join-status');
     this.lastError = '';
+    this.roomId = roomId;
+    this.transcribed = false;
+    this.notice = $('#prejoin-transcription');
+    this.optOutRow = $('#prejoin-opt-out-row');
+    this.optOut = $('#prejoin-opt-out');
+    this.sharedMic = loadSharedMic();
+    bindSharedMic({ box: $('#prejoin-shared-mic'), count: $('#prejoin-speakers'), row: $('#prejoin-speakers-row') },
+      this.sharedMic, (v) => { this.sharedMic = v; });
     $('#room-code').textContent = roomId;
     this.name.value = store.get('name', '');
     this.meter = new LevelMeter((v) => { this.level.value = v; });
@@ -65,6 +79,25 @@ export class Prejoin {
     });
     onLanguage(() => this.render());
     this.render();
+    this.checkRoom();
+    this.poll = setInterval(() => this.checkRoom(), ROOM_POLL_MS);
+  }
+
+  // checkRoom asks the server whether the meeting is being transcribed
+  // (GET /api/rooms/{id} tells it for a live room).
+  async checkRoom() {
+    try {
+      const r = await fetch(`/api/rooms/${encodeURIComponent(this.roomId)}`, { cache: 'no-store' });
+      if (!r.ok) return;
+      const info = await r.json();
+      this.transcribed = !!(info && info.transcription && info.transcription.enabled);
+      this.render();
+    } catch { /* the join will say what is wrong */ }
+  }
+
+  // options are the choices made here that the Room needs.
+  options() {
+    return { optOut: this.transcribed && this.optOut.checked, sharedMic: this.sharedMic };
   }
 
   render() {
@@ -90,6 +123,8 @@ export class Prejoin {
     this.error.textContent = msg;
     this.join.textContent = !m.mic && !m.camera && (m.errors.audio || m.errors.video) ? t('joinListenOnly') : t('joinNow');
     if (this.lastError) this.status.textContent = t(this.lastError);
+    this.notice.hidden = !this.transcribed;
+    this.optOutRow.hidden = !this.transcribed;
   }
 
   async submit() {
@@ -105,7 +140,7 @@ export class Prejoin {
     this.join.disabled = true;
     this.lastError = '';
     this.status.textContent = t('joining');
-    const err = await this.onJoin(v.name);
+    const err = await this.onJoin(v.name, this.options());
     this.join.disabled = false;
     if (err) {
       this.lastError = err;
@@ -120,6 +155,7 @@ export class Prejoin {
   waiting() { this.status.textContent = t('waitingForDevices'); }
 
   hide() {
+    clearInterval(this.poll);
     this.meter.close();
     this.preview.srcObject = null;
     this.section.hidden = true;

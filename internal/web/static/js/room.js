@@ -11,7 +11,10 @@
 //   local         {}                   our own mic/camera/screen/hand changed
 //   notice        {key, params}        something to tell the user
 //   media         {publisher, subscriber}  peer connection states
-//   message       every server message (for plug-in modules: captions …)
+//   transcription {joined}             the meeting's transcription state changed
+//                                      (or we joined: tell the user if it is on)
+//   caption       server caption message (for captions.js)
+//   message       every server message (for plug-in modules)
 //
 // Reconnection: when the socket drops, the session is resumed on a new
 // socket with the resume token (media keeps flowing meanwhile); when the
@@ -38,7 +41,29 @@ export const Code = Object.freeze({
   INVALID_CHAT: 4017,
   INVALID_NAME: 4007,
   INVALID_ROOM: 4006,
+  NO_TRANSCRIPTION: 4019,
 });
+
+// TRANSCRIPT_FORMATS are the transcript downloads the server offers
+// (GET /api/meetings/{id}/transcript?format=…).
+export const TRANSCRIPT_FORMATS = ['txt', 'md', 'vtt', 'srt', 'json', 'rttm'];
+
+// transcriptURL is the same-origin address of a meeting's transcript.
+export function transcriptURL(meetingId, format) {
+  return `/api/meetings/${encodeURIComponent(meetingId)}/transcript?format=${encodeURIComponent(format)}`;
+}
+
+// MAX_MIC_SPEAKERS is the most people the server accepts on one shared
+// microphone (docs/protocol.md, shared_mic).
+export const MAX_MIC_SPEAKERS = 20;
+
+// micSharing returns the shared-microphone fields of a publish or
+// shared_mic message: speakers only when known (the server takes 1 to 20).
+export function micSharing({ shared, speakers }) {
+  if (!shared) return { shared_mic: false };
+  const n = Math.trunc(Number(speakers) || 0);
+  return n >= 1 && n <= MAX_MIC_SPEAKERS ? { shared_mic: true, speakers: n } : { shared_mic: true };
+}
 
 const JOIN_TIMEOUT_MS = 10_000;
 // Without a working socket for this long the server is considered gone.
@@ -61,7 +86,11 @@ export class JoinError extends Error {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export class Room extends EventTarget {
-  constructor({ roomId, name, media, url }) {
+  // optOut: do not transcribe our voice; captions: receive live captions;
+  // sharedMic: {shared, speakers} when several people use our microphone.
+  // All three are kept across reconnections and sent again after a
+  // fresh join (the server forgets a participant it removed).
+  constructor({ roomId, name, media, url, optOut = false, captions = true, sharedMic = { shared: false, speakers: 0 } }) {
     super();
     this.roomId = roomId;
     this.name = name;
@@ -83,6 +112,16 @@ export class Room extends EventTarget {
     this.joinWaiter = null;
     this.refSeq = 0;
     this.restartTimers = new Map();
+    // Transcription (docs/protocol.md): the meeting's state as the server
+    // tells it, and our own choices.
+    this.meetingId = '';
+    this.meetingStarted = null; // Date of meeting time 0 (caption times count from it)
+    this.transcription = { enabled: false };
+    this.transcriptionAvailable = false;
+    this.transcriptSeen = false; // transcription was on in this meeting while we were here
+    this.optOut = optOut;
+    this.captionsOn = captions;
+    this.sharedMic = { shared: !!sharedMic.shared, speakers: sharedMic.speakers || 0 };
     this.sig.addEventListener('message', (e) => this.onMessage(e.detail));
     this.sig.addEventListener('close', () => this.onSocketLost());
     this.onOnline = () => this.networkChanged();
@@ -206,6 +245,14 @@ export class Room extends EventTarget {
       case 'reaction':
         this.emit('reaction', msg);
         break;
+      case 'transcription':
+        this.transcription = msg;
+        if (msg.enabled) this.transcriptSeen = true;
+        this.emit('transcription', { joined: false });
+        break;
+      case 'caption':
+        this.emit('caption', msg);
+        break;
       case 'bye':
         if (msg.reason === 'connection_lost') this.sessionLost();
         else this.end(msg.reason || 'left');
@@ -233,6 +280,11 @@ export class Room extends EventTarget {
       case Code.INVALID_CHAT:
         this.emit('notice', { key: 'chatInvalid' });
         break;
+      case Code.NO_TRANSCRIPTION:
+        this.transcriptionAvailable = false;
+        this.emit('notice', { key: 'transcriptionUnavailable' });
+        this.emit('transcription', { joined: false });
+        break;
       default:
         console.warn('server error', msg.code, msg.name, msg.message);
     }
@@ -245,6 +297,16 @@ export class Room extends EventTarget {
     this.tracks = new Map((msg.tracks || []).map((t) => [t.id, t]));
     this.activeSpeaker = msg.active_speaker || '';
     const self = this.participants.get(this.selfId);
+    if (msg.meeting_id !== this.meetingId) this.transcriptSeen = false; // a new meeting in this room
+    this.meetingId = msg.meeting_id || '';
+    this.meetingStarted = msg.meeting_started ? new Date(msg.meeting_started) : null;
+    this.transcriptionAvailable = !!msg.transcription_available;
+    this.transcription = msg.transcription || { enabled: false };
+    if (this.transcription.enabled) this.transcriptSeen = true;
+    // Our transcription choices go before any track is published, so not
+    // one word of someone who opted out is transcribed.
+    if (this.optOut !== !!(self && self.transcription_opt_out)) this.send({ type: 'transcription_opt_out', opt_out: this.optOut });
+    if (!this.captionsOn || msg.resumed) this.send({ type: 'captions', enabled: this.captionsOn });
     if (msg.resumed) {
       // The server kept our session: same peer connections, same tracks.
       for (const t of this.tracks.values()) {
@@ -252,6 +314,7 @@ export class Room extends EventTarget {
         const p = this.pub.bySource(t.source);
         if (p && !p.serverId) p.serverId = t.id; // its `published` was lost with the socket
         if (p && p.serverId === t.id && p.muted !== t.muted) this.sendMute(p);
+        if (p && p.serverId === t.id && t.source === 'microphone') this.syncSharedMic(p, t);
       }
       if (this.pub) this.pub.resync();
       this.checkMedia(true);
@@ -270,6 +333,7 @@ export class Room extends EventTarget {
     this.emit('tracks', {});
     this.emit('speaker', { participantId: this.activeSpeaker, speaking: this.speaking });
     this.emit('local');
+    this.emit('transcription', { joined: !msg.resumed });
   }
 
   newPeers(iceServers) {
@@ -299,7 +363,7 @@ export class Room extends EventTarget {
   publishAll() {
     const m = this.media;
     if (m.mic) {
-      const p = this.pub.add(m.mic, 'microphone');
+      const p = this.pub.add(m.mic, 'microphone', { extra: micSharing(this.sharedMic) });
       p.muted = !m.micOn;
     }
     if (m.camera && m.cameraOn) this.pub.add(m.camera, 'camera', { simulcast: true });
@@ -322,6 +386,7 @@ export class Room extends EventTarget {
     if (p) {
       p.serverId = msg.track.id;
       if (p.muted !== msg.track.muted) this.sendMute(p);
+      if (p.source === 'microphone') this.syncSharedMic(p, msg.track);
     }
     this.emit('tracks', { participantId: this.selfId });
     this.emit('local');
@@ -359,7 +424,7 @@ export class Room extends EventTarget {
         this.emit('local');
         return;
       }
-      if (this.pub) this.pub.add(track, 'microphone');
+      if (this.pub) this.pub.add(track, 'microphone', { extra: micSharing(this.sharedMic) });
     }
     this.media.setMicOn(on);
     const p = this.pub && this.pub.bySource('microphone');
@@ -465,6 +530,55 @@ export class Room extends EventTarget {
   }
 
   react(emoji) { this.send({ type: 'reaction', emoji }); }
+
+  // ---- transcription ----
+
+  // setTranscription asks the server to turn the meeting's transcription
+  // on or off for everyone; its `transcription` event tells the result.
+  setTranscription(enabled) { return this.send({ type: 'transcription', enabled }); }
+
+  // setOptOut stops (or resumes) the transcription of our own voice.
+  setOptOut(out) {
+    this.optOut = out;
+    this.send({ type: 'transcription_opt_out', opt_out: out });
+    this.emit('local');
+  }
+
+  // setCaptions: whether the server sends us live captions.
+  setCaptions(on) {
+    this.captionsOn = on;
+    this.send({ type: 'captions', enabled: on });
+    this.emit('captions', { on });
+  }
+
+  // setSharedMic marks our microphone as heard by several people (a
+  // meeting room): after the meeting the transcript tells them apart.
+  setSharedMic(shared, speakers = 0) {
+    this.sharedMic = { shared: !!shared, speakers: shared ? speakers || 0 : 0 };
+    const p = this.pub && this.pub.bySource('microphone');
+    if (p) {
+      p.extra = micSharing(this.sharedMic);
+      if (p.serverId) this.sendSharedMic(p);
+    }
+    this.emit('local');
+  }
+
+  sendSharedMic(p) {
+    const f = micSharing(this.sharedMic);
+    const m = { type: 'shared_mic', track_id: p.serverId, shared: f.shared_mic };
+    if (f.speakers) m.speakers = f.speakers;
+    this.send(m);
+  }
+
+  // syncSharedMic corrects the server when its idea of our microphone
+  // differs from ours (changed while the offer or the socket was away).
+  syncSharedMic(p, info) {
+    const want = micSharing(this.sharedMic);
+    if (!!info.shared_mic !== want.shared_mic || (want.shared_mic && (info.speakers || 0) !== (want.speakers || 0))) this.sendSharedMic(p);
+  }
+
+  // transcriptURL is where this meeting's transcript is downloaded.
+  transcriptURL(format) { return transcriptURL(this.meetingId, format); }
 
   // sendChat returns false when the text is empty or the socket is down.
   sendChat(text) {

@@ -43,6 +43,13 @@ export function bestGrid(n, w, h) {
   return best;
 }
 
+// sharedMicOf returns how many people share a tile's microphone (0:
+// unknown), or -1 when it is not shared.
+function sharedMicOf(room, self, mic) {
+  if (self) return room.sharedMic.shared && room.media.mic ? room.sharedMic.speakers || 0 : -1;
+  return mic && mic.shared_mic ? mic.speakers || 0 : -1;
+}
+
 export class Stage {
   constructor(room, { quality } = {}) {
     this.room = room;
@@ -148,6 +155,7 @@ export class Stage {
         trackId: self || !cam ? null : cam.id,
         videoMuted,
         audioMuted: self ? !r.micOn : !mic || mic.muted,
+        sharedMic: sharedMicOf(r, self, mic),
         speaking: r.speaking.has(p.id),
         active: r.activeSpeaker === p.id && r.participants.size > 1,
       });

@@ -1,10 +1,11 @@
 // Tile is one participant's camera (or one screen share) on the stage:
 // video or an initials avatar, name, muted microphone, raised hand,
-// connection quality, a pin button and reactions. Its state is readable
-// from data attributes too (data-audio-muted, data-video-off, …).
+// connection quality, a shared microphone, a pin button and reactions.
+// Its state is readable from data attributes too (data-audio-muted,
+// data-video-off, data-shared-mic, …).
 
 import { el, icon, initials, hue, setIconButton } from './dom.js';
-import { t } from './i18n.js';
+import { t, tn } from './i18n.js';
 
 const REACTION_MS = 4_000;
 
@@ -26,6 +27,7 @@ export class Tile {
     this.youEl = self ? el('span', { class: 'tile__you' }) : null;
     this.micEl = el('span', { class: 'tile__mic', role: 'img' }, icon('micOff'));
     this.handEl = el('span', { class: 'tile__hand', role: 'img' }, icon('hand'));
+    this.sharedEl = el('span', { class: 'tile__shared', role: 'img', hidden: true }, icon('people'), el('span', { class: 'tile__shared-count' }));
     this.qualityEl = el('span', { class: 'tile__quality', role: 'img', dataset: { level: 'unknown' } },
       el('i'), el('i'), el('i'));
     this.statusEl = el('span', { class: 'tile__status' });
@@ -35,7 +37,7 @@ export class Tile {
 
     this.el = el('article', { class: `tile tile--${kind}` },
       this.video, this.avatar, this.statusEl, this.reactionEl, this.pinBtn,
-      el('div', { class: 'tile__footer' }, this.micEl, this.nameEl, this.youEl, this.handEl, this.qualityEl));
+      el('div', { class: 'tile__footer' }, this.micEl, this.nameEl, this.youEl, this.sharedEl, this.handEl, this.qualityEl));
     if (kind === 'camera') this.el.dataset.participantId = participantId;
     else this.el.dataset.screenOf = participantId;
     if (self) this.el.classList.add('tile--self');
@@ -65,6 +67,16 @@ export class Tile {
     this.micEl.hidden = !(this.kind === 'camera' && s.audioMuted);
     this.handEl.hidden = !(this.kind === 'camera' && s.hand);
     this.statusEl.hidden = s.connected;
+    const shared = this.kind === 'camera' && s.sharedMic >= 0;
+    if (shared) this.el.dataset.sharedMic = String(s.sharedMic);
+    else delete this.el.dataset.sharedMic;
+    this.sharedEl.hidden = !shared;
+    if (shared && (s.sharedMic !== old.sharedMic || s.lang !== old.lang)) {
+      const label = s.sharedMic > 0 ? tn('sharedMicCount', s.sharedMic) : t('sharedMicOf');
+      this.sharedEl.setAttribute('aria-label', label);
+      this.sharedEl.title = label;
+      this.sharedEl.lastChild.textContent = s.sharedMic > 0 ? String(s.sharedMic) : '';
+    }
   }
 
   relabel() {
