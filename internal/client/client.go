@@ -448,8 +448,23 @@ func (c *Client) Close() error {
 	c.mu.Lock()
 	joined := c.id != ""
 	c.mu.Unlock()
-	if joined {
-		c.Send(map[string]string{"type": "leave"})
+	if joined && c.Send(map[string]string{"type": "leave"}) == nil {
+		// Wait for the server to close the socket after its bye: closing
+		// first could reset the connection (unread data in our receive
+		// buffer) and lose the leave, and the server would then wait for
+		// its peer timeout before telling the others.
+		t := time.AfterFunc(2*time.Second, func() {
+			c.mu.Lock()
+			c.cond.Broadcast()
+			c.mu.Unlock()
+		})
+		deadline := time.Now().Add(2 * time.Second)
+		c.mu.Lock()
+		for !c.closed && time.Now().Before(deadline) {
+			c.cond.Wait()
+		}
+		c.mu.Unlock()
+		t.Stop()
 	}
 	return c.Drop()
 }
