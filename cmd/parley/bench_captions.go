@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -19,7 +20,9 @@ import (
 	"github.com/parleyhq/parley/internal/client"
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/devset"
+	"github.com/parleyhq/parley/internal/diarize/meetsynth"
 	"github.com/parleyhq/parley/internal/server"
+	"github.com/parleyhq/parley/internal/speech/audiofile"
 )
 
 // runBenchCaptions measures live captions under load: N participants
@@ -35,6 +38,9 @@ func runBenchCaptions(ctx context.Context, args []string, stdout, stderr io.Writ
 	speakers := fs.Int("speakers", 10, "participants speaking at the same time")
 	streams := fs.Int("asr-streams", 0, "recogniser pool size (default: one per speaker)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	cpuProfile := fs.String("cpuprofile", "", "write the CPU profile of the talking part to this file")
+	dense := fs.Bool("dense", false, "cut each stem's silences to 0.8 s, so every participant talks most of the time")
+	leadIn := fs.Duration("lead-in", 3*time.Second, "with --dense: silence before the first words, as after joining with the microphone on")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -71,11 +77,17 @@ func runBenchCaptions(ctx context.Context, args []string, stdout, stderr io.Writ
 			return err
 		}
 		for _, name := range m.Speakers() {
+			src, rs := m.Stems[name], regions[name]
+			if *dense {
+				if src, rs, err = densify(src, rs, leadIn.Seconds(), filepath.Join(tmp, m.ID+"-"+name+".wav")); err != nil {
+					return err
+				}
+			}
 			dst := filepath.Join(tmp, m.ID+"-"+name+".opus")
-			if out, err := exec.CommandContext(ctx, "opusenc", "--quiet", "--framesize", "20", "--bitrate", "32", m.Stems[name], dst).CombinedOutput(); err != nil {
+			if out, err := exec.CommandContext(ctx, "opusenc", "--quiet", "--framesize", "20", "--bitrate", "32", src, dst).CombinedOutput(); err != nil {
 				return fmt.Errorf("opusenc (opus-tools): %v: %s", err, out)
 			}
-			stems = append(stems, stem{name: name, opus: dst, regions: regions[name]})
+			stems = append(stems, stem{name: name, opus: dst, regions: rs})
 		}
 	}
 
@@ -159,6 +171,17 @@ func runBenchCaptions(ctx context.Context, args []string, stdout, stderr io.Writ
 		pubs[i] = c
 	}
 	time.Sleep(time.Second)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	t0 := time.Now()
 	for _, t := range tracks {
 		t.Pause(false)
@@ -238,6 +261,29 @@ func runBenchCaptions(ctx context.Context, args []string, stdout, stderr io.Writ
 	fmt.Fprintf(stdout, "transcript complete %.2f s after the meeting ended\n", complete.Seconds())
 	fmt.Fprintf(stdout, "process CPU %.1f s over %.1f s (server, recogniser and all clients in one process)\n", res["cpu_s"], res["wall_s"])
 	return nil
+}
+
+// densify writes to dst the stem at src with only its speech regions,
+// each kept with 0.2 s either side and separated by 0.8 s of silence,
+// after lead seconds of silence, and returns dst with the regions on the
+// new timeline.
+func densify(src string, regions [][2]float64, lead float64, dst string) (string, [][2]float64, error) {
+	x, _, err := audiofile.ReadAll(src)
+	if err != nil {
+		return "", nil, err
+	}
+	const pad, gap = 0.2, 0.8
+	at := func(t float64) int { return max(0, min(len(x), int(t*audiofile.Rate))) }
+	out := make([]float32, at(max(0, lead-gap)))
+	var rs [][2]float64
+	for _, r := range regions {
+		out = append(out, make([]float32, at(gap))...)
+		begin := float64(len(out))/audiofile.Rate + pad
+		out = append(out, x[at(r[0]-pad):at(r[1]+pad)]...)
+		rs = append(rs, [2]float64{begin, begin + r[1] - r[0]})
+	}
+	out = append(out, make([]float32, at(gap))...)
+	return dst, rs, meetsynth.WriteWAV(dst, out)
 }
 
 // readRTTM returns each speaker's regions from an RTTM file.

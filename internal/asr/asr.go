@@ -47,6 +47,14 @@ type Engine interface {
 	Close() error
 }
 
+// Warmer is implemented by engines whose recognisers are slow to create
+// (pocketsphinx loads its model per decoder). Warm prepares, in the
+// background, recognisers for n streams at once, so that the first
+// utterances of a meeting do not wait for them.
+type Warmer interface {
+	Warm(n int)
+}
+
 // Stream recognises one utterance. It is used by one goroutine at a time.
 // Exactly one of Final or Close ends it; both release its resources, and
 // Close after Final is a no-op.

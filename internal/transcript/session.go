@@ -187,6 +187,9 @@ func (s *Session) AddTrack(speakerID, speakerName string) (*Track, error) {
 	}
 	t := newTrack(s, speakerID, speakerName)
 	s.tracks[t] = true
+	if w, ok := s.cfg.Engine.(asr.Warmer); ok {
+		w.Warm(len(s.tracks))
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

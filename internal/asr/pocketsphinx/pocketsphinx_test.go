@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -243,5 +244,87 @@ func TestLazyLoadsOnFirstUtterance(t *testing.T) {
 	}
 	if _, err := New(Config{ModelDir: t.TempDir(), Lazy: true}); !errors.Is(err, asr.ErrConfig) {
 		t.Errorf("lazy engine with no model: %v", err)
+	}
+}
+
+// TestWarmLoadsUpToThePool: Warm(n) loads decoders in the background up to
+// the pool size, counting those in use, and a stream then starts without
+// loading one.
+func TestWarmLoadsUpToThePool(t *testing.T) {
+	e, err := New(Config{Pool: 2, Lazy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	loaded := func() int {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return len(e.idle) + e.busy + e.loading
+	}
+	e.Warm(5)
+	deadline := time.Now().Add(30 * time.Second)
+	idle := func() int {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return len(e.idle)
+	}
+	for idle() < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // a third load would show by now
+	if n := loaded(); n != 2 {
+		t.Fatalf("Warm(5) with a pool of 2 loaded %d decoders", n)
+	}
+	s, err := e.NewStream(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := idle(); n != 1 {
+		t.Errorf("a stream after Warm left %d idle decoders, want 1 (it took a warm one)", n)
+	}
+	e.Warm(2) // one in use and one idle: nothing to load
+	if n := loaded(); n != 2 {
+		t.Errorf("after Warm(2) with one stream open: %d decoders", n)
+	}
+	s.Close()
+}
+
+// TestStreamsDuringWarmDoNotOverload: streams opened while Warm is loading
+// wait for its decoders instead of loading more than the pool needs.
+func TestStreamsDuringWarmDoNotOverload(t *testing.T) {
+	e, err := New(Config{Pool: 3, Lazy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	e.Warm(3)
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := e.NewStream(context.Background(), nil)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer s.Close()
+			errs <- s.Write(context.Background(), make([]float32, 1600))
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	// Three at most (fewer when a stream ends before the last one starts),
+	// and every one back in the pool.
+	if e.loads > 3 || len(e.idle) != e.loads {
+		t.Errorf("3 streams during Warm(3): %d decoders loaded, %d idle; want at most 3, all idle", e.loads, len(e.idle))
 	}
 }
