@@ -39,7 +39,8 @@ func runBenchCaptions(ctx context.Context, args []string, stdout, stderr io.Writ
 	streams := fs.Int("asr-streams", 0, "recogniser pool size (default: one per speaker)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write the CPU profile of the talking part to this file")
-	dense := fs.Bool("dense", false, "cut each stem's silences to 0.8 s, so every participant talks most of the time")
+	dense := fs.Bool("dense", false, "every participant talks for --talk: its stem's speech regions over and over, 0.8 s apart")
+	talk := fs.Duration("talk", time.Minute, "with --dense: how long each participant talks")
 	leadIn := fs.Duration("lead-in", 3*time.Second, "with --dense: silence before the first words, as after joining with the microphone on")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -79,7 +80,7 @@ func runBenchCaptions(ctx context.Context, args []string, stdout, stderr io.Writ
 		for _, name := range m.Speakers() {
 			src, rs := m.Stems[name], regions[name]
 			if *dense {
-				if src, rs, err = densify(src, rs, leadIn.Seconds(), filepath.Join(tmp, m.ID+"-"+name+".wav")); err != nil {
+				if src, rs, err = densify(src, rs, leadIn.Seconds(), talk.Seconds(), filepath.Join(tmp, m.ID+"-"+name+".wav")); err != nil {
 					return err
 				}
 			}
@@ -263,26 +264,31 @@ func runBenchCaptions(ctx context.Context, args []string, stdout, stderr io.Writ
 	return nil
 }
 
-// densify writes to dst the stem at src with only its speech regions,
-// each kept with 0.2 s either side and separated by 0.8 s of silence,
-// after lead seconds of silence, and returns dst with the regions on the
-// new timeline.
-func densify(src string, regions [][2]float64, lead float64, dst string) (string, [][2]float64, error) {
+// densify writes to dst a track made of the stem's speech regions, each
+// kept with 0.2 s either side and separated by 0.8 s of silence, repeated
+// for talk seconds after lead seconds of silence, and returns dst with the
+// regions on the new timeline.
+func densify(src string, regions [][2]float64, lead, talk float64, dst string) (string, [][2]float64, error) {
 	x, _, err := audiofile.ReadAll(src)
 	if err != nil {
 		return "", nil, err
 	}
+	if len(regions) == 0 {
+		return "", nil, fmt.Errorf("%s: no speech in the reference", src)
+	}
 	const pad, gap = 0.2, 0.8
 	at := func(t float64) int { return max(0, min(len(x), int(t*audiofile.Rate))) }
-	out := make([]float32, at(max(0, lead-gap)))
+	silence := func(t float64) []float32 { return make([]float32, int(t*audiofile.Rate)) }
+	out := silence(max(0, lead-gap))
 	var rs [][2]float64
-	for _, r := range regions {
-		out = append(out, make([]float32, at(gap))...)
+	for i := 0; float64(len(out))/audiofile.Rate < lead+talk; i++ {
+		r := regions[i%len(regions)]
+		out = append(out, silence(gap)...)
 		begin := float64(len(out))/audiofile.Rate + pad
 		out = append(out, x[at(r[0]-pad):at(r[1]+pad)]...)
 		rs = append(rs, [2]float64{begin, begin + r[1] - r[0]})
 	}
-	out = append(out, make([]float32, at(gap))...)
+	out = append(out, silence(gap)...)
 	return dst, rs, meetsynth.WriteWAV(dst, out)
 }
 

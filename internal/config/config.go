@@ -63,7 +63,7 @@ type Speech struct {
 	OpenAIModel string `name:"openai-model" help:"model name the server knows, e.g. whisper-1"`
 	OpenAIKey   string `name:"openai-key" help:"API key for that server (prefer the environment variable over the flag)"`
 	// Streams bounds the utterances recognised at once.
-	Streams int `name:"asr-streams" help:"utterances recognised at once (pocketsphinx decoders, ~25 MB each; openai requests in flight)"`
+	Streams int `name:"asr-streams" help:"utterances recognised at once (pocketsphinx decoders, ~90 MB each; openai requests in flight)"`
 }
 
 // Default returns the embedded defaults: everything on one machine, no

@@ -323,8 +323,12 @@ func TestBrowserMeeting(t *testing.T) {
 			`__frameWidth(`+jsString(ids["carol"])+`)`)
 		t.Logf("frame widths received: pinned %d, small %d",
 			evalJS[int](t, alice, `__frameWidth(`+jsString(ids["bob"])+`)`), evalJS[int](t, alice, `__frameWidth(`+jsString(ids["carol"])+`)`))
-		alice.click(t, fmt.Sprintf(`#grid [data-participant-id=%s] .tile__pin`, jsString(ids["bob"])))
-		alice.waitJS(t, 5*time.Second, "the grid back", `document.querySelector('#grid').dataset.layout === 'grid'`, "")
+		// Unpin from the keyboard (a mouse click here missed once in CI-like
+		// runs, the tile being re-laid out under the pointer).
+		unpin := fmt.Sprintf(`#grid [data-participant-id=%s] .tile__pin`, jsString(ids["bob"]))
+		alice.do(t, chromedp.Focus(chromedp.CSS(unpin)), chromedp.KeyEvent("\r"))
+		alice.waitJS(t, 5*time.Second, "the grid back", `document.querySelector('#grid').dataset.layout === 'grid'`,
+			`[document.querySelector('#grid').dataset.layout, [...document.querySelectorAll('#grid .tile__pin[aria-pressed="true"]')].map(b => b.closest('[data-participant-id]')?.dataset.participantId), document.activeElement?.className]`)
 		// Speaker view: someone else large, never ourselves.
 		alice.click(t, "#layout-toggle")
 		alice.waitJS(t, 5*time.Second, "speaker view",
