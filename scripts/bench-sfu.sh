@@ -7,6 +7,7 @@
 #
 # Usage: scripts/bench-sfu.sh [duration] [scenario...]   (default 30s, all)
 # BURST=1 sends video frames unpaced (as simpler load tools do).
+# SERVER_GOMAXPROCS=N runs the server alone with GOMAXPROCS=N.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dur="${1:-30s}"; shift || true
@@ -15,7 +16,7 @@ bin=$(mktemp -d)/parley
 go build -o "$bin" ./cmd/parley
 port=18480
 data=$(mktemp -d)
-"$bin" serve --listen 127.0.0.1:$port --data-dir "$data" --udp-port 0 --tcp-port -1 \
+env ${SERVER_GOMAXPROCS:+GOMAXPROCS=$SERVER_GOMAXPROCS} "$bin" serve --listen 127.0.0.1:$port --data-dir "$data" --udp-port 0 --tcp-port -1 \
   --ice-interfaces lo --media-ip 127.0.0.1 --log-level warn 2>"$data/serve.log" &
 srv=$!
 trap 'kill $srv 2>/dev/null; wait $srv 2>/dev/null; rm -rf "$data"' EXIT
