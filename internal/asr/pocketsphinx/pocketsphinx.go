@@ -24,6 +24,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/parleyhq/parley/internal/asr"
 )
@@ -43,7 +44,7 @@ type Config struct {
 	// HMM, LM and Dict override the three files individually.
 	HMM, LM, Dict string
 	// Pool bounds the number of decoders (utterances decoded at once).
-	// Default 4: each decoder costs ~25 MB and one core decodes several
+	// Default 4: each decoder costs ~90 MB and one core decodes several
 	// real-time streams (see docs/benchmarks-asr.md).
 	Pool int
 	// MaxUtterance bounds one utterance in seconds (default 120): the
@@ -56,11 +57,18 @@ type Config struct {
 	// a meeting server that nobody transcribes keeps its memory for media.
 	// New then only checks that the model files exist.
 	Lazy bool
+	// IdleTimeout frees a decoder nobody has used for this long (default
+	// 10 minutes; negative: never), so a server keeps the memory of a
+	// busy meeting only while meetings are busy.
+	IdleTimeout time.Duration
 }
 
 func (c Config) withDefaults() Config {
 	if c.ModelDir == "" {
 		c.ModelDir = DefaultModelDir
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 10 * time.Minute
 	}
 	if c.HMM == "" {
 		c.HMM = filepath.Join(c.ModelDir, "en-us")
@@ -112,13 +120,15 @@ type Engine struct {
 	sem  chan struct{} // one token per decoder in use
 
 	mu      sync.Mutex
-	ready   *sync.Cond // a decoder went idle, or loading ended
-	idle    []*decoder
-	busy    int // decoders in streams
-	loading int // decoders Warm is loading
-	waiting int // takers waiting for one of those
-	want    int // decoders Warm was asked for
-	loads   int // decoders loaded since New
+	ready   *sync.Cond  // a decoder went idle, or loading ended
+	idle    []*decoder  // most recently used last
+	idleAt  []time.Time // when each idle decoder was put back
+	trim    *time.Timer // frees decoders idle past IdleTimeout
+	busy    int         // decoders in streams
+	loading int         // decoders Warm is loading
+	waiting int         // takers waiting for one of those
+	want    int         // decoders Warm was asked for
+	loads   int         // decoders loaded since New
 	closed  bool
 }
 
@@ -145,7 +155,9 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", asr.ErrConfig, err)
 	}
-	e.idle = append(e.idle, d)
+	e.mu.Lock()
+	e.park(d)
+	e.mu.Unlock()
 	return e, nil
 }
 
@@ -180,7 +192,7 @@ func (e *Engine) warmOne() {
 	case e.closed:
 		d.free()
 	default:
-		e.idle = append(e.idle, d)
+		e.park(d)
 		if len(e.idle)+e.busy+e.loading < e.want {
 			e.loading++
 			go e.warmOne()
@@ -227,6 +239,44 @@ func (e *Engine) NewStream(ctx context.Context, v *asr.Voice) (asr.Stream, error
 	return &stream{e: e, d: d, v: v, maxSamples: int(e.cfg.MaxUtterance * asr.SampleRate)}, nil
 }
 
+// park puts d in the idle list (e.mu held) and makes sure the trim timer
+// will look at it.
+func (e *Engine) park(d *decoder) {
+	e.idle = append(e.idle, d)
+	e.idleAt = append(e.idleAt, time.Now())
+	if e.cfg.IdleTimeout > 0 && e.trim == nil {
+		e.trim = time.AfterFunc(e.cfg.IdleTimeout, e.trimIdle)
+	}
+}
+
+// trimIdle frees the decoders idle for IdleTimeout and rearms itself for
+// the next one to expire.
+func (e *Engine) trimIdle() {
+	e.mu.Lock()
+	e.trim = nil
+	if e.closed {
+		e.mu.Unlock()
+		return
+	}
+	n := 0 // idle decoders to free: the least recently used come first
+	for n < len(e.idle) && time.Since(e.idleAt[n]) >= e.cfg.IdleTimeout {
+		n++
+	}
+	old := append([]*decoder(nil), e.idle[:n]...)
+	e.idle = append(e.idle[:0], e.idle[n:]...)
+	e.idleAt = append(e.idleAt[:0], e.idleAt[n:]...)
+	if n > 0 {
+		e.want = 0 // a later Warm loads them again
+	}
+	if len(e.idle) > 0 {
+		e.trim = time.AfterFunc(e.cfg.IdleTimeout-time.Since(e.idleAt[0]), e.trimIdle)
+	}
+	e.mu.Unlock()
+	for _, d := range old {
+		d.free()
+	}
+}
+
 func (e *Engine) take() (*decoder, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -236,7 +286,7 @@ func (e *Engine) take() (*decoder, error) {
 		}
 		if n := len(e.idle); n > 0 {
 			d := e.idle[n-1]
-			e.idle = e.idle[:n-1]
+			e.idle, e.idleAt = e.idle[:n-1], e.idleAt[:n-1]
 			e.busy++
 			return d, nil
 		}
@@ -270,7 +320,7 @@ func (e *Engine) put(d *decoder, broken bool) {
 		e.mu.Unlock()
 		d.free()
 	} else {
-		e.idle = append(e.idle, d)
+		e.park(d)
 		e.ready.Signal()
 		e.mu.Unlock()
 	}
@@ -282,8 +332,11 @@ func (e *Engine) put(d *decoder, broken bool) {
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	idle := e.idle
-	e.idle = nil
+	e.idle, e.idleAt = nil, nil
 	e.closed = true
+	if e.trim != nil {
+		e.trim.Stop()
+	}
 	e.ready.Broadcast()
 	e.mu.Unlock()
 	for _, d := range idle {

@@ -328,3 +328,36 @@ func TestStreamsDuringWarmDoNotOverload(t *testing.T) {
 		t.Errorf("3 streams during Warm(3): %d decoders loaded, %d idle; want at most 3, all idle", e.loads, len(e.idle))
 	}
 }
+
+// TestIdleDecodersFreed: decoders unused for IdleTimeout are freed, and
+// the engine loads one again when speech comes back.
+func TestIdleDecodersFreed(t *testing.T) {
+	e, err := New(Config{Pool: 2, Lazy: true, IdleTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	idle := func() int {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return len(e.idle)
+	}
+	c := asrtest.Clips[0]
+	pcm := asrtest.Load(t, c)
+	if r, _ := decode(t, e, pcm); r.Text != c.Text {
+		t.Fatalf("first utterance: %q", r.Text)
+	}
+	if n := idle(); n != 1 {
+		t.Fatalf("after one utterance: %d idle decoders, want 1", n)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for idle() > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := idle(); n != 0 {
+		t.Fatalf("%d idle decoders kept past the idle timeout", n)
+	}
+	if r, _ := decode(t, e, pcm); r.Text != c.Text {
+		t.Errorf("after the pool was trimmed: %q, want %q", r.Text, c.Text)
+	}
+}
