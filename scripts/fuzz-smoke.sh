@@ -10,7 +10,17 @@ for pkg in $(go list ./...); do
   targets=$(grep -hoE '^func (Fuzz[A-Za-z0-9_]+)\(f \*testing\.F\)' "$dir"/*_test.go 2>/dev/null | sed -E 's/^func (Fuzz[A-Za-z0-9_]+).*/\1/' || true)
   for t in $targets; do
     echo "fuzz: $pkg $t ($dur)"
-    go test -run '^$' -fuzz "^${t}\$" -fuzztime "$dur" "$pkg" >/tmp/fuzz-$$.log 2>&1 || { cat /tmp/fuzz-$$.log; exit 1; }
+    if ! go test -run '^$' -fuzz "^${t}\$" -fuzztime "$dur" "$pkg" >/tmp/fuzz-$$.log 2>&1; then
+      # Go 1.26's fuzz coordinator can report a bare "context deadline
+      # exceeded" when -fuzztime ends mid-execution (golang/go#75804): no
+      # input failed. Anything else, or a written failing input, fails.
+      if grep -q 'context deadline exceeded' /tmp/fuzz-$$.log && ! grep -qE 'Failing input written|panic:|_test\.go:[0-9]+:' /tmp/fuzz-$$.log &&
+        go test -run "^${t}\$" "$pkg" >/dev/null 2>&1; then
+        echo "fuzz: $t: deadline race at the end of the run (golang/go#75804), corpus replay passes"
+      else
+        cat /tmp/fuzz-$$.log; exit 1
+      fi
+    fi
     n=$((n+1))
   done
 done
