@@ -16,12 +16,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/parleyhq/parley/internal/audio/audiofile"
 	"github.com/parleyhq/parley/internal/client"
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/devset"
 	"github.com/parleyhq/parley/internal/diarize/meetsynth"
 	"github.com/parleyhq/parley/internal/server"
-	"github.com/parleyhq/parley/internal/speech/audiofile"
 )
 
 // runBenchCaptions measures live captions under load: N participants

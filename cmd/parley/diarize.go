@@ -13,8 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/parleyhq/parley/internal/audio/audiofile"
 	"github.com/parleyhq/parley/internal/diarize"
-	"github.com/parleyhq/parley/internal/speech/audiofile"
 )
 
 // runDiarize writes who spoke when in one audio file (WAV, FLAC,

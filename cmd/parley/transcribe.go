@@ -17,8 +17,8 @@ import (
 	"github.com/parleyhq/parley/internal/asr"
 	"github.com/parleyhq/parley/internal/asr/openai"
 	"github.com/parleyhq/parley/internal/asr/pocketsphinx"
+	"github.com/parleyhq/parley/internal/audio/audiofile"
 	"github.com/parleyhq/parley/internal/diarize"
-	"github.com/parleyhq/parley/internal/speech/audiofile"
 	"github.com/parleyhq/parley/internal/transcript"
 )
 

@@ -1,6 +1,6 @@
 // Package diarize finds who spoke when in one audio stream (16 kHz mono,
-// the output of internal/speech/audiofile): speech activity (the speech
-// package's far-field VAD), speaker change detection, agglomerative
+// the output of internal/audio/audiofile): speech activity (the far-field
+// VAD of internal/audio/vad), speaker change detection, agglomerative
 // clustering of segments, and a refinement that alternates Viterbi
 // resegmentation with GMM speaker models and merging, with an automatic
 // speaker count. No model file: every model is estimated on the

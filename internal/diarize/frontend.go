@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/parleyhq/parley/internal/speech"
-	"github.com/parleyhq/parley/internal/speech/vad"
+	"github.com/parleyhq/parley/internal/audio"
+	"github.com/parleyhq/parley/internal/audio/vad"
 )
 
-// The front end: the speech package's MFCC and far-field VAD, both fed
+// The front end: the audio package's MFCC and the far-field VAD, both fed
 // from one pass over the audio, so that a file is streamed once and never
 // held in memory.
 
@@ -24,8 +24,8 @@ import (
 // No sliding CMN: one microphone is one channel for every speaker, and a
 // 3 s mean would remove much of what tells voices apart; the whole
 // recording's mean and variance are removed instead (analysis.normalise).
-func mfccConfig() speech.MFCCConfig {
-	c := speech.DefaultMFCCConfig()
+func mfccConfig() audio.MFCCConfig {
+	c := audio.DefaultMFCCConfig()
 	c.NumFilters = 24
 	c.NumCeps = numCeps + 1
 	c.LowFreq = 300
@@ -40,14 +40,14 @@ const frameRate = 100
 
 // streamFrontEnd accumulates features and speech regions from a stream.
 type streamFrontEnd struct {
-	mfcc *speech.MFCC
+	mfcc *audio.MFCC
 	vad  *vad.Stream
 	a    *analysis
 	evs  []vad.Event
 }
 
 func newStreamFrontEnd() (*streamFrontEnd, error) {
-	m, err := speech.NewMFCC(mfccConfig())
+	m, err := audio.NewMFCC(mfccConfig())
 	if err != nil {
 		return nil, fmt.Errorf("diarize: %w", err)
 	}

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/parleyhq/parley/internal/audio/audiofile"
 	"github.com/parleyhq/parley/internal/devset"
 	"github.com/parleyhq/parley/internal/diarize/meetsynth"
-	"github.com/parleyhq/parley/internal/speech/audiofile"
 )
 
 // TestTuneHarness is the harness the constants were chosen with, not a

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parleyhq/parley/internal/audio"
 	"github.com/parleyhq/parley/internal/diarize"
-	"github.com/parleyhq/parley/internal/speech"
 	"github.com/parleyhq/parley/internal/transcript"
 )
 
@@ -43,7 +43,7 @@ func (p *Participant) SetSharedMic(trackID string, shared bool, speakers int) er
 // spooled is the audio of one shared-microphone stretch waiting for
 // diarization when the meeting's transcript session ends.
 type spooled struct {
-	spool     *speech.Spool
+	spool     *audio.Spool
 	speakerID string
 	name      string
 	speakers  int // 0: estimate
@@ -51,7 +51,7 @@ type spooled struct {
 
 // newSpool opens the spool file of a shared-microphone feed, or returns
 // nil (diarization then skipped, logged) when it cannot.
-func (r *Room) newSpool(trackID string) *speech.Spool {
+func (r *Room) newSpool(trackID string) *audio.Spool {
 	dir := r.m.opts.Transcription.SpoolDir
 	if dir == "" {
 		dir = os.TempDir()
@@ -61,7 +61,7 @@ func (r *Room) newSpool(trackID string) *speech.Spool {
 		r.log.Error("spool dir", "err", err)
 		return nil
 	}
-	s, err := speech.CreateSpool(filepath.Join(dir, fmt.Sprintf("%s-%d.pcm", trackID, time.Now().UnixNano())))
+	s, err := audio.CreateSpool(filepath.Join(dir, fmt.Sprintf("%s-%d.pcm", trackID, time.Now().UnixNano())))
 	if err != nil {
 		r.log.Error("spool", "err", err)
 		return nil

@@ -10,6 +10,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/parleyhq/parley/internal/asr"
+	"github.com/parleyhq/parley/internal/audio"
 	"github.com/parleyhq/parley/internal/sfu"
 	"github.com/parleyhq/parley/internal/speech"
 	"github.com/parleyhq/parley/internal/transcript"
@@ -237,8 +238,8 @@ type speechFeed struct {
 	m        *Manager
 	room     *Room
 	name     string
-	spool    *speech.Spool // shared microphone: audio kept for diarization
-	speakers int           // people sharing it, 0 = unknown
+	spool    *audio.Spool // shared microphone: audio kept for diarization
+	speakers int          // people sharing it, 0 = unknown
 	dec      *speech.TrackDecoder
 	track    *transcript.Track
 	tap      *sfu.Tap

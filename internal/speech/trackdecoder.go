@@ -1,3 +1,6 @@
+// Package speech is the live speech path: TrackDecoder turns the RTP
+// packets of one Opus track into 16 kHz mono audio on the meeting clock.
+// File formats, DSP and VAD live in the audio leaf (internal/audio).
 package speech
 
 import (
@@ -6,6 +9,8 @@ import (
 
 	"github.com/pion/opus"
 	"github.com/pion/rtp"
+
+	"github.com/parleyhq/parley/internal/audio"
 )
 
 // Opus over RTP always uses a 48 kHz timestamp clock (RFC 7587 §4.1),
@@ -254,7 +259,7 @@ func (t *TrackDecoder) release(out []Chunk, all bool) []Chunk {
 
 // play decodes one packet onto the output timeline.
 func (t *TrackDecoder) play(p pending, lost int, out *[]Chunk) {
-	n48, err := OpusPacketSamples(p.payload)
+	n48, err := audio.OpusPacketSamples(p.payload)
 	if err != nil {
 		t.stats.DecodeErrors++
 		return

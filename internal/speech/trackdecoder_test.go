@@ -14,10 +14,11 @@ import (
 
 	"github.com/pion/rtp"
 
+	"github.com/parleyhq/parley/internal/audio"
+	"github.com/parleyhq/parley/internal/audio/audiofile"
+	"github.com/parleyhq/parley/internal/audio/ogg"
 	"github.com/parleyhq/parley/internal/devset"
 	"github.com/parleyhq/parley/internal/speech"
-	"github.com/parleyhq/parley/internal/speech/audiofile"
-	"github.com/parleyhq/parley/internal/speech/ogg"
 )
 
 // opusClip encodes seconds of a dev-set stem with opusenc (20 ms frames,
@@ -72,7 +73,7 @@ func rtpStream(pkts [][]byte, ssrc uint32, seq0 uint16, ts0 uint32, first time.T
 	var out []arrival
 	ts := ts0
 	for i, p := range pkts {
-		n, _ := speech.OpusPacketSamples(p)
+		n, _ := audio.OpusPacketSamples(p)
 		send := first.Add(time.Duration(i) * 20 * time.Millisecond)
 		var j time.Duration
 		if jitter > 0 && i > 0 { // the first packet anchors the track: on time

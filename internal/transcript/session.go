@@ -60,7 +60,7 @@ type SegmentStore interface {
 // samples of one track and returns the utterance boundaries decided so far,
 // as sample offsets from its first sample (they may lie in the past: the
 // pipeline keeps 3 s of audio). Flush ends the input and closes an open
-// region. NewVAD (speech/vad) is the real one.
+// region. NewVAD (audio/vad) is the real one.
 type Cutter interface {
 	Write(pcm []float32) []Boundary
 	Flush() []Boundary

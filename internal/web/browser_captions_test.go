@@ -16,9 +16,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/parleyhq/parley/internal/audio/audiofile"
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/devset"
-	"github.com/parleyhq/parley/internal/speech/audiofile"
 )
 
 // TestBrowserCaptions is issue 4 in the browser, against a server with

@@ -13,10 +13,10 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/parleyhq/parley/internal/audio/audiofile"
 	"github.com/parleyhq/parley/internal/devset"
 	"github.com/parleyhq/parley/internal/diarize"
 	"github.com/parleyhq/parley/internal/diarize/meetsynth"
-	"github.com/parleyhq/parley/internal/speech/audiofile"
 )
 
 // Set is a list of meetings laid out like the dev set: Dir/audio/<id>.wav

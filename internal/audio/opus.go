@@ -1,4 +1,4 @@
-package speech
+package audio
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 
 // ErrBadOpusPacket reports an Opus packet whose table-of-contents header is
 // malformed (RFC 6716 §3.1-3.2).
-var ErrBadOpusPacket = errors.New("speech: malformed opus packet")
+var ErrBadOpusPacket = errors.New("audio: malformed opus packet")
 
 // opusFrameSamples48 is the frame duration at 48 kHz of each TOC
 // configuration number (RFC 6716 §3.1, Table 2).

@@ -1,4 +1,4 @@
-package speech
+package audio
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 )
 
 // ErrBadMFCCConfig reports an MFCCConfig that cannot work.
-var ErrBadMFCCConfig = errors.New("speech: bad MFCC config")
+var ErrBadMFCCConfig = errors.New("audio: bad MFCC config")
 
 // MFCCConfig sets up the cepstral front end. The defaults are the usual
 // speaker-diarization/ASR front end (HTK/Kaldi conventions): 25 ms Hamming

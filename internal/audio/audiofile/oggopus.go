@@ -10,8 +10,8 @@ import (
 
 	"github.com/pion/opus"
 
-	"github.com/parleyhq/parley/internal/speech"
-	"github.com/parleyhq/parley/internal/speech/ogg"
+	"github.com/parleyhq/parley/internal/audio"
+	"github.com/parleyhq/parley/internal/audio/ogg"
 )
 
 // maxOpusPacket bounds one Ogg packet we keep: an Opus packet holds at most
@@ -120,7 +120,7 @@ func (d *oggOpusDecoder) decode(out []float32) (_ []float32, err error) {
 		if p.Oversize {
 			return out, fmt.Errorf("%w: ogg-opus: audio packet of %d bytes", ErrCorrupt, p.Size)
 		}
-		n48, err := speech.OpusPacketSamples(p.Data)
+		n48, err := audio.OpusPacketSamples(p.Data)
 		if err != nil {
 			d.noteBad()
 			continue

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/parleyhq/parley/internal/speech/audiofile"
+	"github.com/parleyhq/parley/internal/audio/audiofile"
 )
 
 func ExampleOpen() {

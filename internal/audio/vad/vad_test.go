@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/parleyhq/parley/internal/speech/audiofile"
+	"github.com/parleyhq/parley/internal/audio/audiofile"
 )
 
 // Held-out material: utterances synthesised here with voices and texts that

@@ -3,7 +3,7 @@ package vad
 import (
 	"math"
 
-	"github.com/parleyhq/parley/internal/speech"
+	"github.com/parleyhq/parley/internal/audio"
 )
 
 // Framing: 10 ms hop at 16 kHz; each frame's features come from windows
@@ -31,7 +31,7 @@ type frame struct {
 
 // analyzer cuts a sample stream into frames and measures them.
 type analyzer struct {
-	fft    *speech.FFT
+	fft    *audio.FFT
 	window []float64
 	buf    []float32 // samples not yet consumed; buf[0] is at absolute index pos
 	pos    int64
@@ -42,7 +42,7 @@ type analyzer struct {
 }
 
 func newAnalyzer() *analyzer {
-	f, _ := speech.NewFFT(win)
+	f, _ := audio.NewFFT(win)
 	a := &analyzer{fft: f, window: make([]float64, win), x: make([]float64, win),
 		pow: make([]float64, win/2+1), re: make([]float64, win), im: make([]float64, win)}
 	for i := range a.window {

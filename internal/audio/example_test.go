@@ -1,14 +1,14 @@
-package speech_test
+package audio_test
 
 import (
 	"fmt"
 	"math"
 
-	"github.com/parleyhq/parley/internal/speech"
+	"github.com/parleyhq/parley/internal/audio"
 )
 
 func ExampleNewResampler() {
-	r, _ := speech.NewResampler(44100, 16000)
+	r, _ := audio.NewResampler(44100, 16000)
 	in := make([]float32, 44100) // one second at 44.1 kHz
 	out := r.Process(nil, in)
 	out = r.Flush(out)
@@ -17,7 +17,7 @@ func ExampleNewResampler() {
 }
 
 func ExampleMFCC() {
-	m, _ := speech.NewMFCC(speech.DefaultMFCCConfig())
+	m, _ := audio.NewMFCC(audio.DefaultMFCCConfig())
 	x := make([]float32, 16000) // one second of a 220 Hz tone
 	for i := range x {
 		x[i] = float32(0.3 * math.Sin(2*math.Pi*220*float64(i)/16000))

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/parleyhq/parley/internal/speech/vad"
+	"github.com/parleyhq/parley/internal/audio/vad"
 )
 
 func ExampleDetect() {

@@ -1,4 +1,4 @@
-package speech
+package audio
 
 import (
 	"fmt"
@@ -22,7 +22,7 @@ type FFT struct {
 // NewFFT returns an n-point FFT; n must be a power of two ≥ 2.
 func NewFFT(n int) (*FFT, error) {
 	if n < 2 || n&(n-1) != 0 {
-		return nil, fmt.Errorf("speech: FFT size %d is not a power of two", n)
+		return nil, fmt.Errorf("audio: FFT size %d is not a power of two", n)
 	}
 	f := &FFT{n: n, cos: make([]float64, n/2), sin: make([]float64, n/2), rev: make([]int, n),
 		re: make([]float64, n), im: make([]float64, n)}

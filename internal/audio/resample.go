@@ -1,8 +1,4 @@
-// Package speech holds Parley's audio plumbing for the speech path: resampling
-// to the 16 kHz mono the recognisers and VAD expect, Opus decoding of RTP
-// tracks, and the acoustic features (MFCC) used by diarization. Its leaf
-// packages read audio files (audiofile) and detect speech (vad).
-package speech
+package audio
 
 import (
 	"errors"
@@ -11,7 +7,7 @@ import (
 )
 
 // ErrBadRate reports a sample rate the resampler cannot work with.
-var ErrBadRate = errors.New("speech: bad sample rate")
+var ErrBadRate = errors.New("audio: bad sample rate")
 
 // Resampler parameters. A Kaiser-windowed sinc with 40 zero crossings each
 // side and β = 8.6 has about 85 dB stopband attenuation and a transition

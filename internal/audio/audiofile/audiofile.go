@@ -15,7 +15,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/parleyhq/parley/internal/speech"
+	"github.com/parleyhq/parley/internal/audio"
 )
 
 // Rate is the output sample rate of every Reader.
@@ -61,7 +61,7 @@ type Reader struct {
 	dec      decoder
 	info     Info
 	closer   io.Closer
-	res      *speech.Resampler // nil when the source is already 16 kHz
+	res      *audio.Resampler // nil when the source is already 16 kHz
 	channels int
 
 	raw  []float32 // interleaved source frames from the decoder
@@ -170,7 +170,7 @@ func NewReader(r io.Reader) (*Reader, error) {
 		rd.channels = 1
 	}
 	if srcRate != Rate {
-		rd.res, err = speech.NewResampler(srcRate, Rate)
+		rd.res, err = audio.NewResampler(srcRate, Rate)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrUnsupportedFormat, err)
 		}
