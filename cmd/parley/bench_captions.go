@@ -202,7 +202,7 @@ func runBenchCaptions(ctx context.Context, args []string, stdout, stderr io.Writ
 	obs.Close()
 	// The meeting ended; its transcript is complete when the sessions
 	// have closed.
-	for (srv.Rooms.Participants(room) > 0 || srv.Rooms.TranscriptsPending() > 0) && time.Since(ended) < 30*time.Second {
+	for (srv.Rooms.Participants(room) > 0 || srv.Speech.Pending() > 0) && time.Since(ended) < 30*time.Second {
 		time.Sleep(20 * time.Millisecond)
 	}
 	complete := time.Since(ended)
@@ -239,7 +239,7 @@ func runBenchCaptions(ctx context.Context, args []string, stdout, stderr io.Writ
 		}
 		return lat[int(p/100*float64(len(lat)-1))]
 	}
-	st := srv.Rooms.SpeechStats()
+	st := srv.Speech.Stats()
 	res := map[string]any{
 		"speakers": *speakers, "captions": len(lat),
 		"latency_s_p50": pct(50), "latency_s_p95": pct(95), "latency_s_max": pct(100),

@@ -299,7 +299,7 @@ func TestLiveTranscriptionOfStems(t *testing.T) {
 		os.WriteFile(os.Getenv("PARLEY_TEST_DUMP"), fetchTranscript(t, srv.URL(), meetingID, "json"), 0o644)
 	}
 	wer, cpwer := scoreCpWER(t, m, hyp)
-	st, dst := srv.Rooms.SpeechStats(), srv.Rooms.DecoderStats()
+	st, dst := srv.Speech.Stats(), srv.Speech.DecoderStats()
 	t.Logf("live transcript: WER %.1f %%, cpWER %.1f %% (audio dropped %.1f s; packets %d lost %d late %d re-anchored %d)",
 		wer, cpwer, st.DroppedSeconds, dst.Packets, dst.Lost, dst.Late, dst.Reanchors)
 

@@ -19,6 +19,8 @@ import (
 	"github.com/parleyhq/parley/internal/asr/pocketsphinx"
 	"github.com/parleyhq/parley/internal/audio/audiofile"
 	"github.com/parleyhq/parley/internal/diarize"
+	"github.com/parleyhq/parley/internal/jobs"
+	"github.com/parleyhq/parley/internal/speech"
 	"github.com/parleyhq/parley/internal/transcript"
 )
 
@@ -215,7 +217,7 @@ func transcribe(ctx context.Context, o transcribeOpts, format transcript.Format,
 
 	meeting := transcript.Meeting{ID: o.id}
 	mem := &transcript.Memory{}
-	sess, err := transcript.NewSession(transcript.Config{
+	sess, err := speech.NewSession(speech.Config{
 		Meeting: meeting,
 		Engine:  eng,
 		Store:   mem,
@@ -293,16 +295,12 @@ func attribute(ctx context.Context, t *transcript.Transcript, samples []float32,
 	if err != nil {
 		return fmt.Errorf("diarization: %w", err)
 	}
-	tt := make([]transcript.Turn, len(turns))
-	for i, u := range turns {
-		tt[i] = transcript.Turn{Speaker: u.Speaker, Start: u.Start, End: u.End}
-	}
-	t.Segments = transcript.Attribute(t.Segments, tt)
+	t.Segments = jobs.Attribute(t.Segments, turns, 0)
 	t.Speakers = transcript.SpeakersOf(t.Segments)
 	return nil
 }
 
-func feed(ctx context.Context, tr *transcript.Track, in input, keep *[]float32, progress func(float64)) error {
+func feed(ctx context.Context, tr *speech.Track, in input, keep *[]float32, progress func(float64)) error {
 	buf := make([]float32, chunkSamples)
 	var pos int64
 	for {

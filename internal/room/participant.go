@@ -1,7 +1,6 @@
 package room
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -10,7 +9,6 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/parleyhq/parley/internal/sfu"
-	"github.com/parleyhq/parley/internal/transcript"
 )
 
 // Participant is one person (or device) in a room.
@@ -117,8 +115,7 @@ func (p *Participant) TrackPublished(_ *sfu.Peer, t *sfu.Track) {
 func (p *Participant) TrackEnded(_ *sfu.Peer, t *sfu.Track) {
 	r := p.room
 	r.mu.Lock()
-	delete(r.tracks, t.ID())
-	delete(r.feeds, t.ID()) // its tap closed with the track
+	delete(r.tracks, t.ID()) // its taps, speech included, closed with it
 	everyone := r.othersLocked(nil)
 	r.mu.Unlock()
 	for _, o := range everyone {
@@ -327,26 +324,19 @@ func (p *Participant) SetOptOut(out bool) {
 		return
 	}
 	r := p.room
-	r.mu.Lock()
-	sess := r.session
-	var tracks []*sfu.Track
-	for _, t := range r.tracks {
-		if t.Owner().ID() == p.id {
-			tracks = append(tracks, t)
-		}
-	}
-	r.mu.Unlock()
-	kind := transcript.OptIn
+	kind := NoteOptIn
 	if out {
-		kind = transcript.OptOut
+		kind = NoteOptOut
 		r.untranscribe(p.id)
 	} else {
-		for _, t := range tracks {
-			r.transcribe(t)
+		for _, t := range r.Tracks() {
+			if t.Owner().ID() == p.id {
+				r.transcribe(t)
+			}
 		}
 	}
-	if sess != nil {
-		sess.AddEvent(context.Background(), transcript.Event{At: r.meetingClock(), Kind: kind, SpeakerID: p.id, Speaker: p.name})
+	if live := r.liveTranscript(); live != nil {
+		live.Note(Note{Kind: kind, At: r.meetingClock(), Speaker: Speaker{ID: p.id, Name: p.name}})
 	}
 	r.broadcast(ParticipantUpdated{Participant: p.Info()})
 }

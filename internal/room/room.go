@@ -1,10 +1,13 @@
 // Package room holds rooms and their participants: who is in which room,
-// who receives whose tracks, chat, hands, reactions and active speaker.
-// It never touches RTP: media goes through the sfu package, and the room
-// tells each participant's peer what to subscribe to.
+// who receives whose tracks, chat, hands, reactions, active speaker, and
+// the transcription's consent state (on or off, who opted out). It never
+// touches RTP and never decodes audio: media goes through the sfu
+// package, and live transcription through the small Speech interface.
 //
-// Lock order: Manager.mu before Room.mu before Participant.mu. No room
-// lock is held while calling into the sfu (which may call back).
+// Lock order: Room.trOp (serialises transcription changes; may be held
+// across I/O) before Manager.mu before Room.mu before Participant.mu.
+// No room lock but trOp is held while calling into the sfu (which may
+// call back) or the speech pipeline, or doing any I/O.
 package room
 
 import (
@@ -14,7 +17,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -22,8 +24,6 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/parleyhq/parley/internal/sfu"
-	"github.com/parleyhq/parley/internal/speech"
-	"github.com/parleyhq/parley/internal/transcript"
 )
 
 // Errors of room operations; the signalling layer maps them to codes.
@@ -65,8 +65,8 @@ type Options struct {
 	Registerer  prometheus.Registerer
 	// SpeakerInterval is how often the active speaker is computed.
 	SpeakerInterval time.Duration
-	// Transcription enables live captions and transcripts (nil: off).
-	Transcription *Transcription
+	// Speech enables live captions and transcripts (nil: off).
+	Speech Speech
 }
 
 // Manager holds the live rooms.
@@ -81,10 +81,6 @@ type Manager struct {
 	closing      bool
 	participants int
 	wg           sync.WaitGroup
-	sessions     sync.WaitGroup // transcript sessions being closed
-	finishing    atomic.Int32   // transcript sessions still finishing
-	closedStats  transcript.Stats
-	decoderStats speech.TrackStats
 }
 
 // NewManager creates an empty manager.
@@ -105,14 +101,6 @@ func NewManager(opts Options) *Manager {
 				func() float64 { m.mu.Lock(); defer m.mu.Unlock(); return float64(len(m.rooms)) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_participants", Help: "Participants in all rooms."},
 				func() float64 { m.mu.Lock(); defer m.mu.Unlock(); return float64(m.participants) }),
-			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_transcribed_tracks", Help: "Audio tracks being transcribed now."},
-				func() float64 { return float64(m.SpeechStats().Tracks) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_speech_dropped_seconds_total", Help: "Audio the speech pipeline dropped because recognition fell behind (captions lag; forwarding is never slowed)."},
-				func() float64 { return m.SpeechStats().DroppedSeconds }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_transcript_segments_total", Help: "Final transcript segments committed to the store."},
-				func() float64 { return float64(m.SpeechStats().Segments) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_speech_errors_total", Help: "Recognition or store errors in the speech pipeline."},
-				func() float64 { return float64(m.SpeechStats().Errors) }),
 		)
 	}
 	return m
@@ -148,11 +136,10 @@ type Room struct {
 	createdAt    time.Time
 	meetingID    string
 
+	trOp         sync.Mutex // serialises SetTranscription
 	transcribing bool
-	session      *transcript.Session
-	feeds        map[string]*speechFeed // by track id
+	live         LiveTranscript // nil unless transcribing
 	trState      TranscriptionState
-	spools       []spooled // shared-microphone audio for diarization
 }
 
 // ID returns the room id.
@@ -184,7 +171,7 @@ func (m *Manager) Join(roomID, name string, conn Conn, opts JoinOptions) (*Parti
 		mid := newID("MT_") + newID("")
 		r = &Room{id: roomID, m: m, log: m.log.With("room", roomID), participants: map[string]*Participant{},
 			tracks: map[string]*sfu.Track{}, stop: make(chan struct{}), createdAt: time.Now(), meetingID: mid,
-			feeds: map[string]*speechFeed{}, trState: TranscriptionState{MeetingID: mid}}
+			trState: TranscriptionState{MeetingID: mid}}
 		m.rooms[roomID] = r
 		m.wg.Add(1)
 		go func() {
@@ -278,7 +265,7 @@ func (r *Room) joinedLocked(p *Participant) Joined {
 	j := Joined{ParticipantID: p.id, Room: r.id, ResumeToken: p.token, ICEServers: r.m.sfu.ICEServers(),
 		ActiveSpeaker: r.speaker, Participants: []ParticipantInfo{}, Tracks: []sfu.Info{},
 		MeetingID: r.meetingID, MeetingStarted: r.createdAt.UTC(), Transcription: r.trState,
-		TranscriptionAvailable: r.m.opts.Transcription != nil && r.m.opts.Transcription.Engine != nil}
+		TranscriptionAvailable: r.m.opts.Speech != nil}
 	if j.ICEServers == nil {
 		j.ICEServers = []string{}
 	}
@@ -345,14 +332,14 @@ func (r *Room) remove(p *Participant, reason string) {
 	delete(m.byToken, p.token)
 	m.participants--
 	empty := len(r.participants) == 0
-	var endSession *transcript.Session
+	var endLive LiveTranscript
 	if empty && !r.closed {
 		r.closed = true
 		close(r.stop)
 		if m.rooms[r.id] == r {
 			delete(m.rooms, r.id)
 		}
-		endSession, r.session, r.transcribing = r.session, nil, false
+		endLive, r.live, r.transcribing = r.live, nil, false
 	}
 	r.mu.Unlock()
 	m.mu.Unlock()
@@ -362,9 +349,9 @@ func (r *Room) remove(p *Participant, reason string) {
 		// taps flush what p said last into the transcript.
 		peer.Close()
 	}
-	if endSession != nil {
+	if endLive != nil {
 		// The meeting is over: finish its transcript.
-		m.closeSession(endSession, r)
+		endLive.End()
 	}
 	r.broadcast(ParticipantLeft{ParticipantID: p.id, Reason: reason})
 	if reason == ReasonConnectionLost {
@@ -449,32 +436,6 @@ func (m *Manager) Shutdown() {
 		p.closeConn(ReasonShutdown)
 	}
 	m.wg.Wait()
-	m.sessions.Wait()
-}
-
-// SpeechStats sums the transcription counters of every session, open or
-// closed.
-func (m *Manager) SpeechStats() transcript.Stats {
-	m.mu.Lock()
-	total := m.closedStats
-	var live []*transcript.Session
-	for _, r := range m.rooms {
-		r.mu.Lock()
-		if r.session != nil {
-			live = append(live, r.session)
-		}
-		r.mu.Unlock()
-	}
-	m.mu.Unlock()
-	for _, s := range live {
-		st := s.Stats()
-		total.Tracks += st.Tracks
-		total.DroppedSeconds += st.DroppedSeconds
-		total.Segments += st.Segments
-		total.Utterances += st.Utterances
-		total.Errors += st.Errors
-	}
-	return total
 }
 
 func validChat(text string) (string, error) {

@@ -4,45 +4,79 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
-	"github.com/pion/rtp"
-
-	"github.com/parleyhq/parley/internal/asr"
-	"github.com/parleyhq/parley/internal/audio"
 	"github.com/parleyhq/parley/internal/sfu"
-	"github.com/parleyhq/parley/internal/speech"
-	"github.com/parleyhq/parley/internal/transcript"
 )
 
 // ErrTranscriptionUnavailable means the server runs without a speech
 // engine (or store), so rooms cannot be transcribed.
 var ErrTranscriptionUnavailable = errors.New("transcription is not available on this server")
 
-// TranscriptStore is what live transcription needs of the store.
-type TranscriptStore interface {
-	transcript.SegmentStore
-	CreateMeeting(ctx context.Context, m transcript.Meeting) error
-	Segments(ctx context.Context, meetingID string) ([]transcript.Segment, error)
-	ReplaceSegments(ctx context.Context, meetingID, speakerID string, from, to float64, segs []transcript.Segment) error
+// Speech is the live speech pipeline as a room sees it (package speech
+// implements it). The room decides what is transcribed — consent, who
+// opted out — and the pipeline does the rest: decoding, recognition,
+// captions, the transcript.
+type Speech interface {
+	// Start begins the transcription of a meeting: it creates the
+	// meeting's transcript (store I/O, so never called under a room
+	// lock) and sends live captions to captions.
+	Start(ctx context.Context, m MeetingInfo, captions CaptionSink) (LiveTranscript, error)
 }
 
-// Transcription configures live captions and transcripts.
-type Transcription struct {
-	Engine asr.Engine
-	Store  TranscriptStore
-	// NewCutter makes the per-track VAD (transcript.NewVAD by default).
-	NewCutter func() transcript.Cutter
-	// TapQueue bounds each track's packets waiting for the decoder
-	// (default 500: 10 s of 20 ms Opus).
-	TapQueue int
-	// CloseTimeout bounds how long closing a session waits for the
-	// utterances in flight (default 30 s).
-	CloseTimeout time.Duration
-	// SpoolDir holds shared-microphone audio until it is diarized after
-	// the meeting (default: the system's temporary directory).
-	SpoolDir string
+// LiveTranscript is one meeting's transcription while it is on. Its
+// methods return without waiting for recognition.
+type LiveTranscript interface {
+	// Attach starts transcribing an audio track spoken by speaker; a
+	// track already attached is left as it is.
+	Attach(t *sfu.Track, speaker Speaker)
+	// Detach stops transcribing a track; what was said until now is
+	// still recognised and committed.
+	Detach(trackID string)
+	// Note records a control event in the transcript, so readers know
+	// what was not transcribed and why.
+	Note(n Note)
+	// End ends the transcription: the utterances in flight are finished
+	// and committed in the background, then the meeting's post-processing
+	// (shared microphones) runs.
+	End()
+}
+
+// CaptionSink receives live captions; Caption must not block.
+type CaptionSink interface {
+	Caption(Caption)
+}
+
+// MeetingInfo identifies a meeting's transcript.
+type MeetingInfo struct {
+	ID      string
+	Title   string
+	Started time.Time // wall clock of meeting time 0
+}
+
+// Speaker is who speaks on a transcribed track.
+type Speaker struct {
+	ID   string // participant id
+	Name string
+}
+
+// NoteKind is the kind of a transcript control event.
+type NoteKind int
+
+// Control events of a transcript.
+const (
+	NoteTranscriptionOn NoteKind = iota + 1
+	NoteTranscriptionOff
+	NoteOptOut // Speaker's audio is no longer transcribed
+	NoteOptIn  // … and is again
+)
+
+// Note is a control event: what happened, when (meeting-clock seconds)
+// and who did it or whom it concerns.
+type Note struct {
+	Kind    NoteKind
+	At      float64
+	Speaker Speaker
 }
 
 // TranscriptionState tells clients whether the meeting is transcribed.
@@ -61,7 +95,10 @@ type TranscriptionChanged struct {
 	TranscriptionState
 }
 
-// Caption is a live caption sent to participants who want them.
+// Caption is a live caption: a partial hypothesis while someone speaks
+// (Final false, replaced by later captions of the same speaker and
+// Start), then the final text. A final caption with empty Text retracts
+// the partial. Start and End are meeting-clock seconds.
 type Caption struct {
 	SpeakerID   string  `json:"speaker_id"`
 	SpeakerName string  `json:"speaker_name"`
@@ -78,72 +115,71 @@ func (Caption) EventType() string              { return "caption" }
 func (r *Room) meetingClock() float64 { return time.Since(r.createdAt).Seconds() }
 
 // SetTranscription turns live transcription of the room on or off. by is
-// the participant who asked ("" for the API).
+// the participant who asked (nil for the API). Changes are serialised by
+// r.trOp, which is held across the store I/O of starting; r.mu never is.
 func (r *Room) SetTranscription(enabled bool, by *Participant) error {
-	tr := r.m.opts.Transcription
-	if tr == nil || tr.Engine == nil || tr.Store == nil {
+	sp := r.m.opts.Speech
+	if sp == nil {
 		return ErrTranscriptionUnavailable
 	}
+	r.trOp.Lock()
+	defer r.trOp.Unlock()
 	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
+	closed, same := r.closed, enabled == r.transcribing
+	r.mu.Unlock()
+	switch {
+	case closed:
 		return ErrRoomClosed
-	}
-	if enabled == r.transcribing {
-		r.mu.Unlock()
+	case same:
 		return nil
 	}
 	now := r.meetingClock()
 	state := TranscriptionState{Enabled: enabled, MeetingID: r.meetingID}
+	var who Speaker
 	if by != nil {
 		state.By, state.ByName = by.id, by.name
+		who = Speaker{ID: by.id, Name: by.name}
 	}
 	if enabled {
-		meeting := transcript.Meeting{ID: r.meetingID, Title: r.id, Started: r.createdAt.UTC()}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := tr.Store.CreateMeeting(ctx, meeting)
+		live, err := sp.Start(ctx, MeetingInfo{ID: r.meetingID, Title: r.id, Started: r.createdAt.UTC()}, r)
 		cancel()
 		if err != nil {
-			r.mu.Unlock()
-			return fmt.Errorf("transcription: %w", err)
-		}
-		newCutter := tr.NewCutter
-		if newCutter == nil {
-			newCutter = transcript.NewVAD
-		}
-		sess, err := transcript.NewSession(transcript.Config{Meeting: meeting, Engine: tr.Engine, Store: tr.Store,
-			Sink: r, NewCutter: newCutter, Logger: r.log.With("part", "transcript")})
-		if err != nil {
-			r.mu.Unlock()
 			return fmt.Errorf("transcription: %w", err)
 		}
 		state.Since = now
-		r.transcribing, r.session, r.trState = true, sess, state
-		var attach []*sfu.Track
+		r.mu.Lock()
+		if r.closed {
+			r.mu.Unlock()
+			live.End()
+			return ErrRoomClosed
+		}
+		r.transcribing, r.live, r.trState = true, live, state
+		var audio []*sfu.Track
 		for _, t := range r.tracks {
 			if t.Kind() == "audio" {
-				attach = append(attach, t)
+				audio = append(audio, t)
 			}
 		}
 		r.mu.Unlock()
-		sess.AddEvent(context.Background(), transcript.Event{At: now, Kind: transcript.TranscriptionOn, SpeakerID: state.By, Speaker: state.ByName})
+		live.Note(Note{Kind: NoteTranscriptionOn, At: now, Speaker: who})
 		for _, p := range r.everyone() {
 			if p.OptedOut() {
-				sess.AddEvent(context.Background(), transcript.Event{At: now, Kind: transcript.OptOut, SpeakerID: p.id, Speaker: p.name})
+				live.Note(Note{Kind: NoteOptOut, At: now, Speaker: Speaker{ID: p.id, Name: p.name}})
 			}
 		}
-		for _, t := range attach {
+		for _, t := range audio {
 			r.transcribe(t)
 		}
 	} else {
-		sess, feeds := r.session, r.feeds
-		r.transcribing, r.session, r.feeds, r.trState = false, nil, map[string]*speechFeed{}, state
+		r.mu.Lock()
+		live := r.live
+		r.transcribing, r.live, r.trState = false, nil, state
 		r.mu.Unlock()
-		for _, f := range feeds {
-			f.tap.Close()
+		if live != nil {
+			live.Note(Note{Kind: NoteTranscriptionOff, At: now, Speaker: who})
+			live.End()
 		}
-		sess.AddEvent(context.Background(), transcript.Event{At: now, Kind: transcript.TranscriptionOff, SpeakerID: state.By, Speaker: state.ByName})
-		r.m.closeSession(sess, r)
 	}
 	r.broadcast(TranscriptionChanged{state})
 	r.log.Info("transcription", "enabled", enabled, "by", state.By, "meeting", r.meetingID)
@@ -160,57 +196,35 @@ func (r *Room) Transcription() TranscriptionState {
 // MeetingID is the id of this room's meeting (its transcript).
 func (r *Room) MeetingID() string { return r.meetingID }
 
-// transcribe attaches the speech pipeline to one audio track if the room
+// liveTranscript returns the transcription in progress, or nil.
+func (r *Room) liveTranscript() LiveTranscript {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.live
+}
+
+// transcribe attaches one audio track to the transcription if the room
 // is transcribed and its owner has not opted out.
 func (r *Room) transcribe(t *sfu.Track) {
 	owner := r.participant(t.Owner().ID())
 	if owner == nil || owner.OptedOut() || t.Kind() != "audio" {
 		return
 	}
-	r.mu.Lock()
-	sess := r.session
-	if !r.transcribing || sess == nil || r.feeds[t.ID()] != nil {
-		r.mu.Unlock()
-		return
+	if live := r.liveTranscript(); live != nil {
+		live.Attach(t, Speaker{ID: owner.id, Name: owner.name})
 	}
-	dec, err := speech.NewTrackDecoder(r.createdAt, 0)
-	if err != nil {
-		r.mu.Unlock()
-		r.log.Error("speech decoder", "err", err)
-		return
-	}
-	track, err := sess.AddTrack(owner.id, owner.name)
-	if err != nil {
-		r.mu.Unlock()
-		r.log.Error("transcript track", "err", err)
-		return
-	}
-	f := &speechFeed{dec: dec, track: track, owner: owner.id, name: owner.name, m: r.m, room: r}
-	if t.SharedMic() {
-		f.spool, f.speakers = r.newSpool(t.ID()), t.Speakers()
-	}
-	r.feeds[t.ID()] = f
-	r.mu.Unlock()
-	queue := r.m.opts.Transcription.TapQueue
-	if queue == 0 {
-		queue = 500
-	}
-	f.tap = t.AddTap(f, 0, queue)
 }
 
-// untranscribe detaches the speech pipeline from a participant's tracks.
+// untranscribe detaches a participant's tracks from the transcription.
 func (r *Room) untranscribe(ownerID string) {
-	r.mu.Lock()
-	var stop []*speechFeed
-	for id, f := range r.feeds {
-		if f.owner == ownerID {
-			stop = append(stop, f)
-			delete(r.feeds, id)
-		}
+	live := r.liveTranscript()
+	if live == nil {
+		return
 	}
-	r.mu.Unlock()
-	for _, f := range stop {
-		f.tap.Close()
+	for _, t := range r.Tracks() {
+		if t.Owner().ID() == ownerID {
+			live.Detach(t.ID())
+		}
 	}
 }
 
@@ -220,124 +234,36 @@ func (r *Room) participant(id string) *Participant {
 	return r.participants[id]
 }
 
-// Caption implements transcript.Sink: the caption goes to everyone who
-// has captions on. Called from the transcript's goroutines; never blocks.
-func (r *Room) Caption(c transcript.Caption) {
-	ev := Caption{SpeakerID: c.SpeakerID, SpeakerName: c.SpeakerName, Text: c.Text, Final: c.Final, Start: c.Start, End: c.End}
+// Caption implements CaptionSink: the caption goes to everyone who has
+// captions on. Called from the pipeline's goroutines; never blocks.
+func (r *Room) Caption(c Caption) {
 	for _, p := range r.everyone() {
 		if p.WantsCaptions() {
-			p.send(ev)
+			p.send(c)
 		}
 	}
 }
 
-// speechFeed is the consumer end of a track's tap: RTP → Opus decode on
-// the meeting clock → the transcript track (VAD, ASR, captions, store).
-// It runs on the tap's goroutine, so decoding never touches forwarding.
-type speechFeed struct {
-	m        *Manager
-	room     *Room
-	name     string
-	spool    *audio.Spool // shared microphone: audio kept for diarization
-	speakers int          // people sharing it, 0 = unknown
-	dec      *speech.TrackDecoder
-	track    *transcript.Track
-	tap      *sfu.Tap
-	owner    string
-	once     sync.Once
-}
-
-var _ sfu.Consumer = (*speechFeed)(nil)
-
-func (f *speechFeed) ConsumeRTP(p *rtp.Packet, arrival time.Time) {
-	for _, c := range f.dec.Push(p, arrival) {
-		f.write(c)
+// SetSharedMic marks one of the participant's tracks as a microphone
+// several people share (a meeting-room system): after the meeting its
+// transcript segments are diarized and labelled "<name> · speaker N".
+func (p *Participant) SetSharedMic(trackID string, shared bool, speakers int) error {
+	t, ok := p.Peer().Track(trackID)
+	if !ok {
+		return ErrUnknownTrack
 	}
-	for _, c := range f.dec.Tick(arrival) {
-		f.write(c)
+	if !t.SetSharedMic(shared, speakers) {
+		return nil
 	}
-}
-
-func (f *speechFeed) write(c speech.Chunk) {
-	f.track.Write(c.Start, c.PCM)
-	if f.spool != nil {
-		if err := f.spool.Write(c.Start, c.PCM); err != nil {
-			f.room.log.Error("spool write; diarization of this track abandoned", "err", err)
-			f.spool.Remove()
-			f.spool = nil
-		}
+	r := p.room
+	r.broadcast(TrackUpdated{Track: t.Info()})
+	// A transcribed track is attached again, so that the audio kept for
+	// diarization is exactly the shared stretch.
+	if live := r.liveTranscript(); live != nil {
+		live.Detach(t.ID())
+		r.transcribe(t)
 	}
-}
-
-func (f *speechFeed) Close() {
-	f.once.Do(func() {
-		for _, c := range f.dec.Flush() {
-			f.write(c)
-		}
-		f.track.Close()
-		if f.spool != nil {
-			f.room.mu.Lock()
-			f.room.spools = append(f.room.spools, spooled{spool: f.spool, speakerID: f.owner, name: f.name, speakers: f.speakers})
-			f.room.mu.Unlock()
-		}
-		st := f.dec.Stats()
-		f.m.mu.Lock()
-		f.m.decoderStats.Packets += st.Packets
-		f.m.decoderStats.Lost += st.Lost
-		f.m.decoderStats.Late += st.Late
-		f.m.decoderStats.Reanchors += st.Reanchors
-		f.m.decoderStats.Concealed += st.Concealed
-		f.m.decoderStats.DecodeErrors += st.DecodeErrors
-		f.m.mu.Unlock()
-	})
-}
-
-// TranscriptsPending returns how many ended transcription sessions are
-// still finishing their last utterances.
-func (m *Manager) TranscriptsPending() int { return int(m.finishing.Load()) }
-
-// DecoderStats sums the packet counters of the speech decoders of
-// tracks whose transcription has ended.
-func (m *Manager) DecoderStats() speech.TrackStats {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.decoderStats
-}
-
-// closeSession finishes a transcription session in the background: the
-// utterances in flight are recognised and committed. Manager.Shutdown
-// waits for it.
-func (m *Manager) closeSession(sess *transcript.Session, r *Room) {
-	if sess == nil {
-		return
-	}
-	timeout := m.opts.Transcription.CloseTimeout
-	if timeout == 0 {
-		timeout = 30 * time.Second
-	}
-	m.sessions.Add(1)
-	m.finishing.Add(1)
-	go func() {
-		defer m.sessions.Done()
-		defer m.finishing.Add(-1)
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		if err := sess.Close(ctx); err != nil {
-			m.log.Error("transcript session close", "err", err)
-		}
-		// Every segment is committed: shared microphones can be diarized.
-		r.mu.Lock()
-		spools := r.spools
-		r.spools = nil
-		r.mu.Unlock()
-		m.diarizeSpools(ctx, r.meetingID, spools)
-		st := sess.Stats()
-		m.mu.Lock()
-		m.closedStats.DroppedSeconds += st.DroppedSeconds
-		m.closedStats.Segments += st.Segments
-		m.closedStats.Errors += st.Errors
-		m.mu.Unlock()
-	}()
+	return nil
 }
 
 // ErrRoomClosed is returned for operations on a room that has ended.

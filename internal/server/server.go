@@ -23,9 +23,11 @@ import (
 	"github.com/parleyhq/parley/internal/asr"
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/httpapi"
+	"github.com/parleyhq/parley/internal/jobs"
 	"github.com/parleyhq/parley/internal/room"
 	"github.com/parleyhq/parley/internal/sfu"
 	"github.com/parleyhq/parley/internal/signal"
+	"github.com/parleyhq/parley/internal/speech"
 	"github.com/parleyhq/parley/internal/store"
 	"github.com/parleyhq/parley/internal/web"
 )
@@ -38,7 +40,8 @@ type Server struct {
 	SFU      *sfu.SFU
 	Rooms    *room.Manager
 	Store    *store.SQLite
-	Engine   asr.Engine // nil when --asr-engine none
+	Engine   asr.Engine      // nil when --asr-engine none
+	Speech   *speech.Service // live transcription; nil when --asr-engine none
 	signal   *signal.Server
 	http     *http.Server
 	ln       net.Listener
@@ -93,12 +96,20 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		s.Store.Close()
 		return nil, fmt.Errorf("speech engine: %w", err)
 	}
-	var tr *room.Transcription
+	ropts := room.Options{SFU: s.SFU, PeerTimeout: cfg.Media.PeerTimeout, Logger: log.With("part", "room"), Registerer: reg}
 	if s.Engine != nil {
-		tr = &room.Transcription{Engine: s.Engine, Store: s.Store, SpoolDir: filepath.Join(cfg.DataDir, "spool")}
+		s.Speech, err = speech.NewService(speech.LiveConfig{Engine: s.Engine, Store: s.Store,
+			SpoolDir: filepath.Join(cfg.DataDir, "spool"), Logger: log.With("part", "speech"), Registerer: reg,
+			Finisher: &jobs.Finisher{Store: s.Store, Logger: log.With("part", "jobs")}})
+		if err != nil {
+			s.SFU.Close()
+			s.Engine.Close()
+			s.Store.Close()
+			return nil, err
+		}
+		ropts.Speech = s.Speech
 	}
-	s.Rooms = room.NewManager(room.Options{SFU: s.SFU, PeerTimeout: cfg.Media.PeerTimeout,
-		Logger: log.With("part", "room"), Registerer: reg, Transcription: tr})
+	s.Rooms = room.NewManager(ropts)
 	var origins []string
 	if cfg.PublicURL != "" {
 		if u, err := url.Parse(cfg.PublicURL); err == nil {
@@ -188,6 +199,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if s.debug != nil {
 		s.debug.Close()
+	}
+	// Ended meetings finish their last utterances and their shared
+	// microphones' diarization before the SFU (which waits for their
+	// taps), the engine and the store close. Each meeting bounds its own
+	// recognition (30 s), so this wait is not cut short by ctx: a
+	// transcript is not given up to shut down a little sooner.
+	if s.Speech != nil {
+		errs = append(errs, s.Speech.Close(context.Background()))
 	}
 	errs = append(errs, s.SFU.Close())
 	if s.Engine != nil {

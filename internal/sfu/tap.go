@@ -43,8 +43,11 @@ type tapPacket struct {
 var _ Sink = (*Tap)(nil)
 
 // AddTap attaches a consumer to one layer of the track with room for
-// queue packets (e.g. 500 = 10 s of 20 ms audio). The tap is closed when
-// the track ends, or by Close.
+// queue packets (e.g. 500 = 10 s of 20 ms audio). The tap stops when the
+// track ends, or by Stop or Close. Its goroutine belongs to the SFU, not
+// to the track's peer: a consumer may take its time to finish (the speech
+// pipeline recognises the last utterance) without holding up the peer's
+// close; whoever adds a tap waits for Done, and SFU.Close waits for all.
 func (t *Track) AddTap(c Consumer, layer, queue int) *Tap {
 	tap := &Tap{track: t, layer: layer, c: c, queue: make([]tapPacket, max(queue, 1)),
 		wake: make(chan struct{}, 1), done: make(chan struct{})}
@@ -57,7 +60,7 @@ func (t *Track) AddTap(c Consumer, layer, queue int) *Tap {
 	}
 	t.taps = append(t.taps, tap)
 	t.mu.Unlock()
-	t.owner.goroutine(tap.run)
+	t.sfu.goroutine(tap.run)
 	t.AddSink(tap)
 	return tap
 }
@@ -137,9 +140,10 @@ func (tap *Tap) run() {
 	}
 }
 
-// Close detaches the tap; queued packets are still delivered, then the
-// consumer is closed. Close waits for that.
-func (tap *Tap) Close() {
+// Stop detaches the tap without waiting: no packet enters its queue
+// after Stop returns; those queued are still delivered, then the
+// consumer is closed (Done is closed after that).
+func (tap *Tap) Stop() {
 	tap.track.RemoveSink(tap)
 	tap.mu.Lock()
 	already := tap.closed
@@ -151,5 +155,13 @@ func (tap *Tap) Close() {
 		default:
 		}
 	}
+}
+
+// Done is closed when the consumer has been closed.
+func (tap *Tap) Done() <-chan struct{} { return tap.done }
+
+// Close is Stop, then waits until the consumer has been closed.
+func (tap *Tap) Close() {
+	tap.Stop()
 	<-tap.done
 }

@@ -427,8 +427,8 @@ func (t *Track) layerEnded(l *layer) {
 	}
 }
 
-// close marks the track ended and closes its taps; the owner tells the
-// room.
+// close marks the track ended and stops its taps (without waiting for
+// their consumers to finish); the owner tells the room.
 func (t *Track) close() bool {
 	t.mu.Lock()
 	if t.closed {
@@ -441,7 +441,7 @@ func (t *Track) close() bool {
 	t.taps = nil
 	t.mu.Unlock()
 	for _, tap := range taps {
-		tap.Close()
+		tap.Stop()
 	}
 	return true
 }

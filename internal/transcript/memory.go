@@ -5,8 +5,9 @@ import (
 	"sync"
 )
 
-// Memory is an in-memory SegmentStore for offline transcription (the
-// transcribe command), where the transcript is written out at the end.
+// Memory keeps a transcript's speakers, segments and events in memory as
+// they are appended (offline transcription of files, where the document is
+// written out at the end); it has the same append methods as the stores.
 type Memory struct {
 	mu       sync.Mutex
 	speakers []Speaker
@@ -14,9 +15,7 @@ type Memory struct {
 	events   []Event
 }
 
-var _ SegmentStore = (*Memory)(nil)
-
-// PutSpeaker implements SegmentStore.
+// PutSpeaker adds or renames a speaker.
 func (m *Memory) PutSpeaker(_ context.Context, _ string, s Speaker) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -30,7 +29,7 @@ func (m *Memory) PutSpeaker(_ context.Context, _ string, s Speaker) error {
 	return nil
 }
 
-// AppendSegment implements SegmentStore.
+// AppendSegment adds a final segment.
 func (m *Memory) AppendSegment(_ context.Context, _ string, seg Segment) (int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -38,7 +37,7 @@ func (m *Memory) AppendSegment(_ context.Context, _ string, seg Segment) (int64,
 	return int64(len(m.segs)), nil
 }
 
-// AppendEvent implements SegmentStore.
+// AppendEvent adds a control event.
 func (m *Memory) AppendEvent(_ context.Context, _ string, e Event) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -1,11 +1,12 @@
-// Package transcript turns recognised speech into a meeting transcript: the
-// segment/word model, the timeline that merges the segments of several
-// tracks, the export formats (JSON, WebVTT, SRT, Markdown, text, RTTM) and
-// the live per-track pipeline (Session/Track) that cuts utterances with the
-// VAD, runs the ASR engine, sends captions and commits final segments.
+// Package transcript is the meeting transcript as a document: the
+// segment/word model, speakers and control events, the timeline that
+// merges the segments of several tracks, speaker attribution of words to
+// diarized turns, and the export formats (JSON, WebVTT, SRT, Markdown,
+// text, RTTM). It imports nothing of this module and runs no goroutine:
+// the live pipeline that produces segments is package speech.
 //
 // Times are seconds from the meeting start (float, rounded to the
-// millisecond in exports), as ARCHITECTURE.md settles.
+// millisecond in exports).
 package transcript
 
 import (

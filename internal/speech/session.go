@@ -1,4 +1,4 @@
-package transcript
+package speech
 
 import (
 	"context"
@@ -10,22 +10,16 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/internal/asr"
+	"github.com/parleyhq/parley/internal/transcript"
 )
 
-// Live pipeline. One Session per meeting while transcription is on; one
-// Track per published audio track. Track.Write is called by the media path
-// (the SFU's speech tap) and never blocks: it appends to a bounded queue
-// that the track's one goroutine drains through the VAD and the ASR engine.
-// When the engine cannot keep up the queue fills and further audio is
-// dropped and counted (Track.Dropped, Session.Stats), never waited for.
+// A Session transcribes one meeting: one Track per audio track, each
+// processed on the goroutine that writes it (see Track). The session owns
+// no goroutine of its own; Close closes the tracks and waits for their
+// last utterances, cancelling recognition when its deadline passes.
 //
-// Goroutines: one per Track, started by Session.AddTrack through
-// Session.start (which counts them in Session.wg); a track's goroutine ends
-// when the track is closed and its queue drained, or when the session's
-// context is cancelled. Session.Close closes every track and waits.
-//
-// Lock order: Session.mu before Track.mu; neither is held while calling
-// the engine, the store or the sink.
+// Lock order: Session.mu is never held while a Track's mu is taken, nor
+// while calling the engine, the store or the sink.
 
 // SampleRate is the rate of the audio a Track takes: 16 kHz mono.
 const SampleRate = asr.SampleRate
@@ -49,12 +43,14 @@ type Sink interface {
 }
 
 // SegmentStore is where final segments are committed as they are produced.
-// store.SQLite implements it; so does Memory.
+// store.SQLite implements it; so does transcript.Memory.
 type SegmentStore interface {
-	PutSpeaker(ctx context.Context, meetingID string, s Speaker) error
-	AppendSegment(ctx context.Context, meetingID string, seg Segment) (int64, error)
-	AppendEvent(ctx context.Context, meetingID string, e Event) error
+	PutSpeaker(ctx context.Context, meetingID string, s transcript.Speaker) error
+	AppendSegment(ctx context.Context, meetingID string, seg transcript.Segment) (int64, error)
+	AppendEvent(ctx context.Context, meetingID string, e transcript.Event) error
 }
+
+var _ SegmentStore = (*transcript.Memory)(nil)
 
 // Cutter is a streaming voice activity detector: Write consumes the next
 // samples of one track and returns the utterance boundaries decided so far,
@@ -74,7 +70,7 @@ type Boundary struct {
 
 // Config configures a Session.
 type Config struct {
-	Meeting Meeting
+	Meeting transcript.Meeting
 	Engine  asr.Engine
 	Store   SegmentStore // required: the transcript is the point
 	Sink    Sink         // optional: nil means no live captions
@@ -82,9 +78,6 @@ type Config struct {
 	// NewCutter makes one VAD per track (and again after a long gap).
 	// Default NewVAD.
 	NewCutter func() Cutter
-	// Queue bounds each track's unprocessed audio in seconds (default 10:
-	// 640 KB per track, and room for an openai request of several seconds).
-	Queue float64
 	// PartialEvery is the audio between partial hypotheses (default 0.5 s:
 	// pocketsphinx's ps_get_hyp costs ~1 ms, captions feel live at 2/s).
 	PartialEvery float64
@@ -104,19 +97,16 @@ type Config struct {
 
 func (c *Config) defaults() error {
 	if c.Engine == nil || c.Store == nil {
-		return errors.New("transcript: session needs an engine and a store")
+		return errors.New("speech: session needs an engine and a store")
 	}
 	if c.NewCutter == nil {
 		c.NewCutter = NewVAD
 	}
 	if c.Meeting.ID == "" {
-		return errors.New("transcript: session needs a meeting id")
+		return errors.New("speech: session needs a meeting id")
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.Queue <= 0 {
-		c.Queue = 10
 	}
 	if c.PartialEvery <= 0 {
 		c.PartialEvery = 0.5
@@ -124,9 +114,7 @@ func (c *Config) defaults() error {
 	if c.MaxUtterance <= 0 {
 		c.MaxUtterance = 30
 	}
-	if c.PreRoll < 0 {
-		c.PreRoll = 0.3
-	} else if c.PreRoll == 0 {
+	if c.PreRoll <= 0 {
 		c.PreRoll = 0.3
 	}
 	if c.GapFill <= 0 {
@@ -138,7 +126,7 @@ func (c *Config) defaults() error {
 // Stats are a session's counters, for Prometheus.
 type Stats struct {
 	Tracks         int     // tracks open now
-	DroppedSeconds float64 // audio dropped because a queue was full
+	DroppedSeconds float64 // audio lost because recognition fell behind (Track.Skip)
 	Utterances     int64   // utterances recognised
 	Segments       int64   // segments committed
 	Errors         int64   // engine or store errors
@@ -149,7 +137,6 @@ type Session struct {
 	cfg    Config
 	ctx    context.Context // cancelled by Close when its deadline passes
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
 
 	mu     sync.Mutex
 	tracks map[*Track]bool
@@ -162,7 +149,7 @@ type Session struct {
 }
 
 // ErrClosed is returned by a Session or Track used after Close.
-var ErrClosed = errors.New("transcript: closed")
+var ErrClosed = errors.New("speech: closed")
 
 // NewSession starts transcribing a meeting. The meeting itself must exist in
 // the store when it has such a notion (store.SQLite: CreateMeeting first).
@@ -182,28 +169,27 @@ func (s *Session) AddTrack(speakerID, speakerName string) (*Track, error) {
 	if s.closed {
 		return nil, ErrClosed
 	}
-	if err := s.cfg.Store.PutSpeaker(s.ctx, s.cfg.Meeting.ID, Speaker{ID: speakerID, Name: speakerName}); err != nil {
-		return nil, fmt.Errorf("transcript: add track: %w", err)
+	if err := s.cfg.Store.PutSpeaker(s.ctx, s.cfg.Meeting.ID, transcript.Speaker{ID: speakerID, Name: speakerName}); err != nil {
+		return nil, fmt.Errorf("speech: add track: %w", err)
 	}
 	t := newTrack(s, speakerID, speakerName)
 	s.tracks[t] = true
 	if w, ok := s.cfg.Engine.(asr.Warmer); ok {
 		w.Warm(len(s.tracks))
 	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		t.run()
-		s.mu.Lock()
-		delete(s.tracks, t)
-		s.mu.Unlock()
-	}()
 	return t, nil
+}
+
+// untrack forgets a closed track.
+func (s *Session) untrack(t *Track) {
+	s.mu.Lock()
+	delete(s.tracks, t)
+	s.mu.Unlock()
 }
 
 // AddEvent commits a control event (transcription on/off, opt-out) so the
 // transcript tells readers what was not transcribed.
-func (s *Session) AddEvent(ctx context.Context, e Event) error {
+func (s *Session) AddEvent(ctx context.Context, e transcript.Event) error {
 	return s.cfg.Store.AppendEvent(ctx, s.cfg.Meeting.ID, e)
 }
 
@@ -221,10 +207,10 @@ func (s *Session) Stats() Stats {
 	}
 }
 
-// Close closes every track, lets each flush its utterance in flight and
-// waits for them: when it returns nil every final segment is committed. If
-// ctx ends first, recognition in progress is cancelled (its words are lost)
-// and ctx's error is returned once the goroutines have stopped.
+// Close closes every track still open, each flushing its utterance in
+// flight, and waits for them: when it returns nil every final segment is
+// committed. If ctx ends first, recognition in progress is cancelled (its
+// words are lost) and ctx's error is returned once every track is closed.
 func (s *Session) Close(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
@@ -233,11 +219,12 @@ func (s *Session) Close(ctx context.Context) error {
 		tracks = append(tracks, t)
 	}
 	s.mu.Unlock()
+	var wg sync.WaitGroup
 	for _, t := range tracks {
-		t.Close()
+		wg.Go(t.Close)
 	}
 	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
+	go func() { wg.Wait(); close(done) }()
 	var err error
 	select {
 	case <-done:
@@ -252,25 +239,25 @@ func (s *Session) Close(ctx context.Context) error {
 
 func (s *Session) logger() *slog.Logger { return s.cfg.Logger }
 
-func (s *Session) commit(seg Segment) {
+func (s *Session) commit(seg transcript.Segment) {
 	// The store call is bounded: a stuck database must not hold the track
 	// forever (SQLite's busy_timeout is 5 s).
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 10*time.Second)
 	defer cancel()
 	if _, err := s.cfg.Store.AppendSegment(ctx, s.cfg.Meeting.ID, seg); err != nil {
 		s.errs.Add(1)
-		s.logger().Error("transcript: segment not stored", "meeting", s.cfg.Meeting.ID, "speaker", seg.SpeakerID, "start", seg.Start, "err", err)
+		s.logger().Error("speech: segment not stored", "meeting", s.cfg.Meeting.ID, "speaker", seg.SpeakerID, "start", seg.Start, "err", err)
 		return
 	}
 	s.segments.Add(1)
 }
 
-func (s *Session) event(e Event) {
+func (s *Session) event(e transcript.Event) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 10*time.Second)
 	defer cancel()
 	if err := s.cfg.Store.AppendEvent(ctx, s.cfg.Meeting.ID, e); err != nil {
 		s.errs.Add(1)
-		s.logger().Error("transcript: event not stored", "meeting", s.cfg.Meeting.ID, "kind", e.Kind, "err", err)
+		s.logger().Error("speech: event not stored", "meeting", s.cfg.Meeting.ID, "kind", e.Kind, "err", err)
 	}
 }
 

@@ -1,34 +1,35 @@
-package transcript
+package speech
 
 import (
 	"context"
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 
 	"github.com/parleyhq/parley/internal/asr"
+	"github.com/parleyhq/parley/internal/transcript"
 )
 
-// Track is one participant's audio on its way to the transcript. Write and
-// Feed may be called from one goroutine (the track's tap) at a time.
+// Track is one participant's audio on its way to the transcript. Its
+// processing (VAD, recogniser, captions, commits) runs on the goroutine
+// that writes to it: in a meeting the track's tap goroutine, whose bounded
+// packet queue is the pipeline's only queue (a recogniser that falls
+// behind makes the tap drop, never the forwarding path wait); offline, the
+// caller's goroutine per file. mu serialises Write, Feed and Close, so
+// Session.Close may close a track that is still being written.
 type Track struct {
 	s           *Session
 	speakerID   string
 	speakerName string
 	voice       asr.Voice // the engine's knowledge of this track's voice
-	maxQueued   int
 	done        chan struct{}
 
 	mu      sync.Mutex
-	q       []chunk
-	queued  int // samples in q
 	closed  bool
-	dropped int64   // samples, since the track started
-	pending episode // drops not yet reported by the goroutine
-	wake    chan struct{}
-	space   chan struct{}
+	dropped atomic.Int64 // samples lost before they reached the track
 
-	// Owned by the track's goroutine.
+	// Guarded by mu.
 	cut       Cutter
 	origin    float64 // meeting time of the cutter's sample 0
 	n         int64   // samples written to the cutter
@@ -40,14 +41,10 @@ type Track struct {
 	dropOpen  episode
 }
 
-type chunk struct {
-	start float64
-	pcm   []float32
-}
-
 // episode is a run of dropped audio.
 type episode struct {
-	at      float64
+	at      float64 // meeting time of its first lost sample
+	last    float64 // … and of the end of its last run
 	samples int64
 }
 
@@ -64,156 +61,123 @@ type utterance struct {
 const ringLen = 3 * SampleRate
 
 func newTrack(s *Session, id, name string) *Track {
-	return &Track{
-		s: s, speakerID: id, speakerName: name,
-		maxQueued: int(s.cfg.Queue * SampleRate),
-		done:      make(chan struct{}),
-		wake:      make(chan struct{}, 1),
-		space:     make(chan struct{}, 1),
-	}
+	return &Track{s: s, speakerID: id, speakerName: name, done: make(chan struct{})}
 }
 
 // SpeakerID is the participant this track belongs to.
 func (t *Track) SpeakerID() string { return t.speakerID }
 
-// Write queues 16 kHz mono samples whose first sample is at meeting time
-// start (seconds). It never blocks: when the queue is full the chunk is
-// dropped and counted. pcm is copied. Chunks may leave gaps (mute, DTX,
-// loss); they must not go back in time by more than a few milliseconds.
+// Write processes 16 kHz mono samples whose first sample is at meeting
+// time start (seconds), with the session's context. Chunks may leave gaps
+// (mute, DTX, loss); they must not go back in time by more than a few
+// milliseconds. Writes after Close are ignored.
 func (t *Track) Write(start float64, pcm []float32) {
+	t.write(t.s.ctx, start, pcm)
+}
+
+// Feed is Write for offline use (files): recognition runs under ctx too,
+// and the error says why the track no longer takes audio.
+func (t *Track) Feed(ctx context.Context, start float64, pcm []float32) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	unhook := context.AfterFunc(t.s.ctx, stop)
+	defer unhook()
+	if !t.write(ctx, start, pcm) {
+		return ErrClosed
+	}
+	return ctx.Err()
+}
+
+func (t *Track) write(ctx context.Context, start float64, pcm []float32) bool {
 	if len(pcm) == 0 || math.IsNaN(start) || math.IsInf(start, 0) {
+		return true
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return false
+	}
+	if ctx.Err() != nil {
+		t.abort()
+		return true
+	}
+	if t.dropOpen.samples > 0 && start-t.dropOpen.last >= dropMerge {
+		t.reportDrops()
+	}
+	t.process(ctx, start, pcm)
+	return true
+}
+
+// Skip tells the track that samples of its audio ending at meeting time
+// at were lost before they reached it (its tap's queue was full because
+// recognition fell behind). They are counted, and the run of lost audio
+// becomes one event in the transcript so a reader knows words may be
+// missing there.
+func (t *Track) Skip(at float64, samples int64) {
+	if samples <= 0 {
 		return
 	}
+	t.dropped.Add(samples)
+	t.s.dropped.Add(samples)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.addDrops(episode{at: at - float64(samples)/SampleRate, samples: samples})
+}
+
+// Dropped is the audio lost so far, in seconds.
+func (t *Track) Dropped() float64 { return float64(t.dropped.Load()) / SampleRate }
+
+// Close ends the track: the utterance in flight is flushed as a final
+// segment (recognised, committed, captioned) before Close returns. It is
+// safe to call more than once and from another goroutine than the writer.
+func (t *Track) Close() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
 		return
 	}
-	if t.queued > 0 && t.queued+len(pcm) > t.maxQueued {
-		t.dropped += int64(len(pcm))
-		t.s.dropped.Add(int64(len(pcm)))
-		if t.pending.samples == 0 {
-			t.pending.at = start
-		}
-		t.pending.samples += int64(len(pcm))
+	t.closed = true
+	defer close(t.done)
+	defer t.s.untrack(t)
+	ctx := t.s.ctx
+	if ctx.Err() != nil {
+		t.abort()
 		return
 	}
-	t.push(start, pcm)
-}
-
-func (t *Track) push(start float64, pcm []float32) {
-	t.q = append(t.q, chunk{start: start, pcm: append([]float32(nil), pcm...)})
-	t.queued += len(pcm)
-	select {
-	case t.wake <- struct{}{}:
-	default:
-	}
-}
-
-// Feed is Write for offline use (files): it waits for room in the queue
-// instead of dropping, until ctx ends.
-func (t *Track) Feed(ctx context.Context, start float64, pcm []float32) error {
-	for {
-		t.mu.Lock()
-		if t.closed {
-			t.mu.Unlock()
-			return ErrClosed
-		}
-		if t.queued == 0 || t.queued+len(pcm) <= t.maxQueued {
-			t.push(start, pcm)
-			t.mu.Unlock()
-			return nil
-		}
-		t.mu.Unlock()
-		select {
-		case <-t.space:
-		case <-t.done:
-			return ErrClosed
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-// Dropped is the audio dropped so far, in seconds.
-func (t *Track) Dropped() float64 {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return float64(t.dropped) / SampleRate
-}
-
-// Close ends the track: audio already queued is still recognised and the
-// utterance in flight is flushed as a final segment. It does not wait; Done
-// is closed when the track's goroutine has finished.
-func (t *Track) Close() {
-	t.mu.Lock()
-	t.closed = true
-	t.mu.Unlock()
-	select {
-	case t.wake <- struct{}{}:
-	default:
-	}
+	t.flush(ctx)
+	t.endUtterance(ctx, t.n)
+	t.reportDrops()
 }
 
 // Done is closed when the track has committed its last segment.
 func (t *Track) Done() <-chan struct{} { return t.done }
 
-func (t *Track) run() {
-	defer close(t.done)
-	ctx := t.s.ctx
-	for {
-		select {
-		case <-t.wake:
-		case <-ctx.Done():
-			t.abort()
-			return
-		}
-		for {
-			t.mu.Lock()
-			q, closed, drop := t.q, t.closed, t.pending
-			t.q, t.queued, t.pending = nil, 0, episode{}
-			t.mu.Unlock()
-			select {
-			case t.space <- struct{}{}:
-			default:
-			}
-			t.noteDrops(drop)
-			for _, c := range q {
-				if ctx.Err() != nil {
-					t.abort()
-					return
-				}
-				t.process(ctx, c)
-			}
-			if len(q) == 0 {
-				if closed {
-					t.flush(ctx)
-					t.endUtterance(ctx, t.n)
-					t.noteDrops(episode{})
-					return
-				}
-				break
-			}
-		}
+// dropMerge: runs of lost audio less than this apart (seconds of meeting
+// time) are one event; a queue that stays full drops a packet every few
+// tens of milliseconds, and a reader wants one note, not hundreds.
+const dropMerge = 1.0
+
+// addDrops adds a run of lost audio to the open episode.
+func (t *Track) addDrops(d episode) {
+	if t.dropOpen.samples == 0 {
+		t.dropOpen.at = d.at
 	}
+	t.dropOpen.samples += d.samples
+	t.dropOpen.last = d.at + float64(d.samples)/SampleRate
 }
 
-// noteDrops reports a run of dropped audio once it is over, as one event in
-// the transcript, so a reader knows words may be missing there.
-func (t *Track) noteDrops(d episode) {
-	if d.samples > 0 {
-		if t.dropOpen.samples == 0 {
-			t.dropOpen.at = d.at
-		}
-		t.dropOpen.samples += d.samples
-		return
-	}
+// reportDrops writes the open run of lost audio as one event in the
+// transcript, so a reader knows words may be missing there.
+func (t *Track) reportDrops() {
 	if t.dropOpen.samples == 0 {
 		return
 	}
 	sec := float64(t.dropOpen.samples) / SampleRate
-	t.s.logger().Warn("transcript: recogniser behind, audio dropped", "meeting", t.s.cfg.Meeting.ID, "speaker", t.speakerID, "seconds", sec)
-	t.s.event(Event{At: t.dropOpen.at, Kind: AudioDropped, SpeakerID: t.speakerID, Speaker: t.speakerName, Detail: fmt.Sprintf("%.1f s", sec)})
+	t.s.logger().Warn("speech: recogniser behind, audio dropped", "meeting", t.s.cfg.Meeting.ID, "speaker", t.speakerID, "seconds", sec)
+	t.s.event(transcript.Event{At: t.dropOpen.at, Kind: transcript.AudioDropped, SpeakerID: t.speakerID, Speaker: t.speakerName, Detail: fmt.Sprintf("%.1f s", sec)})
 	t.dropOpen = episode{}
 }
 
@@ -238,27 +202,27 @@ func (t *Track) restart(start float64) {
 
 // process places a chunk on the track's timeline: small gaps become
 // silence, long gaps restart the VAD, overlaps are trimmed.
-func (t *Track) process(ctx context.Context, c chunk) {
+func (t *Track) process(ctx context.Context, start float64, pcm []float32) {
 	if !t.started {
-		t.restart(c.start)
+		t.restart(start)
 	}
-	pos := int64(math.Round((c.start - t.origin) * SampleRate))
+	pos := int64(math.Round((start - t.origin) * SampleRate))
 	gap := pos - t.n
 	switch {
 	case gap > int64(t.s.cfg.GapFill*SampleRate):
 		t.flush(ctx)
 		t.endUtterance(ctx, t.n)
-		t.restart(c.start)
+		t.restart(start)
 	case gap > 0:
 		t.samples(ctx, make([]float32, gap))
 	case gap < 0:
 		// Overlap with audio already processed: keep only what is new.
-		if -gap >= int64(len(c.pcm)) {
+		if -gap >= int64(len(pcm)) {
 			return
 		}
-		c.pcm = c.pcm[-gap:]
+		pcm = pcm[-gap:]
 	}
-	t.samples(ctx, c.pcm)
+	t.samples(ctx, pcm)
 }
 
 // step is the audio handled at once (100 ms): chunks of any size are cut
@@ -323,7 +287,7 @@ func (t *Track) beginUtterance(ctx context.Context, from int64) {
 	st, err := t.s.cfg.Engine.NewStream(ctx, &t.voice)
 	if err != nil {
 		t.s.errs.Add(1)
-		t.s.logger().Error("transcript: no recogniser for utterance", "speaker", t.speakerID, "at", t.at(from), "err", err)
+		t.s.logger().Error("speech: no recogniser for utterance", "speaker", t.speakerID, "at", t.at(from), "err", err)
 		return
 	}
 	t.utt = &utterance{stream: st, from: from, fed: from}
@@ -340,7 +304,7 @@ func (t *Track) feed(ctx context.Context, to int64) {
 	u.fed = to
 	if err := u.stream.Write(ctx, pcm); err != nil {
 		t.s.errs.Add(1)
-		t.s.logger().Error("transcript: recogniser write", "speaker", t.speakerID, "err", err)
+		t.s.logger().Error("speech: recogniser write", "speaker", t.speakerID, "err", err)
 		t.endUtterance(ctx, to)
 		return
 	}
@@ -372,7 +336,7 @@ func (t *Track) endUtterance(ctx context.Context, end int64) {
 	res, err := u.stream.Final(ctx)
 	if err != nil {
 		t.s.errs.Add(1)
-		t.s.logger().Error("transcript: recognition failed", "speaker", t.speakerID, "start", t.at(u.from), "err", err)
+		t.s.logger().Error("speech: recognition failed", "speaker", t.speakerID, "start", t.at(u.from), "err", err)
 		if u.lastPartial != "" {
 			t.s.caption(Caption{SpeakerID: t.speakerID, SpeakerName: t.speakerName, Final: true, Start: t.at(u.from), End: t.at(end)})
 		}
@@ -395,10 +359,10 @@ func (t *Track) endUtterance(ctx context.Context, end int64) {
 // segment places a recognition on the meeting clock. Its span is the
 // words' span when there are words (tighter than the VAD's, which includes
 // pre-roll and hangover), else the utterance's.
-func (t *Track) segment(r asr.Result, start, end float64) Segment {
-	seg := Segment{SpeakerID: t.speakerID, Speaker: t.speakerName, Start: start, End: end, Text: r.Text, Words: []Word{}}
+func (t *Track) segment(r asr.Result, start, end float64) transcript.Segment {
+	seg := transcript.Segment{SpeakerID: t.speakerID, Speaker: t.speakerName, Start: start, End: end, Text: r.Text, Words: []transcript.Word{}}
 	for _, w := range r.Words {
-		seg.Words = append(seg.Words, Word{Word: w.Text, Start: start + w.Start, End: start + w.End})
+		seg.Words = append(seg.Words, transcript.Word{Word: w.Text, Start: start + w.Start, End: start + w.End})
 	}
 	if n := len(seg.Words); n > 0 {
 		seg.Start, seg.End = seg.Words[0].Start, seg.Words[n-1].End

@@ -1,4 +1,4 @@
-package transcript_test
+package speech_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/parleyhq/parley/internal/asr/asrtest"
 	"github.com/parleyhq/parley/internal/asr/pocketsphinx"
 	"github.com/parleyhq/parley/internal/devset"
+	"github.com/parleyhq/parley/internal/speech"
 	"github.com/parleyhq/parley/internal/transcript"
 )
 
@@ -22,7 +23,7 @@ type latencySink struct {
 	lat   []float64 // final caption time − wall time of the utterance's end
 }
 
-func (s *latencySink) Caption(c transcript.Caption) {
+func (s *latencySink) Caption(c speech.Caption) {
 	if !c.Final || c.Text == "" {
 		return
 	}
@@ -51,10 +52,11 @@ func cpu() float64 {
 // PARLEY_BENCH_SECONDS (default 30). It reports the final-caption latency
 // after the end of each utterance (p50/p95, which includes the VAD's
 // end-of-speech decision, up to 0.6 s), the audio dropped because the
-// recogniser fell behind, and CPU per second of track audio. Pin it to one
+// recogniser fell behind (none here: a writer that falls behind simply
+// runs late; in the server its tap drops), and CPU per second of track audio. Pin it to one
 // core to find how many speaking tracks one core keeps up with:
 //
-//	PARLEY_BENCH_TRACKS=6 taskset -c 0 go test -run '^$' -bench LiveTracks -benchtime 1x ./internal/transcript/
+//	PARLEY_BENCH_TRACKS=6 taskset -c 0 go test -run '^$' -bench LiveTracks -benchtime 1x ./internal/speech/
 func BenchmarkLiveTracks(b *testing.B) {
 	n := envInt("PARLEY_BENCH_TRACKS", 4)
 	secs := envInt("PARLEY_BENCH_SECONDS", 30)
@@ -74,11 +76,11 @@ func BenchmarkLiveTracks(b *testing.B) {
 	for b.Loop() {
 		sink := &latencySink{}
 		mem := &transcript.Memory{}
-		sess, err := transcript.NewSession(transcript.Config{Meeting: transcript.Meeting{ID: "bench"}, Engine: eng, Store: mem, Sink: sink})
+		sess, err := speech.NewSession(speech.Config{Meeting: transcript.Meeting{ID: "bench"}, Engine: eng, Store: mem, Sink: sink})
 		if err != nil {
 			b.Fatal(err)
 		}
-		tracks := make([]*transcript.Track, n)
+		tracks := make([]*speech.Track, n)
 		for i := range tracks {
 			tracks[i], _ = sess.AddTrack(strconv.Itoa(i), strconv.Itoa(i))
 		}
@@ -86,15 +88,20 @@ func BenchmarkLiveTracks(b *testing.B) {
 		total := secs * 16000 / chunk
 		cpu0 := cpu()
 		sink.start = time.Now()
-		tick := time.NewTicker(20 * time.Millisecond)
-		for k := 0; k < total; k++ {
-			<-tick.C
-			for i, tr := range tracks {
-				off := (k*chunk + i*7*16000) % (len(mix) - chunk)
-				tr.Write(float64(k*chunk)/16000, mix[off:off+chunk])
-			}
+		// One writer per track, as each track has its own tap goroutine.
+		var wg sync.WaitGroup
+		for i, tr := range tracks {
+			wg.Go(func() {
+				tick := time.NewTicker(20 * time.Millisecond)
+				defer tick.Stop()
+				for k := 0; k < total; k++ {
+					<-tick.C
+					off := (k*chunk + i*7*16000) % (len(mix) - chunk)
+					tr.Write(float64(k*chunk)/16000, mix[off:off+chunk])
+				}
+			})
 		}
-		tick.Stop()
+		wg.Wait()
 		closeStart := time.Now()
 		if err := sess.Close(context.Background()); err != nil {
 			b.Fatal(err)

@@ -1,4 +1,4 @@
-package transcript
+package speech
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/internal/asr"
+	"github.com/parleyhq/parley/internal/transcript"
 )
 
 // levelCutter is a deterministic test VAD: speech is any 10 ms frame with
@@ -140,10 +141,10 @@ func tone(sec float64) []float32 {
 	return p
 }
 
-func newSession(t *testing.T, e asr.Engine, sink Sink, mod func(*Config)) (*Session, *Memory) {
+func newSession(t *testing.T, e asr.Engine, sink Sink, mod func(*Config)) (*Session, *transcript.Memory) {
 	t.Helper()
-	mem := &Memory{}
-	cfg := Config{Meeting: Meeting{ID: "m"}, Engine: e, Store: mem, Sink: sink,
+	mem := &transcript.Memory{}
+	cfg := Config{Meeting: transcript.Meeting{ID: "m"}, Engine: e, Store: mem, Sink: sink,
 		NewCutter: func() Cutter { return &levelCutter{} }}
 	if mod != nil {
 		mod(&cfg)
@@ -183,7 +184,7 @@ func TestMeetingClockAcrossGaps(t *testing.T) {
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	got := mem.Transcript(Meeting{ID: "m"}).Segments
+	got := mem.Transcript(transcript.Meeting{ID: "m"}).Segments
 	want := [][2]float64{{10.5, 11.5}, {12.2, 12.8}, {43.8, 44.3}}
 	if len(got) != len(want) {
 		t.Fatalf("segments %+v", got)
@@ -204,7 +205,7 @@ func TestCloseFlushesUtteranceInFlight(t *testing.T) {
 	writeChunks(tr, 0, append(make([]float32, 4000), tone(2)...))
 	tr.Close()
 	<-tr.Done()
-	segs := mem.Transcript(Meeting{}).Segments
+	segs := mem.Transcript(transcript.Meeting{}).Segments
 	if len(segs) != 1 || !near(segs[0].Start, 0.25) || !near(segs[0].End, 2.25) {
 		t.Fatalf("%+v", segs)
 	}
@@ -233,51 +234,55 @@ func TestOverlappingTracksStayApart(t *testing.T) {
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	segs := mem.Transcript(Meeting{}).Segments
+	segs := mem.Transcript(transcript.Meeting{}).Segments
 	if len(segs) != 2 || segs[0].Speaker != "Ada" || segs[1].Speaker != "Bob" || !near(segs[1].Start, 1) {
 		t.Fatalf("%+v", segs)
 	}
 }
 
-// TestSlowEngineDropsNeverBlocks: an engine that stalls makes the queue
-// fill; Write keeps returning at once and the dropped audio is counted and
-// reported in the transcript.
-func TestSlowEngineDropsNeverBlocks(t *testing.T) {
-	eng := &spanEngine{block: make(chan struct{})}
-	s, mem := newSession(t, eng, nil, func(c *Config) { c.Queue = 1 })
+// TestSkippedAudioIsNoted: audio lost before the track (its tap's queue
+// was full while the engine stalled) is counted, and each run of it
+// becomes one event in the transcript at the time it was lost.
+func TestSkippedAudioIsNoted(t *testing.T) {
+	s, mem := newSession(t, &spanEngine{}, nil, nil)
 	tr, _ := s.AddTrack("p1", "Ada")
-	start := time.Now()
-	writeChunks(tr, 0, tone(5)) // engine blocked: at most ~1 s queued + what it holds
-	if el := time.Since(start); el > time.Second {
-		t.Fatalf("Write blocked for %v", el)
+	writeChunks(tr, 0, make([]float32, 16000))
+	// 2 s lost in 20 ms packets between 1.0 and 3.0, reported as they are
+	// found (one Skip per packet the tap had to drop): one run.
+	for i := 1; i <= 100; i++ {
+		tr.Skip(1+float64(i)*0.02, 320)
 	}
-	d := tr.Dropped()
-	if d < 3 || d > 4.1 {
-		t.Fatalf("dropped %.2f s of 5 s with a 1 s queue", d)
+	writeChunks(tr, 3, make([]float32, 32000)) // audio flows again for 2 s
+	tr.Skip(8, 8000)                           // a second run: 7.5-8.0
+	writeChunks(tr, 8, make([]float32, 1600))
+	if d := tr.Dropped(); math.Abs(d-2.5) > 1e-9 {
+		t.Fatalf("dropped %.3f s, want 2.5", d)
 	}
-	if st := s.Stats(); math.Abs(st.DroppedSeconds-d) > 1e-9 || st.Tracks != 1 {
+	if st := s.Stats(); math.Abs(st.DroppedSeconds-2.5) > 1e-9 || st.Tracks != 1 {
 		t.Fatalf("stats %+v", st)
 	}
-	close(eng.block)
-	writeChunks(tr, 5, make([]float32, 16000))
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	tx := mem.Transcript(Meeting{})
-	if len(tx.Events) != 1 || tx.Events[0].Kind != AudioDropped || tx.Events[0].SpeakerID != "p1" {
-		t.Fatalf("events %+v", tx.Events)
+	ev := mem.Transcript(transcript.Meeting{}).Events
+	if len(ev) != 2 || ev[0].Kind != transcript.AudioDropped || ev[0].SpeakerID != "p1" || !near(ev[0].At, 1.0) || ev[0].Detail != "2.0 s" ||
+		!near(ev[1].At, 7.5) || ev[1].Detail != "0.5 s" {
+		t.Fatalf("events %+v", ev)
 	}
 }
 
-// TestCloseDeadlineCancelsAndNoLeak: a session whose engine hangs still
-// closes when the caller's deadline passes, and no goroutine is left.
+// TestCloseDeadlineCancelsAndNoLeak: a session whose engine hangs while
+// its tracks are being written (each on its own goroutine, as taps do)
+// still closes when the caller's deadline passes; the writers return and
+// no goroutine is left.
 func TestCloseDeadlineCancelsAndNoLeak(t *testing.T) {
 	before := runtime.NumGoroutine()
 	eng := &spanEngine{block: make(chan struct{})}
 	s, _ := newSession(t, eng, nil, nil)
+	var writers sync.WaitGroup
 	for i := range 5 {
 		tr, _ := s.AddTrack(fmt.Sprint(i), "x")
-		writeChunks(tr, 0, tone(1))
+		writers.Go(func() { writeChunks(tr, 0, tone(1)) })
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -287,6 +292,7 @@ func TestCloseDeadlineCancelsAndNoLeak(t *testing.T) {
 	if _, err := s.AddTrack("late", "x"); err != ErrClosed {
 		t.Fatalf("AddTrack after Close: %v", err)
 	}
+	writers.Wait()
 	deadline := time.Now().Add(2 * time.Second)
 	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
@@ -304,7 +310,7 @@ func TestMaxUtteranceCuts(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close(context.Background())
-	segs := mem.Transcript(Meeting{}).Segments
+	segs := mem.Transcript(transcript.Meeting{}).Segments
 	if len(segs) != 3 || !near(segs[2].End, 5) {
 		t.Fatalf("%+v", segs)
 	}

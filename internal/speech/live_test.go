@@ -1,4 +1,4 @@
-package transcript_test
+package speech_test
 
 import (
 	"context"
@@ -10,15 +10,16 @@ import (
 	"github.com/parleyhq/parley/internal/asr/asrtest"
 	"github.com/parleyhq/parley/internal/asr/pocketsphinx"
 	"github.com/parleyhq/parley/internal/store"
+	"github.com/parleyhq/parley/internal/speech"
 	"github.com/parleyhq/parley/internal/transcript"
 )
 
 type sink struct {
 	mu sync.Mutex
-	cs []transcript.Caption
+	cs []speech.Caption
 }
 
-func (s *sink) Caption(c transcript.Caption) {
+func (s *sink) Caption(c speech.Caption) {
 	s.mu.Lock()
 	s.cs = append(s.cs, c)
 	s.mu.Unlock()
@@ -45,7 +46,7 @@ func TestLiveTwoSpeakersPocketsphinx(t *testing.T) {
 		t.Fatal(err)
 	}
 	sk := &sink{}
-	sess, err := transcript.NewSession(transcript.Config{Meeting: meeting, Engine: eng, Store: db, Sink: sk})
+	sess, err := speech.NewSession(speech.Config{Meeting: meeting, Engine: eng, Store: db, Sink: sk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,7 @@ func TestLiveTwoSpeakersPocketsphinx(t *testing.T) {
 	a, _ := sess.AddTrack("p-david", "David")
 	b, _ := sess.AddTrack("p-bridge", "Bridge Voice")
 	var wg sync.WaitGroup
-	write := func(tr *transcript.Track, at float64, pcm []float32) {
+	write := func(tr *speech.Track, at float64, pcm []float32) {
 		defer wg.Done()
 		for i := 0; i < len(pcm); i += 320 {
 			tr.Write(at+float64(i)/16000, pcm[i:min(i+320, len(pcm))])

@@ -1,0 +1,29 @@
+// Package jobs is the work done after a meeting, away from the live
+// media path: today the diarization of shared-microphone tracks once the
+// meeting's transcription has ended, and the attribution of recognised
+// words to diarized speakers (also used by offline transcription of mixed
+// recordings). It runs in the process that ended the meeting; a durable
+// queue that survives a restart is the next step.
+package jobs
+
+import (
+	"sort"
+
+	"github.com/parleyhq/parley/internal/diarize"
+	"github.com/parleyhq/parley/internal/transcript"
+)
+
+// Attribute gives the words of segs to the diarized turns, which start at
+// offset on the segments' clock (the position of the diarized audio in
+// the meeting), and splits segments where the speaker changes. Segments
+// whose words fall in no turn keep "" as SpeakerID prefix: see
+// transcript.Attribute for the rules. Turns are named as diarize names
+// them (SPEAKER_1, SPEAKER_2, …).
+func Attribute(segs []transcript.Segment, turns []diarize.Turn, offset float64) []transcript.Segment {
+	tt := make([]transcript.Turn, len(turns))
+	for i, t := range turns {
+		tt[i] = transcript.Turn{Speaker: t.Speaker, Start: t.Start + offset, End: t.End + offset}
+	}
+	sort.Slice(tt, func(i, j int) bool { return tt[i].Start < tt[j].Start })
+	return transcript.Attribute(segs, tt)
+}
