@@ -9,8 +9,8 @@ import (
 
 	"github.com/parleyhq/parley/internal/asr/asrtest"
 	"github.com/parleyhq/parley/internal/asr/pocketsphinx"
-	"github.com/parleyhq/parley/internal/store"
 	"github.com/parleyhq/parley/internal/speech"
+	"github.com/parleyhq/parley/internal/store"
 	"github.com/parleyhq/parley/internal/transcript"
 )
 
