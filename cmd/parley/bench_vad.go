@@ -11,10 +11,10 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/parleyhq/parley/internal/devset"
 	"github.com/parleyhq/parley/internal/speech/audiofile"
 	"github.com/parleyhq/parley/internal/speech/vad"
-	"github.com/parleyhq/parley/internal/speech/vad/vadbench"
+	"github.com/parleyhq/parley/internal/testkit/devset"
+	"github.com/parleyhq/parley/internal/testkit/vadbench"
 )
 
 // runBenchVAD measures the voice activity detector on the dev set and

@@ -16,11 +16,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleyhq/parley/internal/client"
 	"github.com/parleyhq/parley/internal/config"
-	"github.com/parleyhq/parley/internal/devset"
 	"github.com/parleyhq/parley/internal/server"
 	"github.com/parleyhq/parley/internal/store"
+	"github.com/parleyhq/parley/internal/testkit/client"
+	"github.com/parleyhq/parley/internal/testkit/devset"
 )
 
 // encodeStems turns a meeting's FLAC stems into Ogg/Opus files of 20 ms

@@ -15,8 +15,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/parleyhq/parley/internal/asr/asrtest"
-	"github.com/parleyhq/parley/internal/devset"
+	"github.com/parleyhq/parley/internal/testkit/asrtest"
+	"github.com/parleyhq/parley/internal/testkit/devset"
 )
 
 // clipWAV writes a dev-set clip, with lead silence, as a 16-bit WAV.

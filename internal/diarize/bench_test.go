@@ -5,8 +5,8 @@ import (
 	"os"
 	"testing"
 
-	"github.com/parleyhq/parley/internal/devset"
 	"github.com/parleyhq/parley/internal/speech/audiofile"
+	"github.com/parleyhq/parley/internal/testkit/devset"
 )
 
 // BenchmarkDiarizeFile diarizes $PARLEY_DIARIZE_BENCH_FILE (default: the

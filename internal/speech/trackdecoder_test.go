@@ -14,10 +14,10 @@ import (
 
 	"github.com/pion/rtp"
 
-	"github.com/parleyhq/parley/internal/devset"
 	"github.com/parleyhq/parley/internal/speech"
 	"github.com/parleyhq/parley/internal/speech/audiofile"
 	"github.com/parleyhq/parley/internal/speech/ogg"
+	"github.com/parleyhq/parley/internal/testkit/devset"
 )
 
 // opusClip encodes seconds of a dev-set stem with opusenc (20 ms frames,

@@ -17,8 +17,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/parleyhq/parley/internal/config"
-	"github.com/parleyhq/parley/internal/devset"
 	"github.com/parleyhq/parley/internal/speech/audiofile"
+	"github.com/parleyhq/parley/internal/testkit/devset"
 )
 
 // TestBrowserCaptions is issue 4 in the browser, against a server with

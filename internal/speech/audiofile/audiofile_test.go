@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/parleyhq/parley/internal/devset"
 	"github.com/parleyhq/parley/internal/speech/ogg"
+	"github.com/parleyhq/parley/internal/testkit/devset"
 )
 
 // snr returns the signal-to-noise ratio in dB of x against ref over their

@@ -13,10 +13,10 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/parleyhq/parley/internal/devset"
 	"github.com/parleyhq/parley/internal/diarize"
-	"github.com/parleyhq/parley/internal/diarize/meetsynth"
 	"github.com/parleyhq/parley/internal/speech/audiofile"
+	"github.com/parleyhq/parley/internal/testkit/devset"
+	"github.com/parleyhq/parley/internal/testkit/meetsynth"
 )
 
 // Set is a list of meetings laid out like the dev set: Dir/audio/<id>.wav

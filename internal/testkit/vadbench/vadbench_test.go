@@ -5,8 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/parleyhq/parley/internal/devset"
 	"github.com/parleyhq/parley/internal/speech/vad"
+	"github.com/parleyhq/parley/internal/testkit/devset"
 )
 
 // TestPerTrackDERRegression runs the issue-4 benchmark: each dev meeting's

@@ -18,9 +18,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/parleyhq/parley/internal/devset"
 	"github.com/parleyhq/parley/internal/speech/audiofile"
 	"github.com/parleyhq/parley/internal/speech/vad"
+	"github.com/parleyhq/parley/internal/testkit/devset"
 )
 
 // Labelled is a speech segment with a speaker label.
