@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleyhq/parley/internal/asr/pocketsphinx"
+	"github.com/parleyhq/parley/internal/asr/engine"
 	"github.com/parleyhq/parley/internal/speech/audiofile"
 	"github.com/parleyhq/parley/internal/testkit/devset"
 	"github.com/parleyhq/parley/internal/transcript"
@@ -165,7 +165,7 @@ func transcribeOffline(ctx context.Context, t *testing.T, files map[string]strin
 		defer r.Close()
 		readers[name] = r
 	}
-	eng, err := pocketsphinx.New(pocketsphinx.Config{Pool: runtime.NumCPU()})
+	eng, err := engine.New(engine.Config{Name: "pocketsphinx", Language: "en", Streams: runtime.NumCPU()})
 	if err != nil {
 		t.Fatal(err)
 	}
