@@ -36,7 +36,7 @@ for m in $MEETINGS; do
 		audio=$(awk -v a="$audio" -v d="$(dur_of "$s")" 'BEGIN{print a+d}')
 	done
 	# (a) our pipeline, all tracks of the meeting in one process, one core.
-	/usr/bin/time -v -o "$OUT/ours-$m.time" taskset -c "$CORE" "$OUT/bin/parley" transcribe --quiet --pool 1 \
+	/usr/bin/time -v -o "$OUT/ours-$m.time" taskset -c "$CORE" "$OUT/bin/parley" transcribe --quiet --asr-streams 1 \
 		--format json --out "$OUT/ours/transcripts/$m.json" "${tracks[@]}"
 	read -r cpu rss < <(cpu_of "$OUT/ours-$m.time")
 	printf '%-12s %-26s %8.1f %8.2f %7.3f %9.1f\n' "$m" "parley transcribe --track" "$audio" "$cpu" \

@@ -17,11 +17,11 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/internal/audio/audiofile"
-	"github.com/parleyhq/parley/internal/client"
 	"github.com/parleyhq/parley/internal/config"
-	"github.com/parleyhq/parley/internal/devset"
-	"github.com/parleyhq/parley/internal/diarize/meetsynth"
 	"github.com/parleyhq/parley/internal/server"
+	"github.com/parleyhq/parley/internal/testkit/client"
+	"github.com/parleyhq/parley/internal/testkit/devset"
+	"github.com/parleyhq/parley/internal/testkit/meetsynth"
 )
 
 // runBenchCaptions measures live captions under load: N participants

@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/internal/diarize"
-	"github.com/parleyhq/parley/internal/diarize/diarizebench"
-	"github.com/parleyhq/parley/internal/diarize/meetsynth"
+	"github.com/parleyhq/parley/internal/testkit/diarizebench"
+	"github.com/parleyhq/parley/internal/testkit/meetsynth"
 )
 
 // runBenchDiarize measures the diarizer and prints Markdown tables: DER per

@@ -13,8 +13,8 @@ import (
 
 	"github.com/parleyhq/parley/internal/audio/audiofile"
 	"github.com/parleyhq/parley/internal/audio/vad"
-	"github.com/parleyhq/parley/internal/audio/vad/vadbench"
-	"github.com/parleyhq/parley/internal/devset"
+	"github.com/parleyhq/parley/internal/testkit/devset"
+	"github.com/parleyhq/parley/internal/testkit/vadbench"
 )
 
 // runBenchVAD measures the voice activity detector on the dev set and

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/parleyhq/parley/internal/devset"
 	"github.com/parleyhq/parley/internal/diarize"
+	"github.com/parleyhq/parley/internal/testkit/devset"
 )
 
 // writeWAV writes interleaved 16-bit PCM.

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/parleyhq/parley/internal/loadtest"
+	"github.com/parleyhq/parley/internal/testkit/loadtest"
 )
 
 func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleyhq/parley/internal/client"
+	"github.com/parleyhq/parley/internal/testkit/client"
 )
 
 // TestMain lets tests run the real binary: the test executable re-runs

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -24,6 +25,11 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		if err == flag.ErrHelp {
 			return err
+		}
+		// The flag package has printed its own errors; a bad value of the
+		// file, the environment or a flag is reported here.
+		if errors.Is(err, config.ErrInvalid) {
+			fmt.Fprintf(stderr, "parley serve: %v\n", err)
 		}
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}

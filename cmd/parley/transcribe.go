@@ -14,10 +14,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/parleyhq/parley/internal/asr"
-	"github.com/parleyhq/parley/internal/asr/openai"
-	"github.com/parleyhq/parley/internal/asr/pocketsphinx"
+	"github.com/parleyhq/parley/internal/asr/engine"
 	"github.com/parleyhq/parley/internal/audio/audiofile"
+	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/diarize"
 	"github.com/parleyhq/parley/internal/jobs"
 	"github.com/parleyhq/parley/internal/speech"
@@ -41,33 +40,61 @@ func (t *trackFlag) Set(v string) error {
 }
 
 type transcribeOpts struct {
-	engine, openaiURL, openaiModel, openaiKeyEnv, lang string
-	openaiTimeout                                      time.Duration
-	openaiRetries                                      int
-	format, out, id                                    string
-	pool                                               int
-	quiet                                              bool
-	diarize                                            string
-	speakers                                           int
-	diarizeMax                                         time.Duration
-	tracks                                             trackFlag
+	asr             engine.Config
+	openaiKeyEnv    string
+	format, out, id string
+	quiet           bool
+	diarize         string
+	speakers        int
+	diarizeMax      time.Duration
+	tracks          trackFlag
+}
+
+// deprecatedAliases are transcribe's flag names from before it took
+// serve's; they keep working for one release, and giving an alias and its
+// flag different values is a usage error.
+var deprecatedAliases = []struct{ old, cur string }{
+	{"engine", "asr-engine"},
+	{"lang", "asr-language"},
+	{"pool", "asr-streams"},
 }
 
 func runTranscribe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, format, err := parseTranscribe(args, stderr)
+	if err != nil {
+		return err
+	}
+	if o.asr.Name == "openai" {
+		if o.asr.OpenAIKey, err = openAIKey(o.openaiKeyEnv, os.LookupEnv); err != nil {
+			return err
+		}
+	}
+	return transcribe(ctx, o, format, stdout, stderr)
+}
+
+// parseTranscribe reads transcribe's flags and files. Bad arguments are
+// reported on stderr and return errUsage.
+func parseTranscribe(args []string, stderr io.Writer) (transcribeOpts, transcript.Format, error) {
 	fs := flag.NewFlagSet("transcribe", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o transcribeOpts
-	fs.StringVar(&o.engine, "engine", "pocketsphinx", "recogniser: pocketsphinx (embedded, English) or openai (an OpenAI-compatible server)")
-	fs.StringVar(&o.openaiURL, "openai-url", "", "base URL of the OpenAI-compatible server (e.g. http://gpu1:8000/v1)")
-	fs.StringVar(&o.openaiModel, "openai-model", "whisper-1", "model name on the server")
-	fs.StringVar(&o.openaiKeyEnv, "openai-key-env", "", "name of the environment variable holding the API key (the key itself never goes on a command line)")
-	fs.DurationVar(&o.openaiTimeout, "openai-timeout", 60*time.Second, "time limit of one request to the server")
-	fs.IntVar(&o.openaiRetries, "openai-retries", 3, "retries of a request that failed with a 5xx or a timeout")
-	fs.StringVar(&o.lang, "lang", "en", "language of the speech (ISO 639-1)")
+	var openaiRetries int
+	// The speech flags are serve's (config.Speech), with defaults for one
+	// run on one machine: one decoder per CPU, whisper-1 as the model.
+	fs.StringVar(&o.asr.Name, "asr-engine", "pocketsphinx", "speech recogniser: pocketsphinx (embedded, English) or openai (an OpenAI-compatible server you run)")
+	fs.StringVar(&o.asr.Language, "asr-language", "en", "language of the speech (ISO 639-1); pocketsphinx knows only en")
+	fs.IntVar(&o.asr.Streams, "asr-streams", 0, "utterances recognised at once (default: number of CPUs)")
+	fs.StringVar(&o.asr.OpenAIURL, "openai-url", "", "base URL of an OpenAI-compatible transcription server, e.g. http://gpu1:8000")
+	fs.StringVar(&o.asr.OpenAIModel, "openai-model", "whisper-1", "model name the server knows")
+	fs.StringVar(&o.openaiKeyEnv, "openai-key-env", "", "name of the environment variable holding the API key (default "+keyEnv+", as for serve; the key itself never goes on a command line)")
+	fs.DurationVar(&o.asr.OpenAITimeout, "openai-timeout", 60*time.Second, "time limit of one request to the server")
+	fs.IntVar(&openaiRetries, "openai-retries", 3, "retries of a request that failed with a 5xx or a timeout")
+	fs.String("engine", "", "deprecated alias of --asr-engine")
+	fs.String("lang", "", "deprecated alias of --asr-language")
+	fs.Int("pool", 0, "deprecated alias of --asr-streams")
 	fs.StringVar(&o.format, "format", "", "output format: json, vtt, srt, md, txt or rttm (default: from --out's extension, else txt)")
 	fs.StringVar(&o.out, "out", "", "output file (default stdout); written whole or not at all")
 	fs.StringVar(&o.id, "id", "", "meeting id in the output (default: the file's base name; for --track, the first track's directory name)")
-	fs.IntVar(&o.pool, "pool", 0, "recognisers running at once (default: number of CPUs)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr")
 	fs.StringVar(&o.diarize, "diarize", "auto", "for one mixed FILE: on, off, or auto (on up to --diarize-max); speakers become SPEAKER_1, SPEAKER_2, …")
 	fs.IntVar(&o.speakers, "speakers", 0, "number of speakers in a mixed FILE, when known (default: estimated)")
@@ -77,15 +104,19 @@ func runTranscribe(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintln(stderr, "usage: parley transcribe [flags] FILE\n       parley transcribe [flags] --track NAME=FILE --track NAME=FILE ...\n\nTranscribes WAV, FLAC or Ogg/Opus audio.\n\nFlags:")
 		fs.PrintDefaults()
 	}
+	bad := func(format string, args ...any) (transcribeOpts, transcript.Format, error) {
+		fmt.Fprintf(stderr, "parley transcribe: "+format+"\n", args...)
+		return o, "", errUsage
+	}
 	// Flags may come after FILE too ("parley transcribe a.wav --format
 	// vtt"): the flag package stops at the first argument, so parse on.
 	var files []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return err
+				return o, "", err
 			}
-			return errUsage
+			return o, "", errUsage
 		}
 		if fs.NArg() == 0 {
 			break
@@ -93,30 +124,79 @@ func runTranscribe(ctx context.Context, args []string, stdout, stderr io.Writer)
 		files = append(files, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+	if err := applyAliases(fs); err != nil {
+		return bad("%v", err)
+	}
 	switch {
 	case len(o.tracks) == 0 && len(files) == 1:
 		o.tracks = trackFlag{{name: "", path: files[0]}}
 	case len(o.tracks) > 0 && len(files) == 0:
 	default:
 		fs.Usage()
-		return errUsage
+		return o, "", errUsage
 	}
 	if o.diarize != "auto" && o.diarize != "on" && o.diarize != "off" {
-		fmt.Fprintf(stderr, "parley transcribe: --diarize %q: want auto, on or off\n", o.diarize)
-		return errUsage
+		return bad("--diarize %q: want auto, on or off", o.diarize)
 	}
 	format, err := outputFormat(o.format, o.out)
 	if err != nil {
-		fmt.Fprintf(stderr, "parley transcribe: %v\n", err)
-		return errUsage
+		return bad("%v", err)
 	}
 	if o.id == "" {
 		o.id = defaultID(o.tracks)
 	}
-	if o.pool <= 0 {
-		o.pool = runtime.NumCPU()
+	if o.asr.Streams <= 0 {
+		o.asr.Streams = runtime.NumCPU()
 	}
-	return transcribe(ctx, o, format, stdout, stderr)
+	o.asr.OpenAIRetries = retries(openaiRetries)
+	if o.asr.Name == "none" {
+		return bad("asr-engine none: transcribe needs a recogniser (pocketsphinx or openai)")
+	}
+	if err := o.asr.Validate(); err != nil {
+		return bad("%v", err)
+	}
+	return o, format, nil
+}
+
+// applyAliases gives each flag the value of its deprecated alias when only
+// the alias was set.
+func applyAliases(fs *flag.FlagSet) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, a := range deprecatedAliases {
+		if !set[a.old] {
+			continue
+		}
+		// Both values print through the same flag type: "04" and "4"
+		// agree.
+		old := fs.Lookup(a.old).Value.String()
+		if !set[a.cur] {
+			if err := fs.Set(a.cur, old); err != nil {
+				return fmt.Errorf("--%s: %v", a.old, err)
+			}
+			continue
+		}
+		if cur := fs.Lookup(a.cur).Value.String(); cur != old {
+			return fmt.Errorf("--%s %q and --%s %q disagree (--%s is a deprecated alias of --%s)", a.old, old, a.cur, cur, a.old, a.cur)
+		}
+	}
+	return nil
+}
+
+// keyEnv holds the OpenAI-compatible server's key, as for serve.
+var keyEnv = config.EnvName("openai-key")
+
+// openAIKey reads the API key from the variable named by --openai-key-env,
+// which must then be set, or else from PARLEY_OPENAI_KEY if it is.
+func openAIKey(name string, lookup func(string) (string, bool)) (string, error) {
+	if name == "" {
+		key, _ := lookup(keyEnv)
+		return key, nil
+	}
+	if key, _ := lookup(name); key != "" {
+		return key, nil
+	}
+	return "", fmt.Errorf("environment variable %s (--openai-key-env) is empty", name)
 }
 
 func outputFormat(name, out string) (transcript.Format, error) {
@@ -139,28 +219,6 @@ func defaultID(tracks trackFlag) string {
 		}
 	}
 	return strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
-}
-
-// newEngine builds the engine the flags ask for.
-func newEngine(o transcribeOpts) (asr.Engine, error) {
-	switch o.engine {
-	case "pocketsphinx":
-		if o.lang != "en" {
-			return nil, fmt.Errorf("the pocketsphinx engine has an English model only (--lang %s): use --engine openai", o.lang)
-		}
-		return pocketsphinx.New(pocketsphinx.Config{Pool: o.pool})
-	case "openai":
-		key := ""
-		if o.openaiKeyEnv != "" {
-			key = os.Getenv(o.openaiKeyEnv)
-			if key == "" {
-				return nil, fmt.Errorf("environment variable %s (--openai-key-env) is empty", o.openaiKeyEnv)
-			}
-		}
-		return openai.New(openai.Config{BaseURL: o.openaiURL, Model: o.openaiModel, APIKey: key, Language: o.lang, Concurrency: o.pool,
-			Timeout: o.openaiTimeout, Retries: retries(o.openaiRetries)})
-	}
-	return nil, fmt.Errorf("unknown engine %q (want pocketsphinx or openai)", o.engine)
 }
 
 // retries maps the flag (0 = no retry) to openai.Config (0 = default).
@@ -209,7 +267,7 @@ func transcribe(ctx context.Context, o transcribeOpts, format transcript.Format,
 			fmt.Fprintf(stderr, "parley transcribe: %s is longer than --diarize-max %s (or of unknown length): not diarized, one speaker\n", ins[0].spec.path, o.diarizeMax)
 		}
 	}
-	eng, err := newEngine(o)
+	eng, err := engine.New(o.asr)
 	if err != nil {
 		return err
 	}

@@ -15,8 +15,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/parleyhq/parley/internal/asr/asrtest"
-	"github.com/parleyhq/parley/internal/devset"
+	"github.com/parleyhq/parley/internal/testkit/asrtest"
+	"github.com/parleyhq/parley/internal/testkit/devset"
 )
 
 // clipWAV writes a dev-set clip, with lead silence, as a 16-bit WAV.
@@ -169,7 +169,7 @@ func TestTranscribeUsage(t *testing.T) {
 	}
 	dir := t.TempDir()
 	good := clipWAV(t, dir, "good.wav", asrtest.Clips[0], 0)
-	if _, stderr, code := transcribeCmd(t, "--lang", "fr", good); code != 1 || !strings.Contains(stderr, "English model only") {
+	if _, stderr, code := transcribeCmd(t, "--asr-language", "fr", good); code != 2 || !strings.Contains(stderr, "English only") {
 		t.Errorf("pocketsphinx in French: %d %s", code, stderr)
 	}
 	if _, stderr, code := transcribeCmd(t, "--track", "a="+good, "--track", "a="+good); code != 1 || !strings.Contains(stderr, "twice") {
@@ -188,7 +188,7 @@ func TestTranscribeOpenAIHangingServer(t *testing.T) {
 	dir := t.TempDir()
 	good := clipWAV(t, dir, "good.wav", asrtest.Clips[0], 0)
 	out := filepath.Join(dir, "out.json")
-	_, stderr, code := transcribeCmd(t, "--engine", "openai", "--openai-url", srv.URL, "--openai-timeout", "200ms", "--openai-retries", "1", "--out", out, good)
+	_, stderr, code := transcribeCmd(t, "--asr-engine", "openai", "--openai-url", srv.URL, "--openai-timeout", "200ms", "--openai-retries", "1", "--out", out, good)
 	if code != 1 || !strings.Contains(stderr, "could not be recognised") {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -211,7 +211,7 @@ func TestTranscribeOpenAI(t *testing.T) {
 	t.Setenv("PARLEY_TEST_KEY", "k3y")
 	dir := t.TempDir()
 	good := clipWAV(t, dir, "good.wav", asrtest.Clips[0], 0)
-	stdout, stderr, code := transcribeCmd(t, "--engine", "openai", "--openai-url", srv.URL+"/v1", "--openai-key-env", "PARLEY_TEST_KEY", "--lang", "fr", "--format", "srt", good)
+	stdout, stderr, code := transcribeCmd(t, "--asr-engine", "openai", "--openai-url", srv.URL+"/v1", "--openai-key-env", "PARLEY_TEST_KEY", "--asr-language", "fr", "--format", "srt", good)
 	if code != 0 || !strings.Contains(stdout, "SPEAKER_1: avance de dix mètres") {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}

@@ -138,28 +138,44 @@ func (c *Config) Validate() error {
 	if m.PeerTimeout < time.Second {
 		bad("peer-timeout %v: at least 1s", m.PeerTimeout)
 	}
-	sp := &c.Speech
-	switch sp.Engine {
-	case "none":
-	case "pocketsphinx":
-		if sp.Language != "en" {
-			bad("asr-language %q: the pocketsphinx engine is English only (use openai for other languages)", sp.Language)
-		}
-	case "openai":
-		if u, err := url.Parse(sp.OpenAIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("openai-url %q: want http(s)://host[:port]", sp.OpenAIURL)
-		}
-		if sp.OpenAIModel == "" {
-			bad("openai-model is required with --asr-engine openai")
-		}
-	default:
-		bad("asr-engine %q: want pocketsphinx, openai or none", sp.Engine)
-	}
-	if sp.Streams < 1 || sp.Streams > 256 {
-		bad("asr-streams %d: 1 to 256", sp.Streams)
-	}
+	errs = append(errs, c.Speech.problems()...)
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// Validate checks the speech settings alone, with the rules Config.Validate
+// applies to them: `parley transcribe` takes the same settings and must
+// word a problem the same way as `parley serve`.
+func (s Speech) Validate() error {
+	if errs := s.problems(); len(errs) > 0 {
+		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+func (s Speech) problems() []string {
+	var errs []string
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	switch s.Engine {
+	case "none":
+	case "pocketsphinx":
+		if s.Language != "en" {
+			bad("asr-language %q: the pocketsphinx engine is English only (use openai for other languages)", s.Language)
+		}
+	case "openai":
+		if u, err := url.Parse(s.OpenAIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("openai-url %q: want http(s)://host[:port]", s.OpenAIURL)
+		}
+		if s.OpenAIModel == "" {
+			bad("openai-model is required with --asr-engine openai")
+		}
+	default:
+		bad("asr-engine %q: want pocketsphinx, openai or none", s.Engine)
+	}
+	if s.Streams < 1 || s.Streams > 256 {
+		bad("asr-streams %d: 1 to 256", s.Streams)
+	}
+	return errs
 }

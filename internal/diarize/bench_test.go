@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/parleyhq/parley/internal/audio/audiofile"
-	"github.com/parleyhq/parley/internal/devset"
+	"github.com/parleyhq/parley/internal/testkit/devset"
 )
 
 // BenchmarkDiarizeFile diarizes $PARLEY_DIARIZE_BENCH_FILE (default: the

@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/parleyhq/parley/internal/audio/audiofile"
-	"github.com/parleyhq/parley/internal/devset"
-	"github.com/parleyhq/parley/internal/diarize/meetsynth"
+	"github.com/parleyhq/parley/internal/testkit/devset"
+	"github.com/parleyhq/parley/internal/testkit/meetsynth"
 )
 
 // TestTuneHarness is the harness the constants were chosen with, not a

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleyhq/parley/internal/client"
+	"github.com/parleyhq/parley/internal/testkit/client"
 )
 
 // expectError waits for the next error reply on c (the (*seen+1)-th one)

@@ -8,8 +8,8 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
-	"github.com/parleyhq/parley/internal/client"
 	"github.com/parleyhq/parley/internal/config"
+	"github.com/parleyhq/parley/internal/testkit/client"
 )
 
 func TestH264IsForwarded(t *testing.T) {

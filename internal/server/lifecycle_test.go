@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleyhq/parley/internal/client"
+	"github.com/parleyhq/parley/internal/testkit/client"
 )
 
 func TestShutdownTellsEveryoneAndCloses(t *testing.T) {

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleyhq/parley/internal/devset"
-	"github.com/parleyhq/parley/internal/loadtest"
+	"github.com/parleyhq/parley/internal/testkit/devset"
+	"github.com/parleyhq/parley/internal/testkit/loadtest"
 )
 
 // TestLoadtestSmoke is the smoke run: 1 video + 1 audio

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleyhq/parley/internal/client"
+	"github.com/parleyhq/parley/internal/testkit/client"
 )
 
 // A participant whose media connection is lost while its signalling

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleyhq/parley/internal/client"
+	"github.com/parleyhq/parley/internal/testkit/client"
 )
 
 // pair joins a publisher and a subscriber; the publisher sends audio and

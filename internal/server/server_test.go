@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleyhq/parley/internal/client"
 	"github.com/parleyhq/parley/internal/config"
+	"github.com/parleyhq/parley/internal/testkit/client"
 )
 
 // testConfig keeps everything on loopback: HTTP on port 0, media gathered

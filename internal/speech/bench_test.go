@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parleyhq/parley/internal/asr/asrtest"
 	"github.com/parleyhq/parley/internal/asr/pocketsphinx"
-	"github.com/parleyhq/parley/internal/devset"
 	"github.com/parleyhq/parley/internal/speech"
+	"github.com/parleyhq/parley/internal/testkit/asrtest"
+	"github.com/parleyhq/parley/internal/testkit/devset"
 	"github.com/parleyhq/parley/internal/transcript"
 )
 

@@ -7,10 +7,10 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/parleyhq/parley/internal/asr/asrtest"
 	"github.com/parleyhq/parley/internal/asr/pocketsphinx"
 	"github.com/parleyhq/parley/internal/speech"
 	"github.com/parleyhq/parley/internal/store"
+	"github.com/parleyhq/parley/internal/testkit/asrtest"
 	"github.com/parleyhq/parley/internal/transcript"
 )
 

@@ -17,8 +17,8 @@ import (
 	"github.com/parleyhq/parley/internal/audio"
 	"github.com/parleyhq/parley/internal/audio/audiofile"
 	"github.com/parleyhq/parley/internal/audio/ogg"
-	"github.com/parleyhq/parley/internal/devset"
 	"github.com/parleyhq/parley/internal/speech"
+	"github.com/parleyhq/parley/internal/testkit/devset"
 )
 
 // opusClip encodes seconds of a dev-set stem with opusenc (20 ms frames,

@@ -18,7 +18,7 @@ import (
 
 	"github.com/parleyhq/parley/internal/audio/audiofile"
 	"github.com/parleyhq/parley/internal/config"
-	"github.com/parleyhq/parley/internal/devset"
+	"github.com/parleyhq/parley/internal/testkit/devset"
 )
 
 // TestBrowserCaptions is issue 4 in the browser, against a server with

@@ -22,8 +22,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/parleyhq/parley/internal/config"
-	"github.com/parleyhq/parley/internal/devset"
 	"github.com/parleyhq/parley/internal/server"
+	"github.com/parleyhq/parley/internal/testkit/devset"
 )
 
 //go:embed testdata/instrument.js

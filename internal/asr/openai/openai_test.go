@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/internal/asr"
-	"github.com/parleyhq/parley/internal/asr/asrtest"
 	"github.com/parleyhq/parley/internal/asr/pocketsphinx"
+	"github.com/parleyhq/parley/internal/testkit/asrtest"
 )
 
 // fakeReq is what the fake server understood of one request.

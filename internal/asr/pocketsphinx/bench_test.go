@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/parleyhq/parley/internal/asr/asrtest"
+	"github.com/parleyhq/parley/internal/testkit/asrtest"
 )
 
 func cpuSeconds() float64 {

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/internal/asr"
-	"github.com/parleyhq/parley/internal/asr/asrtest"
+	"github.com/parleyhq/parley/internal/testkit/asrtest"
 )
 
 func newEngine(t *testing.T, pool int) *Engine {

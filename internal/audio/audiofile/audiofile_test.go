@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/parleyhq/parley/internal/audio/ogg"
-	"github.com/parleyhq/parley/internal/devset"
+	"github.com/parleyhq/parley/internal/testkit/devset"
 )
 
 // snr returns the signal-to-noise ratio in dB of x against ref over their

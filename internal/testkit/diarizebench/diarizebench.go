@@ -14,9 +14,9 @@ import (
 	"strconv"
 
 	"github.com/parleyhq/parley/internal/audio/audiofile"
-	"github.com/parleyhq/parley/internal/devset"
 	"github.com/parleyhq/parley/internal/diarize"
-	"github.com/parleyhq/parley/internal/diarize/meetsynth"
+	"github.com/parleyhq/parley/internal/testkit/devset"
+	"github.com/parleyhq/parley/internal/testkit/meetsynth"
 )
 
 // Set is a list of meetings laid out like the dev set: Dir/audio/<id>.wav

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/parleyhq/parley/internal/audio/vad"
-	"github.com/parleyhq/parley/internal/devset"
+	"github.com/parleyhq/parley/internal/testkit/devset"
 )
 
 // TestPerTrackDERRegression runs the issue-4 benchmark: each dev meeting's

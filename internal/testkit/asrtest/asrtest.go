@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/parleyhq/parley/internal/devset"
+	"github.com/parleyhq/parley/internal/testkit/devset"
 )
 
 // Clip is a piece of a dev-set stem and what is said in it.

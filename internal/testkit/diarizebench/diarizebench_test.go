@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/parleyhq/parley/internal/diarize"
-	"github.com/parleyhq/parley/internal/diarize/meetsynth"
+	"github.com/parleyhq/parley/internal/testkit/meetsynth"
 )
 
 // TestDevDERRegression guards the dev-set DER (collar 0.25 s). Measured

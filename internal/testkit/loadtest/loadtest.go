@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/parleyhq/parley/internal/client"
+	"github.com/parleyhq/parley/internal/testkit/client"
 )
 
 // ErrMissingTracks is returned (with the report) when a subscriber did not

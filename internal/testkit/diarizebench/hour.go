@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/parleyhq/parley/internal/diarize/meetsynth"
+	"github.com/parleyhq/parley/internal/testkit/meetsynth"
 )
 
 // HourSpec is the meeting the one-hour speed run tiles: six participants,

@@ -20,7 +20,7 @@ import (
 
 	"github.com/parleyhq/parley/internal/audio/audiofile"
 	"github.com/parleyhq/parley/internal/audio/vad"
-	"github.com/parleyhq/parley/internal/devset"
+	"github.com/parleyhq/parley/internal/testkit/devset"
 )
 
 // Labelled is a speech segment with a speaker label.

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/internal/store"
+	"github.com/parleyhq/parley/internal/testkit/client"
+	"github.com/parleyhq/parley/internal/testkit/devset"
+)
+
+// TestServerKilledMidMeetingLosesNoSegment runs `parley serve` as a child
+// process, lets one participant speak with transcription on, kills the
+// server with SIGKILL mid-meeting, reopens its store and finds every
+// segment whose final caption had been sent.
+func TestServerKilledMidMeetingLosesNoSegment(t *testing.T) {
+	m, err := devset.Get("dev-r-en-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opus := filepath.Join(t.TempDir(), "bridge.opus")
+	if b, err := exec.Command("opusenc", "--quiet", "--framesize", "20", "--bitrate", "32", m.Stems["bridge"], opus).CombinedOutput(); err != nil {
+		t.Fatalf("opusenc: %v\n%s", err, b)
+	}
+	dataDir := t.TempDir()
+	cmd := parley("serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--udp-port", "0", "--tcp-port", "-1",
+		"--ice-interfaces", "lo", "--media-ip", "127.0.0.1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if mm := servingURL.FindStringSubmatch(sc.Text()); mm != nil {
+				urlc <- mm[1]
+			}
+		}
+	}()
+	var base string
+	select {
+	case base = <-urlc:
+	case <-time.After(20 * time.Second):
+		t.Fatal("server did not start")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	obs, err := client.Connect(ctx, base, client.Options{KeepMessages: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obs.Drop()
+	joined, err := obs.Join(ctx, "crash-room", "Observer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var j struct {
+		MeetingID string `json:"meeting_id"`
+	}
+	json.Unmarshal(joined.Raw, &j)
+	obs.Send(map[string]any{"type": "transcription", "enabled": true})
+	spk, err := client.Connect(ctx, base, client.Options{SendOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spk.Drop()
+	if _, err := spk.Join(ctx, "crash-room", "bridge"); err != nil {
+		t.Fatal(err)
+	}
+	pkts, err := client.LoadOggOpus(opus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := spk.PublishAudio(ctx, client.AudioOptions{Packets: pkts}); err != nil {
+		t.Fatal(err)
+	}
+	finals := func() []string {
+		var out []string
+		for _, msg := range obs.Messages() {
+			var c struct {
+				Text  string `json:"text"`
+				Final bool   `json:"final"`
+			}
+			if msg.Type == "caption" && json.Unmarshal(msg.Raw, &c) == nil && c.Final && c.Text != "" {
+				out = append(out, c.Text)
+			}
+		}
+		return out
+	}
+	for len(finals()) < 3 {
+		if ctx.Err() != nil {
+			t.Fatal("no final captions")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Kill while the next utterance is being spoken.
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	sent := finals()
+	db, err := store.OpenSQLite(ctx, dataDir)
+	if err != nil {
+		t.Fatalf("reopen the store after the crash: %v", err)
+	}
+	defer db.Close()
+	segs, err := db.Segments(ctx, j.MeetingID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := map[string]bool{}
+	for _, s := range segs {
+		stored[s.Text] = true
+	}
+	for _, text := range sent {
+		if !stored[text] {
+			t.Errorf("final caption %q was sent but its segment is not in the store", text)
+		}
+	}
+	t.Logf("%d final captions sent before the kill, %d segments in the reopened store", len(sent), len(segs))
+}
