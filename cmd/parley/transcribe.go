@@ -17,9 +17,7 @@ import (
 	"github.com/parleyhq/parley/internal/asr/engine"
 	"github.com/parleyhq/parley/internal/audio/audiofile"
 	"github.com/parleyhq/parley/internal/config"
-	"github.com/parleyhq/parley/internal/diarize"
 	"github.com/parleyhq/parley/internal/jobs"
-	"github.com/parleyhq/parley/internal/speech"
 	"github.com/parleyhq/parley/internal/transcript"
 )
 
@@ -273,48 +271,19 @@ func transcribe(ctx context.Context, o transcribeOpts, format transcript.Format,
 	}
 	defer eng.Close()
 
-	meeting := transcript.Meeting{ID: o.id}
-	mem := &transcript.Memory{}
-	sess, err := speech.NewSession(speech.Config{
-		Meeting: meeting,
-		Engine:  eng,
-		Store:   mem,
-		Logger:  slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
-	if err != nil {
-		return err
+	sources := make([]jobs.Source, len(ins))
+	for i, in := range ins {
+		sources[i] = jobs.Source{Speaker: in.spec.name, Name: in.spec.path, Audio: in.r}
 	}
 	prog := newProgress(stderr, ins, o.quiet)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make([]error, len(ins))
-	var mixed []float32 // the whole recording, kept only to diarize it
-	for i, in := range ins {
-		name := in.spec.name
-		if name == "" {
-			name = "SPEAKER_1"
-		}
-		tr, err := sess.AddTrack(name, name)
-		if err != nil {
-			cancel()
-			sess.Close(ctx)
-			return err
-		}
-		wg.Go(func() {
-			var keep *[]float32
-			if diarizing {
-				keep = &mixed
-			}
-			errs[i] = feed(ctx, tr, in, keep, func(sec float64) { prog.add(i, sec) })
-			if errs[i] != nil {
-				cancel()
-			}
-			tr.Close()
-		})
-	}
-	wg.Wait()
-	closeErr := sess.Close(ctx)
+	t, err := jobs.Transcribe(ctx, sources, jobs.TranscribeOptions{
+		Meeting:  transcript.Meeting{ID: o.id},
+		Engine:   eng,
+		Diarize:  diarizing,
+		Speakers: o.speakers,
+		Progress: prog,
+		Logger:   slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
 	prog.done()
 	// What the reader worked around (a header claiming more data than the
 	// file holds, odd chunk sizes): the user must know the input was odd.
@@ -323,66 +292,10 @@ func transcribe(ctx context.Context, o transcribeOpts, format transcript.Format,
 			fmt.Fprintf(stderr, "parley transcribe: warning: %s: %s\n", in.spec.path, n)
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err != nil {
 		return err
 	}
-	if closeErr != nil {
-		return closeErr
-	}
-	if st := sess.Stats(); st.Errors > 0 {
-		return fmt.Errorf("%d utterances could not be recognised (see the log above); no transcript written", st.Errors)
-	}
-	t := mem.Transcript(meeting)
-	if diarizing {
-		if err := attribute(ctx, t, mixed, o.speakers, prog); err != nil {
-			return err
-		}
-	}
 	return writeOutput(o.out, stdout, t, format)
-}
-
-// chunkSamples is read and fed at once: 0.5 s, small against the 10 s track
-// queue, so memory stays bounded however long the file is.
-const chunkSamples = audiofile.Rate / 2
-
-// attribute diarizes the mixed recording and gives each recognised word to
-// the speaker turn it falls in.
-func attribute(ctx context.Context, t *transcript.Transcript, samples []float32, speakers int, prog *progress) error {
-	prog.note("diarizing")
-	turns, err := diarize.Diarize(ctx, samples, diarize.Options{Speakers: speakers})
-	if err != nil {
-		return fmt.Errorf("diarization: %w", err)
-	}
-	t.Segments = jobs.Attribute(t.Segments, turns, 0)
-	t.Speakers = transcript.SpeakersOf(t.Segments)
-	return nil
-}
-
-func feed(ctx context.Context, tr *speech.Track, in input, keep *[]float32, progress func(float64)) error {
-	buf := make([]float32, chunkSamples)
-	var pos int64
-	for {
-		n, err := in.r.Read(buf)
-		if n > 0 {
-			if ferr := tr.Feed(ctx, float64(pos)/audiofile.Rate, buf[:n]); ferr != nil {
-				return ferr
-			}
-			if keep != nil {
-				*keep = append(*keep, buf[:n]...)
-			}
-			pos += int64(n)
-			progress(float64(n) / audiofile.Rate)
-		}
-		if err == io.EOF {
-			if pos == 0 {
-				return fmt.Errorf("%s: %w: no samples", in.spec.path, audiofile.ErrEmpty)
-			}
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", in.spec.path, err)
-		}
-	}
 }
 
 // writeOutput writes the transcript to path through a temporary file and a
@@ -437,7 +350,8 @@ func newProgress(w io.Writer, ins []input, quiet bool) *progress {
 	return p
 }
 
-func (p *progress) add(_ int, sec float64) {
+// Add implements jobs.Progress.
+func (p *progress) Add(_ int, sec float64) {
 	if !p.on {
 		return
 	}
@@ -452,7 +366,8 @@ func (p *progress) add(_ int, sec float64) {
 		fmtDur(p.done_), fmtDur(p.total), fmtDur(time.Since(p.started).Seconds()))
 }
 
-func (p *progress) note(what string) {
+// Note implements jobs.Progress.
+func (p *progress) Note(what string) {
 	if p.on {
 		fmt.Fprintf(p.w, "transcribe: %s\n", what)
 	}

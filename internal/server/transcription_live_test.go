@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"runtime"
 	"strings"
@@ -16,7 +13,7 @@ import (
 
 	"github.com/parleyhq/parley/internal/asr/engine"
 	"github.com/parleyhq/parley/internal/audio/audiofile"
-	"github.com/parleyhq/parley/internal/speech"
+	"github.com/parleyhq/parley/internal/jobs"
 	"github.com/parleyhq/parley/internal/testkit/devset"
 	"github.com/parleyhq/parley/internal/transcript"
 )
@@ -171,57 +168,16 @@ func transcribeOffline(ctx context.Context, t *testing.T, files map[string]strin
 		t.Fatal(err)
 	}
 	defer eng.Close()
-	meeting := transcript.Meeting{ID: "offline"}
-	mem := &transcript.Memory{}
-	sess, err := speech.NewSession(speech.Config{Meeting: meeting, Engine: eng, Store: mem, Logger: slog.New(slog.DiscardHandler)})
+	var sources []jobs.Source
+	for name, r := range readers {
+		sources = append(sources, jobs.Source{Speaker: name, Name: files[name], Audio: r})
+	}
+	tx, err := jobs.Transcribe(ctx, sources, jobs.TranscribeOptions{Meeting: transcript.Meeting{ID: "offline"}, Engine: eng})
 	if err != nil {
-		t.Fatal(err)
-	}
-	tracks := map[string]*speech.Track{}
-	for name := range readers {
-		if tracks[name], err = sess.AddTrack(name, name); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var wg sync.WaitGroup
-	errs := make(chan error, len(readers))
-	for name, tr := range tracks {
-		r := readers[name]
-		wg.Go(func() {
-			defer tr.Close()
-			buf := make([]float32, audiofile.Rate/2)
-			for pos := 0; ; {
-				n, err := r.Read(buf)
-				if n > 0 {
-					if err := tr.Feed(ctx, float64(pos)/audiofile.Rate, buf[:n]); err != nil {
-						errs <- err
-						return
-					}
-					pos += n
-				}
-				if err == io.EOF {
-					return
-				}
-				if err != nil {
-					errs <- fmt.Errorf("%s: %w", files[name], err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
 		t.Fatalf("offline transcription: %v", err)
 	}
-	if err := sess.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if st := sess.Stats(); st.Errors > 0 {
-		t.Fatalf("offline transcription: %d utterances could not be recognised", st.Errors)
-	}
 	var b bytes.Buffer
-	if err := transcript.Write(&b, mem.Transcript(meeting), transcript.JSON); err != nil {
+	if err := transcript.Write(&b, tx, transcript.JSON); err != nil {
 		t.Fatal(err)
 	}
 	var doc struct {
