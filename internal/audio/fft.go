@@ -10,6 +10,9 @@ import (
 // its twiddle factors and bit-reversal table computed once. The speech path
 // only needs 256 to 1024 points per 10 ms frame (a 512-point transform
 // costs about 5 µs here), so a plain iterative Cooley-Tukey is enough.
+// Not gonum's dsp/fourier: same spectra (to 1e-14), but 1.28× (512) and
+// 1.16× (1024 points) slower per power spectrum (BenchmarkPowerSpectrum,
+// medians) and 1.12× slower per second of MFCC.
 // An FFT is not safe for concurrent use (it owns scratch buffers).
 type FFT struct {
 	n      int

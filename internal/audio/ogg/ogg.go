@@ -3,6 +3,13 @@
 // satisfies a caller's test), checks every page's CRC, and bounds memory: a
 // packet longer than the reader's limit is skipped and reported, never
 // buffered whole, so a hostile file cannot make it allocate what it claims.
+//
+// Not pion's oggreader/oggwriter: the reader returns whole page payloads
+// without their lacing values, so it can neither split the many Opus packets
+// an encoder puts on one page nor join a packet continued across pages, and
+// it does not pick one of several multiplexed streams, bound packet size or
+// count lost pages; the writer only writes Opus from RTP, where AppendPage
+// lets tests build any page, malformed ones included.
 package ogg
 
 import (
