@@ -21,7 +21,7 @@ func TestBenchCaptions(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var out, errb bytes.Buffer
-	args := []string{"bench-captions", "--json", "--speakers", "3", "--dense", "--talk", "4s", "--lead-in", "1s"}
+	args := []string{"bench-captions", "--json", "--speakers", "3", "--dense", "--talk", "4s", "--lead-in", "1s", "--wait", "10s"}
 	if code := run(ctx, args, &out, &errb); code != 0 {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errb.String())
 	}
