@@ -7,24 +7,30 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/parleyhq/parley/internal/testkit/leak"
 )
 
 // TestBenchCaptions runs a short `parley bench-captions` (three speakers
 // talking for a few seconds into pocketsphinx) and checks what the
 // benchmark promises: every segment committed to the transcript reached
 // the observer as a final caption, and every latency is a real delay. It
-// asserts no timing bound: the machine's load decides those.
+// asserts no timing bound: the machine's load decides those. The command
+// must leave no goroutine of ours or pion's running.
 func TestBenchCaptions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a meeting with live transcription (~15 s)")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	before := leak.Take()
 	var out, errb bytes.Buffer
 	args := []string{"bench-captions", "--json", "--speakers", "3", "--dense", "--talk", "4s", "--lead-in", "1s", "--wait", "10s"}
 	if code := run(ctx, args, &out, &errb); code != 0 {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errb.String())
 	}
+	// The command shuts its server and clients down before returning.
+	before.Check(t, 5*time.Second)
 	var res struct {
 		Speakers int     `json:"speakers"`
 		Captions int     `json:"captions"`

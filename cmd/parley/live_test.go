@@ -21,6 +21,7 @@ import (
 	"github.com/parleyhq/parley/internal/devset"
 	"github.com/parleyhq/parley/internal/server"
 	"github.com/parleyhq/parley/internal/store"
+	"github.com/parleyhq/parley/internal/testkit/leak"
 )
 
 // encodeStems turns a meeting's FLAC stems into Ogg/Opus files of 20 ms
@@ -49,8 +50,12 @@ type liveMeeting struct {
 	tracks   map[string]*client.LocalTrack
 }
 
+// startLiveServer starts a server with the default speech engine
+// (pocketsphinx); when the test ends it shuts it down and checks that no
+// goroutine of ours or pion's is left behind.
 func startLiveServer(t *testing.T, dataDir string) *server.Server {
 	t.Helper()
+	before := leak.Take()
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DataDir = dataDir
@@ -64,6 +69,14 @@ func startLiveServer(t *testing.T, dataDir string) *server.Server {
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		before.Check(t, 5*time.Second)
+	})
 	return srv
 }
 
@@ -210,7 +223,6 @@ func TestLiveTranscriptionOfStems(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	srv := startLiveServer(t, t.TempDir())
-	defer srv.Shutdown(context.Background())
 	lm := runLiveMeeting(t, ctx, srv, "live-stems", opus, 90*time.Second)
 	meetingID := ""
 	for _, msg := range lm.observer.Messages() {
@@ -356,7 +368,6 @@ func TestSharedMicrophoneIsDiarized(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	srv := startLiveServer(t, t.TempDir())
-	defer srv.Shutdown(context.Background())
 	obs, err := client.Connect(ctx, srv.URL(), client.Options{KeepMessages: true})
 	if err != nil {
 		t.Fatal(err)
@@ -443,7 +454,6 @@ func TestTranscriptionConsent(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	srv := startLiveServer(t, t.TempDir())
-	defer srv.Shutdown(context.Background())
 
 	obs, err := client.Connect(ctx, srv.URL(), client.Options{KeepMessages: true})
 	if err != nil {
