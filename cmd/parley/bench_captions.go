@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ import (
 	"github.com/parleyhq/parley/internal/testkit/client"
 	"github.com/parleyhq/parley/internal/testkit/devset"
 	"github.com/parleyhq/parley/internal/testkit/meetsynth"
+	"github.com/parleyhq/parley/internal/transcript"
 )
 
 // runBenchCaptions measures live captions under load: N participants
@@ -30,7 +32,10 @@ import (
 // into an in-process server with the embedded recogniser; an observer
 // records every caption. Latency is the time from the end of the
 // reference speech region (the meeting's RTTM) to the final caption's
-// arrival at the observer.
+// arrival at the observer; when the VAD splits a region at a pause, the
+// parts before the last are timed from their own last word. Every segment committed to the transcript must
+// have reached the observer as a final caption: one that did not is
+// reported, and the command fails.
 func runBenchCaptions(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench-captions", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -41,6 +46,7 @@ func runBenchCaptions(ctx context.Context, args []string, stdout, stderr io.Writ
 	dense := fs.Bool("dense", false, "every participant talks for --talk: its stem's speech regions over and over, 0.8 s apart")
 	talk := fs.Duration("talk", time.Minute, "with --dense: how long each participant talks")
 	leadIn := fs.Duration("lead-in", 3*time.Second, "with --dense: silence before the first words, as after joining with the microphone on")
+	wait := fs.Duration("wait", 30*time.Second, "after the speakers leave, how long to wait for the transcript and the last final captions")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -190,46 +196,102 @@ func runBenchCaptions(ctx context.Context, args []string, stdout, stderr io.Writ
 			}
 		}
 	}
-	time.Sleep(3 * time.Second) // the last final captions
+	// Speakers stay 3 s after their audio ends, as people do after
+	// talking, so their last utterances end on the VAD's silence, not on
+	// the track closing.
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(3 * time.Second):
+	}
 	ids := map[string]int{}
 	for i, c := range pubs {
 		ids[c.ID()] = i
+	}
+	meeting := ""
+	if r, ok := srv.Rooms.Room(room); ok {
+		meeting = r.MeetingID()
 	}
 	ended := time.Now()
 	for _, c := range pubs {
 		c.Close()
 	}
-	obs.Close()
-	// The meeting ended; its transcript is complete when the sessions
-	// have closed.
-	for (srv.Rooms.Participants(room) > 0 || srv.Speech.Pending() > 0) && time.Since(ended) < 30*time.Second {
+	// Once every speaker's transcript track has flushed, every segment is
+	// committed; the observer stays until each one's final caption has
+	// arrived, or until --wait has passed.
+	deadline := ended.Add(*wait)
+	for (srv.Rooms.Participants(room) > 1 || srv.Speech.Stats().Tracks > 0) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	complete := time.Since(ended)
+	if srv.Speech.Stats().Tracks > 0 {
+		return fmt.Errorf("speech tracks still open %v after the speakers left", *wait)
+	}
+	segs, err := srv.Store.Segments(ctx, meeting)
+	if err != nil {
+		return fmt.Errorf("committed segments: %w", err)
+	}
+	missing := func() []transcript.Segment {
+		mu.Lock()
+		defer mu.Unlock()
+		var out []transcript.Segment
+		for _, sg := range segs {
+			if !slices.ContainsFunc(captions, func(c caption) bool {
+				return c.SpeakerID == sg.SpeakerID && c.Text == sg.Text && c.Start == sg.Start && c.End == sg.End
+			}) {
+				out = append(out, sg)
+			}
+		}
+		return out
+	}
+	for len(missing()) > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	lost := missing()
+	obs.Close()
+	for (srv.Rooms.Participants(room) > 0 || srv.Speech.Pending() > 0) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
 
 	mu.Lock()
 	defer mu.Unlock()
 	offset := t0.Sub(started).Seconds() // meeting time of stem time 0
-	var lat []float64
-	for _, c := range captions {
+	// Each caption's reference region: the one it ends in, or the last
+	// one before its end.
+	type key struct{ speaker, region int }
+	regionOf := make([]key, len(captions))
+	lastEnd := map[key]float64{} // the latest caption end in each region
+	for n, c := range captions {
+		regionOf[n] = key{-1, -1}
 		i, ok := ids[c.SpeakerID]
 		if !ok {
 			continue
 		}
-		// The reference region this caption ends in (or the last one
-		// before its end).
-		end := -1.0
-		for _, r := range used[i].regions {
+		for j, r := range used[i].regions {
 			if r[0]+offset <= c.End+0.5 {
-				end = r[1] + offset
+				regionOf[n] = key{i, j}
 			}
 		}
-		if end < 0 {
+		if k := regionOf[n]; k.region >= 0 {
+			lastEnd[k] = max(lastEnd[k], c.End)
+		}
+	}
+	var lat []float64
+	for n, c := range captions {
+		k := regionOf[n]
+		if k.region < 0 {
 			continue
+		}
+		// Speech ended at the region's end, unless the VAD split the
+		// region at a pause: then every part but the last ended at its
+		// own last word.
+		end := used[k.speaker].regions[k.region][1] + offset
+		if c.End < lastEnd[k] {
+			end = c.End
 		}
 		lat = append(lat, c.at.Sub(started).Seconds()-end)
 		if os.Getenv("PARLEY_BENCH_DEBUG") != "" {
-			fmt.Fprintf(stderr, "caption %-14s ref end %6.2f  caption %6.2f-%6.2f  arrived %6.2f  %q\n", used[i].name, end, c.Start, c.End, c.at.Sub(started).Seconds(), c.Text)
+			fmt.Fprintf(stderr, "caption %-14s speech end %6.2f  caption %6.2f-%6.2f  arrived %6.2f  %q\n", used[k.speaker].name, end, c.Start, c.End, c.at.Sub(started).Seconds(), c.Text)
 		}
 	}
 	sort.Float64s(lat)
@@ -242,18 +304,29 @@ func runBenchCaptions(ctx context.Context, args []string, stdout, stderr io.Writ
 	st := srv.Speech.Stats()
 	res := map[string]any{
 		"speakers": *speakers, "captions": len(lat),
-		"latency_s_p50": pct(50), "latency_s_p95": pct(95), "latency_s_max": pct(100),
+		"captions_expected": len(segs), "captions_missing": len(lost),
+		"latency_s_min": pct(0), "latency_s_p50": pct(50), "latency_s_p95": pct(95), "latency_s_max": pct(100),
 		"audio_dropped_s": st.DroppedSeconds, "tap_dropped_packets": srv.SFU.Metrics().Snapshot().Drops["tap_full"],
 		"transcript_complete_s": complete.Seconds(), "cpu_s": processCPU() - cpu0, "wall_s": time.Since(t0).Seconds(),
 	}
 	if *asJSON {
-		return json.NewEncoder(stdout).Encode(res)
+		if err := json.NewEncoder(stdout).Encode(res); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(stdout, "speakers %d, final captions %d\n", *speakers, len(lat))
+		fmt.Fprintf(stdout, "committed segments %d, final captions missing %d\n", len(segs), len(lost))
+		fmt.Fprintf(stdout, "caption latency after the end of speech: min %.2f s, p50 %.2f s, p95 %.2f s, max %.2f s\n", pct(0), pct(50), pct(95), pct(100))
+		fmt.Fprintf(stdout, "audio dropped by the speech pipeline: %.1f s; packets dropped by taps: %d\n", st.DroppedSeconds, res["tap_dropped_packets"])
+		fmt.Fprintf(stdout, "transcript complete %.2f s after the speakers left\n", complete.Seconds())
+		fmt.Fprintf(stdout, "process CPU %.1f s over %.1f s (server, recogniser and all clients in one process)\n", res["cpu_s"], res["wall_s"])
 	}
-	fmt.Fprintf(stdout, "speakers %d, final captions %d\n", *speakers, len(lat))
-	fmt.Fprintf(stdout, "caption latency after the end of speech: p50 %.2f s, p95 %.2f s, max %.2f s\n", pct(50), pct(95), pct(100))
-	fmt.Fprintf(stdout, "audio dropped by the speech pipeline: %.1f s; packets dropped by taps: %d\n", st.DroppedSeconds, res["tap_dropped_packets"])
-	fmt.Fprintf(stdout, "transcript complete %.2f s after the meeting ended\n", complete.Seconds())
-	fmt.Fprintf(stdout, "process CPU %.1f s over %.1f s (server, recogniser and all clients in one process)\n", res["cpu_s"], res["wall_s"])
+	for _, sg := range lost {
+		fmt.Fprintf(stderr, "bench-captions: no final caption for %s %.2f-%.2f s %q\n", sg.Speaker, sg.Start, sg.End, sg.Text)
+	}
+	if len(lost) > 0 {
+		return fmt.Errorf("%d of %d committed segments had no final caption within %v", len(lost), len(segs), *wait)
+	}
 	return nil
 }
 

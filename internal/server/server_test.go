@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/testkit/client"
+	"github.com/parleyhq/parley/internal/testkit/leak"
 )
 
 // testConfig keeps everything on loopback: HTTP on port 0, media gathered
@@ -37,10 +37,10 @@ func testLogger(t *testing.T) *slog.Logger {
 }
 
 // start runs a server for one test and checks, when the test ends, that
-// closing it left no goroutine behind.
+// shutting it down left no goroutine of ours or pion's behind.
 func start(t *testing.T, mutate ...func(*config.Config)) *Server {
 	t.Helper()
-	before := runtime.NumGoroutine()
+	before := leak.Take()
 	cfg := testConfig(t)
 	for _, m := range mutate {
 		m(&cfg)
@@ -58,41 +58,9 @@ func start(t *testing.T, mutate ...func(*config.Config)) *Server {
 		if err := srv.Shutdown(ctx); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
-		checkGoroutines(t, before)
+		before.Check(t, 5*time.Second)
 	})
 	return srv
-}
-
-// checkGoroutines waits up to 5 s for the goroutine count to fall back to
-// the baseline, then reports the leftovers.
-func checkGoroutines(t *testing.T, baseline int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= baseline {
-			return
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Errorf("goroutine leak: %d running, %d before the test\n%s", n, baseline, leaked(string(buf)))
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// leaked keeps the stacks that are ours or pion's, not the test runner's.
-func leaked(dump string) string {
-	var out []string
-	for _, g := range strings.Split(dump, "\n\n") {
-		if strings.Contains(g, "testing.(*T).Run") || strings.Contains(g, "testing.tRunner") && !strings.Contains(g, "parley") {
-			continue
-		}
-		out = append(out, g)
-	}
-	return strings.Join(out, "\n\n")
 }
 
 func ctxT(t *testing.T, d time.Duration) context.Context {
@@ -179,8 +147,6 @@ func TestMeetingEveryoneReceivesEveryone(t *testing.T) {
 		}
 	}
 }
-
-func countGoroutines() int { return runtime.NumGoroutine() }
 
 // iceUfrag returns the first a=ice-ufrag value of an SDP.
 func iceUfrag(sdp string) string {

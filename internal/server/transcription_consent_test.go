@@ -24,7 +24,6 @@ func TestTranscriptionConsent(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	srv := startLiveServer(t, liveConfig(t))
-	defer srv.Shutdown(context.Background())
 
 	obs, err := client.Connect(ctx, srv.URL(), client.Options{KeepMessages: true})
 	if err != nil {
@@ -158,7 +157,6 @@ func TestTranscriptionUnavailableWithoutEngine(t *testing.T) {
 	cfg := liveConfig(t)
 	cfg.Speech.Engine = "none"
 	srv := startLiveServer(t, cfg)
-	defer srv.Shutdown(context.Background())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := client.Connect(ctx, srv.URL(), client.Options{KeepMessages: true})

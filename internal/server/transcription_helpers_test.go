@@ -16,6 +16,7 @@ import (
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/testkit/client"
 	"github.com/parleyhq/parley/internal/testkit/devset"
+	"github.com/parleyhq/parley/internal/testkit/leak"
 )
 
 // Helpers of the live-transcription tests: dev-set stems encoded as a
@@ -60,8 +61,11 @@ func liveConfig(t *testing.T) config.Config {
 	return cfg
 }
 
+// startLiveServer starts a server; when the test ends it shuts it down
+// and checks that no goroutine of ours or pion's is left behind.
 func startLiveServer(t *testing.T, cfg config.Config) *Server {
 	t.Helper()
+	before := leak.Take()
 	srv, err := New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -69,6 +73,14 @@ func startLiveServer(t *testing.T, cfg config.Config) *Server {
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		before.Check(t, 5*time.Second)
+	})
 	return srv
 }
 

@@ -31,7 +31,6 @@ func TestLiveTranscriptionOfStems(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	srv := startLiveServer(t, liveConfig(t))
-	defer srv.Shutdown(context.Background())
 	lm := runLiveMeeting(t, ctx, srv, "live-stems", opus, 90*time.Second)
 	meetingID := ""
 	for _, msg := range lm.observer.Messages() {

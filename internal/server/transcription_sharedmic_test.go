@@ -31,7 +31,6 @@ func TestSharedMicrophoneIsDiarized(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	srv := startLiveServer(t, liveConfig(t))
-	defer srv.Shutdown(context.Background())
 	obs, err := client.Connect(ctx, srv.URL(), client.Options{KeepMessages: true})
 	if err != nil {
 		t.Fatal(err)

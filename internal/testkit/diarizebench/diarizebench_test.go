@@ -2,6 +2,8 @@ package diarizebench
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"path/filepath"
 	"testing"
 
@@ -9,10 +11,13 @@ import (
 	"github.com/parleyhq/parley/internal/testkit/meetsynth"
 )
 
-// TestDevDERRegression guards the dev-set DER (collar 0.25 s). Measured
-// when the constants were set: dev-r-en-01 3.4 %, dev-s-en-01 11.0 %,
-// dev-s-fr-01 12.7 %, total 8.4 %. The thresholds are those plus about
-// three points: a change that loses more has broken something.
+// TestDevDERRegression holds the dev set to the documented targets
+// (docs/benchmarks-diarization.md, collar 0.25 s): no meeting above 15 %,
+// total at most 10 %, speaker count right on at least 2 of 3 meetings.
+// Measured when the constants were set: dev-r-en-01 3.4 %, dev-s-en-01
+// 11.0 %, dev-s-fr-01 12.7 %, total 8.4 %, speakers right on 2 of 3
+// (dev-s-en-01 finds 3 of 4). The margin to the targets is what a change
+// may lose before it fails here.
 func TestDevDERRegression(t *testing.T) {
 	ctx := context.Background()
 	tmp := t.TempDir()
@@ -32,14 +37,61 @@ func TestDevDERRegression(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	limit := map[string]float64{"dev-r-en-01": 0.065, "dev-s-en-01": 0.14, "dev-s-fr-01": 0.16, "TOTAL": 0.115}
+	const meetingLimit, totalLimit = 0.15, 0.10
 	for _, r := range res {
 		t.Logf("%s DER %.1f %% (missed %.2f s, false alarm %.2f s, confusion %.2f s), speakers %d/%d",
 			r.File, 100*r.DER(), r.Missed, r.FalseAlarm, r.Confusion, r.HypSpeakers, r.RefSpeakers)
-		if l, ok := limit[r.File]; ok && r.DER() > l {
-			t.Errorf("%s: DER %.1f %% above the guard %.1f %%", r.File, 100*r.DER(), 100*l)
+	}
+	rows, err := byFile(res, dev.IDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	right := 0
+	for _, id := range dev.IDs {
+		r := rows[id]
+		// Written so that NaN fails: NaN > limit is false, NaN <= limit too.
+		if !(r.DER() <= meetingLimit) {
+			t.Errorf("%s: DER %.1f %%, target at most %.0f %%", id, 100*r.DER(), 100*meetingLimit)
+		}
+		if r.HypSpeakers == r.RefSpeakers {
+			right++
 		}
 	}
+	if d := rows["TOTAL"].DER(); !(d <= totalLimit) {
+		t.Errorf("total DER %.1f %%, target at most %.0f %%", 100*d, 100*totalLimit)
+	}
+	if need := (2*len(dev.IDs) + 2) / 3; right < need {
+		t.Errorf("speaker count right on %d of %d meetings, target %d", right, len(dev.IDs), need)
+	}
+}
+
+// byFile returns the scorer's rows by file, with exactly one row for
+// each of ids and one TOTAL, each scoring some reference speech: a
+// meeting the scorer skipped, scored twice or scored against nothing is
+// an error, not a pass.
+func byFile(res []Result, ids []string) (map[string]Result, error) {
+	rows := map[string]Result{}
+	for _, r := range res {
+		if _, dup := rows[r.File]; dup {
+			return nil, fmt.Errorf("%s scored twice", r.File)
+		}
+		if !(r.Total > 0) || math.IsNaN(r.DER()) || math.IsInf(r.DER(), 0) {
+			return nil, fmt.Errorf("%s: no usable score (reference %.2f s, DER %v)", r.File, r.Total, r.DER())
+		}
+		rows[r.File] = r
+	}
+	for _, id := range append(ids[:len(ids):len(ids)], "TOTAL") {
+		if _, ok := rows[id]; !ok {
+			return nil, fmt.Errorf("no score for %s", id)
+		}
+	}
+	if len(rows) != len(ids)+1 {
+		return nil, fmt.Errorf("%d rows for %d meetings and the total", len(rows), len(ids))
+	}
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("no meeting to score")
+	}
+	return rows, nil
 }
 
 // TestHeldOutMeeting scores one generated held-out meeting (two espeak-ng
@@ -73,9 +125,13 @@ func TestHeldOutMeeting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := res[0]
+	rows, err := byFile(res, set.IDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rows[spec.ID]
 	t.Logf("%s DER %.1f %%, speakers %d/%d", r.File, 100*r.DER(), r.HypSpeakers, r.RefSpeakers)
-	if r.DER() > 0.08 || r.HypSpeakers != r.RefSpeakers {
+	if !(r.DER() <= 0.08) || r.HypSpeakers != r.RefSpeakers {
 		t.Errorf("%s: DER %.1f %% (guard 8 %%), speakers %d/%d", r.File, 100*r.DER(), r.HypSpeakers, r.RefSpeakers)
 	}
 }

@@ -121,21 +121,35 @@ func ScoreDER(ctx context.Context, der, hypDir string, collar float64) ([]DER, e
 	return parseDERJSON(out)
 }
 
-// parseDERJSON reads the scorer's -json output.
+// parseDERJSON reads the scorer's -json output. The scorer writes a null
+// DER for a file without reference speech; that is an error here, not 0.
 func parseDERJSON(b []byte) ([]DER, error) {
+	type row struct {
+		DER
+		Ratio *float64 `json:"der"`
+	}
 	var obj struct {
-		Files []DER `json:"files"`
+		Files []row `json:"files"`
 		Total struct {
-			Components DER     `json:"components"`
-			DER        float64 `json:"der"`
+			Components DER      `json:"components"`
+			Ratio      *float64 `json:"der"`
 		} `json:"total"`
 	}
 	if err := json.Unmarshal(b, &obj); err != nil {
 		return nil, fmt.Errorf("der output: %v: %.200s", err, b)
 	}
 	t := obj.Total.Components
-	t.File, t.DER = "TOTAL", obj.Total.DER
-	return append(obj.Files, t), nil
+	t.File = "TOTAL"
+	rows := append(obj.Files, row{t, obj.Total.Ratio})
+	out := make([]DER, len(rows))
+	for i, r := range rows {
+		if r.Ratio == nil {
+			return nil, fmt.Errorf("der output: no DER for %q: %.200s", r.File, b)
+		}
+		out[i] = r.DER
+		out[i].DER = *r.Ratio
+	}
+	return out, nil
 }
 
 // Noise kinds for frame accuracy.
