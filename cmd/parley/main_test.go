@@ -53,7 +53,7 @@ var servingURL = regexp.MustCompile(`msg="parley serving" url=(\S+)`)
 
 // TestServeStopsOnSIGTERM runs `parley serve`, joins it, sends SIGTERM and
 // checks that the participant is told and the process exits cleanly
-// within the 10 s the issue allows.
+// within 10 s (a service manager's usual stop timeout before SIGKILL).
 func TestServeStopsOnSIGTERM(t *testing.T) {
 	cmd := parley("serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--udp-port", "0", "--tcp-port", "0",
 		"--ice-interfaces", "lo", "--media-ip", "127.0.0.1")

@@ -21,7 +21,7 @@ import (
 // It diarizes the dev mixes and the generated tuning meetings (and the
 // held-out ones with PARLEY_DIARIZE_HELDOUT=1) with the parameters
 // overridden by PARLEY_DIARIZE_SET="name=value,…", and prints the DER of
-// each file (collar 0.25 s and 0) with the scorer in ../shared/tools.
+// each file (collar 0.25 s and 0) with the shared der scorer (devset.ToolsDir).
 //
 //	PARLEY_DIARIZE_TUNE=/tmp/dz PARLEY_DIARIZE_SET=mergeRatio=2 go test -run TestTuneHarness -v ./internal/diarize
 func TestTuneHarness(t *testing.T) {

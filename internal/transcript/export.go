@@ -13,8 +13,9 @@ import (
 // Format is an export format.
 type Format string
 
-// The export formats. Each is a standard exchange format (ARCHITECTURE.md),
-// except txt which is for people.
+// The export formats. Each is a standard exchange format that other tools
+// read (captions, subtitles, diarization scoring), except txt which is for
+// people.
 const (
 	JSON     Format = "json"
 	VTT      Format = "vtt"

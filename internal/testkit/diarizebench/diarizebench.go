@@ -152,7 +152,7 @@ func parse(b []byte) ([]Result, error) {
 	return out, nil
 }
 
-// BuildDER compiles the shared der scorer (../shared/tools) into dir.
+// BuildDER compiles the shared der scorer (devset.ToolsDir) into dir.
 func BuildDER(ctx context.Context, dir string) (string, error) {
 	tools, err := devset.ToolsDir()
 	if err != nil {
