@@ -204,30 +204,6 @@ func TestResumeKeepsTheParticipant(t *testing.T) {
 	}
 }
 
-// TestLostParticipantIsRemovedAfterPeerTimeout: without a resume, the
-// participant goes after the peer timeout and the others are told why.
-func TestLostParticipantIsRemovedAfterPeerTimeout(t *testing.T) {
-	m := newManager(t, nil, 100*time.Millisecond)
-	ca, cb := &conn{}, &conn{}
-	a, _ := m.Join(roomID, "Ada", ca, JoinOptions{})
-	m.Join(roomID, "Bob", cb, JoinOptions{})
-	j, _ := last[Joined](ca)
-	a.SocketLost(ca)
-	deadline := time.Now().Add(5 * time.Second)
-	for !a.Gone() && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if !a.Gone() {
-		t.Fatal("Ada was never removed")
-	}
-	if pl, ok := last[ParticipantLeft](cb); !ok || pl.ParticipantID != a.ID() || pl.Reason != ReasonConnectionLost {
-		t.Fatalf("Bob was told %+v", pl)
-	}
-	if _, err := m.Resume(j.ResumeToken, &conn{}); !errors.Is(err, ErrResumeFailed) {
-		t.Fatalf("resume after removal: %v", err)
-	}
-}
-
 // TestTranscriptionConsent: turning transcription on starts the meeting's
 // transcript (without holding the room's lock), records who did it and
 // who had opted out, tells everyone; opt-outs are noted while it runs;
