@@ -294,15 +294,17 @@ func (m *meeting) Detach(trackID string) {
 	}
 }
 
+// noteKinds maps the room's control events to the transcript's.
+var noteKinds = map[room.NoteKind]transcript.EventKind{
+	room.NoteTranscriptionOn:  transcript.TranscriptionOn,
+	room.NoteTranscriptionOff: transcript.TranscriptionOff,
+	room.NoteOptOut:           transcript.OptOut,
+	room.NoteOptIn:            transcript.OptIn,
+}
+
 // Note implements room.LiveTranscript.
 func (m *meeting) Note(n room.Note) {
-	kinds := map[room.NoteKind]transcript.EventKind{
-		room.NoteTranscriptionOn:  transcript.TranscriptionOn,
-		room.NoteTranscriptionOff: transcript.TranscriptionOff,
-		room.NoteOptOut:           transcript.OptOut,
-		room.NoteOptIn:            transcript.OptIn,
-	}
-	kind, ok := kinds[n.Kind]
+	kind, ok := noteKinds[n.Kind]
 	if !ok {
 		m.log.Error("speech: unknown note kind", "kind", n.Kind)
 		return
