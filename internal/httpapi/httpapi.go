@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/parleyhq/parley/internal/room"
+	"github.com/parleyhq/parley/internal/signal"
 )
 
 // Options wires the handler to the rest of the server.
@@ -72,7 +73,7 @@ func New(o Options) http.Handler {
 		out := map[string]any{"id": id, "active": n > 0, "participants": n, "url": baseURL(o.PublicURL, r) + "/" + id}
 		if rm, ok := o.Rooms.Room(id); ok {
 			out["meeting_id"] = rm.MeetingID()
-			out["transcription"] = rm.Transcription()
+			out["transcription"] = signal.Transcription(rm.Transcription())
 		}
 		writeJSON(w, http.StatusOK, out)
 	})
@@ -100,7 +101,7 @@ func New(o Options) http.Handler {
 			writeError(w, status, err.Error())
 			return
 		}
-		writeJSON(w, http.StatusOK, rm.Transcription())
+		writeJSON(w, http.StatusOK, signal.Transcription(rm.Transcription()))
 	})
 	mux.HandleFunc("GET /api/meetings/{id}/transcript", func(w http.ResponseWriter, r *http.Request) {
 		serveTranscript(w, r, o.Transcripts)

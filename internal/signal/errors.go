@@ -62,10 +62,14 @@ type protoError struct {
 
 func (e *protoError) Error() string { return e.msg }
 
-func errorf(code Code, msg string) error { return &protoError{code, msg} }
+// NewError returns an error with a code of its own, for failures that
+// are not one of the room's or the SFU's error kinds (a missing field, an
+// unknown message type).
+func NewError(code Code, msg string) error { return &protoError{code, msg} }
 
-// codeOf is the one place that maps error kinds to wire codes.
-func codeOf(err error) Code {
+// CodeOf is the one place that maps error kinds to wire codes. Errors of
+// no known kind are CodeInternal.
+func CodeOf(err error) Code {
 	var pe *protoError
 	switch {
 	case errors.As(err, &pe):
