@@ -103,17 +103,21 @@ func TestErrorKindsComplete(t *testing.T) {
 // TestCodesGolden pins the registry: codes are never renumbered or
 // renamed, and a code's HTTP status changes only on purpose.
 func TestCodesGolden(t *testing.T) {
-	codes := make([]Code, 0, len(registry))
-	for c := range registry {
-		codes = append(codes, c)
-	}
-	sort.Slice(codes, func(a, b int) bool { return codes[a] < codes[b] })
 	var b strings.Builder
-	for _, c := range codes {
+	for _, c := range sortedCodes() {
 		if c.String() == "" || c < 4000 || c > 5999 || http.StatusText(c.HTTPStatus()) == "" {
 			t.Errorf("code %d %q (HTTP %d) outside the registry's shape", c, c, c.HTTPStatus())
 		}
 		fmt.Fprintf(&b, "%d %s %d\n", c, c, c.HTTPStatus())
 	}
 	checkGolden(t, filepath.Join("testdata", "codes.txt"), []byte(strings.TrimSuffix(b.String(), "\n")))
+}
+
+func sortedCodes() []Code {
+	codes := make([]Code, 0, len(registry))
+	for c := range registry {
+		codes = append(codes, c)
+	}
+	sort.Slice(codes, func(a, b int) bool { return codes[a] < codes[b] })
+	return codes
 }
