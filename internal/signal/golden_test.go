@@ -52,8 +52,8 @@ var eventSamples = []room.Event{
 	room.TrackUpdated{Track: roomMic},
 	room.TrackUnpublished{TrackID: roomMic.ID, ParticipantID: grace.ID},
 	room.ActiveSpeaker{ParticipantID: grace.ID, Speaking: []string{ada.ID, grace.ID}},
-	// The text pins the HTML escaping of <, > and & that clients rely on
-	// no more than any other JSON reader, but that the wire has today.
+	// The text pins json.Marshal's escaping of <, > and & (\u003c…),
+	// which the wire has always had; any JSON reader undoes it.
 	room.Chat{ID: "CH_p2m4k6r8t2", ParticipantID: grace.ID, Name: grace.Name, Text: "Slides: <https://intranet.example/q3> & notes",
 		Time: t0.Add(170 * time.Second)},
 	room.Reaction{ParticipantID: grace.ID, Emoji: "👏"},

@@ -1,6 +1,12 @@
 // Package signal is Parley's signalling protocol over a WebSocket: JSON
 // messages with a "type" field (docs/protocol.md), one session per
 // connection, every inbound message validated before it reaches a room.
+//
+// It is the one home of the wire format: client messages are decoded and
+// validated here (this file), the room's events are plain Go values that
+// wire.go turns into server messages, and the error registry (errors.go)
+// gives both the socket's error codes and the REST API's statuses.
+// testdata/ holds a golden file per message type.
 package signal
 
 import (
