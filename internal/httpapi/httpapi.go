@@ -5,7 +5,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/parleyhq/parley/internal/room"
+	"github.com/parleyhq/parley/internal/signal"
 )
 
 // Options wires the handler to the rest of the server.
@@ -56,7 +56,7 @@ func New(o Options) http.Handler {
 	mux.Handle("GET /ws", o.Signal)
 	mux.HandleFunc("POST /api/rooms", func(w http.ResponseWriter, r *http.Request) {
 		if o.Ready != nil && !o.Ready() {
-			writeError(w, http.StatusServiceUnavailable, "server is shutting down")
+			writeError(w, room.ErrShuttingDown)
 			return
 		}
 		id := room.NewRoomID()
@@ -65,48 +65,41 @@ func New(o Options) http.Handler {
 	mux.HandleFunc("GET /api/rooms/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		if !room.ValidRoomID(id) {
-			writeError(w, http.StatusNotFound, "invalid room id")
+			writeError(w, room.ErrInvalidRoomID)
 			return
 		}
 		n := o.Rooms.Participants(id)
 		out := map[string]any{"id": id, "active": n > 0, "participants": n, "url": baseURL(o.PublicURL, r) + "/" + id}
 		if rm, ok := o.Rooms.Room(id); ok {
 			out["meeting_id"] = rm.MeetingID()
-			out["transcription"] = rm.Transcription()
+			out["transcription"] = signal.Transcription(rm.Transcription())
 		}
 		writeJSON(w, http.StatusOK, out)
 	})
 	mux.HandleFunc("POST /api/rooms/{id}/transcription", func(w http.ResponseWriter, r *http.Request) {
 		rm, ok := o.Rooms.Room(r.PathValue("id"))
 		if !ok {
-			writeError(w, http.StatusNotFound, "no meeting in progress in this room")
+			writeError(w, signal.NewError(signal.CodeNotFound, "no meeting in progress in this room"))
 			return
 		}
 		var body struct {
 			Enabled *bool `json:"enabled"`
 		}
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<10)).Decode(&body); err != nil || body.Enabled == nil {
-			writeError(w, http.StatusBadRequest, `want {"enabled": true|false}`)
+			writeError(w, signal.NewError(signal.CodeInvalidField, `want {"enabled": true|false}`))
 			return
 		}
 		if err := rm.SetTranscription(*body.Enabled, nil); err != nil {
-			status := http.StatusInternalServerError
-			switch {
-			case errors.Is(err, room.ErrTranscriptionUnavailable):
-				status = http.StatusNotImplemented
-			case errors.Is(err, room.ErrRoomClosed):
-				status = http.StatusNotFound
-			}
-			writeError(w, status, err.Error())
+			writeError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, rm.Transcription())
+		writeJSON(w, http.StatusOK, signal.Transcription(rm.Transcription()))
 	})
 	mux.HandleFunc("GET /api/meetings/{id}/transcript", func(w http.ResponseWriter, r *http.Request) {
 		serveTranscript(w, r, o.Transcripts)
 	})
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, _ *http.Request) {
-		writeError(w, http.StatusNotFound, "no such API endpoint")
+		writeError(w, signal.NewError(signal.CodeNotFound, "no such API endpoint"))
 	})
 	if o.Web != nil {
 		mux.Handle("/", o.Web)
@@ -153,6 +146,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
+// errorBody is the REST API's error answer: the error's text, and its code
+// and name from the registry the signalling socket's errors use.
+type errorBody struct {
+	Error string      `json:"error"`
+	Code  signal.Code `json:"code"`
+	Name  string      `json:"name"`
+}
+
+// writeError answers with the HTTP status of the error's code.
+func writeError(w http.ResponseWriter, err error) {
+	code := signal.CodeOf(err)
+	writeJSON(w, code.HTTPStatus(), errorBody{Error: err.Error(), Code: code, Name: code.String()})
 }

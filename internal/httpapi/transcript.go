@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/parleyhq/parley/internal/signal"
 	"github.com/parleyhq/parley/internal/store"
 	"github.com/parleyhq/parley/internal/transcript"
 )
@@ -16,17 +17,19 @@ type Transcripts interface {
 	Transcript(ctx context.Context, meetingID string) (*transcript.Transcript, error)
 }
 
+var errNoMeeting = signal.NewError(signal.CodeNotFound, "no such meeting")
+
 // serveTranscript answers GET /api/meetings/{id}/transcript?format=…
 // (json by default; vtt, srt, md, txt, rttm). The meeting id (61+ random
 // bits) is the capability to read it in open mode.
 func serveTranscript(w http.ResponseWriter, r *http.Request, ts Transcripts) {
 	if ts == nil {
-		writeError(w, http.StatusNotImplemented, "no transcript store")
+		writeError(w, signal.NewError(signal.CodeNoTranscription, "no transcript store"))
 		return
 	}
 	id := r.PathValue("id")
 	if !strings.HasPrefix(id, "MT_") || len(id) > 64 {
-		writeError(w, http.StatusNotFound, "no such meeting")
+		writeError(w, errNoMeeting)
 		return
 	}
 	format := r.URL.Query().Get("format")
@@ -35,23 +38,23 @@ func serveTranscript(w http.ResponseWriter, r *http.Request, ts Transcripts) {
 	}
 	f, err := transcript.ParseFormat(format)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeError(w, signal.NewError(signal.CodeInvalidField, err.Error()))
 		return
 	}
 	t, err := ts.Transcript(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "no such meeting")
+		writeError(w, errNoMeeting)
 		return
 	}
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "transcript unavailable")
+		writeError(w, signal.NewError(signal.CodeInternal, "transcript unavailable"))
 		return
 	}
 	// Render fully before answering, so a failure is an error status and
 	// never a truncated file.
 	var buf bytes.Buffer
 	if err := transcript.Write(&buf, t, f); err != nil {
-		writeError(w, http.StatusInternalServerError, "transcript could not be rendered")
+		writeError(w, signal.NewError(signal.CodeInternal, "transcript could not be rendered"))
 		return
 	}
 	w.Header().Set("Content-Type", f.ContentType())

@@ -6,120 +6,124 @@ import (
 	"github.com/parleyhq/parley/internal/sfu"
 )
 
-// An Event is something the room tells a participant's client. Each event
-// type is one message type of the signalling protocol (docs/protocol.md);
-// the signal package adds the "type" field from EventType.
-type Event interface{ EventType() string }
+// An Event is something the room tells a participant's client: a plain
+// Go value. Each event type is one server message of the signalling
+// protocol (docs/protocol.md), but its name on the wire and its JSON are
+// the signal package's business, which encodes events with one type
+// switch. The unexported method closes the set: only this package defines
+// events, so the signal package's tests can list them all and check that
+// each is encoded.
+type Event interface{ event() }
 
 // ParticipantInfo describes a participant to the others.
 type ParticipantInfo struct {
-	ID         string    `json:"id"`
-	Name       string    `json:"name"`
-	JoinedAt   time.Time `json:"joined_at"`
-	HandRaised bool      `json:"hand_raised"`
-	Connected  bool      `json:"connected"`
+	ID         string
+	Name       string
+	JoinedAt   time.Time
+	HandRaised bool
+	Connected  bool
 	// TranscriptionOptOut: this participant's audio is not transcribed.
-	TranscriptionOptOut bool `json:"transcription_opt_out"`
+	TranscriptionOptOut bool
 }
 
 // Joined answers a successful join.
 type Joined struct {
-	ParticipantID string            `json:"participant_id"`
-	Room          string            `json:"room"`
-	ResumeToken   string            `json:"resume_token"`
-	Participants  []ParticipantInfo `json:"participants"`
-	Tracks        []sfu.Info        `json:"tracks"`
-	ICEServers    []string          `json:"ice_servers"`
-	ActiveSpeaker string            `json:"active_speaker,omitempty"`
-	Resumed       bool              `json:"resumed,omitempty"`
-	MeetingID     string            `json:"meeting_id"`
+	ParticipantID string
+	Room          string
+	ResumeToken   string
+	Participants  []ParticipantInfo
+	Tracks        []sfu.Info
+	ICEServers    []string
+	ActiveSpeaker string
+	Resumed       bool
+	MeetingID     string
 	// MeetingStarted is the wall-clock time of meeting time 0: caption
 	// and transcript times are seconds from it.
-	MeetingStarted time.Time `json:"meeting_started"`
+	MeetingStarted time.Time
 	// Transcription tells a newcomer at once whether the meeting is
 	// being transcribed (consent: nobody speaks unaware).
-	Transcription          TranscriptionState `json:"transcription"`
-	TranscriptionAvailable bool               `json:"transcription_available"`
+	Transcription          TranscriptionState
+	TranscriptionAvailable bool
 }
 
 // Published confirms one of the participant's own tracks and gives its
 // server id.
 type Published struct {
-	ClientTrackID string   `json:"client_track_id"`
-	Track         sfu.Info `json:"track"`
+	ClientTrackID string
+	Track         sfu.Info
 }
 
 // ParticipantJoined announces a newcomer.
 type ParticipantJoined struct {
-	Participant ParticipantInfo `json:"participant"`
+	Participant ParticipantInfo
 }
 
 // ParticipantLeft announces a departure.
 type ParticipantLeft struct {
-	ParticipantID string `json:"participant_id"`
-	Reason        string `json:"reason"`
+	ParticipantID string
+	Reason        string
 }
 
 // ParticipantUpdated carries a changed participant (hand, connection).
 type ParticipantUpdated struct {
-	Participant ParticipantInfo `json:"participant"`
+	Participant ParticipantInfo
 }
 
 // TrackPublished announces a track others now receive.
 type TrackPublished struct {
-	Track sfu.Info `json:"track"`
+	Track sfu.Info
 }
 
 // TrackUnpublished announces a track that ended.
 type TrackUnpublished struct {
-	TrackID       string `json:"track_id"`
-	ParticipantID string `json:"participant_id"`
+	TrackID       string
+	ParticipantID string
 }
 
 // TrackUpdated carries a changed track (muted).
 type TrackUpdated struct {
-	Track sfu.Info `json:"track"`
+	Track sfu.Info
 }
 
 // ActiveSpeaker names who is speaking loudest now ("" for nobody) and
 // everyone speaking.
 type ActiveSpeaker struct {
-	ParticipantID string   `json:"participant_id"`
-	Speaking      []string `json:"speaking"`
+	ParticipantID string
+	Speaking      []string
 }
 
 // Chat is a chat message, as every participant receives it.
 type Chat struct {
-	ID            string    `json:"id"`
-	ParticipantID string    `json:"participant_id"`
-	Name          string    `json:"name"`
-	Text          string    `json:"text"`
-	Time          time.Time `json:"time"`
+	ID            string
+	ParticipantID string
+	Name          string
+	Text          string
+	Time          time.Time
 }
 
 // Reaction is a short-lived emoji from a participant.
 type Reaction struct {
-	ParticipantID string `json:"participant_id"`
-	Emoji         string `json:"emoji"`
+	ParticipantID string
+	Emoji         string
 }
 
 // Bye tells a client the server ends its session.
 type Bye struct {
-	Reason string `json:"reason"`
+	Reason string
 }
 
-func (Joined) EventType() string             { return "joined" }
-func (Published) EventType() string          { return "published" }
-func (ParticipantJoined) EventType() string  { return "participant_joined" }
-func (ParticipantLeft) EventType() string    { return "participant_left" }
-func (ParticipantUpdated) EventType() string { return "participant_updated" }
-func (TrackPublished) EventType() string     { return "track_published" }
-func (TrackUnpublished) EventType() string   { return "track_unpublished" }
-func (TrackUpdated) EventType() string       { return "track_updated" }
-func (ActiveSpeaker) EventType() string      { return "active_speaker" }
-func (Chat) EventType() string               { return "chat" }
-func (Reaction) EventType() string           { return "reaction" }
-func (Bye) EventType() string                { return "bye" }
+func (Joined) event()             {}
+func (Published) event()          {}
+func (ParticipantJoined) event()  {}
+func (ParticipantLeft) event()    {}
+func (ParticipantUpdated) event() {}
+func (TrackPublished) event()     {}
+func (TrackUnpublished) event()   {}
+func (TrackUpdated) event()       {}
+func (ActiveSpeaker) event()      {}
+func (Chat) event()               {}
+func (Reaction) event()           {}
+func (Bye) event()                {}
 
 // Reasons in ParticipantLeft and Bye.
 const (

@@ -81,12 +81,12 @@ type Note struct {
 
 // TranscriptionState tells clients whether the meeting is transcribed.
 type TranscriptionState struct {
-	Enabled   bool   `json:"enabled"`
-	By        string `json:"by,omitempty"` // participant id
-	ByName    string `json:"by_name,omitempty"`
-	MeetingID string `json:"meeting_id"`
+	Enabled   bool
+	By        string // participant id
+	ByName    string
+	MeetingID string
 	// Since is meeting-clock seconds when it was turned on.
-	Since float64 `json:"since,omitempty"`
+	Since float64
 }
 
 // TranscriptionChanged is sent to everyone when transcription starts or
@@ -100,16 +100,16 @@ type TranscriptionChanged struct {
 // Start), then the final text. A final caption with empty Text retracts
 // the partial. Start and End are meeting-clock seconds.
 type Caption struct {
-	SpeakerID   string  `json:"speaker_id"`
-	SpeakerName string  `json:"speaker_name"`
-	Text        string  `json:"text"`
-	Final       bool    `json:"final"`
-	Start       float64 `json:"start"`
-	End         float64 `json:"end"`
+	SpeakerID   string
+	SpeakerName string
+	Text        string
+	Final       bool
+	Start       float64
+	End         float64
 }
 
-func (TranscriptionChanged) EventType() string { return "transcription" }
-func (Caption) EventType() string              { return "caption" }
+func (TranscriptionChanged) event() {}
+func (Caption) event()              {}
 
 // meetingClock returns seconds since the meeting (room) started.
 func (r *Room) meetingClock() float64 { return time.Since(r.createdAt).Seconds() }

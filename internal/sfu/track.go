@@ -48,19 +48,19 @@ type Sink interface {
 
 // Info describes a published track to the room and to subscribers.
 type Info struct {
-	ID        string   `json:"id"`
-	OwnerID   string   `json:"participant_id"`
-	Kind      string   `json:"kind"`   // audio | video
-	Source    string   `json:"source"` // microphone | camera | screen | screen_audio
-	Codec     string   `json:"codec"`  // mime type
-	Simulcast []string `json:"simulcast,omitempty"`
-	Muted     bool     `json:"muted"`
+	ID        string
+	OwnerID   string
+	Kind      string // audio | video
+	Source    string // microphone | camera | screen | screen_audio
+	Codec     string // mime type
+	Simulcast []string
+	Muted     bool
 	// SharedMic: one microphone hears several people (a meeting room);
 	// its transcript is diarized.
-	SharedMic bool `json:"shared_mic,omitempty"`
+	SharedMic bool
 	// Speakers is how many people share the microphone, when known (0:
 	// diarization estimates it).
-	Speakers int `json:"speakers,omitempty"`
+	Speakers int
 }
 
 // Track is one published track: audio, or video with up to three

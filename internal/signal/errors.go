@@ -2,6 +2,7 @@ package signal
 
 import (
 	"errors"
+	"net/http"
 
 	"github.com/parleyhq/parley/internal/room"
 	"github.com/parleyhq/parley/internal/sfu"
@@ -11,7 +12,8 @@ import (
 // never renumbered; new ones are added at the end of their block.
 type Code int
 
-// The registry of signalling error codes (docs/protocol.md lists them).
+// The registry of error codes, shared by the signalling socket and the
+// REST API (docs/protocol.md lists them).
 const (
 	CodeMalformed       Code = 4000 // not a JSON object with a string "type"
 	CodeUnknownType     Code = 4001 // "type" is not a message type
@@ -34,25 +36,64 @@ const (
 	CodeInvalidReaction Code = 4018 // reaction not in the allowed set
 	CodeNoTranscription Code = 4019 // this server has no speech engine
 	CodeRoomEnded       Code = 4020 // the room has ended
+	CodeNotFound        Code = 4021 // REST API: no such room, meeting or endpoint
 	CodeInternal        Code = 5000 // server fault; the session continues
 )
 
-var codeNames = map[Code]string{
-	CodeMalformed: "malformed", CodeUnknownType: "unknown_type", CodeTooLarge: "too_large",
-	CodeInvalidField: "invalid_field", CodeNotJoined: "not_joined", CodeAlreadyJoined: "already_joined",
-	CodeInvalidRoom: "invalid_room", CodeInvalidName: "invalid_name", CodeBadSDP: "bad_sdp",
-	CodeNoCodec: "no_supported_codec", CodeEarlyCandidate: "candidate_before_offer",
-	CodeBadCandidate: "bad_candidate", CodeUnknownTrack: "unknown_track", CodeRateLimited: "rate_limited",
-	CodeShuttingDown: "shutting_down", CodeRoomFull: "room_full", CodeResumeFailed: "resume_failed",
-	CodeInvalidChat: "invalid_chat", CodeInvalidReaction: "invalid_reaction", CodeNoTranscription: "transcription_unavailable",
-	CodeRoomEnded: "room_ended", CodeInternal: "internal",
+// registry gives each code its short name (sent with the code) and the
+// HTTP status the REST API answers with for the same error, so that one
+// error kind has one meaning on both surfaces. Codes that only the
+// WebSocket session can produce still get the status that fits them best.
+var registry = map[Code]struct {
+	name   string
+	status int
+}{
+	CodeMalformed:       {"malformed", http.StatusBadRequest},
+	CodeUnknownType:     {"unknown_type", http.StatusBadRequest},
+	CodeTooLarge:        {"too_large", http.StatusRequestEntityTooLarge},
+	CodeInvalidField:    {"invalid_field", http.StatusBadRequest},
+	CodeNotJoined:       {"not_joined", http.StatusConflict},
+	CodeAlreadyJoined:   {"already_joined", http.StatusConflict},
+	CodeInvalidRoom:     {"invalid_room", http.StatusNotFound},
+	CodeInvalidName:     {"invalid_name", http.StatusBadRequest},
+	CodeBadSDP:          {"bad_sdp", http.StatusBadRequest},
+	CodeNoCodec:         {"no_supported_codec", http.StatusBadRequest},
+	CodeEarlyCandidate:  {"candidate_before_offer", http.StatusConflict},
+	CodeBadCandidate:    {"bad_candidate", http.StatusBadRequest},
+	CodeUnknownTrack:    {"unknown_track", http.StatusNotFound},
+	CodeRateLimited:     {"rate_limited", http.StatusTooManyRequests},
+	CodeShuttingDown:    {"shutting_down", http.StatusServiceUnavailable},
+	CodeRoomFull:        {"room_full", http.StatusConflict},
+	CodeResumeFailed:    {"resume_failed", http.StatusGone},
+	CodeInvalidChat:     {"invalid_chat", http.StatusBadRequest},
+	CodeInvalidReaction: {"invalid_reaction", http.StatusBadRequest},
+	CodeNoTranscription: {"transcription_unavailable", http.StatusNotImplemented},
+	CodeRoomEnded:       {"room_ended", http.StatusNotFound},
+	CodeNotFound:        {"not_found", http.StatusNotFound},
+	CodeInternal:        {"internal", http.StatusInternalServerError},
 }
 
 // String returns the code's short name.
-func (c Code) String() string { return codeNames[c] }
+func (c Code) String() string { return registry[c].name }
 
-// Codes returns every registered code, for documentation and tests.
-func Codes() map[Code]string { return codeNames }
+// HTTPStatus is the status the REST API answers with for an error of this
+// code (500 for a code outside the registry).
+func (c Code) HTTPStatus() int {
+	if r, ok := registry[c]; ok {
+		return r.status
+	}
+	return http.StatusInternalServerError
+}
+
+// Codes returns every registered code with its name, for documentation
+// and tests.
+func Codes() map[Code]string {
+	m := make(map[Code]string, len(registry))
+	for c, r := range registry {
+		m[c] = r.name
+	}
+	return m
+}
 
 // protoError is an error that already carries its wire code.
 type protoError struct {
@@ -62,10 +103,15 @@ type protoError struct {
 
 func (e *protoError) Error() string { return e.msg }
 
-func errorf(code Code, msg string) error { return &protoError{code, msg} }
+// NewError returns an error with a code of its own, for failures that
+// are not one of the room's or the SFU's error kinds (a missing field, an
+// unknown meeting).
+func NewError(code Code, msg string) error { return &protoError{code, msg} }
 
-// codeOf is the one place that maps error kinds to wire codes.
-func codeOf(err error) Code {
+// CodeOf is the one place that maps error kinds to codes, for the
+// WebSocket's error messages and the REST API's statuses alike. Errors of
+// no known kind are CodeInternal.
+func CodeOf(err error) Code {
 	var pe *protoError
 	switch {
 	case errors.As(err, &pe):

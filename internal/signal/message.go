@@ -1,6 +1,12 @@
 // Package signal is Parley's signalling protocol over a WebSocket: JSON
 // messages with a "type" field (docs/protocol.md), one session per
 // connection, every inbound message validated before it reaches a room.
+//
+// It is the one home of the wire format: client messages are decoded and
+// validated here (this file), the room's events are plain Go values that
+// wire.go turns into server messages, and the error registry (errors.go)
+// gives both the socket's error codes and the REST API's statuses.
+// testdata/ holds a golden file per message type.
 package signal
 
 import (
@@ -100,15 +106,15 @@ var sources = map[string]bool{"microphone": true, "camera": true, "screen": true
 // Decode parses and validates one client message.
 func Decode(b []byte) (*Inbound, error) {
 	if len(b) > MaxMessageSize {
-		return nil, errorf(CodeTooLarge, fmt.Sprintf("message of %d bytes exceeds %d", len(b), MaxMessageSize))
+		return nil, NewError(CodeTooLarge, fmt.Sprintf("message of %d bytes exceeds %d", len(b), MaxMessageSize))
 	}
 	var m Inbound
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&m); err != nil {
-		return nil, errorf(CodeMalformed, "not a JSON message: "+trimErr(err))
+		return nil, NewError(CodeMalformed, "not a JSON message: "+trimErr(err))
 	}
 	if dec.More() {
-		return nil, errorf(CodeMalformed, "trailing data after the JSON object")
+		return nil, NewError(CodeMalformed, "trailing data after the JSON object")
 	}
 	if err := m.validate(); err != nil {
 		return &m, err
@@ -125,13 +131,13 @@ func trimErr(err error) string {
 }
 
 func (m *Inbound) validate() error {
-	bad := func(format string, a ...any) error { return errorf(CodeInvalidField, fmt.Sprintf(format, a...)) }
+	bad := func(format string, a ...any) error { return NewError(CodeInvalidField, fmt.Sprintf(format, a...)) }
 	if len(m.Ref) > 64 {
 		return bad("ref longer than 64 bytes")
 	}
 	switch m.Type {
 	case "":
-		return errorf(CodeMalformed, `missing "type"`)
+		return NewError(CodeMalformed, `missing "type"`)
 	case TypeJoin:
 		if m.ResumeToken == "" && m.Room == "" {
 			return bad("join needs room (or resume_token)")
@@ -218,7 +224,7 @@ func (m *Inbound) validate() error {
 		}
 	case TypeICERestart, TypeLeave, TypePing:
 	default:
-		return errorf(CodeUnknownType, fmt.Sprintf("unknown message type %q", truncate(m.Type, 32)))
+		return NewError(CodeUnknownType, fmt.Sprintf("unknown message type %q", truncate(m.Type, 32)))
 	}
 	return nil
 }

@@ -145,11 +145,11 @@ func (s *Session) readLoop(ctx context.Context) {
 			if err != nil {
 				return
 			}
-			s.sendError(errorf(CodeTooLarge, "message over 64 KiB discarded"), "", int64(len(b))+n)
+			s.sendError(NewError(CodeTooLarge, "message over 64 KiB discarded"), "", int64(len(b))+n)
 			continue
 		}
 		if typ != websocket.MessageText {
-			s.sendError(errorf(CodeMalformed, "binary messages are not part of the protocol"), "", 0)
+			s.sendError(NewError(CodeMalformed, "binary messages are not part of the protocol"), "", 0)
 			continue
 		}
 		m, err := Decode(b)
@@ -173,12 +173,12 @@ func (s *Session) readLoop(ctx context.Context) {
 // handle runs one validated message.
 func (s *Session) handle(m *Inbound) error {
 	if m.Type == TypePing {
-		s.enqueue(map[string]any{"type": "pong", "ts": m.TS})
+		s.enqueue(pongMsg{Type: TypePong, TS: m.TS})
 		return nil
 	}
 	if m.Type == TypeJoin {
 		if s.part != nil {
-			return errorf(CodeAlreadyJoined, "this socket has already joined; open another one")
+			return NewError(CodeAlreadyJoined, "this socket has already joined; open another one")
 		}
 		var p *room.Participant
 		var err error
@@ -195,7 +195,7 @@ func (s *Session) handle(m *Inbound) error {
 	}
 	p := s.part
 	if p == nil {
-		return errorf(CodeNotJoined, m.Type+" before join")
+		return NewError(CodeNotJoined, m.Type+" before join")
 	}
 	switch m.Type {
 	case TypeOffer:
@@ -203,11 +203,7 @@ func (s *Session) handle(m *Inbound) error {
 		if err != nil {
 			return err
 		}
-		s.enqueue(struct {
-			Type string `json:"type"`
-			SDP  string `json:"sdp"`
-			Ref  string `json:"ref,omitempty"`
-		}{"answer", answer, m.Ref})
+		s.enqueue(answerMsg{Type: TypeAnswer, SDP: answer, Ref: m.Ref})
 	case TypeAnswer:
 		return p.Answer(m.SDP)
 	case TypeCandidate:
@@ -246,42 +242,37 @@ func (s *Session) handle(m *Inbound) error {
 }
 
 func (s *Session) sendError(err error, ref string, size int64) {
-	code := codeOf(err)
+	e := errorReply(err, ref)
+	if e.Code == CodeInternal {
+		s.log.Warn("signalling request failed", "err", err)
+	}
+	s.enqueue(e)
+}
+
+// errorReply is the error message for a failed request: the error's code
+// and text, except that a server fault's text stays in the server's log.
+func errorReply(err error, ref string) errorMsg {
+	code := CodeOf(err)
 	msg := err.Error()
 	if code == CodeInternal {
-		s.log.Warn("signalling request failed", "err", err)
 		msg = "internal error"
 	}
-	s.enqueue(struct {
-		Type    string `json:"type"`
-		Code    Code   `json:"code"`
-		Name    string `json:"name"`
-		Message string `json:"message"`
-		Ref     string `json:"ref,omitempty"`
-	}{"error", code, code.String(), msg, ref})
+	return errorMsg{Type: TypeError, Code: code, Name: code.String(), Message: msg, Ref: ref}
 }
 
 // Send implements room.Conn.
 func (s *Session) Send(ev room.Event) {
-	b, err := json.Marshal(ev)
-	if err != nil || len(b) < 2 || b[0] != '{' {
-		s.log.Error("event does not marshal to an object", "type", ev.EventType(), "err", err)
+	b, err := encode(ev)
+	if err != nil {
+		s.log.Error("event not sent", "err", err)
 		return
 	}
-	head := `{"type":"` + ev.EventType() + `"`
-	if len(b) > 2 {
-		head += ","
-	}
-	s.push(append([]byte(head), b[1:]...))
+	s.push(b)
 }
 
 // SendOffer implements sfu.Signaler.
 func (s *Session) SendOffer(sdp string, tracks map[string]string) {
-	s.enqueue(struct {
-		Type string            `json:"type"`
-		SDP  string            `json:"sdp"`
-		Mids map[string]string `json:"mids"`
-	}{"offer", sdp, tracks})
+	s.enqueue(offerMsg{Type: TypeOffer, SDP: sdp, Mids: tracks})
 }
 
 // Close implements room.Conn: the socket closes after the queue drains.
