@@ -90,6 +90,9 @@ func New(o Options) http.Handler {
 			return
 		}
 		if err := rm.SetTranscription(*body.Enabled, nil); err != nil {
+			if signal.CodeOf(err) == signal.CodeInternal {
+				o.Logger.Error("transcription change failed", "room", rm.ID(), "err", err)
+			}
 			writeError(w, err)
 			return
 		}
@@ -157,5 +160,11 @@ type errorBody struct {
 // writeError answers with the HTTP status of the error's code.
 func writeError(w http.ResponseWriter, err error) {
 	code := signal.CodeOf(err)
-	writeJSON(w, code.HTTPStatus(), errorBody{Error: err.Error(), Code: code, Name: code.String()})
+	msg := err.Error()
+	if code == signal.CodeInternal {
+		// As on the WebSocket: a server fault's text (paths, SQL) stays
+		// in the log.
+		msg = "internal error"
+	}
+	writeJSON(w, code.HTTPStatus(), errorBody{Error: msg, Code: code, Name: code.String()})
 }

@@ -263,12 +263,8 @@ func (m *Manager) Resume(token string, conn Conn) (*Participant, error) {
 
 func (r *Room) joinedLocked(p *Participant) Joined {
 	j := Joined{ParticipantID: p.id, Room: r.id, ResumeToken: p.token, ICEServers: r.m.sfu.ICEServers(),
-		ActiveSpeaker: r.speaker, Participants: []ParticipantInfo{}, Tracks: []sfu.Info{},
-		MeetingID: r.meetingID, MeetingStarted: r.createdAt.UTC(), Transcription: r.trState,
+		ActiveSpeaker: r.speaker, MeetingID: r.meetingID, MeetingStarted: r.createdAt.UTC(), Transcription: r.trState,
 		TranscriptionAvailable: r.m.opts.Speech != nil}
-	if j.ICEServers == nil {
-		j.ICEServers = []string{}
-	}
 	for _, o := range r.sortedLocked() {
 		j.Participants = append(j.Participants, o.Info())
 	}
@@ -403,9 +399,6 @@ func (r *Room) speakerLoop() {
 		r.speaker, r.speaking = best, speaking
 		r.mu.Unlock()
 		if changed {
-			if speaking == nil {
-				speaking = []string{}
-			}
 			r.broadcast(ActiveSpeaker{ParticipantID: best, Speaking: speaking})
 		}
 	}
