@@ -85,6 +85,45 @@ func (s *sim) subscribe(source string) *DownTrack {
 	return d
 }
 
+// step is a moment in a subscriber's life under a bandwidth estimate: at
+// a time, the layer it should be moving to (and the one it should be
+// forwarding, unless -1); then its browser reports remb as REMB from the
+// next frame on (0: no change), or stops reporting (quiet).
+type step struct {
+	at      time.Duration
+	target  int
+	current int
+	remb    uint64
+	quiet   bool
+	why     string
+}
+
+// follow subscribes to the simulated track as a camera wanted at the high
+// layer and checks each step. Steps fall 5 ms past a multiple of 10 ms:
+// never on a frame or an allocation tick.
+func follow(t *testing.T, steps []step) {
+	inBubble(t, func(t *testing.T) {
+		sm := newSim(t)
+		d := sm.subscribe("camera")
+		for _, st := range steps {
+			sm.r.sleepUntil(st.at)
+			cur, target := d.Layers()
+			if target != st.target || (st.current >= 0 && cur != st.current) {
+				t.Fatalf("at %v: forwarding layer %d, moving to %d; want %d (current %d): %s",
+					st.at, cur, target, st.target, st.current, st.why)
+			}
+			if st.remb != 0 || st.quiet {
+				sm.remb.Store(st.remb)
+			}
+		}
+	})
+}
+
+const (
+	medium, high = LayerMedium, LayerHigh
+	ms           = time.Millisecond
+)
+
 // TestAllocationUnderEstimate follows one subscriber of a 150 kb/s /
 // 500 kb/s / 1.5 Mb/s simulcast track through its REMB reports, with the
 // rules of bwe.budget and allocate and their timings:
@@ -93,22 +132,9 @@ func (s *sim) subscribe(source string) *DownTrack {
 //   - the cap is applied at the next allocation tick (every 500 ms) and
 //     held for 5 s after the last congested tick, then lifted to probe;
 //   - congestion again less than hold+10 s after the last doubles the
-//     hold, up to 40 s; after a longer quiet time it is 5 s again;
-//   - a REMB older than 5 s caps nothing.
+//     hold, up to 40 s; after a longer quiet time it is 5 s again.
 func TestAllocationUnderEstimate(t *testing.T) {
-	const (
-		low, medium, high = LayerLow, LayerMedium, LayerHigh
-		ms                = time.Millisecond
-		s                 = time.Second
-	)
-	steps := []struct {
-		at      time.Duration
-		target  int    // the layer the subscriber should be moving to
-		current int    // -1: not checked
-		remb    uint64 // then the browser reports this (0: no change)
-		quiet   bool   // then the browser stops reporting REMB
-		why     string
-	}{
+	follow(t, []step{
 		{995 * ms, high, high, 1_300_000, false, "no estimate: the wanted layer"},
 		{4005 * ms, high, high, 1_200_000, false, "1.3 Mb/s while sent 1.5 Mb/s is no congestion"},
 		{4495 * ms, high, -1, 0, false, "the cap waits for the tick"},
@@ -130,28 +156,42 @@ func TestAllocationUnderEstimate(t *testing.T) {
 		{121495 * ms, medium, -1, 0, false, "held 40 s"},
 		{121505 * ms, high, -1, 3_000_000, false, "probe; the estimate then recovers"},
 		{175005 * ms, high, high, 1_200_000, false, "no congestion for 50 s"},
-		{175505 * ms, medium, -1, 0, false, "congested: hold 5 s again"},
+		{175505 * ms, medium, -1, 0, false, "congested 94 s after the last: hold 5 s again"},
 		{180495 * ms, medium, -1, 0, false, "held 5 s"},
-		{180505 * ms, high, -1, 0, true, "probe; the browser stops reporting REMB"},
-		{181005 * ms, medium, -1, 0, false, "the last REMB is still fresh: capped, hold 10 s"},
-		{190995 * ms, medium, -1, 0, false, "held 10 s"},
-		{191005 * ms, high, -1, 0, false, "probe"},
-		{200005 * ms, high, high, 0, false, "a REMB older than 5 s caps nothing"},
-	}
-	inBubble(t, func(t *testing.T) {
-		sm := newSim(t)
-		d := sm.subscribe("camera")
-		for _, st := range steps {
-			sm.r.sleepUntil(st.at)
-			cur, target := d.Layers()
-			if target != st.target || (st.current >= 0 && cur != st.current) {
-				t.Fatalf("at %v: forwarding layer %d, moving to %d; want %d (current %d): %s",
-					st.at, cur, target, st.target, st.current, st.why)
-			}
-			if st.remb != 0 || st.quiet {
-				sm.remb.Store(st.remb)
-			}
-		}
+		{180505 * ms, high, -1, 3_000_000, false, "probe; the estimate recovers"},
+		{187505 * ms, high, high, 1_200_000, false, "no congestion since 175.5 s"},
+		{188005 * ms, medium, -1, 0, false, "congested 12.5 s after the last, within hold+10 s: hold 10 s"},
+		{197995 * ms, medium, -1, 0, false, "held 10 s"},
+		{198005 * ms, high, -1, 0, false, "probe"},
+	})
+}
+
+// TestAllocationHeldCapFollowsEstimateUp checks that a held cap rises
+// with the estimate: a subscriber whose browser reports more bandwidth
+// during the hold gets the higher layer at the next tick, not at the end
+// of the hold.
+func TestAllocationHeldCapFollowsEstimateUp(t *testing.T) {
+	follow(t, []step{
+		{995 * ms, high, high, 1_200_000, false, "no estimate yet"},
+		{1505 * ms, medium, -1, 0, false, "capped at 1.2 Mb/s, held until 6.5 s"},
+		{2995 * ms, medium, medium, 3_000_000, false, "held"},
+		{3495 * ms, medium, -1, 0, false, "the estimate waits for the tick"},
+		{3505 * ms, high, -1, 0, false, "3 Mb/s lifts the held cap"},
+	})
+}
+
+// TestAllocationStaleREMB checks that a REMB older than 5 s caps
+// nothing: the browser reports once, is capped, and when the hold ends
+// the report is 6 s old.
+func TestAllocationStaleREMB(t *testing.T) {
+	follow(t, []step{
+		{995 * ms, high, high, 1_200_000, false, "no estimate yet"},
+		{1015 * ms, high, high, 0, true, "one REMB, at 1.01 s"},
+		{1505 * ms, medium, -1, 0, false, "capped, held until 6.5 s"},
+		{6495 * ms, medium, -1, 0, false, "held 5 s"},
+		{6505 * ms, high, -1, 0, false, "probe"},
+		{7005 * ms, high, -1, 0, false, "the REMB is 6 s old: no cap"},
+		{12005 * ms, high, high, 0, false, "still none"},
 	})
 }
 
@@ -193,6 +233,7 @@ func TestAllocationOrder(t *testing.T) {
 			{0, LayerHigh, LayerHigh, LayerMedium},          // no cap: what each wants
 			{10_000_000, LayerHigh, LayerHigh, LayerMedium}, // all fits
 			{1_900_000, LayerHigh, LayerLow, LayerLow},      // 450k + 1.35M: the screen first
+			{1_800_000, LayerHigh, LayerLow, LayerLow},      // just that: audio and paused take no share
 			{1_500_000, LayerMedium, LayerMedium, LayerMedium},
 			{1_200_000, LayerMedium, LayerMedium, LayerLow}, // the higher wish before the lower
 			{100_000, LayerLow, LayerLow, LayerLow},         // below the lows: never nothing
