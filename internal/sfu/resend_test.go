@@ -27,8 +27,8 @@ func (f *fixture) nack(t *testing.T, seqs ...uint16) [][]byte {
 	return f.wire.take()
 }
 
-// forward feeds packets and returns what went out, by outgoing sequence
-// number.
+// forward feeds packets of one layer, the first a keyframe, and records
+// what went out by outgoing sequence number.
 func (f *fixture) forward(t *testing.T, sent map[uint16][]byte, layer int, seqs ...uint16) {
 	t.Helper()
 	for _, s := range seqs {
@@ -96,8 +96,8 @@ func TestResendMapping(t *testing.T) {
 		f.down.SetPreference(LayerHigh, false)
 
 		// 512 newer layer-2 packets (out 1012-1523, a new run after the
-		// pause) evict the first run's from the cache; the old layer's
-		// cache still holds its own.
+		// pause) evict the layer's first ones (out 1006-1011) from its
+		// cache; the low layer's cache still holds its own.
 		var more []uint16
 		for s := uint16(50010); s < 50010+512; s++ {
 			more = append(more, s)
