@@ -123,6 +123,13 @@ const (
 	opusTick = 960
 )
 
+// TestDownTrackRewrite checks, packet by packet and from the bytes each
+// subscriber gets, how a down-track rewrites a track into one continuous
+// stream: the first run keeps the publisher's numbers; a gap stays a gap;
+// sequence numbers and timestamps wrap; a layer switch, an unmute or an
+// unpause starts a new run on a keyframe (any packet for audio) that
+// follows the last packet sent, its timestamp advanced by the time since
+// (at least one tick), whatever the publisher's numbers.
 func TestDownTrackRewrite(t *testing.T) {
 	const base2 = 3_000_000_000 // the high layer's own timestamp base
 	top := uint32(0xffffff00)   // a timestamp 256 ticks before it wraps
