@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
@@ -149,4 +150,39 @@ func TestHeaderExtensions(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestSenderReport checks the RTCP sender report a subscriber gets for a
+// down-track at each allocation tick (RFC 3550 §6.4.1): the subscriber's
+// SSRC, the wall-clock time in NTP format with the outgoing RTP time of
+// that instant (the last timestamp sent, advanced by the time since it
+// went out), and the packets and payload octets sent. Browsers align a
+// participant's audio and video with it.
+func TestSenderReport(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		r := newRig(t) // the bubble's clock starts at 2000-01-01 00:00:00 UTC
+		tr := r.publish(r.peer(), webrtc.MimeTypeVP8, "camera", 0x1000)
+		r.subscribe(r.peer(), tr, binding{ssrc: subSSRC})
+		for i, at := range []time.Duration{10 * time.Millisecond, 50 * time.Millisecond, 90 * time.Millisecond} {
+			r.sleepUntil(at)
+			r.receive(tr, 0, vp8(0, uint16(1+i), 1000+perFrame*uint32(i), i == 0, 200))
+		}
+		r.sleepUntil(600 * time.Millisecond) // past the tick at 500 ms
+		var srs []*rtcp.SenderReport
+		r.subRTCP.mu.Lock()
+		for _, s := range r.subRTCP.pkts {
+			if sr, ok := s.pkt.(*rtcp.SenderReport); ok {
+				srs = append(srs, sr)
+			}
+		}
+		r.subRTCP.mu.Unlock()
+		// NTP time: seconds from 1900 to 2000, then 0.5 s as a 32-bit fraction.
+		const ntp2000 = 3155673600
+		want := rtcp.SenderReport{SSRC: subSSRC, NTPTime: ntp2000<<32 | 1<<31,
+			RTPTime: 1000 + 2*perFrame + 90*(500-90), PacketCount: 3, OctetCount: 3 * (200 - 12)}
+		if len(srs) != 1 || srs[0].SSRC != want.SSRC || srs[0].NTPTime != want.NTPTime || srs[0].RTPTime != want.RTPTime ||
+			srs[0].PacketCount != want.PacketCount || srs[0].OctetCount != want.OctetCount {
+			t.Fatalf("sender reports %+v, want one like %+v", srs, want)
+		}
+	})
 }

@@ -27,8 +27,8 @@ func (f *fixture) nack(t *testing.T, seqs ...uint16) [][]byte {
 	return f.wire.take()
 }
 
-// forward feeds packets and returns what went out, by outgoing sequence
-// number.
+// forward feeds packets of one layer, the first a keyframe, and records
+// what went out by outgoing sequence number.
 func (f *fixture) forward(t *testing.T, sent map[uint16][]byte, layer int, seqs ...uint16) {
 	t.Helper()
 	for _, s := range seqs {
@@ -42,9 +42,10 @@ func (f *fixture) forward(t *testing.T, sent map[uint16][]byte, layer int, seqs 
 // TestResendMapping checks that a NACK for an outgoing sequence number is
 // answered with the very bytes first sent under that number, rebuilt from
 // the right layer's packet cache through the offsets of the run the
-// number was sent in; and that numbers never sent, lost before reaching
-// the server, evicted from the cache or older than the remembered runs
-// are not answered.
+// number was sent in; and that numbers never sent (also those of packets
+// cached while the subscriber paused), lost before reaching the server,
+// evicted from the cache or older than the remembered runs are not
+// answered.
 func TestResendMapping(t *testing.T) {
 	inBubble(t, func(t *testing.T) {
 		f := newFixture(t, false)
@@ -84,31 +85,44 @@ func TestResendMapping(t *testing.T) {
 			}
 		}
 
-		// 512 newer layer-2 packets evict the current run's first ones
-		// from the cache; the old layer's cache still holds its own.
+		// Packets that arrive while the subscriber paused the track are
+		// cached but not sent: the numbers they would have had are not
+		// answered.
+		f.down.SetPreference(LayerHigh, true)
+		f.forward(t, sent, 2, 50006, 50007, 50008, 50009)
+		if err := sameBytes(f.nack(t, 1012, 1013), sent, nil); err != nil {
+			t.Errorf("paused: %v", err)
+		}
+		f.down.SetPreference(LayerHigh, false)
+
+		// 512 newer layer-2 packets (out 1012-1523, a new run after the
+		// pause) evict the layer's first ones (out 1006-1011) from its
+		// cache; the low layer's cache still holds its own.
 		var more []uint16
-		for s := uint16(50006); s < 50006+512; s++ {
+		for s := uint16(50010); s < 50010+512; s++ {
 			more = append(more, s)
 		}
 		f.forward(t, sent, 2, more...)
 		if err := sameBytes(f.nack(t, 1006, 1011, 1003), sent, []uint16{1003}); err != nil {
 			t.Errorf("after eviction: %v", err)
 		}
-		last := uint16(1011 + 512)
+		last := uint16(1012 + 511)
 		if err := sameBytes(f.nack(t, last), sent, []uint16{last}); err != nil {
 			t.Errorf("newest after eviction: %v", err)
 		}
 
-		// Four more runs (two switches down, two up): the first run is no
-		// longer remembered, so its numbers are not answered, even though
-		// the low layer's cache still holds the packet.
-		for i, l := range []int{0, 2, 0, 2} {
-			f.down.SetPreference(l, false)
-			first := uint16(2000 + 100*i)
-			f.forward(t, sent, l, first, first+1, first+2)
+		// The down-track remembers its last four runs: after one more
+		// (four in all) the first is still answered; after two more it is
+		// forgotten, even though the low layer's cache still holds it.
+		f.down.SetPreference(LayerLow, false)
+		f.forward(t, sent, 0, 2000, 2001, 2002)
+		if err := sameBytes(f.nack(t, 1003), sent, []uint16{1003}); err != nil {
+			t.Errorf("first of four runs: %v", err)
 		}
+		f.down.SetPreference(LayerHigh, false)
+		f.forward(t, sent, 2, 60000, 60001)
 		if err := sameBytes(f.nack(t, 1003), sent, nil); err != nil {
-			t.Errorf("run no longer remembered: %v", err)
+			t.Errorf("first of five runs: %v", err)
 		}
 		if buf, ok := f.track.cacheOf(0).Get(1003, nil); !ok || !bytes.Equal(buf[12:], vp8(0, 1003, 1003000, false, 300).Payload) {
 			t.Errorf("low layer cache lost packet 1003: the check above proves nothing")

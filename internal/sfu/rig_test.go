@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -97,13 +98,32 @@ type rig struct {
 
 // newRig makes an SFU without sockets. Peers made by the rig are closed,
 // and the SFU after them, when the test ends.
+//
+// A goroutine that outlives its peer would keep the bubble's clock
+// running (a ticker is never deadlocked) and the test would spin until
+// go test's timeout; instead, SFU.Close gets a minute of fake time to
+// return, after which the test panics with the stacks of the package's
+// goroutines still running.
 func newRig(t *testing.T) *rig {
 	r := &rig{t: t, pubRTCP: &rtcpLog{}, subRTCP: &rtcpLog{}, start: nanotime()}
 	r.sfu = &SFU{log: slog.New(slog.DiscardHandler), metrics: NewMetrics(nil),
 		pubAPI: recordingAPI(r.pubRTCP), subAPI: recordingAPI(r.subRTCP)}
 	t.Cleanup(func() {
-		if err := r.sfu.Close(); err != nil {
-			t.Errorf("sfu close: %v", err)
+		closed := make(chan error, 1)
+		go func() { closed <- r.sfu.Close() }()
+		select {
+		case err := <-closed:
+			if err != nil {
+				t.Errorf("sfu close: %v", err)
+			}
+		case <-time.After(time.Minute):
+			var stacks []string
+			for _, s := range goroutines() {
+				if strings.Contains(s, "created by github.com/parleyhq/parley/internal/sfu.") {
+					stacks = append(stacks, s)
+				}
+			}
+			panic("sfu goroutines still running a minute after the peers closed:\n\n" + strings.Join(stacks, "\n\n"))
 		}
 	})
 	return r
@@ -192,6 +212,8 @@ type binding struct {
 	ssrc   uint32
 	codecs []webrtc.RTPCodecParameters
 	absID  int // abs-send-time extension id, 0 if not negotiated
+	// discard makes the wire keep no packet, for long runs.
+	discard bool
 }
 
 // subscribe gives sub a down-track of t as Peer.Subscribe does, bound by
@@ -203,7 +225,7 @@ func (r *rig) subscribe(sub *Peer, t *Track, b binding) (*DownTrack, *wire) {
 	sub.downs[t.id] = d
 	sub.mu.Unlock()
 	t.AddSink(d)
-	w := &wire{}
+	w := &wire{discard: b.discard}
 	if b.codecs == nil {
 		b.codecs = []webrtc.RTPCodecParameters{{RTPCodecCapability: t.codec.RTPCodecCapability, PayloadType: 100}}
 	}
@@ -239,9 +261,9 @@ func (c bindContext) RTCPReader() interceptor.RTCPReader      { return nil }
 // the way pion's SRTP session does (rtp.MarshalPacketTo), short of the
 // encryption, and keeps the bytes.
 type wire struct {
-	mu    sync.Mutex
-	sent  [][]byte
-	bytes uint64
+	discard bool
+	mu      sync.Mutex
+	sent    [][]byte
 }
 
 func (w *wire) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
@@ -251,8 +273,9 @@ func (w *wire) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 		return 0, err
 	}
 	w.mu.Lock()
-	w.sent = append(w.sent, buf[:n])
-	w.bytes += uint64(n)
+	if !w.discard {
+		w.sent = append(w.sent, buf[:n])
+	}
 	w.mu.Unlock()
 	return n, nil
 }
