@@ -254,15 +254,21 @@ func (p *Peer) negotiate() {
 		return
 	}
 	if p.negotiating {
-		// An offer that went unanswered for 10 s is abandoned: the client
-		// lost it or is gone; a fresh offer recovers the first case.
+		p.again = true
 		if time.Since(p.offerSentAt) < 10*time.Second {
-			p.again = true
 			p.mu.Unlock()
 			return
 		}
-		if p.sub.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
-			_ = p.sub.SetLocalDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeRollback})
+		// Unanswered for 10 s, or its socket was replaced: the client
+		// lost it (or is gone). pion cannot roll a local offer back
+		// (SetLocalDescription(rollback) fails in have-local-offer), so
+		// the same offer goes again; what changed since follows in the
+		// next offer, once this one is answered (again is set).
+		if pending := p.sub.PendingLocalDescription(); pending != nil && p.sub.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
+			p.offerSentAt = time.Now()
+			p.mu.Unlock()
+			p.sig.SendOffer(pending.SDP, p.mids())
+			return
 		}
 	}
 	p.negotiating = true
@@ -285,6 +291,11 @@ func (p *Peer) negotiate() {
 	}
 	waitGathering(gathered)
 	offer = *p.sub.LocalDescription()
+	p.sig.SendOffer(offer.SDP, p.mids())
+}
+
+// mids maps the subscriber connection's m-lines to the tracks they carry.
+func (p *Peer) mids() map[string]string {
 	mids := map[string]string{}
 	for _, tr := range p.sub.GetTransceivers() {
 		if tr.Sender() == nil || tr.Mid() == "" {
@@ -294,7 +305,7 @@ func (p *Peer) negotiate() {
 			mids[tr.Mid()] = d.ID()
 		}
 	}
-	p.sig.SendOffer(offer.SDP, mids)
+	return mids
 }
 
 // waitGathering waits for ICE gathering so that the server's candidates
