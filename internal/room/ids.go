@@ -9,6 +9,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Errors about names and ids; the signalling layer maps them to codes.
@@ -52,14 +54,17 @@ func ValidRoomID(id string) bool {
 // MaxNameLen is the longest display name, in characters.
 const MaxNameLen = 64
 
-// CleanName trims a display name and checks it: 1 to 64 characters, no
-// control characters, no bidirectional overrides (which let a name display
-// as someone else's).
+// CleanName trims a display name, puts it in Unicode normal form C (so
+// that one name has one spelling) and checks it: 1 to 64 characters, no
+// control characters, no format characters — zero-width spaces, the byte
+// order mark, bidirectional controls, which make a name look like
+// another's or display reversed. Zero-width (non-)joiners are kept
+// between two letters, where Persian and Indic scripts need them.
 func CleanName(name string) (string, error) {
-	name = strings.TrimSpace(name)
 	if !utf8.ValidString(name) {
 		return "", fmt.Errorf("%w: not valid UTF-8", ErrInvalidName)
 	}
+	name = norm.NFC.String(strings.TrimSpace(name))
 	n := utf8.RuneCountInString(name)
 	if n == 0 {
 		return "", fmt.Errorf("%w: empty", ErrInvalidName)
@@ -67,16 +72,52 @@ func CleanName(name string) (string, error) {
 	if n > MaxNameLen {
 		return "", fmt.Errorf("%w: longer than %d characters", ErrInvalidName, MaxNameLen)
 	}
-	for _, r := range name {
-		if unicode.IsControl(r) || isBidiControl(r) {
+	rs := []rune(name)
+	for i, r := range rs {
+		switch {
+		case unicode.IsControl(r):
 			return "", fmt.Errorf("%w: control character %U", ErrInvalidName, r)
+		case (r == 0x200C || r == 0x200D) && i > 0 && i < len(rs)-1 && isLetter(rs[i-1]) && isLetter(rs[i+1]):
+		case unicode.Is(unicode.Cf, r):
+			return "", fmt.Errorf("%w: invisible formatting character %U", ErrInvalidName, r)
 		}
 	}
 	return name, nil
 }
 
+func isLetter(r rune) bool { return unicode.IsLetter(r) || unicode.IsMark(r) }
+
 func isBidiControl(r rune) bool {
 	return (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) || r == 0x200E || r == 0x200F || r == 0x061C
+}
+
+// sameName reports whether two cleaned names would read the same to
+// participants (case and compatibility forms folded: "Ａda" is "ada").
+func sameName(a, b string) bool {
+	return strings.EqualFold(norm.NFKC.String(a), norm.NFKC.String(b))
+}
+
+// uniqueNameLocked returns name, or name with " (2)", " (3)", … when
+// someone in the room already reads the same: nobody can pass for
+// someone else by taking their name.
+func (r *Room) uniqueNameLocked(name string) string {
+	taken := func(n string) bool {
+		for _, p := range r.participants {
+			if sameName(p.name, n) {
+				return true
+			}
+		}
+		return false
+	}
+	if !taken(name) {
+		return name
+	}
+	for i := 2; ; i++ {
+		n := fmt.Sprintf("%s (%d)", name, i)
+		if !taken(n) {
+			return n
+		}
+	}
 }
 
 // newID returns a participant or message id: a prefix and 12 characters

@@ -51,3 +51,46 @@ func TestCleanName(t *testing.T) {
 		}
 	}
 }
+
+// TestNamesCannotPassForAnother: invisible characters are refused, one
+// name has one spelling, and a second "Ada" in a room is told apart.
+func TestNamesCannotPassForAnother(t *testing.T) {
+	for _, bad := range []string{"Ada\u200B", "\uFEFFAda", "A\u2066da", "Ada\u00AD", "\u200DAda"} {
+		if n, err := CleanName(bad); !errors.Is(err, ErrInvalidName) {
+			t.Errorf("%q: accepted as %q", bad, n)
+		}
+	}
+	// "é" typed as e + combining acute is stored as the one character.
+	if n, err := CleanName("Rene\u0301"); err != nil || n != "René" {
+		t.Errorf("NFC: %q %v", n, err)
+	}
+	// A zero-width non-joiner inside a Persian name is part of it.
+	if n, err := CleanName("می\u200Cخواهم"); err != nil || n != "می\u200Cخواهم" {
+		t.Errorf("ZWNJ between letters: %q %v", n, err)
+	}
+	m := newManager(t, nil, 0)
+	names := []string{}
+	for _, n := range []string{"Ada", "ada", "Ａda", "Ada (2)", "Bob"} {
+		p, err := m.Join(roomID, n, &conn{}, JoinOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, p.Name())
+	}
+	want := []string{"Ada", "ada (2)", "Ａda (3)", "Ada (2) (2)", "Bob"}
+	for i := range want {
+		if names[i] != want[i] {
+			t.Fatalf("names %q, want %q", names, want)
+		}
+	}
+}
+
+func TestChatDropsControlAndBidi(t *testing.T) {
+	got, err := validChat(" see \u202Eexe.txt\u202C\x07 here\nnext\tline ")
+	if err != nil || got != "see exe.txt here\nnext\tline" {
+		t.Fatalf("%q %v", got, err)
+	}
+	if _, err := validChat("\u202E\x00 "); !errors.Is(err, ErrInvalidChat) {
+		t.Fatalf("only invisible characters: %v", err)
+	}
+}

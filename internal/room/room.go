@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -185,7 +186,7 @@ func (m *Manager) Join(roomID, name string, conn Conn, opts JoinOptions) (*Parti
 		m.mu.Unlock()
 		return nil, ErrRoomFull
 	}
-	p := &Participant{id: newID("PA_"), name: name, room: r, conn: conn, joinedAt: time.Now().UTC(), sendOnly: opts.SendOnly,
+	p := &Participant{id: newID("PA_"), name: r.uniqueNameLocked(name), room: r, conn: conn, joinedAt: time.Now().UTC(), sendOnly: opts.SendOnly,
 		token: newID("") + newID(""), chatLimit: rate.NewLimiter(5, 20), reactLimit: rate.NewLimiter(2, 5)}
 	r.participants[p.id] = p
 	m.byToken[p.token] = p
@@ -431,11 +432,20 @@ func (m *Manager) Shutdown() {
 	m.wg.Wait()
 }
 
+// validChat cleans a chat message: control characters other than line
+// breaks and tabs, and bidirectional controls (which make text display in
+// another order than it is read, e.g. to disguise a link) are removed.
 func validChat(text string) (string, error) {
-	text = strings.TrimSpace(text)
 	if !utf8.ValidString(text) {
 		return "", fmt.Errorf("%w: not valid UTF-8", ErrInvalidChat)
 	}
+	text = strings.Map(func(r rune) rune {
+		if (unicode.IsControl(r) && r != '\n' && r != '\t') || isBidiControl(r) {
+			return -1
+		}
+		return r
+	}, text)
+	text = strings.TrimSpace(text)
 	switch n := utf8.RuneCountInString(text); {
 	case n == 0:
 		return "", fmt.Errorf("%w: empty", ErrInvalidChat)
