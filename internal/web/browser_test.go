@@ -331,14 +331,15 @@ func TestBrowserMeeting(t *testing.T) {
 			fmt.Sprintf(`(() => { const b = __tile(%s), c = __tile(%s); return b.width > 2 * c.width; })()`, jsString(ids["bob"]), jsString(ids["carol"])),
 			fmt.Sprintf(`[__tile(%s), __tile(%s)]`, jsString(ids["bob"]), jsString(ids["carol"])))
 		// The client asks the layer that fits each tile: high for the
-		// large one, low for the small ones. (Its quality monitor would cap
-		// the layers after 4 s of loss or a slow round trip, which a
-		// loopback meeting does not have.)
+		// large one, low for the small ones. Its quality monitor caps the
+		// layers after 4 s of loss or round trips over 400 ms, which a
+		// loopback meeting has only when the machine is starved, and
+		// lifts the cap after 20 s of clean samples: the wait outlasts it.
 		asked := func(id string) string {
 			return fmt.Sprintf(`(() => { const tr = document.querySelector('#grid [data-participant-id=%s] video').dataset.trackId;
 				const m = __sent.filter(m => m.type === 'subscription' && m.track_id === tr).pop(); return m ? m.layer + (m.paused ? ' paused' : '') : 'none'; })()`, jsString(id))
 		}
-		alice.waitJS(t, 5*time.Second, "high layer asked for the large tile, low for the small one",
+		alice.waitJS(t, 30*time.Second, "high layer asked for the large tile, low for the small one",
 			asked(ids["bob"])+` === 'high' && document.querySelector('#grid').dataset.layerCap === 'high' && `+asked(ids["carol"])+` === 'low'`,
 			`({bob: `+asked(ids["bob"])+`, carol: `+asked(ids["carol"])+`, cap: document.querySelector('#grid').dataset.layerCap})`)
 		alice.waitJS(t, 10*time.Second, "the low layer received for the small tile",
