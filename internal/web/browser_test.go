@@ -347,13 +347,13 @@ func TestBrowserMeeting(t *testing.T) {
 			`__frameWidth(`+jsString(ids["carol"])+`)`)
 		// The pinned tile decodes Bob's high layer: frames as wide as
 		// what Bob encodes for rid f right now (his encoder may scale
-		// every layer down when his CPU is short), and wider than his
-		// medium layer (h).
+		// every layer down when his CPU is short, or stop f until it
+		// recovers), and wider than his medium layer (h).
 		sentWidths := `(async () => { const w = {}; for (const pc of __pcs) (await pc.getStats()).forEach(s => {
 			if (s.type === 'outbound-rtp' && s.kind === 'video' && s.rid) w[s.rid] = s.frameWidth || 0; }); return w; })()`
 		var got int
 		var sent map[string]float64
-		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(250 * time.Millisecond) {
 			got = evalJS[int](t, alice, `__frameWidth(`+jsString(ids["bob"])+`)`)
 			sent = evalJS[map[string]float64](t, bob, sentWidths)
 			if got > 0 && float64(got) == sent["f"] && sent["f"] > sent["h"] {
