@@ -254,14 +254,16 @@ func evalErr[T any](b *browser, js string) (T, error) {
 	return chromedp.Run(ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
 }
 
-// waitJS polls a boolean expression every 100 ms until it holds. On
-// timeout it reports the expression and the value of explain.
+// waitJS polls a boolean expression every 100 ms until it holds. The
+// expression may be a promise (an async function's call): its value is
+// awaited, not the promise itself taken as true. On timeout it reports
+// the expression and the value of explain.
 func (b *browser) waitJS(t *testing.T, d time.Duration, what, cond, explain string) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	var lastErr error
 	for time.Now().Before(deadline) {
-		ok, err := evalErr[bool](b, "(async () => !!("+cond+"))()")
+		ok, err := evalErr[bool](b, "(async () => !!(await ("+cond+")))()")
 		if err == nil && ok {
 			return
 		}
