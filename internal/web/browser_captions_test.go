@@ -21,7 +21,7 @@ import (
 	"github.com/parleyhq/parley/internal/testkit/devset"
 )
 
-// TestBrowserCaptions is issue 4 in the browser, against a server with
+// TestBrowserCaptions is live transcription in the browser, against a server with
 // the embedded recogniser (pocketsphinx). Leo joins, his microphone
 // marked in the pre-join page as shared by three people, and turns the
 // transcription on; Ruth, whose fake microphone plays her lines of a dev

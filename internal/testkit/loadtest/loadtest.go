@@ -41,7 +41,8 @@ type Config struct {
 	Settle time.Duration
 }
 
-// Report is the result of a run; JSON keys are the issue's.
+// Report is the result of a run; its JSON keys are the load tool's
+// output format (docs/benchmarks.md), which scripts parse.
 type Report struct {
 	TracksExpected  int     `json:"tracks_expected"`
 	TracksReceived  int     `json:"tracks_received"`
