@@ -33,6 +33,7 @@ type Config struct {
 
 	Media  Media  `name:"media"`
 	Speech Speech `name:"speech"`
+	Limits Limits `name:"limits"`
 
 	// ShutdownTimeout bounds graceful shutdown on SIGTERM.
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" help:"how long SIGTERM waits for participants to be told and connections closed"`
@@ -66,6 +67,14 @@ type Speech struct {
 	Streams int `name:"asr-streams" help:"utterances recognised at once (pocketsphinx decoders, ~90 MB each; openai requests in flight)"`
 }
 
+// Limits bound what one client may make the server do or hold. Flags and
+// environment variables drop the "limits." prefix (--join-timeout).
+type Limits struct {
+	JoinTimeout  time.Duration `name:"join-timeout" help:"close a signalling socket that has not joined a room within this"`
+	MessageRate  float64       `name:"message-rate" help:"signalling messages one socket may send per second (any type); more are dropped"`
+	MessageBurst int           `name:"message-burst" help:"signalling messages one socket may send at once above the rate"`
+}
+
 // Default returns the embedded defaults: everything on one machine, no
 // external service.
 func Default() Config {
@@ -81,6 +90,7 @@ func Default() Config {
 			PeerTimeout: 20 * time.Second,
 		},
 		Speech: Speech{Engine: "pocketsphinx", Language: "en", Streams: 4},
+		Limits: Limits{JoinTimeout: 10 * time.Second, MessageRate: 50, MessageBurst: 200},
 	}
 }
 
@@ -105,6 +115,9 @@ func (c *Config) Validate() error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("public-url %q: want http(s)://host[:port]", c.PublicURL)
 		}
+	}
+	if l := c.Limits; l.JoinTimeout <= 0 || l.MessageRate <= 0 || l.MessageBurst < 1 {
+		bad("join-timeout, message-rate and message-burst must be positive")
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		bad("tls-cert and tls-key go together")

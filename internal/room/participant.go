@@ -192,7 +192,7 @@ func (p *Participant) Gone() bool {
 }
 
 // Publish announces a track the client is about to offer.
-func (p *Participant) Publish(pub sfu.Publication) { p.Peer().Announce(pub) }
+func (p *Participant) Publish(pub sfu.Publication) error { return p.Peer().Announce(pub) }
 
 // Offer applies a publisher-side offer and returns the answer.
 func (p *Participant) Offer(sdp string) (string, error) { return p.Peer().HandleOffer(sdp) }

@@ -116,7 +116,8 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 			origins = append(origins, u.Host)
 		}
 	}
-	s.signal = signal.NewServer(s.Rooms, log.With("part", "signal"), origins)
+	s.signal = signal.NewServer(s.Rooms, signal.Options{Logger: log.With("part", "signal"), Origins: origins, Registerer: reg,
+		JoinTimeout: cfg.Limits.JoinTimeout, Rate: cfg.Limits.MessageRate, Burst: cfg.Limits.MessageBurst})
 	handler := httpapi.New(httpapi.Options{
 		Rooms:       s.Rooms,
 		Transcripts: s.Store,

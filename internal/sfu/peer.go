@@ -68,6 +68,7 @@ type Peer struct {
 	tracks      map[string]*Track // published, by track id
 	byClient    map[string]*Track // published, by the client's track id
 	announced   map[string]Publication
+	candidates  [2]int                // remote ICE candidates added: publisher, subscriber
 	downs       map[string]*DownTrack // subscribed, by track id
 	negotiating bool
 	again       bool // another offer is needed after the current one
@@ -114,10 +115,18 @@ func (p *Peer) goroutine(fn func()) {
 
 // Announce records what the client is about to publish, so the track
 // gets the right source and simulcast order when its media arrives.
-func (p *Peer) Announce(pub Publication) {
+//
+// A participant has at most MaxPublications tracks announced (published
+// or still to come): an announcement is kept until its track ends, so a
+// client announcing without end must not grow the server's memory.
+func (p *Peer) Announce(pub Publication) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if _, ok := p.announced[pub.ClientTrackID]; !ok && len(p.announced) >= MaxPublications {
+		return fmt.Errorf("%w: at most %d tracks announced and not yet sent", ErrLimit, MaxPublications)
+	}
 	p.announced[pub.ClientTrackID] = pub
+	return nil
 }
 
 // HandleOffer applies the client's offer on the publisher connection and
@@ -150,6 +159,9 @@ func checkOffer(offer string) error {
 	var sd sdp.SessionDescription
 	if err := sd.UnmarshalString(offer); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	if n := len(sd.MediaDescriptions); n > MaxMediaSections {
+		return fmt.Errorf("%w: %d media sections in one offer, at most %d", ErrLimit, n, MaxMediaSections)
 	}
 	media := 0
 	for _, m := range sd.MediaDescriptions {
@@ -205,6 +217,17 @@ func (p *Peer) AddCandidate(t Target, c webrtc.ICECandidateInit) error {
 	if pc.RemoteDescription() == nil {
 		return ErrNoRemoteDesc
 	}
+	p.mu.Lock()
+	n := &p.candidates[0]
+	if t == Subscriber {
+		n = &p.candidates[1]
+	}
+	if *n >= MaxCandidates {
+		p.mu.Unlock()
+		return fmt.Errorf("%w: at most %d remote ICE candidates per connection", ErrLimit, MaxCandidates)
+	}
+	*n++
+	p.mu.Unlock()
 	if err := pc.AddICECandidate(c); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadCandidate, err)
 	}

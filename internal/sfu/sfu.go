@@ -35,6 +35,21 @@ var (
 	ErrBadCandidate     = errors.New("malformed ICE candidate")
 	ErrClosed           = errors.New("peer closed")
 	ErrUnknownTrack     = errors.New("unknown track")
+	// ErrLimit: a participant asked for more than one may hold (tracks,
+	// candidates, media sections); see the Max constants.
+	ErrLimit = errors.New("limit reached")
+)
+
+// What one participant may make the server hold. A browser publishes at
+// most 4 tracks (microphone, camera, screen and its audio) and gathers a
+// handful of candidates per connection; the limits leave room for
+// devices with many interfaces while bounding what a hostile client can
+// cost (memory, and STUN checks the server sends to addresses it is
+// given).
+const (
+	MaxPublications  = 16 // tracks announced, live or still to come
+	MaxCandidates    = 64 // remote ICE candidates per peer connection
+	MaxMediaSections = 32 // m-lines in one offer
 )
 
 // Options configures the media transport.

@@ -28,7 +28,7 @@ const (
 	CodeEarlyCandidate  Code = 4010 // ICE candidate before the offer/answer it belongs to
 	CodeBadCandidate    Code = 4011 // ICE candidate malformed
 	CodeUnknownTrack    Code = 4012 // no such track (or not yours)
-	CodeRateLimited     Code = 4013 // too many chat messages or reactions
+	CodeRateLimited     Code = 4013 // too many messages on one socket, or chat messages or reactions
 	CodeShuttingDown    Code = 4014 // server is draining; try another node later
 	CodeRoomFull        Code = 4015 // room has reached its participant limit
 	CodeResumeFailed    Code = 4016 // resume token unknown or expired: join again
@@ -37,6 +37,8 @@ const (
 	CodeNoTranscription Code = 4019 // this server has no speech engine
 	CodeRoomEnded       Code = 4020 // the room has ended
 	CodeNotFound        Code = 4021 // REST API: no such room, meeting or endpoint
+	CodeLimit           Code = 4022 // more tracks, ICE candidates or media sections than one participant may have
+	CodeJoinTimeout     Code = 4023 // the socket did not join in time; it is closed
 	CodeInternal        Code = 5000 // server fault; the session continues
 )
 
@@ -70,6 +72,8 @@ var registry = map[Code]struct {
 	CodeNoTranscription: {"transcription_unavailable", http.StatusNotImplemented},
 	CodeRoomEnded:       {"room_ended", http.StatusNotFound},
 	CodeNotFound:        {"not_found", http.StatusNotFound},
+	CodeLimit:           {"limit_exceeded", http.StatusTooManyRequests},
+	CodeJoinTimeout:     {"join_timeout", http.StatusRequestTimeout},
 	CodeInternal:        {"internal", http.StatusInternalServerError},
 }
 
@@ -132,6 +136,8 @@ func CodeOf(err error) Code {
 		return CodeUnknownTrack
 	case errors.Is(err, room.ErrRateLimited):
 		return CodeRateLimited
+	case errors.Is(err, sfu.ErrLimit):
+		return CodeLimit
 	case errors.Is(err, room.ErrShuttingDown):
 		return CodeShuttingDown
 	case errors.Is(err, room.ErrRoomFull):

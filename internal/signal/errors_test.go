@@ -41,6 +41,7 @@ var errorKinds = []struct {
 	{"sfu.ErrNoSupportedCodec", sfu.ErrNoSupportedCodec, CodeNoCodec, http.StatusBadRequest},
 	{"sfu.ErrNoRemoteDesc", sfu.ErrNoRemoteDesc, CodeEarlyCandidate, http.StatusConflict},
 	{"sfu.ErrBadCandidate", sfu.ErrBadCandidate, CodeBadCandidate, http.StatusBadRequest},
+	{"sfu.ErrLimit", sfu.ErrLimit, CodeLimit, http.StatusTooManyRequests},
 	{"sfu.ErrClosed", sfu.ErrClosed, CodeInternal, http.StatusInternalServerError},
 	{"sfu.ErrUnknownTrack", sfu.ErrUnknownTrack, CodeUnknownTrack, http.StatusNotFound},
 }

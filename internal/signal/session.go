@@ -3,13 +3,17 @@ package signal
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 
 	"github.com/parleyhq/parley/internal/room"
 	"github.com/parleyhq/parley/internal/sfu"
@@ -26,37 +30,78 @@ const (
 	// maxQueue bounds a slow client's backlog; beyond it the socket is
 	// closed (the participant can resume) rather than grow memory.
 	maxQueue = 4096
+	// maxRefused closes a socket that has this many messages refused for
+	// its rate within refusedWindow: it is not a client that listens to
+	// its errors. (Counted in a window, not in a row: a flood is still a
+	// flood when the rate lets one message through every 20 ms.)
+	maxRefused    = 1000
+	refusedWindow = 10 * time.Second
 )
+
+// Options configures the signalling endpoint.
+type Options struct {
+	Logger *slog.Logger
+	// Origins lists extra allowed Origin host patterns (the page's own
+	// host is always allowed).
+	Origins []string
+	// JoinTimeout closes a socket that has not joined by then (default
+	// 10 s): an idle socket costs a goroutine pair and buffers.
+	JoinTimeout time.Duration
+	// Rate and Burst bound the messages one socket may send, of every
+	// type (default 50 a second, bursts of 200: a browser sends a few
+	// dozen at once when it joins or its grid changes, then a few a
+	// minute).
+	Rate  float64
+	Burst int
+	// Registerer receives the endpoint's counters (optional).
+	Registerer prometheus.Registerer
+}
 
 // Server accepts signalling WebSockets at GET /ws.
 type Server struct {
 	mgr     *room.Manager
 	log     *slog.Logger
-	origins []string
+	opts    Options
+	refused *prometheus.CounterVec
 
 	mu       sync.Mutex
 	sessions map[*Session]struct{}
 	wg       sync.WaitGroup
 }
 
-// NewServer creates the signalling endpoint. origins lists extra allowed
-// Origin host patterns (the page's own host is always allowed).
-func NewServer(mgr *room.Manager, log *slog.Logger, origins []string) *Server {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+// NewServer creates the signalling endpoint.
+func NewServer(mgr *room.Manager, opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{mgr: mgr, log: log, origins: origins, sessions: map[*Session]struct{}{}}
+	if opts.JoinTimeout <= 0 {
+		opts.JoinTimeout = 10 * time.Second
+	}
+	if opts.Rate <= 0 {
+		opts.Rate = 50
+	}
+	if opts.Burst <= 0 {
+		opts.Burst = 200
+	}
+	s := &Server{mgr: mgr, log: opts.Logger, opts: opts, sessions: map[*Session]struct{}{},
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parley_signal_refused_total",
+			Help: "Signalling messages or sockets refused by a limit, by reason (rate, join_timeout, flooding)."}, []string{"reason"})}
+	if opts.Registerer != nil {
+		opts.Registerer.MustRegister(s.refused)
+	}
+	return s
 }
 
 // ServeHTTP upgrades the request and runs the session until it ends.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.origins})
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.opts.Origins})
 	if err != nil {
 		s.log.Debug("websocket accept", "err", err)
 		return
 	}
 	c.SetReadLimit(hardReadLimit)
-	sess := &Session{c: c, srv: s, log: s.log, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	sess := &Session{c: c, srv: s, log: s.log, wake: make(chan struct{}, 1), done: make(chan struct{}),
+		limit: rate.NewLimiter(rate.Limit(s.opts.Rate), s.opts.Burst)}
 	s.mu.Lock()
 	s.sessions[sess] = struct{}{}
 	s.wg.Add(1)
@@ -108,6 +153,13 @@ type Session struct {
 
 	part *room.Participant // set by the reader goroutine only
 	left bool
+
+	joined     atomic.Bool
+	limit      *rate.Limiter
+	// Reader goroutine only.
+	refusedRun   int       // messages refused since the last one let through
+	refusedSince time.Time // start of the window of refused
+	refusedN     int       // messages refused in that window
 }
 
 var _ room.Conn = (*Session)(nil)
@@ -121,7 +173,15 @@ func (s *Session) run(ctx context.Context) {
 		defer writer.Done()
 		s.writeLoop(ctx)
 	}()
+	joinBy := time.AfterFunc(s.srv.opts.JoinTimeout, func() {
+		if !s.joined.Load() {
+			s.srv.refused.WithLabelValues("join_timeout").Inc()
+			s.sendError(NewError(CodeJoinTimeout, fmt.Sprintf("no join within %s", s.srv.opts.JoinTimeout)), "", 0)
+			s.Close("join timeout")
+		}
+	})
 	s.readLoop(ctx)
+	joinBy.Stop()
 	if s.part != nil && !s.left {
 		s.part.SocketLost(s)
 	}
@@ -140,12 +200,25 @@ func (s *Session) readLoop(ctx context.Context) {
 		if err != nil {
 			return
 		}
+		var over int64
 		if len(b) > MaxMessageSize {
 			n, err := io.Copy(io.Discard, r)
 			if err != nil {
 				return
 			}
-			s.sendError(NewError(CodeTooLarge, "message over 64 KiB discarded"), "", int64(len(b))+n)
+			over = int64(len(b)) + n
+		}
+		if !s.allow() {
+			if s.refusedN >= maxRefused {
+				s.srv.refused.WithLabelValues("flooding").Inc()
+				s.log.Warn("signalling socket closed: it kept sending past its rate")
+				s.Close("flooding")
+				return
+			}
+			continue
+		}
+		if over > 0 {
+			s.sendError(NewError(CodeTooLarge, "message over 64 KiB discarded"), "", over)
 			continue
 		}
 		if typ != websocket.MessageText {
@@ -170,6 +243,27 @@ func (s *Session) readLoop(ctx context.Context) {
 	}
 }
 
+// allow applies the socket's rate to one message: a refused message is
+// dropped and counted, and the first of a run is answered with an error,
+// so a client that listens slows down and one that does not gets one
+// error, not thousands.
+func (s *Session) allow() bool {
+	if s.limit.Allow() {
+		s.refusedRun = 0
+		return true
+	}
+	s.srv.refused.WithLabelValues("rate").Inc()
+	s.refusedRun++
+	if now := time.Now(); now.Sub(s.refusedSince) > refusedWindow {
+		s.refusedSince, s.refusedN = now, 0
+	}
+	s.refusedN++
+	if s.refusedRun == 1 {
+		s.sendError(NewError(CodeRateLimited, fmt.Sprintf("more than %g messages a second: messages dropped", s.srv.opts.Rate)), "", 0)
+	}
+	return false
+}
+
 // handle runs one validated message.
 func (s *Session) handle(m *Inbound) error {
 	if m.Type == TypePing {
@@ -191,6 +285,7 @@ func (s *Session) handle(m *Inbound) error {
 			return err
 		}
 		s.part = p
+		s.joined.Store(true)
 		return nil
 	}
 	p := s.part
@@ -209,7 +304,7 @@ func (s *Session) handle(m *Inbound) error {
 	case TypeCandidate:
 		return p.Candidate(sfu.Target(m.Target), m.Candidate.init())
 	case TypePublish:
-		p.Publish(sfu.Publication{ClientTrackID: m.ClientTrackID, Source: m.Source, Simulcast: m.Simulcast, SharedMic: m.SharedMic, Speakers: m.Speakers})
+		return p.Publish(sfu.Publication{ClientTrackID: m.ClientTrackID, Source: m.Source, Simulcast: m.Simulcast, SharedMic: m.SharedMic, Speakers: m.Speakers})
 	case TypeUnpublish:
 		return p.Unpublish(m.TrackID)
 	case TypeMute:
