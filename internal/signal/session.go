@@ -154,8 +154,8 @@ type Session struct {
 	part *room.Participant // set by the reader goroutine only
 	left bool
 
-	joined     atomic.Bool
-	limit      *rate.Limiter
+	joined atomic.Bool
+	limit  *rate.Limiter
 	// Reader goroutine only.
 	refusedRun   int       // messages refused since the last one let through
 	refusedSince time.Time // start of the window of refused
