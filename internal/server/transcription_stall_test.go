@@ -17,12 +17,12 @@ import (
 
 // TestStalledRecogniserDropsAtTheTapOnly: the recognition server stops
 // answering in the middle of a meeting. Forwarding goes on; the speech
-// tap's queue (10 s of packets) fills and drops; the seconds the speech
+// tap's queue (20 s of packets) fills and drops; the seconds the speech
 // pipeline reports lost are exactly the packets the tap dropped (one
 // queue, one counter), and the transcript says where audio was lost.
 func TestStalledRecogniserDropsAtTheTapOnly(t *testing.T) {
 	if testing.Short() {
-		t.Skip("plays 25 s of speech in real time")
+		t.Skip("plays 35 s of speech in real time")
 	}
 	m, err := devset.Get("dev-r-en-01")
 	if err != nil {
@@ -33,7 +33,7 @@ func TestStalledRecogniserDropsAtTheTapOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pkts = pkts[:min(len(pkts), 1250)] // 25 s
+	pkts = pkts[:min(len(pkts), 1750)] // 35 s: past the tap's 20 s queue
 
 	var mu sync.Mutex
 	stalled := true

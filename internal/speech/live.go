@@ -46,7 +46,11 @@ type LiveConfig struct {
 	// NewCutter makes the per-track VAD (default NewVAD).
 	NewCutter func() Cutter
 	// TapQueue bounds each track's packets waiting for recognition
-	// (default 500: 10 s of 20 ms Opus).
+	// (default 1000: 20 s of 20 ms Opus, ~100 KB). 20 s is what the
+	// pipeline tolerated before it had one queue (10 s of packets, then
+	// 10 s of audio): a recogniser starved of CPU for that long, or a
+	// decoder that is still loading when someone starts talking, loses
+	// nothing.
 	TapQueue int
 	// CloseTimeout bounds how long an ended meeting waits for the
 	// utterances in flight (default 30 s).
@@ -109,7 +113,7 @@ func NewService(cfg LiveConfig) (*Service, error) {
 		cfg.NewCutter = NewVAD
 	}
 	if cfg.TapQueue <= 0 {
-		cfg.TapQueue = 500
+		cfg.TapQueue = 1000
 	}
 	if cfg.CloseTimeout <= 0 {
 		cfg.CloseTimeout = 30 * time.Second
