@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"os/exec"
@@ -29,31 +28,7 @@ func TestServerKilledMidMeetingLosesNoSegment(t *testing.T) {
 		t.Fatalf("opusenc: %v\n%s", err, b)
 	}
 	dataDir := t.TempDir()
-	cmd := parley("serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--udp-port", "0", "--tcp-port", "-1",
-		"--ice-interfaces", "lo", "--media-ip", "127.0.0.1")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	urlc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if mm := servingURL.FindStringSubmatch(sc.Text()); mm != nil {
-				urlc <- mm[1]
-			}
-		}
-	}()
-	var base string
-	select {
-	case base = <-urlc:
-	case <-time.After(20 * time.Second):
-		t.Fatal("server did not start")
-	}
+	cmd, base := startServe(t, dataDir, "-1", 20*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	obs, err := client.Connect(ctx, base, client.Options{KeepMessages: true})

@@ -51,11 +51,12 @@ func TestVersionAndUsage(t *testing.T) {
 
 var servingURL = regexp.MustCompile(`msg="parley serving" url=(\S+)`)
 
-// TestServeStopsOnSIGTERM runs `parley serve`, joins it, sends SIGTERM and
-// checks that the participant is told and the process exits cleanly
-// within 10 s (a service manager's usual stop timeout before SIGKILL).
-func TestServeStopsOnSIGTERM(t *testing.T) {
-	cmd := parley("serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--udp-port", "0", "--tcp-port", "0",
+// startServe runs `parley serve` on loopback (ICE-TCP on tcpPort) and
+// returns it with the URL it announces; the process is killed when the
+// test ends.
+func startServe(t *testing.T, dataDir, tcpPort string, wait time.Duration) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := parley("serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--udp-port", "0", "--tcp-port", tcpPort,
 		"--ice-interfaces", "lo", "--media-ip", "127.0.0.1")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -64,7 +65,7 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
+	t.Cleanup(func() { cmd.Process.Kill() })
 	urlc := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -74,12 +75,20 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 			}
 		}
 	}()
-	var base string
 	select {
-	case base = <-urlc:
-	case <-time.After(10 * time.Second):
+	case base := <-urlc:
+		return cmd, base
+	case <-time.After(wait):
 		t.Fatal("server did not start")
 	}
+	return nil, ""
+}
+
+// TestServeStopsOnSIGTERM runs `parley serve`, joins it, sends SIGTERM and
+// checks that the participant is told and the process exits cleanly
+// within 10 s (a service manager's usual stop timeout before SIGKILL).
+func TestServeStopsOnSIGTERM(t *testing.T) {
+	cmd, base := startServe(t, t.TempDir(), "0", 10*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	c, err := client.Connect(ctx, base, client.Options{KeepMessages: true})
