@@ -40,10 +40,7 @@ func TestServerKilledMidMeetingLosesNoSegment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var j struct {
-		MeetingID string `json:"meeting_id"`
-	}
-	json.Unmarshal(joined.Raw, &j)
+	meetingID := joined.MeetingID
 	obs.Send(map[string]any{"type": "transcription", "enabled": true})
 	spk, err := client.Connect(ctx, base, client.Options{SendOnly: true})
 	if err != nil {
@@ -90,7 +87,7 @@ func TestServerKilledMidMeetingLosesNoSegment(t *testing.T) {
 		t.Fatalf("reopen the store after the crash: %v", err)
 	}
 	defer db.Close()
-	segs, err := db.Segments(ctx, j.MeetingID)
+	segs, err := db.Segments(ctx, meetingID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,10 +34,7 @@ func TestTranscriptionConsent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var j struct {
-		MeetingID string `json:"meeting_id"`
-	}
-	json.Unmarshal(joined.Raw, &j)
+	meetingID := joined.MeetingID
 	speaker := func(name string) *client.Client {
 		c, err := client.Connect(ctx, srv.URL(), client.Options{SendOnly: true, KeepMessages: true})
 		if err != nil {
@@ -85,7 +82,7 @@ func TestTranscriptionConsent(t *testing.T) {
 	if n, _ := captions(); n != 0 {
 		t.Fatalf("%d captions while transcription was off", n)
 	}
-	if resp, err := http.Get(srv.URL() + "/api/meetings/" + j.MeetingID + "/transcript"); err != nil || resp.StatusCode != http.StatusNotFound {
+	if resp, err := http.Get(srv.URL() + "/api/meetings/" + meetingID + "/transcript"); err != nil || resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("a transcript exists though transcription was never on: %v %v", resp.StatusCode, err)
 	}
 
@@ -129,7 +126,7 @@ func TestTranscriptionConsent(t *testing.T) {
 			Speaker string `json:"speaker"`
 		} `json:"events"`
 	}
-	json.Unmarshal(fetchTranscript(t, srv.URL(), j.MeetingID, "json"), &doc)
+	json.Unmarshal(fetchTranscript(t, srv.URL(), meetingID, "json"), &doc)
 	optOut := false
 	for _, e := range doc.Events {
 		if e.Kind == "opt_out" && e.Speaker == "ben" {
@@ -144,7 +141,7 @@ func TestTranscriptionConsent(t *testing.T) {
 			t.Fatal("ben's speech is in the transcript")
 		}
 	}
-	md := string(fetchTranscript(t, srv.URL(), j.MeetingID, "md"))
+	md := string(fetchTranscript(t, srv.URL(), meetingID, "md"))
 	if !strings.Contains(md, "ben") {
 		t.Errorf("the Markdown transcript does not mention the opt-out:\n%s", md)
 	}

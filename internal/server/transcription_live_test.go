@@ -35,11 +35,7 @@ func TestLiveTranscriptionOfStems(t *testing.T) {
 	meetingID := ""
 	for _, msg := range lm.observer.Messages() {
 		if msg.Type == "joined" {
-			var j struct {
-				MeetingID string `json:"meeting_id"`
-			}
-			json.Unmarshal(msg.Raw, &j)
-			meetingID = j.MeetingID
+			meetingID = msg.MeetingID
 		}
 	}
 	time.Sleep(2 * time.Second) // the last utterance's final caption

@@ -40,10 +40,7 @@ func TestSharedMicrophoneIsDiarized(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var j struct {
-		MeetingID string `json:"meeting_id"`
-	}
-	json.Unmarshal(joined.Raw, &j)
+	meetingID := joined.MeetingID
 	obs.Send(map[string]any{"type": "transcription", "enabled": true})
 	roomSys, err := client.Connect(ctx, srv.URL(), client.Options{SendOnly: true, KeepMessages: true})
 	if err != nil {
@@ -86,7 +83,7 @@ func TestSharedMicrophoneIsDiarized(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	labels := map[string]bool{}
 	for time.Now().Before(deadline) {
-		json.Unmarshal(fetchTranscript(t, srv.URL(), j.MeetingID, "json"), &doc)
+		json.Unmarshal(fetchTranscript(t, srv.URL(), meetingID, "json"), &doc)
 		labels = map[string]bool{}
 		for _, s := range doc.Segments {
 			labels[s.Speaker] = true

@@ -101,11 +101,7 @@ func TestStalledRecogniserDropsAtTheTapOnly(t *testing.T) {
 	meetingID := ""
 	for _, msg := range obs.Messages() {
 		if msg.Type == "joined" {
-			var j struct {
-				MeetingID string `json:"meeting_id"`
-			}
-			json.Unmarshal(msg.Raw, &j)
-			meetingID = j.MeetingID
+			meetingID = msg.MeetingID
 		}
 	}
 	spk.Close()

@@ -40,6 +40,7 @@ type Message struct {
 	Participants  []Participant `json:"participants"`
 	Tracks        []TrackInfo   `json:"tracks"`
 	Resumed       bool          `json:"resumed"`
+	MeetingID     string        `json:"meeting_id"`
 	// offer / answer
 	SDP  string            `json:"sdp"`
 	Mids map[string]string `json:"mids"`
