@@ -185,15 +185,9 @@ func fetchTranscript(t *testing.T, base, meetingID, format string) []byte {
 // shared wer tool on it; it returns WER and cpWER in percent.
 func scoreCpWER(t *testing.T, m devset.Meeting, segs []map[string]any) (wer, cpwer float64) {
 	t.Helper()
-	tools, err := devset.ToolsDir()
+	bin, err := devset.BuildTool(context.Background(), t.TempDir(), "wer")
 	if err != nil {
 		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "wer")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/wer")
-	build.Dir = tools
-	if b, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build wer: %v\n%s", err, b)
 	}
 	hyp := filepath.Join(t.TempDir(), m.ID+".json")
 	b, _ := json.Marshal(segs)

@@ -4,10 +4,12 @@
 package devset
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -44,6 +46,22 @@ func ToolsDir() (string, error) {
 		return "", err
 	}
 	return filepath.Clean(filepath.Join(d, "..", "..", "tools")), nil
+}
+
+// BuildTool compiles one of the shared scorers (ToolsDir's cmd/NAME:
+// "der", "wer") into dir and returns the binary's path.
+func BuildTool(ctx context.Context, dir, name string) (string, error) {
+	tools, err := ToolsDir()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, name)
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/"+name)
+	cmd.Dir = tools
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building %s: %v\n%s", name, err, out)
+	}
+	return bin, nil
 }
 
 func checkDir(d string) (string, error) {

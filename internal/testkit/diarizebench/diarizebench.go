@@ -154,15 +154,5 @@ func parse(b []byte) ([]Result, error) {
 
 // BuildDER compiles the shared der scorer (devset.ToolsDir) into dir.
 func BuildDER(ctx context.Context, dir string) (string, error) {
-	tools, err := devset.ToolsDir()
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "der")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/der")
-	cmd.Dir = tools
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building der: %v\n%s", err, out)
-	}
-	return bin, nil
+	return devset.BuildTool(ctx, dir, "der")
 }
