@@ -228,9 +228,16 @@ func (b *browser) do(t *testing.T, actions ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
+// navigate loads a page. It has 45 s, not do's 15: a browser's first
+// navigation also starts its Chromium, which takes that long when three
+// others are already in a meeting on two cores.
 func (b *browser) navigate(t *testing.T, url string) {
 	t.Helper()
-	b.do(t, chromedp.Navigate(url))
+	ctx, cancel := b.timeout(45 * time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatalf("%s: navigate: %v\nconsole:\n%s", b.name, err, b.consoleLog())
+	}
 }
 
 func (b *browser) click(t *testing.T, sel string) {
