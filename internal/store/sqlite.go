@@ -66,7 +66,7 @@ CREATE TABLE events (
 	detail     TEXT NOT NULL
 );
 CREATE INDEX events_meeting ON events(meeting_id, at_s);
-`}
+`, accessSchema}
 
 // OpenSQLite opens (creating if needed) dataDir/parley.db.
 //
