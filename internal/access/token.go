@@ -73,10 +73,10 @@ type Claims struct {
 type Keys struct {
 	key []byte
 
-	mu   sync.Mutex
+	mu    sync.Mutex
 	used  map[string]int64 // token id → expiry
 	swept int64            // last sweep of used, Unix seconds
-	now  func() time.Time
+	now   func() time.Time
 }
 
 // KeyFile is the key's file under the data directory.
@@ -111,8 +111,11 @@ func NewKeys(key []byte) *Keys {
 }
 
 // Sign returns a token for c, setting its expiry and id.
-func (k *Keys) Sign(c Claims) string {
-	c.Expires = k.now().Add(TokenTTL).Unix()
+func (k *Keys) Sign(c Claims) string { return k.SignAt(c, k.now()) }
+
+// SignAt signs as if the time were now: the token expires TokenTTL after.
+func (k *Keys) SignAt(c Claims, now time.Time) string {
+	c.Expires = now.Add(TokenTTL).Unix()
 	c.ID = randomID(16)
 	payload, _ := json.Marshal(c)
 	body := base64.RawURLEncoding.EncodeToString(payload)

@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/parleyhq/parley/internal/access"
+	"github.com/parleyhq/parley/internal/auth"
 	"github.com/parleyhq/parley/internal/room"
 	"github.com/parleyhq/parley/internal/signal"
 )
@@ -29,10 +31,19 @@ type Options struct {
 	Ready func() bool
 	// Web serves the client pages and assets (nil: none).
 	Web http.Handler
+	// Auth identifies requests and checks them against CSRF (required).
+	Auth *auth.Service
+	// Store keeps rooms, grants and the audit log (required).
+	Store RoomStore
+	// Keys signs join tokens (required).
+	Keys *access.Keys
 }
 
 // New returns the server's HTTP handler.
 func New(o Options) http.Handler {
+	if o.Auth == nil || o.Store == nil || o.Keys == nil {
+		panic("httpapi: Options.Auth, Store and Keys are required")
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -54,51 +65,28 @@ func New(o Options) http.Handler {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
 	}
 	mux.Handle("GET /ws", o.Signal)
-	mux.HandleFunc("POST /api/rooms", func(w http.ResponseWriter, r *http.Request) {
-		if o.Ready != nil && !o.Ready() {
-			writeError(w, room.ErrShuttingDown)
-			return
-		}
-		id := room.NewRoomID()
-		writeJSON(w, http.StatusCreated, map[string]string{"id": id, "url": baseURL(o.PublicURL, r) + "/" + id})
-	})
-	mux.HandleFunc("GET /api/rooms/{id}", func(w http.ResponseWriter, r *http.Request) {
-		id := r.PathValue("id")
-		if !room.ValidRoomID(id) {
-			writeError(w, room.ErrInvalidRoomID)
-			return
-		}
-		n := o.Rooms.Participants(id)
-		out := map[string]any{"id": id, "active": n > 0, "participants": n, "url": baseURL(o.PublicURL, r) + "/" + id}
-		if rm, ok := o.Rooms.Room(id); ok {
-			out["meeting_id"] = rm.MeetingID()
-			out["transcription"] = signal.Transcription(rm.Transcription())
+	a := &api{o: o}
+	mux.HandleFunc("GET /api/session", func(w http.ResponseWriter, r *http.Request) {
+		out := map[string]any{"mode": o.Auth.Mode(), "csrf": o.Auth.CSRFToken(w, r), "user": nil}
+		if u, ok := o.Auth.User(r); ok {
+			out["user"] = u
 		}
 		writeJSON(w, http.StatusOK, out)
 	})
-	mux.HandleFunc("POST /api/rooms/{id}/transcription", func(w http.ResponseWriter, r *http.Request) {
-		rm, ok := o.Rooms.Room(r.PathValue("id"))
-		if !ok {
-			writeError(w, signal.NewError(signal.CodeNotFound, "no meeting in progress in this room"))
-			return
-		}
-		var body struct {
-			Enabled *bool `json:"enabled"`
-		}
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<10)).Decode(&body); err != nil || body.Enabled == nil {
-			writeError(w, signal.NewError(signal.CodeInvalidField, `want {"enabled": true|false}`))
-			return
-		}
-		if err := rm.SetTranscription(*body.Enabled, nil); err != nil {
-			if signal.CodeOf(err) == signal.CodeInternal {
-				o.Logger.Error("transcription change failed", "room", rm.ID(), "err", err)
-			}
-			writeError(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, signal.Transcription(rm.Transcription()))
-	})
+	mux.HandleFunc("POST /api/rooms", a.createRoom)
+	mux.HandleFunc("GET /api/rooms", a.myRooms)
+	mux.HandleFunc("GET /api/rooms/{id}", a.roomInfo)
+	mux.HandleFunc("POST /api/rooms/{id}/join", a.join)
+	mux.HandleFunc("GET /api/rooms/{id}/settings", a.settings)
+	mux.HandleFunc("PATCH /api/rooms/{id}/settings", a.settings)
+	mux.HandleFunc("GET /api/rooms/{id}/audit", a.auditLog)
+	mux.HandleFunc("POST /api/rooms/{id}/transcription", a.transcription)
 	mux.HandleFunc("GET /api/meetings/{id}/transcript", func(w http.ResponseWriter, r *http.Request) {
+		// Outsiders get the answer a meeting that does not exist gets.
+		if !a.mayRead(r, r.PathValue("id")) {
+			writeError(w, errNoMeeting)
+			return
+		}
 		serveTranscript(w, r, o.Transcripts)
 	})
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, _ *http.Request) {

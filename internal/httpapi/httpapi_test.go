@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/parleyhq/parley/internal/access"
+	"github.com/parleyhq/parley/internal/auth"
 	"github.com/parleyhq/parley/internal/room"
 	"github.com/parleyhq/parley/internal/sfu"
 	"github.com/parleyhq/parley/internal/signal"
@@ -49,7 +51,12 @@ func newAPI(t *testing.T, o Options) *httptest.Server {
 	if _, err := m.Join(liveRoom, "Ada", conn{}, room.JoinOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	o.Rooms, o.Signal = m, http.NotFoundHandler()
+	st, err := store.OpenSQLite(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	o.Rooms, o.Signal, o.Auth, o.Store, o.Keys = m, http.NotFoundHandler(), auth.NewOpen(""), st, access.NewKeys(make([]byte, 32))
 	srv := httptest.NewServer(New(o))
 	t.Cleanup(srv.Close)
 	return srv
@@ -74,16 +81,29 @@ func TestErrorStatuses(t *testing.T) {
 		{noStore, "GET", "/api/nothing", "", http.StatusNotFound, signal.CodeNotFound},
 		{noStore, "POST", "/api/rooms/nobody-here/transcription", `{"enabled":true}`, http.StatusNotFound, signal.CodeNotFound},
 		{noStore, "POST", "/api/rooms/" + liveRoom + "/transcription", `{"on":true}`, http.StatusBadRequest, signal.CodeInvalidField},
-		{noStore, "POST", "/api/rooms/" + liveRoom + "/transcription", `{"enabled":true}`, http.StatusNotImplemented, signal.CodeNoTranscription},
-		{noStore, "GET", "/api/meetings/MT_k2p4r6t8v2x4z6/transcript", "", http.StatusNotImplemented, signal.CodeNoTranscription},
+		// Without a participant's credential the live room answers as
+		// if there were no meeting.
+		{noStore, "POST", "/api/rooms/" + liveRoom + "/transcription", `{"enabled":true}`, http.StatusNotFound, signal.CodeNotFound},
+		{noStore, "POST", "/api/rooms/" + liveRoom + "/join", `{"name":""}`, http.StatusBadRequest, signal.CodeInvalidName},
+		{noStore, "POST", "/api/rooms/ab-cd/join", `{"name":"Eve"}`, http.StatusNotFound, signal.CodeNotFound},
+		{noStore, "POST", "/api/rooms", `{"id":"short-id"}`, http.StatusNotFound, signal.CodeInvalidRoom},
+		{noStore, "POST", "/api/rooms", `{"access":"everybody"}`, http.StatusBadRequest, signal.CodeInvalidField},
+		{noStore, "GET", "/api/rooms/" + liveRoom + "/audit", "", http.StatusNotFound, signal.CodeNotFound},
+		{noStore, "GET", "/api/rooms", "", http.StatusUnauthorized, signal.CodeUnauthorized},
+		// An outsider gets the same 404 for a meeting that exists, one
+		// that does not, and a malformed id.
 		{missing, "GET", "/api/meetings/not-a-meeting/transcript", "", http.StatusNotFound, signal.CodeNotFound},
 		{missing, "GET", "/api/meetings/MT_k2p4r6t8v2x4z6/transcript", "", http.StatusNotFound, signal.CodeNotFound},
-		{missing, "GET", "/api/meetings/MT_k2p4r6t8v2x4z6/transcript?format=docx", "", http.StatusBadRequest, signal.CodeInvalidField},
-		{broken, "GET", "/api/meetings/MT_k2p4r6t8v2x4z6/transcript", "", http.StatusInternalServerError, signal.CodeInternal},
+		{broken, "GET", "/api/meetings/MT_k2p4r6t8v2x4z6/transcript?key=guess", "", http.StatusNotFound, signal.CodeNotFound},
 	} {
 		req, err := http.NewRequest(c.method, c.srv.URL+c.path, strings.NewReader(c.body))
 		if err != nil {
 			t.Fatal(err)
+		}
+		if c.method == "POST" {
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set(auth.CSRFHeader, csrfToken)
+			req.AddCookie(&http.Cookie{Name: auth.CSRFCookie, Value: csrfToken})
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -102,9 +122,13 @@ func TestErrorStatuses(t *testing.T) {
 	}
 }
 
-// TestRoomTranscriptionJSON checks that a room's transcription state
-// keeps its wire field names in the REST API.
-func TestRoomTranscriptionJSON(t *testing.T) {
+// csrfToken is a well-formed CSRF token the tests send as cookie and header.
+const csrfToken = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+// TestRoomInfoHidesTheMeeting checks that GET /api/rooms/{id} says
+// whether the meeting is transcribed (consent before joining) but never
+// hands out its meeting id.
+func TestRoomInfoHidesTheMeeting(t *testing.T) {
 	srv := newAPI(t, Options{})
 	resp, err := http.Get(srv.URL + "/api/rooms/" + liveRoom)
 	if err != nil {
@@ -113,16 +137,13 @@ func TestRoomTranscriptionJSON(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	var got struct {
-		Participants  int
-		MeetingID     string `json:"meeting_id"`
+		Active        bool
 		Transcription map[string]any
 	}
 	if err := json.Unmarshal(b, &got); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("%d %s: %v", resp.StatusCode, b, err)
 	}
-	want := map[string]any{"enabled": false, "meeting_id": got.MeetingID}
-	if got.Participants != 1 || !strings.HasPrefix(got.MeetingID, "MT_") || len(got.Transcription) != len(want) ||
-		got.Transcription["enabled"] != want["enabled"] || got.Transcription["meeting_id"] != want["meeting_id"] {
+	if !got.Active || len(got.Transcription) != 1 || got.Transcription["enabled"] != false || strings.Contains(string(b), "MT_") {
 		t.Errorf("GET /api/rooms/%s: %s", liveRoom, b)
 	}
 }

@@ -24,6 +24,8 @@ type ParticipantInfo struct {
 	Connected  bool
 	// TranscriptionOptOut: this participant's audio is not transcribed.
 	TranscriptionOptOut bool
+	Role                string
+	Guest               bool // not signed in
 }
 
 // Joined answers a successful join.
@@ -44,6 +46,13 @@ type Joined struct {
 	// being transcribed (consent: nobody speaks unaware).
 	Transcription          TranscriptionState
 	TranscriptionAvailable bool
+	// MeetingKey lets this browser read the meeting's record afterwards
+	// (empty on a resume: the browser has it).
+	MeetingKey string
+	Role       string // this participant's
+	Settings   Settings
+	// Lobby is who waits to be admitted (moderators only).
+	Lobby []LobbyEntry
 }
 
 // Published confirms one of the participant's own tracks and gives its

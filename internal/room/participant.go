@@ -33,6 +33,9 @@ type Participant struct {
 	lostTimer  *time.Timer
 	optOut     bool // do not transcribe my audio
 	noCaptions bool // do not send me captions
+	who        Identity
+	waiting    bool // in the lobby: no media, no room events
+	mutedByMod bool // a moderator muted them (see Settings.SpeakModerated)
 }
 
 var (
@@ -61,7 +64,7 @@ func (p *Participant) Info() ParticipantInfo {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return ParticipantInfo{ID: p.id, Name: p.name, JoinedAt: p.joinedAt, HandRaised: p.handRaised,
-		Connected: !p.socketLost && !p.mediaLost, TranscriptionOptOut: p.optOut}
+		Connected: !p.socketLost && !p.mediaLost, TranscriptionOptOut: p.optOut, Role: p.who.Role, Guest: p.who.Guest}
 }
 
 func (p *Participant) send(ev Event) {
@@ -175,14 +178,26 @@ func (p *Participant) SocketLost(c Conn) {
 		p.mu.Unlock()
 		return
 	}
+	if p.waiting {
+		// A knocker who closed the page is out of the lobby.
+		p.mu.Unlock()
+		p.room.leaveLobby(p)
+		return
+	}
 	p.socketLost = true
 	p.updateTimerLocked()
 	p.mu.Unlock()
 	p.room.broadcast(ParticipantUpdated{Participant: p.Info()})
 }
 
-// Leave removes the participant now.
-func (p *Participant) Leave() { p.room.remove(p, ReasonLeft) }
+// Leave removes the participant (or knocker) now.
+func (p *Participant) Leave() {
+	if p.Waiting() {
+		p.room.leaveLobby(p)
+		return
+	}
+	p.room.remove(p, ReasonLeft)
+}
 
 // Gone reports whether the participant has left.
 func (p *Participant) Gone() bool {
@@ -220,6 +235,14 @@ func (p *Participant) Mute(trackID string, muted bool) error {
 	}
 	if t.Muted() == muted {
 		return nil
+	}
+	if !muted {
+		p.mu.Lock()
+		held := p.mutedByMod && !p.who.moderates()
+		p.mu.Unlock()
+		if held && p.room.Settings().SpeakModerated {
+			return fmt.Errorf("%w: a moderator muted you; ask to speak", ErrNotAllowed)
+		}
 	}
 	t.SetMuted(muted)
 	p.room.broadcast(TrackUpdated{Track: t.Info()})
@@ -309,8 +332,8 @@ func (p *Participant) SetCaptions(on bool) {
 	p.mu.Unlock()
 }
 
-// SetTranscription turns the room's transcription on or off (open mode:
-// any participant may; once roles exist, moderators).
+// SetTranscription turns the room's transcription on or off, if the
+// room's policy lets this participant do it.
 func (p *Participant) SetTranscription(on bool) error { return p.room.SetTranscription(on, p) }
 
 // SetOptOut stops (or resumes) the transcription of this participant's
@@ -336,7 +359,13 @@ func (p *Participant) SetOptOut(out bool) {
 		}
 	}
 	if live := r.liveTranscript(); live != nil {
-		live.Note(Note{Kind: kind, At: r.meetingClock(), Speaker: Speaker{ID: p.id, Name: p.name}})
+		if err := live.Note(Note{Kind: kind, At: r.meetingClock(), Speaker: Speaker{ID: p.id, Name: p.name}}); err != nil {
+			r.trOp.Lock()
+			if r.liveTranscript() == live {
+				r.consentLostLocked(err)
+			}
+			r.trOp.Unlock()
+		}
 	}
 	r.broadcast(ParticipantUpdated{Participant: p.Info()})
 }

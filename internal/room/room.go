@@ -68,6 +68,9 @@ type Options struct {
 	SpeakerInterval time.Duration
 	// Speech enables live captions and transcripts (nil: off).
 	Speech Speech
+	// Keeper keeps rooms' settings, meeting grants and the audit log
+	// (nil: default settings, nothing kept).
+	Keeper Keeper
 }
 
 // Manager holds the live rooms.
@@ -137,6 +140,10 @@ type Room struct {
 	createdAt    time.Time
 	meetingID    string
 
+	settings Settings
+	banned   map[string]bool         // subjects removed from this meeting
+	lobby    map[string]*Participant // knocking, by participant id
+
 	trOp         sync.Mutex // serialises SetTranscription
 	transcribing bool
 	live         LiveTranscript // nil unless transcribing
@@ -146,14 +153,21 @@ type Room struct {
 // ID returns the room id.
 func (r *Room) ID() string { return r.id }
 
-// JoinOptions are a participant's choices at join time.
+// JoinOptions are a participant's choices at join time and what the
+// server verified about them (from their join token).
 type JoinOptions struct {
 	// SendOnly participants receive no media: a broadcaster, a room
 	// system that only captures, a load generator's publishers.
 	SendOnly bool
+	// Who they are and may do. A zero Identity joins as a participant
+	// with a fresh guest subject (in-process callers and tests).
+	Identity Identity
+	// Lobby: they must wait until a moderator admits them.
+	Lobby bool
 }
 
-// Join admits a participant into a room, creating the room if needed.
+// Join admits a participant into a room, creating the room if needed, or
+// puts them in the room's lobby when they must knock.
 func (m *Manager) Join(roomID, name string, conn Conn, opts JoinOptions) (*Participant, error) {
 	if !ValidRoomID(roomID) {
 		return nil, ErrInvalidRoomID
@@ -161,6 +175,22 @@ func (m *Manager) Join(roomID, name string, conn Conn, opts JoinOptions) (*Parti
 	name, err := CleanName(name)
 	if err != nil {
 		return nil, err
+	}
+	who := opts.Identity
+	if who.Role == "" {
+		who.Role = RoleParticipant
+	}
+	if who.Subject == "" {
+		who.Subject = "guest:" + newID("")
+	}
+	if !validRole(who.Role) {
+		return nil, fmt.Errorf("%w: role %q", ErrNotAllowed, who.Role)
+	}
+	// A room that becomes live takes its settings from the keeper (store
+	// I/O: before any lock).
+	settings := DefaultSettings()
+	if _, live := m.Room(roomID); !live && m.opts.Keeper != nil {
+		settings = m.opts.Keeper.RoomSettings(roomID)
 	}
 	m.mu.Lock()
 	if m.closing {
@@ -172,7 +202,7 @@ func (m *Manager) Join(roomID, name string, conn Conn, opts JoinOptions) (*Parti
 		mid := newID("MT_") + newID("")
 		r = &Room{id: roomID, m: m, log: m.log.With("room", roomID), participants: map[string]*Participant{},
 			tracks: map[string]*sfu.Track{}, stop: make(chan struct{}), createdAt: time.Now(), meetingID: mid,
-			trState: TranscriptionState{MeetingID: mid}}
+			trState: TranscriptionState{MeetingID: mid}, settings: settings, banned: map[string]bool{}, lobby: map[string]*Participant{}}
 		m.rooms[roomID] = r
 		m.wg.Add(1)
 		go func() {
@@ -181,27 +211,50 @@ func (m *Manager) Join(roomID, name string, conn Conn, opts JoinOptions) (*Parti
 		}()
 	}
 	r.mu.Lock()
-	if len(r.participants) >= MaxParticipants {
+	if r.banned[who.Subject] {
+		r.mu.Unlock()
+		m.mu.Unlock()
+		return nil, ErrRemoved
+	}
+	if len(r.participants)+len(r.lobby) >= MaxParticipants {
 		r.mu.Unlock()
 		m.mu.Unlock()
 		return nil, ErrRoomFull
 	}
+	knock := opts.Lobby || (r.settings.Locked && !who.moderates())
 	p := &Participant{id: newID("PA_"), name: r.uniqueNameLocked(name), room: r, conn: conn, joinedAt: time.Now().UTC(), sendOnly: opts.SendOnly,
-		token: newID("") + newID(""), chatLimit: rate.NewLimiter(5, 20), reactLimit: rate.NewLimiter(2, 5)}
+		who: who, waiting: knock, chatLimit: rate.NewLimiter(5, 20), reactLimit: rate.NewLimiter(2, 5)}
+	if knock {
+		r.lobby[p.id] = p
+		r.mu.Unlock()
+		m.mu.Unlock()
+		r.knocked(p)
+		return p, nil
+	}
+	p.token = newID("") + newID("")
 	r.participants[p.id] = p
 	m.byToken[p.token] = p
 	m.participants++
 	r.mu.Unlock()
 	m.mu.Unlock()
+	if err := r.enter(p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
 
-	peer, err := m.sfu.NewPeer(p.id, p, p)
+// enter gives a participant now in r.participants their media side,
+// tells them and the others, and subscribes them to the room's tracks.
+func (r *Room) enter(p *Participant) error {
+	peer, err := r.m.sfu.NewPeer(p.id, p, p)
 	if err != nil {
 		r.remove(p, ReasonLeft)
-		return nil, err
+		return err
 	}
 	p.mu.Lock()
 	p.peer = peer
 	p.mu.Unlock()
+	key := r.admitted(p)
 
 	r.mu.Lock()
 	others := r.othersLocked(p)
@@ -211,8 +264,9 @@ func (m *Manager) Join(roomID, name string, conn Conn, opts JoinOptions) (*Parti
 	}
 	joined := r.joinedLocked(p)
 	r.mu.Unlock()
+	joined.MeetingKey = key
 
-	conn.Send(joined)
+	p.send(joined)
 	info := p.Info()
 	for _, o := range others {
 		o.send(ParticipantJoined{Participant: info})
@@ -221,7 +275,7 @@ func (m *Manager) Join(roomID, name string, conn Conn, opts JoinOptions) (*Parti
 		p.subscribe(t)
 	}
 	r.log.Info("participant joined", "participant", p.id, "participants", len(others)+1)
-	return p, nil
+	return nil
 }
 
 // Resume reattaches a participant whose signalling socket dropped to a
@@ -255,7 +309,7 @@ func (m *Manager) Resume(token string, conn Conn) (*Participant, error) {
 	joined := r.joinedLocked(p)
 	r.mu.Unlock()
 	joined.Resumed = true
-	conn.Send(joined)
+	p.send(joined)
 	// Offers sent while the socket was down were lost: offer again.
 	p.peer.Renegotiate()
 	r.log.Info("participant resumed", "participant", p.id)
@@ -265,7 +319,10 @@ func (m *Manager) Resume(token string, conn Conn) (*Participant, error) {
 func (r *Room) joinedLocked(p *Participant) Joined {
 	j := Joined{ParticipantID: p.id, Room: r.id, ResumeToken: p.token, ICEServers: r.m.sfu.ICEServers(),
 		ActiveSpeaker: r.speaker, MeetingID: r.meetingID, MeetingStarted: r.createdAt.UTC(), Transcription: r.trState,
-		TranscriptionAvailable: r.m.opts.Speech != nil}
+		TranscriptionAvailable: r.m.opts.Speech != nil, Settings: r.settings, Role: p.Identity().Role}
+	if p.who.moderates() {
+		j.Lobby = r.lobbyLocked()
+	}
 	for _, o := range r.sortedLocked() {
 		j.Participants = append(j.Participants, o.Info())
 	}
@@ -328,16 +385,8 @@ func (r *Room) remove(p *Participant, reason string) {
 	delete(r.participants, p.id)
 	delete(m.byToken, p.token)
 	m.participants--
-	empty := len(r.participants) == 0
-	var endLive LiveTranscript
-	if empty && !r.closed {
-		r.closed = true
-		close(r.stop)
-		if m.rooms[r.id] == r {
-			delete(m.rooms, r.id)
-		}
-		endLive, r.live, r.transcribing = r.live, nil, false
-	}
+	endLive := r.closeIfEmptyLocked()
+	empty := r.closed
 	r.mu.Unlock()
 	m.mu.Unlock()
 

@@ -56,6 +56,8 @@ type speechLog struct {
 	ended  int
 	fail   error
 	start  func()
+	// noteErr fails every Note (a store that refuses consent records).
+	noteErr error
 }
 
 func (s *speechLog) Start(_ context.Context, m MeetingInfo, _ CaptionSink) (LiveTranscript, error) {
@@ -74,10 +76,12 @@ func (s *speechLog) Start(_ context.Context, m MeetingInfo, _ CaptionSink) (Live
 func (s *speechLog) Attach(*sfu.Track, Speaker) {}
 func (s *speechLog) Detach(string)              {}
 
-func (s *speechLog) Note(n Note) {
+func (s *speechLog) Note(n Note) error {
 	s.mu.Lock()
 	s.notes = append(s.notes, n)
+	err := s.noteErr
 	s.mu.Unlock()
+	return err
 }
 
 func (s *speechLog) End() {

@@ -34,8 +34,9 @@ type LiveTranscript interface {
 	// still recognised and committed.
 	Detach(trackID string)
 	// Note records a control event in the transcript, so readers know
-	// what was not transcribed and why.
-	Note(n Note)
+	// what was not transcribed and why. It returns when the event is
+	// stored: a consent record that failed must not be taken for kept.
+	Note(n Note) error
 	// End ends the transcription: the utterances in flight are finished
 	// and committed in the background, then the meeting's post-processing
 	// (shared microphones) runs.
@@ -87,6 +88,9 @@ type TranscriptionState struct {
 	MeetingID string
 	// Since is meeting-clock seconds when it was turned on.
 	Since float64
+	// Error says why transcription stopped on its own (a consent record
+	// could not be stored); empty otherwise.
+	Error string
 }
 
 // TranscriptionChanged is sent to everyone when transcription starts or
@@ -125,8 +129,16 @@ func (r *Room) SetTranscription(enabled bool, by *Participant) error {
 	r.trOp.Lock()
 	defer r.trOp.Unlock()
 	r.mu.Lock()
-	closed, same := r.closed, enabled == r.transcribing
+	closed, same, policy := r.closed, enabled == r.transcribing, r.settings.TranscriptionBy
 	r.mu.Unlock()
+	if by != nil {
+		if by.Waiting() {
+			return ErrNotAdmitted
+		}
+		if policy == ByModerators && !by.Identity().moderates() {
+			return fmt.Errorf("%w: only moderators turn transcription on or off in this room", ErrNotAllowed)
+		}
+	}
 	switch {
 	case closed:
 		return ErrRoomClosed
@@ -162,11 +174,15 @@ func (r *Room) SetTranscription(enabled bool, by *Participant) error {
 			}
 		}
 		r.mu.Unlock()
-		live.Note(Note{Kind: NoteTranscriptionOn, At: now, Speaker: who})
+		err = live.Note(Note{Kind: NoteTranscriptionOn, At: now, Speaker: who})
 		for _, p := range r.everyone() {
-			if p.OptedOut() {
-				live.Note(Note{Kind: NoteOptOut, At: now, Speaker: Speaker{ID: p.id, Name: p.name}})
+			if p.OptedOut() && err == nil {
+				err = live.Note(Note{Kind: NoteOptOut, At: now, Speaker: Speaker{ID: p.id, Name: p.name}})
 			}
+		}
+		if err != nil {
+			r.consentLostLocked(err)
+			return ErrConsent
 		}
 		for _, t := range audio {
 			r.transcribe(t)
@@ -177,13 +193,40 @@ func (r *Room) SetTranscription(enabled bool, by *Participant) error {
 		r.transcribing, r.live, r.trState = false, nil, state
 		r.mu.Unlock()
 		if live != nil {
-			live.Note(Note{Kind: NoteTranscriptionOff, At: now, Speaker: who})
+			if err := live.Note(Note{Kind: NoteTranscriptionOff, At: now, Speaker: who}); err != nil {
+				// Transcription is off all the same; the transcript
+				// just lacks the line that says so.
+				r.log.Error("transcription-off event not stored", "err", err)
+			}
 			live.End()
 		}
 	}
+	action := "transcription_off"
+	if enabled {
+		action = "transcription_on"
+	}
+	r.audit(by, action, r.meetingID)
 	r.broadcast(TranscriptionChanged{state})
 	r.log.Info("transcription", "enabled", enabled, "by", state.By, "meeting", r.meetingID)
 	return nil
+}
+
+// consentLostLocked turns transcription off because a consent record
+// (transcription on, an opt-out or opt-in) could not be stored, and tells
+// everyone why: a meeting is never transcribed on a consent the record
+// does not show. r.trOp is held.
+func (r *Room) consentLostLocked(err error) {
+	r.log.Error("consent record not stored: transcription turned off", "err", err)
+	r.mu.Lock()
+	live := r.live
+	state := TranscriptionState{MeetingID: r.meetingID, Error: "consent_not_recorded"}
+	r.transcribing, r.live, r.trState = false, nil, state
+	r.mu.Unlock()
+	if live != nil {
+		live.End()
+	}
+	r.audit(nil, "transcription_off", "consent record not stored")
+	r.broadcast(TranscriptionChanged{state})
 }
 
 // Transcription returns the room's transcription state.

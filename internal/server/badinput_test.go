@@ -62,15 +62,15 @@ func TestBadInputGetsErrorsAndHurtsNoOne(t *testing.T) {
 	expectError(t, bad, &seen, 4001, "unknown type")
 	send(`{"type":"chat","text":"` + strings.Repeat("x", 70<<10) + `"}`)
 	expectError(t, bad, &seen, 4002, "message over 64 KiB")
-	send(`{"type":"join","room":"Not A Room!","name":"x"}`)
-	expectError(t, bad, &seen, 4006, "invalid room")
-	send(`{"type":"join","room":"media-room","name":"bad\u0007name"}`)
-	expectError(t, bad, &seen, 4007, "control character in name")
+	send(`{"type":"join","room":"media-room","name":"Mallory"}`)
+	expectError(t, bad, &seen, 4043, "join without a token")
+	send(`{"type":"join","token":"v1.eyJyb29tIjoibWVkaWEtcm9vbSJ9.AAAA"}`)
+	expectError(t, bad, &seen, 4044, "forged token")
 
 	if _, err := bad.Join(ctxT(t, 5*time.Second), "media-room", "Mallory"); err != nil {
 		t.Fatal(err)
 	}
-	send(`{"type":"join","room":"media-room","name":"again"}`)
+	send(`{"type":"join","token":"v1.x.y"}`)
 	expectError(t, bad, &seen, 4005, "second join")
 	send(`{"type":"candidate","target":"publisher","candidate":{"candidate":"candidate:1 1 udp 2130706431 127.0.0.1 9999 typ host","sdpMid":"0"}}`)
 	expectError(t, bad, &seen, 4010, "candidate before offer")

@@ -66,7 +66,7 @@ func TestActiveSpeakerFollowsAudioLevels(t *testing.T) {
 func TestNATIPIsAnnounced(t *testing.T) {
 	srv := start(t, func(c *config.Config) { c.Media.NATIP = "203.0.113.7" })
 	c := dial(t, srv)
-	if _, err := c.Join(ctxT(t, 5*time.Second), "nat-room", "A"); err != nil {
+	if _, err := c.Join(ctxT(t, 5*time.Second), "nat-ip-room", "A"); err != nil {
 		t.Fatal(err)
 	}
 	// The answer is applied whether or not media can flow (it cannot:
@@ -86,7 +86,7 @@ func TestNATIPIsAnnounced(t *testing.T) {
 func TestICETCPFallback(t *testing.T) {
 	srv := start(t)
 	pub := dial(t, srv)
-	if _, err := pub.Join(ctxT(t, 5*time.Second), "tcp-room", "UDP publisher"); err != nil {
+	if _, err := pub.Join(ctxT(t, 5*time.Second), "tcp-only-room", "UDP publisher"); err != nil {
 		t.Fatal(err)
 	}
 	tr, err := pub.PublishAudio(ctxT(t, 5*time.Second), client.AudioOptions{})
@@ -100,7 +100,7 @@ func TestICETCPFallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sub.Drop() })
-	if _, err := sub.Join(ctx, "tcp-room", "TCP subscriber"); err != nil {
+	if _, err := sub.Join(ctx, "tcp-only-room", "TCP subscriber"); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, 5*time.Second, "published", func() bool { return tr.ServerID() != "" })

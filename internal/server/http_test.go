@@ -20,16 +20,25 @@ func httpGet(url string) (int, error) {
 	return resp.StatusCode, nil
 }
 
+// csrf is a well-formed CSRF token, sent as cookie and header.
+const csrf = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
 func TestHTTPAPI(t *testing.T) {
 	srv := start(t)
-	resp, err := http.Post(srv.URL()+"/api/rooms", "application/json", nil)
+	req, _ := http.NewRequest("POST", srv.URL()+"/api/rooms", nil)
+	req.Header.Set("X-Parley-CSRF", csrf)
+	req.AddCookie(&http.Cookie{Name: "parley_csrf", Value: csrf})
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var created struct{ ID, URL string }
+	var created struct {
+		ID, URL      string
+		CreatorToken string `json:"creator_token"`
+	}
 	json.NewDecoder(resp.Body).Decode(&created)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated || !room.ValidRoomID(created.ID) || !strings.HasSuffix(created.URL, "/"+created.ID) {
+	if resp.StatusCode != http.StatusCreated || !room.ValidRoomID(created.ID) || !strings.HasSuffix(created.URL, "/"+created.ID) || created.CreatorToken == "" {
 		t.Fatalf("POST /api/rooms: %d %+v", resp.StatusCode, created)
 	}
 	for _, h := range []string{"Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy", "Permissions-Policy"} {

@@ -203,7 +203,7 @@ func TestBandwidthEstimateCapsLayer(t *testing.T) {
 func TestNACKIsAnsweredFromCache(t *testing.T) {
 	srv := start(t)
 	pubC := dial(t, srv)
-	if _, err := pubC.Join(ctxT(t, 5*time.Second), "nack-room", "Publisher"); err != nil {
+	if _, err := pubC.Join(ctxT(t, 5*time.Second), "nack-cache-room", "Publisher"); err != nil {
 		t.Fatal(err)
 	}
 	ctx := ctxT(t, 10*time.Second)
@@ -214,7 +214,7 @@ func TestNACKIsAnsweredFromCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { subC.Drop() })
-	if _, err := subC.Join(ctx, "nack-room", "Subscriber"); err != nil {
+	if _, err := subC.Join(ctx, "nack-cache-room", "Subscriber"); err != nil {
 		t.Fatal(err)
 	}
 	video, err := pubC.PublishVideo(ctx, client.VideoOptions{})

@@ -20,7 +20,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/parleyhq/parley/internal/access"
 	"github.com/parleyhq/parley/internal/asr"
+	"github.com/parleyhq/parley/internal/auth"
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/httpapi"
 	"github.com/parleyhq/parley/internal/jobs"
@@ -96,7 +98,14 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		s.Store.Close()
 		return nil, fmt.Errorf("speech engine: %w", err)
 	}
-	ropts := room.Options{SFU: s.SFU, PeerTimeout: cfg.Media.PeerTimeout, Logger: log.With("part", "room"), Registerer: reg}
+	keys, err := access.LoadKeys(cfg.DataDir)
+	if err != nil {
+		s.SFU.Close()
+		s.Store.Close()
+		return nil, err
+	}
+	ropts := room.Options{SFU: s.SFU, PeerTimeout: cfg.Media.PeerTimeout, Logger: log.With("part", "room"), Registerer: reg,
+		Keeper: &keeper{st: s.Store, log: log.With("part", "access")}}
 	if s.Engine != nil {
 		s.Speech, err = speech.NewService(speech.LiveConfig{Engine: s.Engine, Store: s.Store,
 			SpoolDir: filepath.Join(cfg.DataDir, "spool"), Logger: log.With("part", "speech"), Registerer: reg,
@@ -117,7 +126,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		}
 	}
 	s.signal = signal.NewServer(s.Rooms, signal.Options{Logger: log.With("part", "signal"), Origins: origins, Registerer: reg,
-		JoinTimeout: cfg.Limits.JoinTimeout, Rate: cfg.Limits.MessageRate, Burst: cfg.Limits.MessageBurst})
+		JoinTimeout: cfg.Limits.JoinTimeout, Rate: cfg.Limits.MessageRate, Burst: cfg.Limits.MessageBurst, Keys: keys})
 	handler := httpapi.New(httpapi.Options{
 		Rooms:       s.Rooms,
 		Transcripts: s.Store,
@@ -127,6 +136,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Logger:      log.With("part", "http"),
 		Ready:       func() bool { return !s.Rooms.Draining() },
 		Web:         client,
+		Auth:        auth.NewOpen(cfg.PublicURL),
+		Store:       s.Store,
+		Keys:        keys,
 	})
 	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	return s, nil

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -34,7 +35,7 @@ func TestTranscriptionConsent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	meetingID := joined.MeetingID
+	meetingID, meetingKey := joined.MeetingID, joined.MeetingKey
 	speaker := func(name string) *client.Client {
 		c, err := client.Connect(ctx, srv.URL(), client.Options{SendOnly: true, KeepMessages: true})
 		if err != nil {
@@ -82,7 +83,7 @@ func TestTranscriptionConsent(t *testing.T) {
 	if n, _ := captions(); n != 0 {
 		t.Fatalf("%d captions while transcription was off", n)
 	}
-	if resp, err := http.Get(srv.URL() + "/api/meetings/" + meetingID + "/transcript"); err != nil || resp.StatusCode != http.StatusNotFound {
+	if resp, err := http.Get(srv.URL() + "/api/meetings/" + meetingID + "/transcript?key=" + meetingKey); err != nil || resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("a transcript exists though transcription was never on: %v %v", resp.StatusCode, err)
 	}
 
@@ -94,9 +95,10 @@ func TestTranscriptionConsent(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("opt-out not announced: %v", err)
 	}
-	resp, err := http.Post(srv.URL()+"/api/rooms/consent-room/transcription", "application/json", strings.NewReader(`{"enabled":true}`))
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("REST transcription on: %v %v", resp.StatusCode, err)
+	// Over REST, as the observer (its meeting key says who asks).
+	obs.Header.Set("Authorization", "Bearer "+meetingKey)
+	if err := obs.API(ctx, "POST", "/api/rooms/consent-room/transcription", map[string]bool{"enabled": true}, nil); err != nil {
+		t.Fatalf("REST transcription on: %v", err)
 	}
 	if _, err := ruth.WaitFor(ctx, func(m client.Message) bool {
 		return m.Type == "transcription" && strings.Contains(string(m.Raw), `"enabled":true`)
@@ -126,7 +128,7 @@ func TestTranscriptionConsent(t *testing.T) {
 			Speaker string `json:"speaker"`
 		} `json:"events"`
 	}
-	json.Unmarshal(fetchTranscript(t, srv.URL(), meetingID, "json"), &doc)
+	json.Unmarshal(fetchTranscript(t, srv.URL(), meetingID, meetingKey, "json"), &doc)
 	optOut := false
 	for _, e := range doc.Events {
 		if e.Kind == "opt_out" && e.Speaker == "ben" {
@@ -141,7 +143,7 @@ func TestTranscriptionConsent(t *testing.T) {
 			t.Fatal("ben's speech is in the transcript")
 		}
 	}
-	md := string(fetchTranscript(t, srv.URL(), meetingID, "md"))
+	md := string(fetchTranscript(t, srv.URL(), meetingID, meetingKey, "md"))
 	if !strings.Contains(md, "ben") {
 		t.Errorf("the Markdown transcript does not mention the opt-out:\n%s", md)
 	}
@@ -172,8 +174,9 @@ func TestTranscriptionUnavailableWithoutEngine(t *testing.T) {
 	if _, err := c.WaitFor(ctx, func(m client.Message) bool { return m.Type == "error" && m.Code == 4019 }); err != nil {
 		t.Fatalf("no 4019 error: %v", err)
 	}
-	resp, err := http.Post(srv.URL()+"/api/rooms/quiet-room/transcription", "application/json", strings.NewReader(`{"enabled":true}`))
-	if err != nil || resp.StatusCode != http.StatusNotImplemented {
-		t.Fatalf("REST: %v %v", resp.StatusCode, err)
+	c.Header.Set("Authorization", "Bearer "+m.MeetingKey)
+	var he *client.HTTPError
+	if err := c.API(ctx, "POST", "/api/rooms/quiet-room/transcription", map[string]bool{"enabled": true}, nil); !errors.As(err, &he) || he.Status != http.StatusNotImplemented {
+		t.Fatalf("REST: %v", err)
 	}
 }

@@ -167,9 +167,12 @@ type captionMsg struct {
 	End         float64 `json:"end"`
 }
 
-func fetchTranscript(t *testing.T, base, meetingID, format string) []byte {
+// fetchTranscript downloads a transcript with a participant's meeting key.
+func fetchTranscript(t *testing.T, base, meetingID, key, format string) []byte {
 	t.Helper()
-	resp, err := http.Get(base + "/api/meetings/" + meetingID + "/transcript?format=" + format)
+	req, _ := http.NewRequest("GET", base+"/api/meetings/"+meetingID+"/transcript?format="+format, nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,10 +32,10 @@ func TestLiveTranscriptionOfStems(t *testing.T) {
 	defer cancel()
 	srv := startLiveServer(t, liveConfig(t))
 	lm := runLiveMeeting(t, ctx, srv, "live-stems", opus, 90*time.Second)
-	meetingID := ""
+	meetingID, meetingKey := "", ""
 	for _, msg := range lm.observer.Messages() {
 		if msg.Type == "joined" {
-			meetingID = msg.MeetingID
+			meetingID, meetingKey = msg.MeetingID, msg.MeetingKey
 		}
 	}
 	time.Sleep(2 * time.Second) // the last utterance's final caption
@@ -97,7 +97,7 @@ func TestLiveTranscriptionOfStems(t *testing.T) {
 	}
 	want := len(lm.finalCaptions())
 	for {
-		json.Unmarshal(fetchTranscript(t, srv.URL(), meetingID, "json"), &doc)
+		json.Unmarshal(fetchTranscript(t, srv.URL(), meetingID, meetingKey, "json"), &doc)
 		if len(doc.Segments) >= want || time.Since(ended) > 20*time.Second {
 			break
 		}
@@ -112,7 +112,7 @@ func TestLiveTranscriptionOfStems(t *testing.T) {
 		hyp = append(hyp, map[string]any{"speaker": s.Speaker, "start": s.Start, "end": s.End, "text": s.Text})
 	}
 	if os.Getenv("PARLEY_TEST_DUMP") != "" {
-		os.WriteFile(os.Getenv("PARLEY_TEST_DUMP"), fetchTranscript(t, srv.URL(), meetingID, "json"), 0o644)
+		os.WriteFile(os.Getenv("PARLEY_TEST_DUMP"), fetchTranscript(t, srv.URL(), meetingID, meetingKey, "json"), 0o644)
 	}
 	wer, cpwer := scoreCpWER(t, m, hyp)
 	st, dst := srv.Speech.Stats(), srv.Speech.DecoderStats()
@@ -136,7 +136,7 @@ func TestLiveTranscriptionOfStems(t *testing.T) {
 		t.Errorf("live cpWER %.1f %% is more than 3 points worse than offline %.1f %%", cpwer, offStems)
 	}
 	for _, f := range []string{"vtt", "srt", "md", "txt", "rttm"} {
-		if b := fetchTranscript(t, srv.URL(), meetingID, f); len(b) == 0 {
+		if b := fetchTranscript(t, srv.URL(), meetingID, meetingKey, f); len(b) == 0 {
 			t.Errorf("empty %s transcript", f)
 		}
 	}

@@ -40,7 +40,7 @@ func TestSharedMicrophoneIsDiarized(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	meetingID := joined.MeetingID
+	meetingID, meetingKey := joined.MeetingID, joined.MeetingKey
 	obs.Send(map[string]any{"type": "transcription", "enabled": true})
 	roomSys, err := client.Connect(ctx, srv.URL(), client.Options{SendOnly: true, KeepMessages: true})
 	if err != nil {
@@ -83,7 +83,7 @@ func TestSharedMicrophoneIsDiarized(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	labels := map[string]bool{}
 	for time.Now().Before(deadline) {
-		json.Unmarshal(fetchTranscript(t, srv.URL(), meetingID, "json"), &doc)
+		json.Unmarshal(fetchTranscript(t, srv.URL(), meetingID, meetingKey, "json"), &doc)
 		labels = map[string]bool{}
 		for _, s := range doc.Segments {
 			labels[s.Speaker] = true

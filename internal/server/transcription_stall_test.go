@@ -98,10 +98,10 @@ func TestStalledRecogniserDropsAtTheTapOnly(t *testing.T) {
 	mu.Unlock()
 	close(release)
 	waitUntil(t, 40*time.Second, "David's stream to end", tr.Finished)
-	meetingID := ""
+	meetingID, meetingKey := "", ""
 	for _, msg := range obs.Messages() {
 		if msg.Type == "joined" {
-			meetingID = msg.MeetingID
+			meetingID, meetingKey = msg.MeetingID, msg.MeetingKey
 		}
 	}
 	spk.Close()
@@ -121,7 +121,7 @@ func TestStalledRecogniserDropsAtTheTapOnly(t *testing.T) {
 			Detail  string  `json:"detail"`
 		} `json:"events"`
 	}
-	if err := json.Unmarshal(fetchTranscript(t, srv.URL(), meetingID, "json"), &doc); err != nil {
+	if err := json.Unmarshal(fetchTranscript(t, srv.URL(), meetingID, meetingKey, "json"), &doc); err != nil {
 		t.Fatal(err)
 	}
 	noted := 0

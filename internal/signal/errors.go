@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/parleyhq/parley/internal/access"
 	"github.com/parleyhq/parley/internal/room"
 	"github.com/parleyhq/parley/internal/sfu"
 )
@@ -39,6 +40,18 @@ const (
 	CodeNotFound        Code = 4021 // REST API: no such room, meeting or endpoint
 	CodeLimit           Code = 4022 // more tracks, ICE candidates or media sections than one participant may have
 	CodeJoinTimeout     Code = 4023 // the socket did not join in time; it is closed
+	CodeNotAllowed      Code = 4040 // your role may not do this
+	CodeRemoved         Code = 4041 // a moderator removed you from this meeting
+	CodeNotAdmitted     Code = 4042 // you wait in the lobby: nothing but leave until admitted
+	CodeNoToken         Code = 4043 // join without a join token
+	CodeBadToken        Code = 4044 // join token malformed or its signature wrong
+	CodeTokenExpired    Code = 4045 // join token expired: ask for a new one
+	CodeTokenReplayed   Code = 4046 // join token already used
+	CodeTokenRoom       Code = 4047 // join token for another room
+	CodeNoSuchPerson    Code = 4048 // no such participant (moderator action)
+	CodeConsent         Code = 4049 // a consent record could not be stored: transcription is off
+	CodeUnauthorized    Code = 4050 // REST API: no credential, or not one that may read this
+	CodeForbidden       Code = 4051 // REST API: cross-site request or missing CSRF token
 	CodeInternal        Code = 5000 // server fault; the session continues
 )
 
@@ -74,6 +87,18 @@ var registry = map[Code]struct {
 	CodeNotFound:        {"not_found", http.StatusNotFound},
 	CodeLimit:           {"limit_exceeded", http.StatusTooManyRequests},
 	CodeJoinTimeout:     {"join_timeout", http.StatusRequestTimeout},
+	CodeNotAllowed:      {"not_allowed", http.StatusForbidden},
+	CodeRemoved:         {"removed", http.StatusForbidden},
+	CodeNotAdmitted:     {"not_admitted", http.StatusForbidden},
+	CodeNoToken:         {"token_required", http.StatusUnauthorized},
+	CodeBadToken:        {"bad_token", http.StatusUnauthorized},
+	CodeTokenExpired:    {"token_expired", http.StatusUnauthorized},
+	CodeTokenReplayed:   {"token_replayed", http.StatusUnauthorized},
+	CodeTokenRoom:       {"token_room", http.StatusForbidden},
+	CodeNoSuchPerson:    {"no_such_participant", http.StatusNotFound},
+	CodeConsent:         {"consent_not_recorded", http.StatusServiceUnavailable},
+	CodeUnauthorized:    {"unauthorized", http.StatusUnauthorized},
+	CodeForbidden:       {"forbidden", http.StatusForbidden},
 	CodeInternal:        {"internal", http.StatusInternalServerError},
 }
 
@@ -99,6 +124,17 @@ func Codes() map[Code]string {
 	return m
 }
 
+// tokenError gives a join token's refusal its code.
+func tokenError(err error) error {
+	switch {
+	case errors.Is(err, access.ErrExpired):
+		return NewError(CodeTokenExpired, "join token expired: ask for a new one")
+	case errors.Is(err, access.ErrReplayed):
+		return NewError(CodeTokenReplayed, "join token already used: ask for a new one")
+	}
+	return NewError(CodeBadToken, "join token invalid")
+}
+
 // protoError is an error that already carries its wire code.
 type protoError struct {
 	code Code
@@ -122,6 +158,16 @@ func CodeOf(err error) Code {
 		return pe.code
 	case errors.Is(err, room.ErrInvalidRoomID):
 		return CodeInvalidRoom
+	case errors.Is(err, room.ErrNotAllowed):
+		return CodeNotAllowed
+	case errors.Is(err, room.ErrRemoved):
+		return CodeRemoved
+	case errors.Is(err, room.ErrNotAdmitted):
+		return CodeNotAdmitted
+	case errors.Is(err, room.ErrNoSuchPerson):
+		return CodeNoSuchPerson
+	case errors.Is(err, room.ErrConsent):
+		return CodeConsent
 	case errors.Is(err, room.ErrInvalidName):
 		return CodeInvalidName
 	case errors.Is(err, sfu.ErrNoSupportedCodec):

@@ -24,6 +24,11 @@ var errorKinds = []struct {
 	status int
 }{
 	{"room.ErrInvalidRoomID", room.ErrInvalidRoomID, CodeInvalidRoom, http.StatusNotFound},
+	{"room.ErrNotAllowed", room.ErrNotAllowed, CodeNotAllowed, http.StatusForbidden},
+	{"room.ErrRemoved", room.ErrRemoved, CodeRemoved, http.StatusForbidden},
+	{"room.ErrNotAdmitted", room.ErrNotAdmitted, CodeNotAdmitted, http.StatusForbidden},
+	{"room.ErrNoSuchPerson", room.ErrNoSuchPerson, CodeNoSuchPerson, http.StatusNotFound},
+	{"room.ErrConsent", room.ErrConsent, CodeConsent, http.StatusServiceUnavailable},
 	{"room.ErrInvalidName", room.ErrInvalidName, CodeInvalidName, http.StatusBadRequest},
 	{"room.ErrShuttingDown", room.ErrShuttingDown, CodeShuttingDown, http.StatusServiceUnavailable},
 	{"room.ErrRoomFull", room.ErrRoomFull, CodeRoomFull, http.StatusConflict},

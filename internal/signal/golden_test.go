@@ -28,14 +28,17 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // checks it) so that each field name and omitempty choice is pinned.
 var (
 	t0    = time.Date(2026, 11, 27, 9, 58, 12, 403_000_000, time.UTC)
-	ada   = room.ParticipantInfo{ID: "PA_h2k4m6p8r2t4", Name: "Ada Lovelace", JoinedAt: t0.Add(108 * time.Second), Connected: true}
+	ada   = room.ParticipantInfo{ID: "PA_h2k4m6p8r2t4", Name: "Ada Lovelace", JoinedAt: t0.Add(108 * time.Second), Connected: true, Role: "owner"}
 	grace = room.ParticipantInfo{ID: "PA_x3m5q7s9v2w4", Name: "Grace", JoinedAt: t0.Add(113 * time.Second), HandRaised: true,
-		Connected: true, TranscriptionOptOut: true}
-	camera = sfu.Info{ID: "TR_q4m2x7ab3k", OwnerID: ada.ID, Kind: "video", Source: "camera", Codec: "video/VP8",
+		Connected: true, TranscriptionOptOut: true, Role: "guest", Guest: true}
+	locked  = room.Settings{Access: "trusted", Locked: true, TranscriptionBy: "moderators", SpeakModerated: true}
+	waiting = []room.LobbyEntry{{ID: "PA_w7n3b5c1d9f2", Name: "Guest Lin", Guest: true}}
+	camera  = sfu.Info{ID: "TR_q4m2x7ab3k", OwnerID: ada.ID, Kind: "video", Source: "camera", Codec: "video/VP8",
 		Simulcast: []string{"q", "h", "f"}}
 	roomMic = sfu.Info{ID: "TR_8vdk2mw4pc", OwnerID: grace.ID, Kind: "audio", Source: "microphone", Codec: "audio/opus",
 		Muted: true, SharedMic: true, Speakers: 3}
 	trState = room.TranscriptionState{Enabled: true, By: grace.ID, ByName: grace.Name, MeetingID: "MT_k2p4r6t8v2x4z6", Since: 12.5}
+	trOff   = room.TranscriptionState{MeetingID: "MT_k2p4r6t8v2x4z6", Error: "consent_not_recorded"}
 )
 
 // eventSamples holds one value of every room event type.
@@ -43,7 +46,8 @@ var eventSamples = []room.Event{
 	room.Joined{ParticipantID: ada.ID, Room: "abcd-efghi-jklm", ResumeToken: "k3xq7b2mzp9d4hw6",
 		Participants: []room.ParticipantInfo{ada, grace}, Tracks: []sfu.Info{camera, roomMic},
 		ICEServers: []string{"turn:turn.example.org:3478"}, ActiveSpeaker: grace.ID, Resumed: true,
-		MeetingID: trState.MeetingID, MeetingStarted: t0, Transcription: trState, TranscriptionAvailable: true},
+		MeetingID: trState.MeetingID, MeetingStarted: t0, Transcription: trOff, TranscriptionAvailable: true,
+		MeetingKey: "m9Qx2vT7kLp4Wz8rN3bY6cH1jD5fG0sA", Role: "owner", Settings: locked, Lobby: waiting},
 	room.Published{ClientTrackID: "6c1e4a2f-93b0-4d7e-8f15-2a9c0e7d3b61", Track: camera},
 	room.ParticipantJoined{Participant: grace},
 	room.ParticipantUpdated{Participant: grace},
@@ -60,6 +64,10 @@ var eventSamples = []room.Event{
 	room.Bye{Reason: room.ReasonShutdown},
 	room.TranscriptionChanged{TranscriptionState: trState},
 	room.Caption{SpeakerID: grace.ID, SpeakerName: grace.Name, Text: "shall we start", Final: true, Start: 14.82, End: 15.9},
+	room.Lobby{},
+	room.LobbyChanged{Waiting: waiting},
+	room.Moderated{Action: room.ActMute, By: ada.ID, ByName: ada.Name},
+	room.SettingsChanged{Settings: locked},
 }
 
 // sessionSamples are the messages the session builds itself.
@@ -92,12 +100,16 @@ var outbound = map[string]func() any{
 	TypeOffer:              func() any { return new(offerMsg) },
 	TypeError:              func() any { return new(errorMsg) },
 	TypePong:               func() any { return new(pongMsg) },
+	TypeLobby:              func() any { return new(lobbyMsg) },
+	TypeLobbyChanged:       func() any { return new(lobbyChangedMsg) },
+	TypeModerated:          func() any { return new(moderatedMsg) },
+	TypeSettingsChanged:    func() any { return new(settingsMsg) },
 }
 
 // inboundSamples holds one client message of every type, every field of
 // the type set.
 var inboundSamples = []Inbound{
-	{Type: TypeJoin, Ref: "m-1", Room: "abcd-efghi-jklm", Name: "Ada Lovelace", Subscribe: ptr(false)},
+	{Type: TypeJoin, Ref: "m-1", Token: "v1.eyJyb29tIjoiYWJjZC1lZmdoaS1qa2xtIn0.c2lnbmF0dXJl", Room: "abcd-efghi-jklm", Name: "Ada Lovelace", Subscribe: ptr(false)},
 	{Type: TypeJoin, Ref: "m-1", ResumeToken: "k3xq7b2mzp9d4hw6"},
 	{Type: TypeOffer, Ref: "m-3", SDP: "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\n"},
 	{Type: TypeAnswer, SDP: "v=0\r\no=- 7384215525812470412 2 IN IP4 127.0.0.1\r\n"},
@@ -118,6 +130,9 @@ var inboundSamples = []Inbound{
 	{Type: TypeICERestart},
 	{Type: TypeLeave},
 	{Type: TypePing, TS: 1764250000123},
+	{Type: TypeModerate, Action: "remove", ParticipantID: grace.ID},
+	{Type: TypeModerate, Action: "lock", Value: ptr(true)},
+	{Type: TypeModerate, Action: "transcription_by", Policy: "moderators"},
 }
 
 func ptr[T any](v T) *T { return &v }

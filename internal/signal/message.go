@@ -33,6 +33,8 @@ type Inbound struct {
 	// Ref is the client's id for this request, echoed in an error reply.
 	Ref string `json:"ref,omitempty"`
 
+	// Token is the signed join token from POST /api/rooms/{id}/join.
+	Token       string `json:"token,omitempty"`
 	Room        string `json:"room,omitempty"`
 	Name        string `json:"name,omitempty"`
 	ResumeToken string `json:"resume_token,omitempty"`
@@ -60,6 +62,12 @@ type Inbound struct {
 	SharedMic     bool     `json:"shared_mic,omitempty"`
 	Speakers      int      `json:"speakers,omitempty"`
 	OptOut        *bool    `json:"opt_out,omitempty"`
+	// moderate: Action on ParticipantID; Value for lock and
+	// speak_moderated; Policy for transcription_by.
+	Action        string `json:"action,omitempty"`
+	ParticipantID string `json:"participant_id,omitempty"`
+	Value         *bool  `json:"value,omitempty"`
+	Policy        string `json:"policy,omitempty"`
 }
 
 // Candidate is an ICE candidate as browsers serialise RTCIceCandidate.
@@ -99,7 +107,18 @@ const (
 	// TypeSharedMic marks one of the sender's tracks as a microphone that
 	// several people share (a meeting room): its transcript is diarized.
 	TypeSharedMic = "shared_mic"
+	// TypeModerate is a moderator's action (room.Act*).
+	TypeModerate = "moderate"
 )
+
+var moderatorActions = map[string]bool{"mute": true, "mute_all": true, "stop_camera": true, "stop_screen": true,
+	"allow_speak": true, "remove": true, "admit": true, "deny": true, "lock": true, "end": true, "promote": true,
+	"demote": true, "transcription_by": true, "speak_moderated": true}
+
+// actionsWithTarget name one participant; admit and deny name one or,
+// without participant_id, everyone waiting.
+var actionsWithTarget = map[string]bool{"mute": true, "stop_camera": true, "stop_screen": true, "allow_speak": true,
+	"remove": true, "promote": true, "demote": true}
 
 var sources = map[string]bool{"microphone": true, "camera": true, "screen": true, "screen_audio": true}
 
@@ -139,11 +158,14 @@ func (m *Inbound) validate() error {
 	case "":
 		return NewError(CodeMalformed, `missing "type"`)
 	case TypeJoin:
-		if m.ResumeToken == "" && m.Room == "" {
-			return bad("join needs room (or resume_token)")
+		if m.ResumeToken == "" && m.Token == "" {
+			return NewError(CodeNoToken, "join needs a token (POST /api/rooms/{id}/join) or a resume_token")
 		}
 		if len(m.ResumeToken) > 64 {
 			return bad("resume_token too long")
+		}
+		if len(m.Token) > 2048 {
+			return NewError(CodeBadToken, "token too long")
 		}
 	case TypeOffer, TypeAnswer:
 		if strings.TrimSpace(m.SDP) == "" {
@@ -221,6 +243,22 @@ func (m *Inbound) validate() error {
 	case TypeOptOut:
 		if m.OptOut == nil {
 			return bad("transcription_opt_out needs opt_out")
+		}
+	case TypeModerate:
+		if !moderatorActions[m.Action] {
+			return bad("unknown moderator action %q", truncate(m.Action, 32))
+		}
+		if actionsWithTarget[m.Action] && m.ParticipantID == "" {
+			return bad("%s needs participant_id", m.Action)
+		}
+		if len(m.ParticipantID) > 64 {
+			return bad("participant_id too long")
+		}
+		if (m.Action == "lock" || m.Action == "speak_moderated") && m.Value == nil {
+			return bad("%s needs value", m.Action)
+		}
+		if m.Action == "transcription_by" && m.Policy != "everyone" && m.Policy != "moderators" {
+			return bad(`transcription_by needs policy "everyone" or "moderators"`)
 		}
 	case TypeICERestart, TypeLeave, TypePing:
 	default:

@@ -7,7 +7,7 @@ import (
 
 func TestDecodeValidates(t *testing.T) {
 	ok := []string{
-		`{"type":"join","room":"abc-defg-hij","name":"Ada"}`,
+		`{"type":"join","token":"v1.e30.c2ln"}`,
 		`{"type":"join","resume_token":"tok"}`,
 		`{"type":"offer","sdp":"v=0"}`,
 		`{"type":"candidate","target":"publisher","candidate":{"candidate":"candidate:1 1 udp 1 127.0.0.1 1 typ host","sdpMid":"0"}}`,
@@ -25,7 +25,12 @@ func TestDecodeValidates(t *testing.T) {
 		}
 	}
 	bad := map[string]Code{
-		`{"type":"join"}`:  CodeInvalidField,
+		`{"type":"join"}`: CodeNoToken,
+		`{"type":"join","room":"abc-defg-hij","name":"Ada"}`:                 CodeNoToken,
+		`{"type":"moderate","action":"mute"}`:                                CodeInvalidField,
+		`{"type":"moderate","action":"reboot"}`:                              CodeInvalidField,
+		`{"type":"moderate","action":"lock"}`:                                CodeInvalidField,
+		`{"type":"moderate","action":"transcription_by","policy":"whoever"}`: CodeInvalidField,
 		`{"type":"offer"}`: CodeInvalidField,
 		`{"type":"candidate","target":"sideways","candidate":{"candidate":"x"}}`: CodeInvalidField,
 		`{"type":"publish","client_track_id":"t","kind":"smell"}`:                CodeInvalidField,
@@ -49,7 +54,7 @@ func TestDecodeValidates(t *testing.T) {
 // FuzzDecode runs the signalling decoder on arbitrary client bytes: it
 // must return a message or an error with a registered code, never panic.
 func FuzzDecode(f *testing.F) {
-	f.Add([]byte(`{"type":"join","room":"abc-defg-hij","name":"Ada"}`))
+	f.Add([]byte(`{"type":"join","token":"v1.e30.c2ln"}`))
 	f.Add([]byte(`{"type":"candidate","target":"publisher","candidate":{"candidate":"x","sdpMLineIndex":0}}`))
 	f.Add([]byte(`{"type":"publish","client_track_id":"t1","kind":"video","simulcast":["q","h","f"]}`))
 	f.Add([]byte(`{"type":"mute","track_id":"TR_x","muted":true}`))

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
+	"github.com/parleyhq/parley/internal/access"
 	"github.com/parleyhq/parley/internal/room"
 	"github.com/parleyhq/parley/internal/sfu"
 )
@@ -55,6 +56,8 @@ type Options struct {
 	Burst int
 	// Registerer receives the endpoint's counters (optional).
 	Registerer prometheus.Registerer
+	// Keys checks join tokens: a join must carry one (required).
+	Keys *access.Keys
 }
 
 // Server accepts signalling WebSockets at GET /ws.
@@ -71,6 +74,9 @@ type Server struct {
 
 // NewServer creates the signalling endpoint.
 func NewServer(mgr *room.Manager, opts Options) *Server {
+	if opts.Keys == nil {
+		panic("signal: Options.Keys is required: joins are checked against signed tokens")
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -279,7 +285,7 @@ func (s *Session) handle(m *Inbound) error {
 		if m.ResumeToken != "" {
 			p, err = s.srv.mgr.Resume(m.ResumeToken, s)
 		} else {
-			p, err = s.srv.mgr.Join(m.Room, m.Name, s, room.JoinOptions{SendOnly: m.Subscribe != nil && !*m.Subscribe})
+			p, err = s.joinWithToken(m)
 		}
 		if err != nil {
 			return err
@@ -291,6 +297,10 @@ func (s *Session) handle(m *Inbound) error {
 	p := s.part
 	if p == nil {
 		return NewError(CodeNotJoined, m.Type+" before join")
+	}
+	if p.Waiting() && m.Type != TypeLeave {
+		// A knocker gets nothing and does nothing until admitted.
+		return room.ErrNotAdmitted
 	}
 	switch m.Type {
 	case TypeOffer:
@@ -327,6 +337,8 @@ func (s *Session) handle(m *Inbound) error {
 		p.SetCaptions(*m.Enabled)
 	case TypeSharedMic:
 		return p.SetSharedMic(m.TrackID, *m.Shared, m.Speakers)
+	case TypeModerate:
+		return p.Moderate(room.Action{Kind: m.Action, Target: m.ParticipantID, Value: m.Value != nil && *m.Value, Policy: m.Policy})
 	case TypeLeave:
 		s.left = true
 		p.Leave()
@@ -334,6 +346,25 @@ func (s *Session) handle(m *Inbound) error {
 		s.Close(room.ReasonLeft)
 	}
 	return nil
+}
+
+// joinWithToken joins with what the join token says, never with what
+// the message claims: the room, name and role are the server's.
+func (s *Session) joinWithToken(m *Inbound) (*room.Participant, error) {
+	c, err := s.srv.opts.Keys.Use(m.Token)
+	if err != nil {
+		s.srv.refused.WithLabelValues("token").Inc()
+		return nil, tokenError(err)
+	}
+	if m.Room != "" && m.Room != c.Room {
+		s.srv.refused.WithLabelValues("token").Inc()
+		return nil, NewError(CodeTokenRoom, "this join token is for another room")
+	}
+	return s.srv.mgr.Join(c.Room, c.Name, s, room.JoinOptions{
+		SendOnly: m.Subscribe != nil && !*m.Subscribe,
+		Identity: room.Identity{Subject: c.Subject, Role: c.Role, Guest: c.Guest, Addr: c.Addr},
+		Lobby:    c.Lobby,
+	})
 }
 
 func (s *Session) sendError(err error, ref string, size int64) {

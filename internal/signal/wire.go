@@ -31,6 +31,12 @@ const (
 	TypeBye                = "bye"
 	TypeError              = "error"
 	TypePong               = "pong"
+	// TypeLobby tells a knocker to wait; TypeLobbyChanged gives
+	// moderators the waiting list.
+	TypeLobby           = "lobby"
+	TypeLobbyChanged    = "lobby_changed"
+	TypeModerated       = "moderated"
+	TypeSettingsChanged = "room_settings"
 )
 
 // participantInfo is room.ParticipantInfo on the wire. The two types have
@@ -43,6 +49,8 @@ type participantInfo struct {
 	HandRaised          bool      `json:"hand_raised"`
 	Connected           bool      `json:"connected"`
 	TranscriptionOptOut bool      `json:"transcription_opt_out"`
+	Role                string    `json:"role"`
+	Guest               bool      `json:"guest"`
 }
 
 // trackInfo is sfu.Info on the wire (converted like participantInfo).
@@ -67,6 +75,7 @@ type TranscriptionState struct {
 	ByName    string  `json:"by_name,omitempty"`
 	MeetingID string  `json:"meeting_id"`
 	Since     float64 `json:"since,omitempty"`
+	Error     string  `json:"error,omitempty"`
 }
 
 // Transcription converts a room's transcription state for the wire.
@@ -86,6 +95,46 @@ type joinedMsg struct {
 	MeetingStarted         time.Time          `json:"meeting_started"`
 	Transcription          TranscriptionState `json:"transcription"`
 	TranscriptionAvailable bool               `json:"transcription_available"`
+	MeetingKey             string             `json:"meeting_key,omitempty"`
+	Role                   string             `json:"role"`
+	Settings               settings           `json:"settings"`
+	Lobby                  []lobbyEntry       `json:"lobby,omitempty"`
+}
+
+// settings is room.Settings on the wire (converted like participantInfo).
+type settings struct {
+	Access          string `json:"access"`
+	Locked          bool   `json:"locked"`
+	TranscriptionBy string `json:"transcription_by"`
+	SpeakModerated  bool   `json:"speak_moderated"`
+}
+
+// lobbyEntry is room.LobbyEntry on the wire.
+type lobbyEntry struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Guest bool   `json:"guest"`
+}
+
+type lobbyMsg struct {
+	Type string `json:"type"`
+}
+
+type lobbyChangedMsg struct {
+	Type    string       `json:"type"`
+	Waiting []lobbyEntry `json:"waiting"`
+}
+
+type moderatedMsg struct {
+	Type   string `json:"type"`
+	Action string `json:"action"`
+	By     string `json:"by"`
+	ByName string `json:"by_name"`
+}
+
+type settingsMsg struct {
+	Type string `json:"type"`
+	settings
 }
 
 type publishedMsg struct {
@@ -199,6 +248,7 @@ func encode(ev room.Event) ([]byte, error) {
 			Participants: participants(ev.Participants), Tracks: tracks(ev.Tracks), ICEServers: list(ev.ICEServers),
 			ActiveSpeaker: ev.ActiveSpeaker, Resumed: ev.Resumed, MeetingID: ev.MeetingID, MeetingStarted: ev.MeetingStarted,
 			Transcription: Transcription(ev.Transcription), TranscriptionAvailable: ev.TranscriptionAvailable,
+			MeetingKey: ev.MeetingKey, Role: ev.Role, Settings: settings(ev.Settings), Lobby: lobby(ev.Lobby),
 		}
 	case room.Published:
 		m = publishedMsg{Type: TypePublished, ClientTrackID: ev.ClientTrackID, Track: trackInfo(ev.Track)}
@@ -227,6 +277,14 @@ func encode(ev room.Event) ([]byte, error) {
 	case room.Caption:
 		m = captionMsg{Type: TypeCaption, SpeakerID: ev.SpeakerID, SpeakerName: ev.SpeakerName, Text: ev.Text,
 			Final: ev.Final, Start: ev.Start, End: ev.End}
+	case room.Lobby:
+		m = lobbyMsg{Type: TypeLobby}
+	case room.LobbyChanged:
+		m = lobbyChangedMsg{Type: TypeLobbyChanged, Waiting: lobby(ev.Waiting)}
+	case room.Moderated:
+		m = moderatedMsg{Type: TypeModerated, Action: ev.Action, By: ev.By, ByName: ev.ByName}
+	case room.SettingsChanged:
+		m = settingsMsg{Type: TypeSettingsChanged, settings: settings(ev.Settings)}
 	default:
 		return nil, fmt.Errorf("no wire message for room event %T", ev)
 	}
@@ -248,6 +306,14 @@ func tracks(ts []sfu.Info) []trackInfo {
 	out := make([]trackInfo, len(ts))
 	for i, t := range ts {
 		out[i] = trackInfo(t)
+	}
+	return out
+}
+
+func lobby(es []room.LobbyEntry) []lobbyEntry {
+	out := make([]lobbyEntry, len(es))
+	for i, e := range es {
+		out[i] = lobbyEntry(e)
 	}
 	return out
 }

@@ -307,17 +307,17 @@ var noteKinds = map[room.NoteKind]transcript.EventKind{
 }
 
 // Note implements room.LiveTranscript.
-func (m *meeting) Note(n room.Note) {
+func (m *meeting) Note(n room.Note) error {
 	kind, ok := noteKinds[n.Kind]
 	if !ok {
-		m.log.Error("speech: unknown note kind", "kind", n.Kind)
-		return
+		return fmt.Errorf("speech: unknown note kind %d", n.Kind)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := m.sess.AddEvent(ctx, transcript.Event{At: n.At, Kind: kind, SpeakerID: n.Speaker.ID, Speaker: n.Speaker.Name}); err != nil {
-		m.log.Error("speech: event not stored", "kind", kind, "err", err)
+		return fmt.Errorf("speech: %s event not stored: %w", kind, err)
 	}
+	return nil
 }
 
 // End implements room.LiveTranscript: every tap stops now; the meeting

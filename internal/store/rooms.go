@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -284,3 +285,16 @@ func (s *SQLite) AuditLog(ctx context.Context, roomID string, limit int) ([]Audi
 	return out, rows.Err()
 }
 
+// Grant returns the grant of a meeting key's hash, or ErrNotFound.
+func (s *SQLite) Grant(ctx context.Context, meetingID, keyHash string) (Grant, error) {
+	g := Grant{MeetingID: meetingID, KeyHash: keyHash}
+	err := s.db.QueryRowContext(ctx, `SELECT room_id, subject, role FROM meeting_access WHERE meeting_id = ? AND key_hash = ?`,
+		meetingID, keyHash).Scan(&g.RoomID, &g.Subject, &g.Role)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Grant{}, ErrNotFound
+	}
+	if err != nil {
+		return Grant{}, fmt.Errorf("store: grant: %w", err)
+	}
+	return g, nil
+}

@@ -41,6 +41,16 @@ type Message struct {
 	Tracks        []TrackInfo   `json:"tracks"`
 	Resumed       bool          `json:"resumed"`
 	MeetingID     string        `json:"meeting_id"`
+	MeetingKey    string        `json:"meeting_key"`
+	Role          string        `json:"role"`
+	// lobby_changed (and joined's lobby, for moderators)
+	Waiting []Participant `json:"waiting"`
+	Lobby   []Participant `json:"lobby"`
+	// moderated
+	Action string `json:"action"`
+	ByName string `json:"by_name"`
+	// room_settings
+	Locked bool `json:"locked"`
 	// offer / answer
 	SDP  string            `json:"sdp"`
 	Mids map[string]string `json:"mids"`
@@ -67,6 +77,8 @@ type Participant struct {
 	Name       string `json:"name"`
 	HandRaised bool   `json:"hand_raised"`
 	Connected  bool   `json:"connected"`
+	Role       string `json:"role"`
+	Guest      bool   `json:"guest"`
 }
 
 // TrackInfo as the server describes a published track.
@@ -109,11 +121,14 @@ type Options struct {
 // Client is one participant.
 type Client struct {
 	opts Options
-	ws   *websocket.Conn
-	log  *slog.Logger
-	api  *webrtc.API
-	Pub  *webrtc.PeerConnection
-	Sub  *webrtc.PeerConnection
+	*HTTP
+	// Role and CreatorToken are what the join endpoint answered.
+	Role, CreatorToken string
+	ws                 *websocket.Conn
+	log                *slog.Logger
+	api                *webrtc.API
+	Pub                *webrtc.PeerConnection
+	Sub                *webrtc.PeerConnection
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -157,7 +172,7 @@ func Connect(ctx context.Context, base string, opts Options) (*Client, error) {
 		return nil, fmt.Errorf("dial %s: %w", u, err)
 	}
 	ws.SetReadLimit(1 << 20)
-	c := &Client{opts: opts, ws: ws, log: opts.Logger, mids: map[string]string{}, recv: map[string]*Received{},
+	c := &Client{opts: opts, HTTP: NewHTTP(base), ws: ws, log: opts.Logger, mids: map[string]string{}, recv: map[string]*Received{},
 		published: map[string]string{}, answers: make(chan Message, 4)}
 	c.cond = sync.NewCond(&c.mu)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -360,14 +375,20 @@ func (c *Client) Join(ctx context.Context, room, name string) (Message, error) {
 	c.joinSent = time.Now()
 	from := len(c.msgs)
 	c.mu.Unlock()
-	join := map[string]any{"type": "join", "room": room, "name": name}
+	tok, err := c.JoinToken(ctx, room, name)
+	if err != nil {
+		return Message{}, err
+	}
+	join := map[string]any{"type": "join", "token": tok.Token}
 	if c.opts.SendOnly {
 		join["subscribe"] = false
 	}
 	if err := c.Send(join); err != nil {
 		return Message{}, err
 	}
-	m, err := c.waitFrom(ctx, from, func(m Message) bool { return m.Type == "joined" || m.Type == "error" })
+	// A knocker gets "lobby": the caller waits for "joined" (admitted)
+	// or "bye" (denied) itself.
+	m, err := c.waitFrom(ctx, from, func(m Message) bool { return m.Type == "joined" || m.Type == "lobby" || m.Type == "error" })
 	if err != nil {
 		return m, err
 	}
@@ -375,6 +396,33 @@ func (c *Client) Join(ctx context.Context, room, name string) (Message, error) {
 		return m, fmt.Errorf("%w %d %s: %s", ErrServer, m.Code, m.Name, m.Message)
 	}
 	return m, nil
+}
+
+// JoinAnswer is POST /api/rooms/{id}/join's answer.
+type JoinAnswer struct {
+	Token        string `json:"token"`
+	Role         string `json:"role"`
+	Lobby        bool   `json:"lobby"`
+	CreatorToken string `json:"creator_token"`
+}
+
+// JoinToken asks the server for a join token, as the web page does: the
+// CSRF token from GET /api/session, then the join request with the
+// creator token this client got earlier, if any.
+func (c *Client) JoinToken(ctx context.Context, room, name string) (JoinAnswer, error) {
+	var a JoinAnswer
+	body := map[string]string{"name": name}
+	if c.CreatorToken != "" {
+		body["creator_token"] = c.CreatorToken
+	}
+	if err := c.API(ctx, "POST", "/api/rooms/"+url.PathEscape(room)+"/join", body, &a); err != nil {
+		return a, err
+	}
+	c.Role = a.Role
+	if a.CreatorToken != "" {
+		c.CreatorToken = a.CreatorToken
+	}
+	return a, nil
 }
 
 func (c *Client) newPeers() error {

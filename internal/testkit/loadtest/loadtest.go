@@ -73,7 +73,7 @@ type Server struct {
 
 func (c *Config) defaults() {
 	if c.Room == "" {
-		c.Room = "load-test"
+		c.Room = "load-test-room"
 	}
 	if c.Layer == "" {
 		c.Layer = "high"

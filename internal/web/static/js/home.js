@@ -3,6 +3,7 @@
 import { $ } from './dom.js';
 import { t, translate, bindLanguageSelect, onLanguage } from './i18n.js';
 import { ROOM_ID, roomFromInput } from './roomid.js';
+import { api, setCreatorToken } from './api.js';
 
 translate();
 bindLanguageSelect($('#language'));
@@ -22,10 +23,9 @@ newBtn.addEventListener('click', async () => {
   newBtn.disabled = true;
   homeError.hidden = true;
   try {
-    const res = await fetch('/api/rooms', { method: 'POST', headers: { Accept: 'application/json' } });
-    if (!res.ok) throw new Error(String(res.status));
-    const body = await res.json();
+    const body = await api('POST', '/api/rooms', {});
     if (!ROOM_ID.test(body.id)) throw new Error('bad room id');
+    if (body.creator_token) setCreatorToken(body.id, body.creator_token);
     window.location.assign('/' + body.id);
   } catch (err) {
     console.warn('new meeting', err);

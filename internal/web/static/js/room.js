@@ -24,6 +24,7 @@
 import { Signalling } from './signalling.js';
 import { Publisher, Subscriber, limitCamera } from './peers.js';
 import { captureScreen } from './media.js';
+import { joinToken, meetingKey, setMeetingKey } from './api.js';
 
 export const State = Object.freeze({
   CONNECTING: 'connecting',
@@ -49,8 +50,12 @@ export const Code = Object.freeze({
 export const TRANSCRIPT_FORMATS = ['txt', 'md', 'vtt', 'srt', 'json', 'rttm'];
 
 // transcriptURL is the same-origin address of a meeting's transcript.
+// The meeting key this browser got on joining goes in the link: a link
+// cannot send a header, and nobody without the key may read the meeting.
 export function transcriptURL(meetingId, format) {
-  return `/api/meetings/${encodeURIComponent(meetingId)}/transcript?format=${encodeURIComponent(format)}`;
+  const key = meetingKey(meetingId);
+  return `/api/meetings/${encodeURIComponent(meetingId)}/transcript?format=${encodeURIComponent(format)}` +
+    (key ? `&key=${encodeURIComponent(key)}` : '');
 }
 
 // MAX_MIC_SPEAKERS is the most people the server accepts on one shared
@@ -166,13 +171,25 @@ export class Room extends EventTarget {
       throw new JoinError({ name: 'unreachable', message: 'server unreachable' });
     }
     try {
-      await this.join({ type: 'join', room: this.roomId, name: this.name });
+      await this.join(await this.tokenJoin());
     } catch (err) {
       this.sig.close();
       this.setState(State.ENDED, 'join_failed');
       throw err;
     }
     this.setState(State.CONNECTED);
+  }
+
+  // tokenJoin asks the server for a join token and returns the join
+  // message that carries it; the server's answer names our role.
+  async tokenJoin() {
+    try {
+      const out = await joinToken(this.roomId, this.name);
+      this.role = out.role;
+      return { type: 'join', token: out.token };
+    } catch (err) {
+      throw new JoinError({ code: err.code, name: err.wire || 'unreachable', message: err.message });
+    }
   }
 
   join(msg) {
@@ -186,6 +203,7 @@ export class Room extends EventTarget {
         ref,
         resolve: (m) => { clearTimeout(timer); resolve(m); },
         reject: (m) => { clearTimeout(timer); reject(new JoinError(m)); },
+        waiting: () => clearTimeout(timer),
       };
       if (!this.sig.send({ ...msg, ref })) this.joinWaiter.reject({ name: 'unreachable', message: 'socket closed' });
     });
@@ -197,6 +215,11 @@ export class Room extends EventTarget {
         this.onJoined(msg);
         if (this.joinWaiter) this.joinWaiter.resolve(msg);
         this.joinWaiter = null;
+        break;
+      case 'lobby':
+        // We knock: the join waits, without its timeout, for a moderator.
+        if (this.joinWaiter) this.joinWaiter.waiting();
+        this.emit('lobby', { waiting: true });
         break;
       case 'answer':
         if (this.pub) this.pub.handleAnswer(msg);
@@ -254,6 +277,10 @@ export class Room extends EventTarget {
         this.emit('caption', msg);
         break;
       case 'bye':
+        if (this.joinWaiter && msg.reason === 'denied') {
+          this.joinWaiter.reject({ name: 'denied', message: 'a moderator did not let you in' });
+          this.joinWaiter = null;
+        }
         if (msg.reason === 'connection_lost') this.sessionLost();
         else this.end(msg.reason || 'left');
         break;
@@ -291,6 +318,9 @@ export class Room extends EventTarget {
   }
 
   onJoined(msg) {
+    setMeetingKey(msg.meeting_id, msg.meeting_key);
+    if (msg.role) this.role = msg.role;
+    this.settings = msg.settings || {};
     this.selfId = msg.participant_id;
     this.token = msg.resume_token;
     this.participants = new Map((msg.participants || []).map((p) => [p.id, p]));
@@ -709,7 +739,7 @@ export class Room extends EventTarget {
     // Our old session is gone (removed after the peer timeout): join again
     // on this socket, with new peer connections.
     try {
-      await this.join({ type: 'join', room: this.roomId, name: this.name });
+      await this.join(await this.tokenJoin());
       return true;
     } catch (err) {
       if (err.code === Code.ROOM_FULL || err.code === Code.SHUTTING_DOWN) {
