@@ -1,6 +1,7 @@
 // Package httpapi serves Parley's HTTP surface: the REST API, the
 // signalling WebSocket, health and metrics endpoints, and the embedded
-// web client, all behind one set of security headers.
+// web client, all behind one set of security headers and one guard (the
+// Host check and the per-address limits, guard.go and iplimit.go).
 package httpapi
 
 import (
