@@ -328,22 +328,22 @@ func TestServerCapsUnderFlood(t *testing.T) {
 		return typ, code
 	}
 	for i := range 3 {
-		if typ, code := join("caps-room-"+letters(i)); typ != "joined" {
+		if typ, code := join("caps-room-" + letters(i)); typ != "joined" {
 			t.Fatalf("room %d: %s %d", i, typ, code)
 		}
 	}
-	if typ, code := join("caps-room-"+letters(3)); code != 4033 {
+	if typ, code := join("caps-room-" + letters(3)); code != 4033 {
 		t.Fatalf("fourth room: %s %d, want error 4033", typ, code)
 	}
 	for i := range 7 {
-		if typ, code := join("caps-room-"+letters(0)); typ != "joined" {
+		if typ, code := join("caps-room-" + letters(0)); typ != "joined" {
 			t.Fatalf("participant %d: %s %d", 4+i, typ, code)
 		}
 	}
 	g0, heap0 := runtime.NumGoroutine(), heapNow()
 	joined := len(conns)
 	for i := range 30 {
-		if typ, code := join("caps-room-"+letters(i%5)); code != 4032 {
+		if typ, code := join("caps-room-" + letters(i%5)); code != 4032 {
 			t.Fatalf("join %d past the cap: %s %d, want error 4032", i, typ, code)
 		}
 	}
