@@ -3,7 +3,9 @@
 # loadtest` as separate processes on loopback for the issue's scenarios and
 # prints one line per scenario. Server CPU per forwarded packet comes from
 # the server's own /metrics (process_cpu_seconds_total over
-# parley_rtp_packets_forwarded_total) during the measurement window.
+# parley_rtp_packets_forwarded_total) during the measurement window, read
+# on its metrics listener. The load clients all come from 127.0.0.1: the
+# server runs without its per-address socket and join limits.
 #
 # Usage: scripts/bench-sfu.sh [duration] [scenario...]   (default 30s, all)
 # BURST=1 sends video frames unpaced (as simpler load tools do).
@@ -15,9 +17,11 @@ scenarios=("${@:-a b c e}")
 bin=$(mktemp -d)/parley
 go build -o "$bin" ./cmd/parley
 port=18480
+mport=18481
 data=$(mktemp -d)
 env ${SERVER_GOMAXPROCS:+GOMAXPROCS=$SERVER_GOMAXPROCS} "$bin" serve --listen 127.0.0.1:$port --data-dir "$data" --udp-port 0 --tcp-port -1 \
-  --ice-interfaces lo --media-ip 127.0.0.1 --log-level warn 2>"$data/serve.log" &
+  --ice-interfaces lo --media-ip 127.0.0.1 --log-level warn --metrics-listen 127.0.0.1:$mport \
+  --ip-sockets 0 --ip-joins-per-second 0 2>"$data/serve.log" &
 srv=$!
 trap 'kill $srv 2>/dev/null; wait $srv 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 50); do curl -sf http://127.0.0.1:$port/healthz >/dev/null && break; sleep 0.1; done
@@ -27,7 +31,7 @@ run() { # name, loadtest flags...
   local out
   local extra=()
   [ "${BURST:-}" = 1 ] && extra+=(--burst)
-  out=$("$bin" loadtest "${extra[@]}" --url http://127.0.0.1:$port --room "bench-scenario-$(echo "$name" | tr abce qrst)q" --duration "$dur" --json "$@" 2>"$data/loadtest-$name.log") || true
+  out=$("$bin" loadtest "${extra[@]}" --url http://127.0.0.1:$port --metrics-url http://127.0.0.1:$mport --room "bench-scenario-$(echo "$name" | tr abce qrst)q" --duration "$dur" --json "$@" 2>"$data/loadtest-$name.log") || true
   python3 - "$name" "$out" <<'PY'
 import json, sys
 name, out = sys.argv[1], sys.argv[2]

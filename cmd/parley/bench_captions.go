@@ -102,6 +102,7 @@ func runBenchCaptions(ctx context.Context, args []string, stdout, stderr io.Writ
 	cfg.Media.UDPPort, cfg.Media.TCPPort, cfg.Media.ListenIP = 0, -1, "127.0.0.1"
 	cfg.Media.ICEInterfaces = []string{"lo"}
 	cfg.Speech.Streams = *streams
+	cfg.MetricsListen = "" // read in process; the default port may be taken
 	srv, err := server.New(cfg, nil)
 	if err != nil {
 		return err

@@ -20,6 +20,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var ifaces string
 	var asJSON bool
 	fs.StringVar(&cfg.URL, "url", "http://127.0.0.1:8080", "server base URL")
+	fs.StringVar(&cfg.MetricsURL, "metrics-url", "http://127.0.0.1:9464", "base URL of the server's metrics listener (--metrics-listen), for its CPU and memory figures; empty: none")
 	fs.StringVar(&cfg.Room, "room", "load-test-room", "room to join")
 	fs.IntVar(&cfg.VideoPublishers, "video-publishers", 1, "participants publishing video (simulcast, 3 layers ~150/500/1500 kb/s)")
 	fs.IntVar(&cfg.AudioPublishers, "audio-publishers", 1, "participants publishing Opus audio (~32 kb/s)")

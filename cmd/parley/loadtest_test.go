@@ -25,6 +25,7 @@ func TestLoadtestSmoke(t *testing.T) {
 	cfg.Media.UDPPort, cfg.Media.TCPPort, cfg.Media.ListenIP = 0, -1, "127.0.0.1"
 	cfg.Media.ICEInterfaces = []string{"lo"}
 	cfg.Speech.Engine = "none"
+	cfg.MetricsListen = "127.0.0.1:0"
 	srv, err := server.New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +56,7 @@ func TestLoadtestSmoke(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			var out, errb bytes.Buffer
-			args := []string{"loadtest", "--json", "--url", srv.URL(), "--room", "smoke-" + layer, "--layer", layer,
+			args := []string{"loadtest", "--json", "--url", srv.URL(), "--metrics-url", "http://" + srv.MetricsAddr(), "--room", "smoke-test-" + layer, "--layer", layer,
 				"--video-publishers", "1", "--audio-publishers", "1", "--subscribers", "3", "--duration", "3s", "--settle", "1s"}
 			if code := run(ctx, args, &out, &errb); code != 0 {
 				t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errb.String())

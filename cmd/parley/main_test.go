@@ -57,7 +57,7 @@ var servingURL = regexp.MustCompile(`msg="parley serving" url=(\S+)`)
 func startServe(t *testing.T, dataDir, tcpPort string, wait time.Duration) (*exec.Cmd, string) {
 	t.Helper()
 	cmd := parley("serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--udp-port", "0", "--tcp-port", tcpPort,
-		"--ice-interfaces", "lo", "--media-ip", "127.0.0.1")
+		"--ice-interfaces", "lo", "--media-ip", "127.0.0.1", "--metrics-listen", "127.0.0.1:0")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -27,9 +28,16 @@ type Config struct {
 	TLSCert   string `name:"tls-cert" help:"TLS certificate file (PEM); serve HTTPS when set with --tls-key"`
 	TLSKey    string `name:"tls-key" help:"TLS private key file (PEM)"`
 	LogLevel  string `name:"log-level" help:"debug, info, warn or error"`
-	// DebugListen serves Go's pprof profiles; off by default, bind it to
-	// loopback only.
-	DebugListen string `name:"debug-listen" help:"address for pprof profiling endpoints (empty = off; keep it on loopback)"`
+	// MetricsListen serves /metrics and Go's pprof profiles apart from
+	// the public listener: profiles reveal code paths and load, metrics
+	// the number of meetings, and neither is for the people in them.
+	MetricsListen string `name:"metrics-listen" help:"address for /metrics and /debug/pprof (empty = off; keep it on loopback or a private network)"`
+	// MetricsToken, when set, also serves /metrics on the public listener
+	// to requests that carry it as a bearer token.
+	MetricsToken string `name:"metrics-token" help:"serve /metrics on the public listener too, to 'Authorization: Bearer <token>' (16 characters or more; prefer the environment variable over the flag)"`
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed when counting requests per address.
+	TrustedProxies []string `name:"trusted-proxies" help:"addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client, comma separated (empty: the TCP peer is the client)"`
 
 	Media  Media  `name:"media"`
 	Speech Speech `name:"speech"`
@@ -73,6 +81,23 @@ type Limits struct {
 	JoinTimeout  time.Duration `name:"join-timeout" help:"close a signalling socket that has not joined a room within this"`
 	MessageRate  float64       `name:"message-rate" help:"signalling messages one socket may send per second (any type); more are dropped"`
 	MessageBurst int           `name:"message-burst" help:"signalling messages one socket may send at once above the rate"`
+
+	// Per client address (an IPv6 address counts by its /64).
+	IPSockets        int     `name:"ip-sockets" help:"signalling sockets open at once from one address (0 = no limit)"`
+	IPJoinsPerSecond float64 `name:"ip-joins-per-second" help:"room look-ups and join requests per second from one address (0 = no limit)"`
+	IPJoinBurst      int     `name:"ip-join-burst" help:"room look-ups and join requests one address may make at once above the rate"`
+	IPRoomsPerMinute float64 `name:"ip-rooms-per-minute" help:"rooms one address may create per minute (0 = no limit)"`
+	IPRoomBurst      int     `name:"ip-room-burst" help:"rooms one address may create at once above the rate"`
+
+	// Server-wide caps.
+	MaxRooms        int `name:"max-rooms" help:"rooms in progress at once on this server"`
+	MaxParticipants int `name:"max-participants" help:"participants in all rooms at once on this server"`
+
+	// HTTP connection timeouts (the signalling socket, once upgraded, has
+	// its own pings and write timeout instead).
+	HTTPReadTimeout  time.Duration `name:"http-read-timeout" help:"time to read one HTTP request, headers and body"`
+	HTTPWriteTimeout time.Duration `name:"http-write-timeout" help:"close an HTTP response that makes no progress writing for this long"`
+	HTTPIdleTimeout  time.Duration `name:"http-idle-timeout" help:"close a keep-alive HTTP connection idle for this long"`
 }
 
 // Default returns the embedded defaults: everything on one machine, no
@@ -82,6 +107,7 @@ func Default() Config {
 		Listen:          "127.0.0.1:8080",
 		DataDir:         "data",
 		LogLevel:        "info",
+		MetricsListen:   "127.0.0.1:9464",
 		ShutdownTimeout: 10 * time.Second,
 		Media: Media{
 			UDPPort:     7881,
@@ -90,7 +116,10 @@ func Default() Config {
 			PeerTimeout: 20 * time.Second,
 		},
 		Speech: Speech{Engine: "pocketsphinx", Language: "en", Streams: 4},
-		Limits: Limits{JoinTimeout: 10 * time.Second, MessageRate: 50, MessageBurst: 200},
+		Limits: Limits{JoinTimeout: 10 * time.Second, MessageRate: 50, MessageBurst: 200,
+			IPSockets: 50, IPJoinsPerSecond: 5, IPJoinBurst: 20, IPRoomsPerMinute: 10, IPRoomBurst: 10,
+			MaxRooms: 1000, MaxParticipants: 5000,
+			HTTPReadTimeout: 30 * time.Second, HTTPWriteTimeout: 30 * time.Second, HTTPIdleTimeout: 120 * time.Second},
 	}
 }
 
@@ -102,10 +131,16 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen %q: %v", c.Listen, err)
 	}
-	if c.DebugListen != "" {
-		if _, _, err := net.SplitHostPort(c.DebugListen); err != nil {
-			bad("debug-listen %q: %v", c.DebugListen, err)
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			bad("metrics-listen %q: %v", c.MetricsListen, err)
 		}
+	}
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		bad("metrics-token: at least 16 characters")
+	}
+	if _, err := ParsePrefixes(c.TrustedProxies); err != nil {
+		bad("trusted-proxies: %v", err)
 	}
 	if c.DataDir == "" {
 		bad("data-dir must not be empty")
@@ -116,9 +151,7 @@ func (c *Config) Validate() error {
 			bad("public-url %q: want http(s)://host[:port]", c.PublicURL)
 		}
 	}
-	if l := c.Limits; l.JoinTimeout <= 0 || l.MessageRate <= 0 || l.MessageBurst < 1 {
-		bad("join-timeout, message-rate and message-burst must be positive")
-	}
+	errs = append(errs, c.Limits.problems()...)
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		bad("tls-cert and tls-key go together")
 	}
@@ -156,6 +189,46 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+func (l Limits) problems() []string {
+	var errs []string
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	if l.JoinTimeout <= 0 || l.MessageRate <= 0 || l.MessageBurst < 1 {
+		bad("join-timeout, message-rate and message-burst must be positive")
+	}
+	if l.IPSockets < 0 || l.IPJoinsPerSecond < 0 || l.IPRoomsPerMinute < 0 {
+		bad("ip-sockets, ip-joins-per-second and ip-rooms-per-minute must be 0 (no limit) or positive")
+	}
+	if (l.IPJoinsPerSecond > 0 && l.IPJoinBurst < 1) || (l.IPRoomsPerMinute > 0 && l.IPRoomBurst < 1) {
+		bad("ip-join-burst and ip-room-burst must be at least 1")
+	}
+	if l.MaxRooms < 1 || l.MaxParticipants < 1 {
+		bad("max-rooms and max-participants must be positive")
+	}
+	if l.HTTPReadTimeout < time.Second || l.HTTPWriteTimeout < time.Second || l.HTTPIdleTimeout < time.Second {
+		bad("http-read-timeout, http-write-timeout and http-idle-timeout: at least 1s")
+	}
+	return errs
+}
+
+// ParsePrefixes parses addresses and CIDRs ("10.0.0.1", "10.0.0.0/8",
+// "fd00::/8"); a bare address is a prefix of its full length.
+func ParsePrefixes(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range list {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an address nor a CIDR", s)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // Validate checks the speech settings alone, with the rules Config.Validate

@@ -72,6 +72,16 @@ func TestValidate(t *testing.T) {
 		{"--log-level", "loud"},
 		{"--ice-servers", "stun.example.org"},
 		{"--peer-timeout", "1ms"},
+		{"--metrics-listen", "nohostport"},
+		{"--metrics-token", "too-short"},
+		{"--trusted-proxies", "10.0.0.0/33"},
+		{"--trusted-proxies", "proxy.example.org"},
+		{"--ip-sockets", "-1"},
+		{"--ip-join-burst", "0"},
+		{"--ip-rooms-per-minute", "-5"},
+		{"--max-rooms", "0"},
+		{"--max-participants", "-1"},
+		{"--http-write-timeout", "10ms"},
 	} {
 		if _, err := load(t, args, nil); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%v: want ErrInvalid, got %v", args, err)
@@ -82,5 +92,31 @@ func TestValidate(t *testing.T) {
 	}
 	if _, err := load(t, nil, map[string]string{"PARLEY_UDP_PORT": "x"}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("bad env: %v", err)
+	}
+}
+
+func TestLimitDefaultsAndSources(t *testing.T) {
+	cfg, err := load(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := cfg.Limits
+	if cfg.MetricsListen != "127.0.0.1:9464" || cfg.MetricsToken != "" || len(cfg.TrustedProxies) != 0 ||
+		l.IPSockets != 50 || l.IPJoinsPerSecond != 5 || l.IPJoinBurst != 20 || l.IPRoomsPerMinute != 10 || l.IPRoomBurst != 10 ||
+		l.MaxRooms != 1000 || l.MaxParticipants != 5000 ||
+		l.HTTPReadTimeout != 30*time.Second || l.HTTPWriteTimeout != 30*time.Second || l.HTTPIdleTimeout != 120*time.Second {
+		t.Fatalf("defaults: %+v %+v", cfg, l)
+	}
+	env := map[string]string{"PARLEY_METRICS_TOKEN": "0123456789abcdef", "PARLEY_TRUSTED_PROXIES": "10.0.0.0/8, fd00::1"}
+	cfg, err = load(t, []string{"--metrics-listen", "", "--ip-joins-per-second", "0", "--ip-join-burst", "0"}, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MetricsListen != "" || cfg.MetricsToken != "0123456789abcdef" || cfg.Limits.IPJoinsPerSecond != 0 {
+		t.Fatalf("from flags and env: %+v", cfg)
+	}
+	p, err := ParsePrefixes(cfg.TrustedProxies)
+	if err != nil || len(p) != 2 || p[0].String() != "10.0.0.0/8" || p[1].String() != "fd00::1/128" {
+		t.Fatalf("trusted proxies %q: %v %v", cfg.TrustedProxies, p, err)
 	}
 }

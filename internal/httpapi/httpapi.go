@@ -1,6 +1,7 @@
 // Package httpapi serves Parley's HTTP surface: the REST API, the
 // signalling WebSocket, health and metrics endpoints, and the embedded
-// web client, all behind one set of security headers.
+// web client, all behind one set of security headers and one guard (the
+// Host check and the per-address limits, guard.go and iplimit.go).
 package httpapi
 
 import (
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -24,8 +26,21 @@ type Options struct {
 	Transcripts Transcripts
 	Signal      http.Handler // GET /ws
 	Gatherer    prometheus.Gatherer
-	PublicURL   string // base URL for links in API answers; empty = from the request
-	Logger      *slog.Logger
+	// MetricsToken, when set, serves Gatherer's metrics at GET /metrics
+	// to requests with "Authorization: Bearer <token>"; without it the
+	// path is 404 here (the metrics listener serves them: Internal).
+	MetricsToken string
+	// Registerer receives the HTTP layer's own counters (optional).
+	Registerer prometheus.Registerer
+	// PublicURL is the base URL for links in API answers (empty: from the
+	// request); when set, requests for another host name are refused.
+	PublicURL string
+	// Limits bound what one client address may ask (iplimit.go).
+	Limits AddrLimits
+	// WriteTimeout is the http.Server's write timeout; responses move the
+	// deadline on as they make progress (guard.go). 0: left alone.
+	WriteTimeout time.Duration
+	Logger       *slog.Logger
 	// Ready reports whether the server takes new meetings (false while
 	// draining on shutdown).
 	Ready func() bool
@@ -61,9 +76,14 @@ func New(o Options) http.Handler {
 		}
 		w.Write([]byte("ready\n"))
 	})
+	g := newGuard(mux, o)
+	var metrics http.Handler = http.NotFoundHandler()
 	if o.Gatherer != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
+		metrics = promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})
 	}
+	// Registered even without a token: the web client's catch-all would
+	// otherwise answer /metrics with a page.
+	mux.Handle("GET /metrics", g.bearerMetrics(o.MetricsToken, metrics))
 	mux.Handle("GET /ws", o.Signal)
 	a := &api{o: o}
 	mux.HandleFunc("GET /api/session", func(w http.ResponseWriter, r *http.Request) {
@@ -95,7 +115,7 @@ func New(o Options) http.Handler {
 	if o.Web != nil {
 		mux.Handle("/", o.Web)
 	}
-	return securityHeaders(mux)
+	return securityHeaders(g)
 }
 
 // securityHeaders sets the headers every response carries: a strict CSP

@@ -71,6 +71,9 @@ type Options struct {
 	// Keeper keeps rooms' settings, meeting grants and the audit log
 	// (nil: default settings, nothing kept).
 	Keeper Keeper
+	// MaxRooms and MaxParticipantsTotal cap the whole server (0: the
+	// defaults in caps.go).
+	MaxRooms, MaxParticipantsTotal int
 }
 
 // Manager holds the live rooms.
@@ -85,6 +88,7 @@ type Manager struct {
 	closing      bool
 	participants int
 	wg           sync.WaitGroup
+	refused      *prometheus.CounterVec // joins refused by a cap
 }
 
 // NewManager creates an empty manager.
@@ -98,13 +102,16 @@ func NewManager(opts Options) *Manager {
 	if opts.SpeakerInterval == 0 {
 		opts.SpeakerInterval = 300 * time.Millisecond
 	}
-	m := &Manager{opts: opts, sfu: opts.SFU, log: opts.Logger, rooms: map[string]*Room{}, byToken: map[string]*Participant{}}
+	opts.capDefaults()
+	m := &Manager{opts: opts, sfu: opts.SFU, log: opts.Logger, rooms: map[string]*Room{}, byToken: map[string]*Participant{},
+		refused: newJoinsRefused()}
 	if opts.Registerer != nil {
 		opts.Registerer.MustRegister(
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_rooms", Help: "Rooms with at least one participant."},
 				func() float64 { m.mu.Lock(); defer m.mu.Unlock(); return float64(len(m.rooms)) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "parley_participants", Help: "Participants in all rooms."},
 				func() float64 { m.mu.Lock(); defer m.mu.Unlock(); return float64(m.participants) }),
+			m.refused,
 		)
 	}
 	return m
@@ -196,6 +203,10 @@ func (m *Manager) Join(roomID, name string, conn Conn, opts JoinOptions) (*Parti
 	if m.closing {
 		m.mu.Unlock()
 		return nil, ErrShuttingDown
+	}
+	if err := m.checkCapsLocked(roomID); err != nil {
+		m.mu.Unlock()
+		return nil, err
 	}
 	r := m.rooms[roomID]
 	if r == nil {

@@ -54,7 +54,7 @@ func TestHTTPAPI(t *testing.T) {
 			t.Errorf("GET %s: %d %v, want %d", path, code, err, want)
 		}
 	}
-	r, err := http.Get(srv.URL() + "/metrics")
+	r, err := http.Get("http://" + srv.MetricsAddr() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -47,7 +46,8 @@ type Server struct {
 	signal   *signal.Server
 	http     *http.Server
 	ln       net.Listener
-	debug    *http.Server
+	metrics  *http.Server // nil when --metrics-listen is empty
+	metricsL net.Listener
 	serveErr chan error
 }
 
@@ -105,7 +105,8 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	ropts := room.Options{SFU: s.SFU, PeerTimeout: cfg.Media.PeerTimeout, Logger: log.With("part", "room"), Registerer: reg,
-		Keeper: &keeper{st: s.Store, log: log.With("part", "access")}}
+		Keeper:   &keeper{st: s.Store, log: log.With("part", "access")},
+		MaxRooms: cfg.Limits.MaxRooms, MaxParticipantsTotal: cfg.Limits.MaxParticipants}
 	if s.Engine != nil {
 		s.Speech, err = speech.NewService(speech.LiveConfig{Engine: s.Engine, Store: s.Store,
 			SpoolDir: filepath.Join(cfg.DataDir, "spool"), Logger: log.With("part", "speech"), Registerer: reg,
@@ -127,27 +128,64 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	s.signal = signal.NewServer(s.Rooms, signal.Options{Logger: log.With("part", "signal"), Origins: origins, Registerer: reg,
 		JoinTimeout: cfg.Limits.JoinTimeout, Rate: cfg.Limits.MessageRate, Burst: cfg.Limits.MessageBurst, Keys: keys})
+	proxies, err := config.ParsePrefixes(cfg.TrustedProxies)
+	if err != nil { // Validate has checked them
+		return nil, err
+	}
+	l := cfg.Limits
 	handler := httpapi.New(httpapi.Options{
-		Rooms:       s.Rooms,
-		Transcripts: s.Store,
-		Signal:      s.signal,
-		Gatherer:    reg,
-		PublicURL:   cfg.PublicURL,
-		Logger:      log.With("part", "http"),
-		Ready:       func() bool { return !s.Rooms.Draining() },
-		Web:         client,
-		Auth:        auth.NewOpen(cfg.PublicURL),
-		Store:       s.Store,
-		Keys:        keys,
+		Rooms:        s.Rooms,
+		Transcripts:  s.Store,
+		Signal:       s.signal,
+		Gatherer:     reg,
+		MetricsToken: cfg.MetricsToken,
+		Registerer:   reg,
+		PublicURL:    cfg.PublicURL,
+		Limits: httpapi.AddrLimits{Sockets: l.IPSockets, JoinsPerSecond: l.IPJoinsPerSecond, JoinBurst: l.IPJoinBurst,
+			RoomsPerMinute: l.IPRoomsPerMinute, RoomBurst: l.IPRoomBurst, TrustedProxies: proxies},
+		WriteTimeout: l.HTTPWriteTimeout,
+		Logger:       log.With("part", "http"),
+		Ready:        func() bool { return !s.Rooms.Draining() },
+		Web:          client,
+		Auth:         auth.NewOpen(cfg.PublicURL),
+		Store:        s.Store,
+		Keys:         keys,
 	})
-	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelDebug)
+	// The timeouts bound what a connection holds (a goroutine and its
+	// buffers) when the client is slow or gone: 10 s to send the headers
+	// (slowloris), 30 s for a whole request (every body the API takes is
+	// under a kilobyte), 30 s without progress writing a response (see
+	// httpapi's progressWriter: a long download that keeps moving is not
+	// cut), 120 s for an idle keep-alive connection (browsers reuse one
+	// for about that long). A signalling socket is hijacked out of the
+	// server, which clears its deadlines; it has its own pings and write
+	// timeout. Headers stop at 64 KiB rather than 1 MiB: a browser sends
+	// a few kilobytes, cookies included.
+	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: l.HTTPReadTimeout,
+		WriteTimeout: l.HTTPWriteTimeout, IdleTimeout: l.HTTPIdleTimeout, MaxHeaderBytes: 64 << 10, ErrorLog: errorLog}
+	if cfg.MetricsListen != "" {
+		s.metrics = &http.Server{Handler: httpapi.Internal(reg), ReadHeaderTimeout: 10 * time.Second, ErrorLog: errorLog}
+	}
 	return s, nil
 }
 
-// Start listens on the configured address and serves in the background.
+// Start listens on the configured addresses and serves in the
+// background.
 func (s *Server) Start() error {
+	if s.metrics != nil {
+		ml, err := net.Listen("tcp", s.cfg.MetricsListen)
+		if err != nil {
+			s.SFU.Close()
+			return fmt.Errorf("metrics-listen: %w", err)
+		}
+		s.metricsL = ml
+	}
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
+		if s.metricsL != nil {
+			s.metricsL.Close()
+		}
 		s.SFU.Close()
 		return err
 	}
@@ -155,6 +193,9 @@ func (s *Server) Start() error {
 		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
 		if err != nil {
 			ln.Close()
+			if s.metricsL != nil {
+				s.metricsL.Close()
+			}
 			s.SFU.Close()
 			return fmt.Errorf("tls: %w", err)
 		}
@@ -162,24 +203,23 @@ func (s *Server) Start() error {
 	}
 	s.ln = ln
 	go func() { s.serveErr <- s.http.Serve(ln) }()
-	if s.cfg.DebugListen != "" {
-		dl, err := net.Listen("tcp", s.cfg.DebugListen)
-		if err != nil {
-			return fmt.Errorf("debug-listen: %w", err)
-		}
-		mux := http.NewServeMux()
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		s.debug = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		go s.debug.Serve(dl)
+	if s.metrics != nil {
+		go s.metrics.Serve(s.metricsL)
 	}
-	s.log.Info("parley serving", "url", s.URL(), "media_udp", fmt.Sprint(s.SFU.UDPAddrs()))
+	s.log.Info("parley serving", "url", s.URL(), "metrics", s.MetricsAddr(), "media_udp", fmt.Sprint(s.SFU.UDPAddrs()))
 	return nil
 }
 
 // Addr returns the HTTP listen address (useful with port 0).
 func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// MetricsAddr returns the metrics listener's address ("" when it is off).
+func (s *Server) MetricsAddr() string {
+	if s.metricsL == nil {
+		return ""
+	}
+	return s.metricsL.Addr().String()
+}
 
 // URL returns the base URL clients use.
 func (s *Server) URL() string {
@@ -210,8 +250,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		errs = append(errs, err)
 		s.http.Close()
 	}
-	if s.debug != nil {
-		s.debug.Close()
+	if s.metrics != nil {
+		s.metrics.Close()
 	}
 	// Ended meetings finish their last utterances and their shared
 	// microphones' diarization before the SFU (which waits for their

@@ -26,6 +26,9 @@ func testConfig(t *testing.T) config.Config {
 	cfg.Media.ICEInterfaces = []string{"lo"}
 	cfg.Media.PeerTimeout = 3 * time.Second
 	cfg.Speech.Engine = "none" // transcription tests turn it on
+	// Port 0: two servers in one test process, or two test processes,
+	// must not both want the default 9464.
+	cfg.MetricsListen = "127.0.0.1:0"
 	return cfg
 }
 

@@ -58,6 +58,7 @@ func liveConfig(t *testing.T) config.Config {
 	cfg.Media.UDPPort, cfg.Media.TCPPort = 0, -1
 	cfg.Media.ListenIP = "127.0.0.1"
 	cfg.Media.ICEInterfaces = []string{"lo"}
+	cfg.MetricsListen = "127.0.0.1:0"
 	return cfg
 }
 

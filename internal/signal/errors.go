@@ -40,6 +40,13 @@ const (
 	CodeNotFound        Code = 4021 // REST API: no such room, meeting or endpoint
 	CodeLimit           Code = 4022 // more tracks, ICE candidates or media sections than one participant may have
 	CodeJoinTimeout     Code = 4023 // the socket did not join in time; it is closed
+
+	// Limits on one client address and on the whole server.
+	CodeTooManySockets  Code = 4030 // too many signalling sockets open from one address
+	CodeTooManyRequests Code = 4031 // too many room look-ups, joins or room creations from one address
+	CodeServerFull      Code = 4032 // the server holds as many participants as it may
+	CodeTooManyRooms    Code = 4033 // the server holds as many rooms as it may
+	CodeWrongHost       Code = 4034 // the request's Host is not the server's public host
 	CodeNotAllowed      Code = 4040 // your role may not do this
 	CodeRemoved         Code = 4041 // a moderator removed you from this meeting
 	CodeNotAdmitted     Code = 4042 // you wait in the lobby: nothing but leave until admitted
@@ -87,6 +94,11 @@ var registry = map[Code]struct {
 	CodeNotFound:        {"not_found", http.StatusNotFound},
 	CodeLimit:           {"limit_exceeded", http.StatusTooManyRequests},
 	CodeJoinTimeout:     {"join_timeout", http.StatusRequestTimeout},
+	CodeTooManySockets:  {"too_many_sockets", http.StatusTooManyRequests},
+	CodeTooManyRequests: {"too_many_requests", http.StatusTooManyRequests},
+	CodeServerFull:      {"server_full", http.StatusServiceUnavailable},
+	CodeTooManyRooms:    {"too_many_rooms", http.StatusServiceUnavailable},
+	CodeWrongHost:       {"wrong_host", http.StatusMisdirectedRequest},
 	CodeNotAllowed:      {"not_allowed", http.StatusForbidden},
 	CodeRemoved:         {"removed", http.StatusForbidden},
 	CodeNotAdmitted:     {"not_admitted", http.StatusForbidden},
@@ -188,6 +200,10 @@ func CodeOf(err error) Code {
 		return CodeShuttingDown
 	case errors.Is(err, room.ErrRoomFull):
 		return CodeRoomFull
+	case errors.Is(err, room.ErrServerFull):
+		return CodeServerFull
+	case errors.Is(err, room.ErrTooManyRooms):
+		return CodeTooManyRooms
 	case errors.Is(err, room.ErrResumeFailed):
 		return CodeResumeFailed
 	case errors.Is(err, room.ErrInvalidChat):

@@ -32,6 +32,8 @@ var errorKinds = []struct {
 	{"room.ErrInvalidName", room.ErrInvalidName, CodeInvalidName, http.StatusBadRequest},
 	{"room.ErrShuttingDown", room.ErrShuttingDown, CodeShuttingDown, http.StatusServiceUnavailable},
 	{"room.ErrRoomFull", room.ErrRoomFull, CodeRoomFull, http.StatusConflict},
+	{"room.ErrServerFull", room.ErrServerFull, CodeServerFull, http.StatusServiceUnavailable},
+	{"room.ErrTooManyRooms", room.ErrTooManyRooms, CodeTooManyRooms, http.StatusServiceUnavailable},
 	{"room.ErrResumeFailed", room.ErrResumeFailed, CodeResumeFailed, http.StatusGone},
 	{"room.ErrInvalidChat", room.ErrInvalidChat, CodeInvalidChat, http.StatusBadRequest},
 	{"room.ErrRateLimited", room.ErrRateLimited, CodeRateLimited, http.StatusTooManyRequests},

@@ -66,6 +66,7 @@ func startServerWith(t *testing.T, configure func(*config.Config)) (srv *server.
 	cfg.Media.TCPPort = 0
 	cfg.Media.ListenIP = "127.0.0.1"
 	cfg.Media.ICEInterfaces = []string{"lo"}
+	cfg.MetricsListen = "" // not read here; the default port may be taken
 	// Short, so the test of a long network cut (the server forgets the
 	// participant, who then joins afresh) does not wait 20 s.
 	cfg.Media.PeerTimeout = peerTimeout

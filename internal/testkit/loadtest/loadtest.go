@@ -22,7 +22,11 @@ var ErrMissingTracks = errors.New("tracks missing")
 
 // Config is one load run.
 type Config struct {
-	URL             string
+	URL string
+	// MetricsURL is the base URL of the server's metrics listener
+	// (--metrics-listen), where the server's figures are read; empty:
+	// the report has none.
+	MetricsURL      string
 	Room            string
 	VideoPublishers int
 	AudioPublishers int
@@ -210,7 +214,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 		return nil, ctx.Err()
 	case <-time.After(cfg.Settle):
 	}
-	scrape := newScraper(cfg.URL)
+	scrape := newScraper(cfg.MetricsURL)
 	before := totals(subs)
 	m0, merr := scrape.sample()
 	t0 := time.Now()

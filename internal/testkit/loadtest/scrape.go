@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -17,8 +18,16 @@ type scraper struct {
 	client *http.Client
 }
 
+var errNoMetrics = errors.New("no metrics URL")
+
+// newScraper reads base's /metrics; with an empty base every sample
+// fails, and the report carries no server figures.
 func newScraper(base string) *scraper {
-	return &scraper{url: strings.TrimRight(base, "/") + "/metrics", client: &http.Client{Timeout: 5 * time.Second}}
+	s := &scraper{client: &http.Client{Timeout: 5 * time.Second}}
+	if base != "" {
+		s.url = strings.TrimRight(base, "/") + "/metrics"
+	}
+	return s
 }
 
 var wanted = map[string]bool{
@@ -29,6 +38,9 @@ var wanted = map[string]bool{
 }
 
 func (s *scraper) sample() (map[string]float64, error) {
+	if s.url == "" {
+		return nil, errNoMetrics
+	}
 	resp, err := s.client.Get(s.url)
 	if err != nil {
 		return nil, err
