@@ -35,6 +35,11 @@ type Config struct {
 	Speech Speech `name:"speech"`
 	Limits Limits `name:"limits"`
 
+	// Auth is how people are identified: open (no sign-in) or oidc;
+	// empty means oidc when an issuer is set (see AuthMode).
+	Auth string `name:"auth" help:"open (no sign-in; anyone may create a room) or oidc (users sign in with an OpenID provider); default: oidc when --oidc-issuer is set"`
+	OIDC OIDC   `name:"oidc"`
+
 	// ShutdownTimeout bounds graceful shutdown on SIGTERM.
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" help:"how long SIGTERM waits for participants to be told and connections closed"`
 }
@@ -91,6 +96,7 @@ func Default() Config {
 		},
 		Speech: Speech{Engine: "pocketsphinx", Language: "en", Streams: 4},
 		Limits: Limits{JoinTimeout: 10 * time.Second, MessageRate: 50, MessageBurst: 200},
+		OIDC:   OIDC{Scopes: []string{"openid", "profile", "email"}, SessionTTL: 12 * time.Hour},
 	}
 }
 
@@ -152,6 +158,7 @@ func (c *Config) Validate() error {
 		bad("peer-timeout %v: at least 1s", m.PeerTimeout)
 	}
 	errs = append(errs, c.Speech.problems()...)
+	errs = append(errs, c.authProblems()...)
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(errs, "; "))
 	}

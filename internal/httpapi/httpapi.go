@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/parleyhq/parley/internal/auth"
 	"github.com/parleyhq/parley/internal/room"
 	"github.com/parleyhq/parley/internal/signal"
 )
@@ -29,6 +30,8 @@ type Options struct {
 	Ready func() bool
 	// Web serves the client pages and assets (nil: none).
 	Web http.Handler
+	// Auth identifies requests and serves sign-in (nil: open mode).
+	Auth *auth.Service
 }
 
 // New returns the server's HTTP handler.
@@ -54,6 +57,10 @@ func New(o Options) http.Handler {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{}))
 	}
 	mux.Handle("GET /ws", o.Signal)
+	if o.Auth == nil {
+		o.Auth = auth.NewOpen(o.PublicURL)
+	}
+	sessionRoutes(mux, o.Auth)
 	mux.HandleFunc("POST /api/rooms", func(w http.ResponseWriter, r *http.Request) {
 		if o.Ready != nil && !o.Ready() {
 			writeError(w, room.ErrShuttingDown)

@@ -91,6 +91,12 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		s.SFU.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	authSvc, err := newAuth(cfg, s.Store, log.With("part", "auth"))
+	if err != nil {
+		s.SFU.Close()
+		s.Store.Close()
+		return nil, err
+	}
 	if s.Engine, err = newEngine(cfg.Speech); err != nil {
 		s.SFU.Close()
 		s.Store.Close()
@@ -127,6 +133,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Logger:      log.With("part", "http"),
 		Ready:       func() bool { return !s.Rooms.Draining() },
 		Web:         client,
+		Auth:        authSvc,
 	})
 	s.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	return s, nil
