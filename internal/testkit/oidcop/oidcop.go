@@ -46,13 +46,22 @@ type Provider struct {
 // allowed to use redirectURI and, after sign-out, postLogoutURI. It stops
 // when the test ends.
 func Start(t testing.TB, redirectURI, postLogoutURI string) *Provider {
+	return StartHost(t, "127.0.0.1", redirectURI, postLogoutURI)
+}
+
+// StartHost is Start with the issuer named by host ("localhost": a site
+// other than 127.0.0.1 for a browser, so that the redirects between
+// Parley and the provider are cross-site as in production). It still
+// listens on 127.0.0.1 only.
+func StartHost(t testing.TB, host, redirectURI, postLogoutURI string) *Provider {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	issuer := "http://" + ln.Addr().String()
-	p := &Provider{Issuer: issuer, ClientID: "parley-test", ClientSecret: "parley-test-secret", Username: "test-user@127.0.0.1"}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	issuer := "http://" + net.JoinHostPort(host, port)
+	p := &Provider{Issuer: issuer, ClientID: "parley-test", ClientSecret: "parley-test-secret", Username: "test-user@" + host}
 	clients := map[string]*storage.Client{p.ClientID: storage.WebClient(p.ClientID, p.ClientSecret, redirectURI)}
 	st := &logoutStorage{Storage: storage.NewStorageWithClients(storage.NewUserStore(issuer), clients), postLogout: []string{postLogoutURI}}
 	p.srv = &httptest.Server{Listener: ln, Config: &http.Server{Handler: exampleop.SetupServer(issuer, st, nil, false)}}
