@@ -53,7 +53,7 @@ const (
 )
 
 // Service identifies requests. The zero value is not usable; use NewOpen
-// (or the OIDC constructor).
+// or NewOIDC.
 type Service struct {
 	mode Mode
 	// secure marks cookies Secure (the public URL is https).
@@ -62,6 +62,8 @@ type Service struct {
 	host string
 	// user returns the signed-in user of a request (nil in open mode).
 	user func(r *http.Request) (User, bool)
+	// rp signs users in with an OpenID provider (nil in open mode).
+	rp *relyingParty
 }
 
 // NewOpen returns the open mode's service. publicURL may be empty.

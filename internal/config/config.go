@@ -43,6 +43,11 @@ type Config struct {
 	Speech Speech `name:"speech"`
 	Limits Limits `name:"limits"`
 
+	// Auth is how people are identified: open (no sign-in) or oidc;
+	// empty means oidc when an issuer is set (see AuthMode).
+	Auth string `name:"auth" help:"open (no sign-in; anyone may create a room) or oidc (users sign in with an OpenID provider); default: oidc when --oidc-issuer is set"`
+	OIDC OIDC   `name:"oidc"`
+
 	// ShutdownTimeout bounds graceful shutdown on SIGTERM.
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" help:"how long SIGTERM waits for participants to be told and connections closed"`
 }
@@ -120,6 +125,7 @@ func Default() Config {
 			IPSockets: 50, IPJoinsPerSecond: 5, IPJoinBurst: 20, IPRoomsPerMinute: 10, IPRoomBurst: 10,
 			MaxRooms: 1000, MaxParticipants: 5000,
 			HTTPReadTimeout: 30 * time.Second, HTTPWriteTimeout: 30 * time.Second, HTTPIdleTimeout: 120 * time.Second},
+		OIDC:   OIDC{Scopes: []string{"openid", "profile", "email"}, SessionTTL: 12 * time.Hour},
 	}
 }
 
@@ -185,6 +191,7 @@ func (c *Config) Validate() error {
 		bad("peer-timeout %v: at least 1s", m.PeerTimeout)
 	}
 	errs = append(errs, c.Speech.problems()...)
+	errs = append(errs, c.authProblems()...)
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(errs, "; "))
 	}

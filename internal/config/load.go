@@ -133,7 +133,7 @@ func applyJSON(v reflect.Value, raw map[string]json.RawMessage, path, prefix str
 }
 
 // leaves calls fn for every settable leaf field with its name tag.
-func leaves(v reflect.Value, fn func(name, help string, f reflect.Value)) {
+func leaves(v reflect.Value, fn func(name string, tag reflect.StructTag, f reflect.Value)) {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
@@ -146,13 +146,13 @@ func leaves(v reflect.Value, fn func(name, help string, f reflect.Value)) {
 			leaves(fv, fn)
 			continue
 		}
-		fn(name, sf.Tag.Get("help"), fv)
+		fn(name, sf.Tag, fv)
 	}
 }
 
 func fieldByName(cfg *Config, name string) reflect.Value {
 	var out reflect.Value
-	leaves(reflect.ValueOf(cfg).Elem(), func(n, _ string, f reflect.Value) {
+	leaves(reflect.ValueOf(cfg).Elem(), func(n string, _ reflect.StructTag, f reflect.Value) {
 		if n == name {
 			out = f
 		}
@@ -168,7 +168,7 @@ func EnvName(name string) string {
 
 func applyEnv(cfg *Config, lookup func(string) (string, bool)) error {
 	var err error
-	leaves(reflect.ValueOf(cfg).Elem(), func(name, _ string, f reflect.Value) {
+	leaves(reflect.ValueOf(cfg).Elem(), func(name string, _ reflect.StructTag, f reflect.Value) {
 		if err != nil {
 			return
 		}
@@ -181,10 +181,15 @@ func applyEnv(cfg *Config, lookup func(string) (string, bool)) error {
 	return err
 }
 
-// Flags registers one flag per leaf field on fs, bound to cfg.
+// Flags registers one flag per leaf field on fs, bound to cfg, except
+// for fields tagged flag:"-" (secrets: a flag's value shows in ps; they
+// come from the environment or the file).
 func Flags(fs *flag.FlagSet, cfg *Config) {
-	leaves(reflect.ValueOf(cfg).Elem(), func(name, help string, f reflect.Value) {
-		fs.Var(fieldValue{f}, name, help+" (env "+EnvName(name)+")")
+	leaves(reflect.ValueOf(cfg).Elem(), func(name string, tag reflect.StructTag, f reflect.Value) {
+		if tag.Get("flag") == "-" {
+			return
+		}
+		fs.Var(fieldValue{f}, name, tag.Get("help")+" (env "+EnvName(name)+")")
 	})
 }
 

@@ -86,13 +86,7 @@ func New(o Options) http.Handler {
 	mux.Handle("GET /metrics", g.bearerMetrics(o.MetricsToken, metrics))
 	mux.Handle("GET /ws", o.Signal)
 	a := &api{o: o}
-	mux.HandleFunc("GET /api/session", func(w http.ResponseWriter, r *http.Request) {
-		out := map[string]any{"mode": o.Auth.Mode(), "csrf": o.Auth.CSRFToken(w, r), "user": nil}
-		if u, ok := o.Auth.User(r); ok {
-			out["user"] = u
-		}
-		writeJSON(w, http.StatusOK, out)
-	})
+	sessionRoutes(mux, o.Auth)
 	mux.HandleFunc("POST /api/rooms", a.createRoom)
 	mux.HandleFunc("GET /api/rooms", a.myRooms)
 	mux.HandleFunc("GET /api/rooms/{id}", a.roomInfo)
@@ -103,9 +97,13 @@ func New(o Options) http.Handler {
 	mux.HandleFunc("POST /api/rooms/{id}/transcription", a.transcription)
 	mux.HandleFunc("GET /api/meetings/{id}/transcript", func(w http.ResponseWriter, r *http.Request) {
 		// Outsiders get the answer a meeting that does not exist gets.
-		if !a.mayRead(r, r.PathValue("id")) {
+		g, ok := a.reader(r, r.PathValue("id"))
+		if !ok {
 			writeError(w, errNoMeeting)
 			return
+		}
+		if r.Method == http.MethodGet {
+			a.audit(r, g.RoomID, g.Subject, "", "transcript_download", r.PathValue("id")+" "+r.URL.Query().Get("format"))
 		}
 		serveTranscript(w, r, o.Transcripts)
 	})

@@ -179,14 +179,24 @@ func (a *api) credential(r *http.Request) (keyHash, subject string) {
 	return keyHash, subject
 }
 
-// mayRead reports whether the caller may read a meeting.
-func (a *api) mayRead(r *http.Request, meetingID string) bool {
+// reader says whether the caller may read a meeting, and who they are
+// (for the audit log: the grant's room and subject).
+func (a *api) reader(r *http.Request, meetingID string) (store.Grant, bool) {
 	keyHash, subject := a.credential(r)
 	ok, err := a.o.Store.MayRead(r.Context(), meetingID, keyHash, subject)
 	if err != nil {
 		a.o.Logger.Error("meeting access check failed", "err", err)
 	}
-	return ok && err == nil
+	if !ok || err != nil {
+		return store.Grant{}, false
+	}
+	g := store.Grant{MeetingID: meetingID, Subject: subject}
+	if keyHash != "" {
+		if kg, err := a.o.Store.Grant(r.Context(), meetingID, keyHash); err == nil {
+			g = kg
+		}
+	}
+	return g, true
 }
 
 // transcription answers POST /api/rooms/{id}/transcription: a participant

@@ -21,7 +21,6 @@ import (
 
 	"github.com/parleyhq/parley/internal/access"
 	"github.com/parleyhq/parley/internal/asr"
-	"github.com/parleyhq/parley/internal/auth"
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/httpapi"
 	"github.com/parleyhq/parley/internal/jobs"
@@ -93,6 +92,12 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		s.SFU.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	authSvc, err := newAuth(cfg, s.Store, log.With("part", "auth"))
+	if err != nil {
+		s.SFU.Close()
+		s.Store.Close()
+		return nil, err
+	}
 	if s.Engine, err = newEngine(cfg.Speech); err != nil {
 		s.SFU.Close()
 		s.Store.Close()
@@ -147,7 +152,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Logger:       log.With("part", "http"),
 		Ready:        func() bool { return !s.Rooms.Draining() },
 		Web:          client,
-		Auth:         auth.NewOpen(cfg.PublicURL),
+		Auth:         authSvc,
 		Store:        s.Store,
 		Keys:         keys,
 	})

@@ -66,7 +66,18 @@ CREATE TABLE events (
 	detail     TEXT NOT NULL
 );
 CREATE INDEX events_meeting ON events(meeting_id, at_s);
-`, accessSchema}
+`, accessSchema, `
+CREATE TABLE sessions (
+	id_hash    TEXT PRIMARY KEY, -- hex SHA-256 of the cookie's id; never the id
+	subject    TEXT NOT NULL,
+	name       TEXT NOT NULL,
+	email      TEXT NOT NULL,
+	id_token   TEXT NOT NULL,
+	created_ms INTEGER NOT NULL,
+	expires_ms INTEGER NOT NULL
+);
+CREATE INDEX sessions_expires ON sessions(expires_ms);
+`}
 
 // OpenSQLite opens (creating if needed) dataDir/parley.db.
 //
