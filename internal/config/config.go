@@ -125,7 +125,7 @@ func Default() Config {
 			IPSockets: 50, IPJoinsPerSecond: 5, IPJoinBurst: 20, IPRoomsPerMinute: 10, IPRoomBurst: 10,
 			MaxRooms: 1000, MaxParticipants: 5000,
 			HTTPReadTimeout: 30 * time.Second, HTTPWriteTimeout: 30 * time.Second, HTTPIdleTimeout: 120 * time.Second},
-		OIDC:   OIDC{Scopes: []string{"openid", "profile", "email"}, SessionTTL: 12 * time.Hour},
+		OIDC: OIDC{Scopes: []string{"openid", "profile", "email"}, SessionTTL: 12 * time.Hour},
 	}
 }
 
