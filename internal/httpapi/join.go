@@ -103,7 +103,7 @@ func (a *api) join(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	c.Role, c.Lobby = decide(rec, c, members, body.CreatorToken)
+	c.Role, c.Lobby = decide(rec, c, user.Email, members, body.CreatorToken)
 	if c.Role == room.RoleOwner && !signedIn {
 		// The creator token's holder is the same owner on every join.
 		c.Subject = "creator:" + rec.CreatorHash[:16]
@@ -126,12 +126,16 @@ func (a *api) join(w http.ResponseWriter, r *http.Request) {
 // knock; restricted: listed members enter, everyone else knocks). A
 // locked room makes everyone but moderators knock (the room checks that
 // again when the token is used, since a lock can come in between).
-func decide(rec store.Room, c access.Claims, members map[string]string, creatorToken string) (role string, lobby bool) {
+func decide(rec store.Room, c access.Claims, email string, members map[string]string, creatorToken string) (role string, lobby bool) {
+	if c.Guest {
+		email = "" // a guest's address is not the provider's
+	}
+	listed, isListed := listedRole(members, c.Subject, email)
 	switch {
 	case rec.Owner != "" && c.Subject == rec.Owner,
 		creatorToken != "" && rec.CreatorHash != "" && access.HashSecret(creatorToken) == rec.CreatorHash:
 		return room.RoleOwner, false
-	case members[c.Subject] == room.RoleModerator:
+	case listed == room.RoleModerator:
 		return room.RoleModerator, false
 	}
 	role = room.RoleParticipant
@@ -142,8 +146,7 @@ func decide(rec store.Room, c access.Claims, members map[string]string, creatorT
 	case room.AccessTrusted:
 		lobby = c.Guest
 	case room.AccessRestricted:
-		_, listed := members[c.Subject]
-		lobby = !listed
+		lobby = !isListed
 	}
 	return role, lobby || rec.Locked
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +25,7 @@ type RoomStore interface {
 	UpdateRoom(ctx context.Context, r store.Room) error
 	Members(ctx context.Context, roomID string) (map[string]string, error)
 	SetMember(ctx context.Context, roomID, subject, role string) error
+	SetListed(ctx context.Context, roomID, prefix string, listed map[string]string) error
 	MayRead(ctx context.Context, meetingID, keyHash, subject string) (bool, error)
 	Grant(ctx context.Context, meetingID, keyHash string) (store.Grant, error)
 	Audit(ctx context.Context, e store.AuditEntry) error
@@ -218,18 +220,43 @@ func (a *api) settings(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errNotOwner)
 		return
 	}
-	if r.Method == http.MethodGet {
-		writeJSON(w, http.StatusOK, settingsOf(rec))
-		return
-	}
-	s := settingsOf(rec)
-	if err := decode(w, r, &s); err != nil {
+	members, err := a.o.Store.Members(r.Context(), id)
+	if err != nil {
 		writeError(w, err)
 		return
 	}
+	out := ownerSettings{roomSettings: settingsOf(rec), Members: listedMembers(members)}
+	if r.Method == http.MethodGet {
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	body := struct {
+		roomSettings
+		Members *[]member `json:"members"`
+	}{roomSettings: out.roomSettings}
+	if err := decode(w, r, &body); err != nil {
+		writeError(w, err)
+		return
+	}
+	s := body.roomSettings
 	if !s.room().Valid() {
 		writeError(w, signal.NewError(signal.CodeInvalidField, "access: public, trusted or restricted; transcription_by: everyone or moderators"))
 		return
+	}
+	detail := []string{"access=" + s.Access, "transcription_by=" + s.TranscriptionBy, "locked=" + strconv.FormatBool(s.Locked),
+		"speak_moderated=" + strconv.FormatBool(s.SpeakModerated)}
+	if body.Members != nil {
+		listed, err := memberList(*body.Members)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		if err := a.o.Store.SetListed(r.Context(), id, emailPrefix, listed); err != nil {
+			writeError(w, err)
+			return
+		}
+		out.Members = listedMembers(listed)
+		detail = append(detail, "members="+strconv.Itoa(len(listed)))
 	}
 	rec.Access, rec.Locked, rec.TranscriptionBy, rec.SpeakModerated = s.Access, s.Locked, s.TranscriptionBy, s.SpeakModerated
 	if err := a.o.Store.UpdateRoom(r.Context(), rec); err != nil {
@@ -239,8 +266,9 @@ func (a *api) settings(w http.ResponseWriter, r *http.Request) {
 	if rm, ok := a.o.Rooms.Room(id); ok {
 		rm.SetSettings(s.room())
 	}
-	a.audit(r, id, user.Subject, user.Name, "settings", strings.Join([]string{"access=" + s.Access, "transcription_by=" + s.TranscriptionBy}, " "))
-	writeJSON(w, http.StatusOK, s)
+	a.audit(r, id, user.Subject, user.Name, "settings", strings.Join(detail, " "))
+	out.roomSettings = s
+	writeJSON(w, http.StatusOK, out)
 }
 
 // auditLog answers GET /api/rooms/{id}/audit (owner only) as a JSON

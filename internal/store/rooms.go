@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -162,6 +163,37 @@ func (s *SQLite) SetMember(ctx context.Context, roomID, subject, role string) er
 	}
 	if err != nil {
 		return fmt.Errorf("store: room member: %w", err)
+	}
+	return nil
+}
+
+// SetListed replaces the entries of a room's member list whose subject
+// starts with prefix (the owner's list of e-mail addresses, say) by
+// listed, in one transaction; other entries (people promoted in a
+// meeting) stay.
+func (s *SQLite) SetListed(ctx context.Context, roomID, prefix string, listed map[string]string) error {
+	if err := s.check(roomID); err != nil {
+		return err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: room members: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM room_members WHERE room_id = ? AND substr(subject, 1, ?) = ?`,
+		roomID, len(prefix), prefix); err != nil {
+		return fmt.Errorf("store: room members: %w", err)
+	}
+	for sub, role := range listed {
+		if !strings.HasPrefix(sub, prefix) || len(sub) == len(prefix) || role == "" {
+			return fmt.Errorf("%w: member %q", ErrInvalid, sub)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO room_members(room_id, subject, role) VALUES(?, ?, ?)`, roomID, sub, role); err != nil {
+			return fmt.Errorf("store: room members: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: room members: %w", err)
 	}
 	return nil
 }

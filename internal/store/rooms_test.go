@@ -43,6 +43,22 @@ func TestRoomsGrantsAndAudit(t *testing.T) {
 	if m, err := s.Members(ctx, r.ID); err != nil || len(m) != 1 || m["oidc:bob"] != "moderator" {
 		t.Fatalf("members: %v, %v", m, err)
 	}
+	// The owner's list replaces only its own entries.
+	if err := s.SetListed(ctx, r.ID, "email:", map[string]string{"email:a@x.org": "member", "email:b@x.org": "moderator"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetListed(ctx, r.ID, "email:", map[string]string{"email:b@x.org": "member"}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := s.Members(ctx, r.ID); err != nil || len(m) != 2 || m["oidc:bob"] != "moderator" || m["email:b@x.org"] != "member" {
+		t.Fatalf("members after the owner's list: %v, %v", m, err)
+	}
+	if err := s.SetListed(ctx, r.ID, "email:", map[string]string{"oidc:eve": "member"}); err == nil {
+		t.Fatal("a subject passed as a listed address")
+	}
+	if m, _ := s.Members(ctx, r.ID); len(m) != 2 {
+		t.Fatalf("a refused list changed the members: %v", m)
+	}
 
 	// Who may read meeting MT_1: the key's holder, the participant by
 	// subject, the room's owner; nobody else, and no empty credential.

@@ -113,6 +113,9 @@ type Options struct {
 	// KeepMessages keeps every server message for WaitFor (tests). Load
 	// runs turn it off to keep memory flat.
 	KeepMessages bool
+	// HTTP, when set, is the browser whose cookies (a sign-in, a guest
+	// identity) the client's REST calls use; by default a fresh one.
+	HTTP *HTTP
 	// OnMessage, when set, sees every server message (from the read
 	// goroutine; it must not block).
 	OnMessage func(Message)
@@ -172,7 +175,11 @@ func Connect(ctx context.Context, base string, opts Options) (*Client, error) {
 		return nil, fmt.Errorf("dial %s: %w", u, err)
 	}
 	ws.SetReadLimit(1 << 20)
-	c := &Client{opts: opts, HTTP: NewHTTP(base), ws: ws, log: opts.Logger, mids: map[string]string{}, recv: map[string]*Received{},
+	h := opts.HTTP
+	if h == nil {
+		h = NewHTTP(base)
+	}
+	c := &Client{opts: opts, HTTP: h, ws: ws, log: opts.Logger, mids: map[string]string{}, recv: map[string]*Received{},
 		published: map[string]string{}, answers: make(chan Message, 4)}
 	c.cond = sync.NewCond(&c.mu)
 	c.ctx, c.cancel = context.WithCancel(context.Background())

@@ -40,6 +40,10 @@ func NewHTTP(base string) *HTTP {
 	return &HTTP{base: strings.TrimRight(base, "/"), http: &http.Client{Jar: jar, Timeout: 30 * time.Second}, Header: http.Header{}}
 }
 
+// Client is the underlying HTTP client, with this browser's cookies
+// (e.g. to sign in at a provider).
+func (c *HTTP) Client() *http.Client { return c.http }
+
 // API calls the REST API; a JSON body is sent when body is not nil, and
 // the answer decoded into out (when not nil). Error answers are
 // *HTTPError.
