@@ -100,7 +100,7 @@ func (s *speechLog) kinds() []NoteKind {
 	return k
 }
 
-func newManager(t *testing.T, sp Speech, peerTimeout time.Duration) *Manager {
+func newManager(t testing.TB, sp Speech, peerTimeout time.Duration) *Manager {
 	t.Helper()
 	s, err := sfu.New(sfu.Options{Interfaces: []string{"lo"}, TCPPort: -1})
 	if err != nil {

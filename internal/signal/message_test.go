@@ -58,6 +58,9 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"type":"candidate","target":"publisher","candidate":{"candidate":"x","sdpMLineIndex":0}}`))
 	f.Add([]byte(`{"type":"publish","client_track_id":"t1","kind":"video","simulcast":["q","h","f"]}`))
 	f.Add([]byte(`{"type":"mute","track_id":"TR_x","muted":true}`))
+	f.Add([]byte(`{"type":"moderate","action":"mute","participant_id":"PA_x1y2z3"}`))
+	f.Add([]byte(`{"type":"moderate","action":"lock","value":true}`))
+	f.Add([]byte(`{"type":"moderate","action":"transcription_by","policy":"moderators"}`))
 	f.Add([]byte(`{`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Decode(b)
