@@ -1,9 +1,8 @@
-// Package jobs is the work done after a meeting, away from the live
-// media path: today the diarization of shared-microphone tracks once the
-// meeting's transcription has ended, and the attribution of recognised
-// words to diarized speakers (also used by offline transcription of mixed
-// recordings). It runs in the process that ended the meeting; a durable
-// queue that survives a restart is the next step.
+// Package jobs is the work done away from the live media path, and the
+// durable queue that runs it (runner.go): the diarization of
+// shared-microphone tracks once a meeting's transcription has ended, and
+// the attribution of recognised words to diarized speakers (also used by
+// offline transcription of mixed recordings).
 package jobs
 
 import (

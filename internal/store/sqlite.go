@@ -77,7 +77,7 @@ CREATE TABLE sessions (
 	expires_ms INTEGER NOT NULL
 );
 CREATE INDEX sessions_expires ON sessions(expires_ms);
-`}
+`, jobsSchema}
 
 // OpenSQLite opens (creating if needed) dataDir/parley.db.
 //
@@ -266,25 +266,35 @@ func (s *SQLite) ReplaceSegments(ctx context.Context, meetingID, speakerID strin
 	if err := s.check(meetingID); err != nil {
 		return err
 	}
-	if !finite(from, to) {
-		return fmt.Errorf("%w: range %v-%v", ErrInvalid, from, to)
-	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: replace segments: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `DELETE FROM segments WHERE meeting_id = ? AND speaker_id = ? AND start_s >= ? AND start_s < ?`,
+	if err := replaceSegments(ctx, tx, meetingID, speakerID, from, to, segs); err != nil {
+		return s.notFound(ctx, meetingID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: replace segments: %w", err)
+	}
+	return nil
+}
+
+func replaceSegments(ctx context.Context, db execer, meetingID, speakerID string, from, to float64, segs []transcript.Segment) error {
+	if meetingID == "" {
+		return fmt.Errorf("%w: empty meeting id", ErrInvalid)
+	}
+	if !finite(from, to) {
+		return fmt.Errorf("%w: range %v-%v", ErrInvalid, from, to)
+	}
+	if _, err := db.ExecContext(ctx, `DELETE FROM segments WHERE meeting_id = ? AND speaker_id = ? AND start_s >= ? AND start_s < ?`,
 		meetingID, speakerID, from, to); err != nil {
 		return fmt.Errorf("store: replace segments: %w", err)
 	}
 	for _, seg := range segs {
-		if _, err := insertSegment(ctx, tx, meetingID, seg); err != nil {
-			return s.notFound(ctx, meetingID, err)
+		if _, err := insertSegment(ctx, db, meetingID, seg); err != nil {
+			return err
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: replace segments: %w", err)
 	}
 	return nil
 }
@@ -294,13 +304,23 @@ func (s *SQLite) AppendEvent(ctx context.Context, meetingID string, e transcript
 	if err := s.check(meetingID); err != nil {
 		return err
 	}
+	if err := insertEvent(ctx, s.db, meetingID, e); err != nil {
+		return s.notFound(ctx, meetingID, err)
+	}
+	return nil
+}
+
+func insertEvent(ctx context.Context, db execer, meetingID string, e transcript.Event) error {
+	if meetingID == "" {
+		return fmt.Errorf("%w: empty meeting id", ErrInvalid)
+	}
 	if !finite(e.At) || e.Kind == "" {
 		return fmt.Errorf("%w: event %+v", ErrInvalid, e)
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO events(meeting_id, at_s, kind, speaker_id, speaker, detail)
+	_, err := db.ExecContext(ctx, `INSERT INTO events(meeting_id, at_s, kind, speaker_id, speaker, detail)
 		VALUES(?, ?, ?, ?, ?, ?)`, meetingID, e.At, string(e.Kind), e.SpeakerID, e.Speaker, e.Detail)
 	if err != nil {
-		return s.notFound(ctx, meetingID, fmt.Errorf("store: append event: %w", err))
+		return fmt.Errorf("store: append event: %w", err)
 	}
 	return nil
 }
