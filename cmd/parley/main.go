@@ -29,6 +29,7 @@ var commands = []command{
 	{"serve", "run the meeting server", runServe},
 	{"transcribe", "transcribe audio files (one per speaker with --track)", runTranscribe},
 	{"diarize", "write who spoke when in an audio file (RTTM or JSON)", runDiarize},
+	{"jobs", "list, retry or cancel the server's background jobs", runJobs},
 	{"loadtest", "load a server with pion clients and report what arrives", runLoadtest},
 	{"bench-captions", "measure live caption latency with many people speaking at once", runBenchCaptions},
 	{"bench-diarize", "measure speaker diarization (DER, speed) on the dev set and generated meetings", runBenchDiarize},

@@ -106,6 +106,26 @@ func (s *Spool) Reader() (*SpoolReader, error) {
 	return &SpoolReader{r: bufio.NewReaderSize(s.f, 64<<10)}, nil
 }
 
+// Path is the spool file's name.
+func (s *Spool) Path() string { return s.f.Name() }
+
+// Close writes what is buffered, syncs the file to disk and closes it,
+// keeping it for work that reads it later (ReadSpool), possibly in
+// another process after a restart.
+func (s *Spool) Close() error {
+	return errors.Join(s.w.Flush(), s.f.Sync(), s.f.Close())
+}
+
+// ReadSpool opens a closed spool file for reading; the caller closes the
+// file.
+func ReadSpool(path string) (*SpoolReader, *os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &SpoolReader{r: bufio.NewReaderSize(f, 64<<10)}, f, nil
+}
+
 // Remove closes and deletes the spool file.
 func (s *Spool) Remove() error {
 	name := s.f.Name()

@@ -28,13 +28,23 @@ type Queue interface {
 	ExtendLease(ctx context.Context, id int64, owner string, until time.Time) error
 	FinishJob(ctx context.Context, id int64, owner string, write func(*store.Tx) error) error
 	FailJob(ctx context.Context, id int64, owner, msg string, retryAt time.Time, permanent bool) (bool, error)
+	ReleaseJob(ctx context.Context, id int64, owner string) error
 }
 
-// Handler does one kind of job. It returns the write that records its
-// result (nil when there is none to record) or an error; an error
-// wrapped with Permanent is not retried. ctx ends when the runner stops
-// or the worker loses the job.
-type Handler func(ctx context.Context, j store.Job) (write func(*store.Tx) error, err error)
+// Result is what a handler leaves: Write records it in the store,
+// committed with the job's completion; After runs once that commit is
+// made (removing the files the job consumed). Either may be nil.
+type Result struct {
+	Write func(*store.Tx) error
+	After func()
+}
+
+// Handler does one kind of job. It returns its result or an error; an
+// error wrapped with Permanent is not retried. ctx ends when the runner
+// stops or the worker loses the job. A handler must be safe to run
+// again after a crash: it computes, and only its Result's Write changes
+// the store.
+type Handler func(ctx context.Context, j store.Job) (Result, error)
 
 type permanent struct{ error }
 
@@ -191,7 +201,7 @@ func (r *Runner) run(ctx context.Context, j store.Job) {
 			}
 		}
 	}()
-	write, err := r.call(jctx, j)
+	res, err := r.call(jctx, j)
 	lost := errors.Is(context.Cause(jctx), store.ErrLeaseLost)
 	cancel(nil)
 	<-beat
@@ -203,7 +213,7 @@ func (r *Runner) run(ctx context.Context, j store.Job) {
 	case lost:
 		log.Warn("jobs: lease lost; result dropped")
 	case err == nil:
-		if err := r.Queue.FinishJob(wctx, j.ID, r.Owner, write); err != nil {
+		if err := r.Queue.FinishJob(wctx, j.ID, r.Owner, res.Write); err != nil {
 			if errors.Is(err, store.ErrLeaseLost) {
 				log.Warn("jobs: lease lost before the result was written; result dropped")
 				return
@@ -211,10 +221,17 @@ func (r *Runner) run(ctx context.Context, j store.Job) {
 			r.fail(wctx, log, j, fmt.Errorf("writing the result: %w", err))
 			return
 		}
+		if res.After != nil {
+			res.After()
+		}
 		log.Info("jobs: done")
 	case ctx.Err() != nil:
-		// Stopping: leave the lease to run out, so that the job is
-		// taken again without counting as a failure of the handler.
+		// Stopping: the job goes back to the queue without counting as
+		// a failure, to run again at the next start (or on another
+		// node) at once.
+		if rerr := r.Queue.ReleaseJob(wctx, j.ID, r.Owner); rerr != nil {
+			log.Warn("jobs: not released; it runs again when its lease runs out", "err", rerr)
+		}
 		log.Info("jobs: stopped with the runner; will run again", "err", err)
 	default:
 		r.fail(wctx, log, j, err)
@@ -222,10 +239,10 @@ func (r *Runner) run(ctx context.Context, j store.Job) {
 }
 
 // call runs the handler, turning a panic into an error.
-func (r *Runner) call(ctx context.Context, j store.Job) (write func(*store.Tx) error, err error) {
+func (r *Runner) call(ctx context.Context, j store.Job) (res Result, err error) {
 	h := r.Handlers[j.Kind]
 	if h == nil {
-		return nil, Permanent(fmt.Errorf("no handler for kind %q", j.Kind))
+		return Result{}, Permanent(fmt.Errorf("no handler for kind %q", j.Kind))
 	}
 	defer func() {
 		if p := recover(); p != nil {

@@ -76,12 +76,12 @@ func TestRetriesWithBackoffThenSucceeds(t *testing.T) {
 	clk := &clock{t: time.Now()}
 	calls := 0
 	r := &Runner{Queue: s, Owner: "w1", Now: clk.Now, Backoff: func(n int) time.Duration { return time.Duration(n) * time.Minute },
-		Handlers: map[string]Handler{"flaky": func(_ context.Context, j store.Job) (func(*store.Tx) error, error) {
+		Handlers: map[string]Handler{"flaky": func(_ context.Context, j store.Job) (Result, error) {
 			calls++
 			if calls < 3 {
-				return nil, fmt.Errorf("attempt %d: engine unreachable", calls)
+				return Result{}, fmt.Errorf("attempt %d: engine unreachable", calls)
 			}
-			return writeResult(j), nil
+			return Result{Write: writeResult(j)}, nil
 		}}}
 	if _, err := s.Enqueue(ctx, store.NewJob{Kind: "flaky", Key: "flaky-1", RunAfter: clk.Now()}); err != nil {
 		t.Fatal(err)
@@ -121,13 +121,13 @@ func TestDeadLetter(t *testing.T) {
 	clk := &clock{t: time.Now()}
 	r := &Runner{Queue: s, Owner: "w1", Now: clk.Now, Backoff: func(int) time.Duration { return time.Second },
 		Handlers: map[string]Handler{
-			"broken": func(_ context.Context, j store.Job) (func(*store.Tx) error, error) {
-				return nil, errors.New("the recording is gone")
+			"broken": func(_ context.Context, j store.Job) (Result, error) {
+				return Result{}, errors.New("the recording is gone")
 			},
-			"garbage": func(_ context.Context, j store.Job) (func(*store.Tx) error, error) {
-				return nil, Permanent(errors.New("not audio"))
+			"garbage": func(_ context.Context, j store.Job) (Result, error) {
+				return Result{}, Permanent(errors.New("not audio"))
 			},
-			"panics": func(_ context.Context, j store.Job) (func(*store.Tx) error, error) {
+			"panics": func(_ context.Context, j store.Job) (Result, error) {
 				panic("index out of range")
 			},
 		}}
@@ -275,7 +275,7 @@ func TestTwoWorkersNeverShareAJob(t *testing.T) {
 	ran := map[int64]int{}
 	overlap := ""
 	handler := func(owner string) Handler {
-		return func(ctx context.Context, j store.Job) (func(*store.Tx) error, error) {
+		return func(ctx context.Context, j store.Job) (Result, error) {
 			mu.Lock()
 			if o, ok := running[j.ID]; ok {
 				overlap = fmt.Sprintf("job %d run by %s and %s at once", j.ID, o, owner)
@@ -287,7 +287,7 @@ func TestTwoWorkersNeverShareAJob(t *testing.T) {
 			mu.Lock()
 			delete(running, j.ID)
 			mu.Unlock()
-			return writeResult(j), nil
+			return Result{Write: writeResult(j)}, nil
 		}
 	}
 	rctx, stop := context.WithCancel(ctx)
@@ -359,8 +359,8 @@ func TestKilledWorkerIsRetriedAfterItsLease(t *testing.T) {
 	killed := time.Now()
 
 	r := &Runner{Queue: s, Owner: "survivor", Lease: 2 * time.Second,
-		Handlers: map[string]Handler{"finalize": func(_ context.Context, j store.Job) (func(*store.Tx) error, error) {
-			return writeResult(j), nil
+		Handlers: map[string]Handler{"finalize": func(_ context.Context, j store.Job) (Result, error) {
+			return Result{Write: writeResult(j)}, nil
 		}}}
 	for {
 		ran, err := r.RunOne(ctx, []string{"finalize"})
@@ -395,10 +395,85 @@ func victim(dir string) {
 		os.Exit(3)
 	}
 	r := &Runner{Queue: s, Owner: "victim", Lease: 2 * time.Second,
-		Handlers: map[string]Handler{"finalize": func(ctx context.Context, j store.Job) (func(*store.Tx) error, error) {
+		Handlers: map[string]Handler{"finalize": func(ctx context.Context, j store.Job) (Result, error) {
 			os.WriteFile(filepath.Join(dir, "started"), nil, 0o600)
 			select {}
 		}}}
 	r.RunOne(context.Background(), []string{"finalize"})
 	os.Exit(4)
+}
+
+// TestStoppingReleasesTheJob: a runner stopped mid-job gives the job
+// back at once, without counting the attempt, and runs no After.
+func TestStoppingReleasesTheJob(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	ctx, cancel := context.WithCancel(context.Background())
+	s.Enqueue(ctx, store.NewJob{Kind: "long", Key: "long-1"})
+	started := make(chan struct{})
+	after := false
+	r := &Runner{Queue: s, Owner: "w1", Poll: 10 * time.Millisecond,
+		Handlers: map[string]Handler{"long": func(ctx context.Context, j store.Job) (Result, error) {
+			close(started)
+			<-ctx.Done()
+			return Result{Write: writeResult(j), After: func() { after = true }}, ctx.Err()
+		}}}
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	<-started
+	cancel()
+	<-done
+	j, _ := s.Job(context.Background(), 1)
+	if j.State != store.JobQueued || j.Attempts != 0 || j.LeaseOwner != "" || after {
+		t.Fatalf("after stopping: %+v, after ran %v", j, after)
+	}
+	if n := results(t, s)["long-1"]; n != 0 {
+		t.Fatalf("a stopped job wrote %d results", n)
+	}
+}
+
+// TestCleanSpoolKeepsWhatJobsNeed: at start, spool files that no queued,
+// running or dead finalize job names are removed, with empty meeting
+// directories; the others stay.
+func TestCleanSpoolKeepsWhatJobsNeed(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	ctx := context.Background()
+	spool := filepath.Join(dir, "spool")
+	keep := filepath.Join(spool, "MT_a", "TR_1-1.pcm")
+	orphan := filepath.Join(spool, "MT_b", "TR_2-2.pcm")
+	done := filepath.Join(spool, "MT_c", "TR_3-3.pcm")
+	for _, f := range []string{keep, orphan, done} {
+		os.MkdirAll(filepath.Dir(f), 0o700)
+		os.WriteFile(f, make([]byte, 320), 0o600)
+	}
+	s.Enqueue(ctx, store.NewJob{Kind: KindFinalize, Key: "finalize:MT_a", Payload: Finalize{MeetingID: "MT_a", Mics: []SpooledMic{{Path: keep}}}})
+	s.Enqueue(ctx, store.NewJob{Kind: KindFinalize, Key: "finalize:MT_c", Payload: Finalize{MeetingID: "MT_c", Mics: []SpooledMic{{Path: done}}}})
+	// Claim both; finish MT_c's job (its file is no longer needed) and
+	// give MT_a's back to the queue.
+	claim := func() store.Job {
+		j, ok, err := s.ClaimJob(ctx, "w", []string{KindFinalize}, time.Now().Add(time.Second), time.Minute)
+		if err != nil || !ok {
+			t.Fatalf("claim: %v %v", ok, err)
+		}
+		return j
+	}
+	for _, j := range []store.Job{claim(), claim()} {
+		if j.Key == "finalize:MT_c" {
+			s.FinishJob(ctx, j.ID, "w", nil)
+		} else {
+			s.ReleaseJob(ctx, j.ID, "w")
+		}
+	}
+	n, err := CleanSpool(ctx, spool, s.Jobs)
+	if err != nil || n != 2 {
+		t.Fatalf("removed %d, %v; want 2", n, err)
+	}
+	if _, err := os.Stat(keep); err != nil {
+		t.Fatalf("a queued job's spool was removed: %v", err)
+	}
+	for _, gone := range []string{orphan, done, filepath.Dir(orphan)} {
+		if _, err := os.Stat(gone); err == nil {
+			t.Errorf("%s is still there", gone)
+		}
+	}
 }

@@ -2,73 +2,170 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 
+	"github.com/parleyhq/parley/internal/audio"
 	"github.com/parleyhq/parley/internal/diarize"
 	"github.com/parleyhq/parley/internal/speech"
+	"github.com/parleyhq/parley/internal/store"
 	"github.com/parleyhq/parley/internal/transcript"
 )
+
+// KindFinalize finishes a meeting once its live transcription has ended
+// and every segment is committed: each shared-microphone stretch is
+// diarized and its segments split at speaker changes and labelled
+// "<name> · speaker N".
+const KindFinalize = "finalize_meeting"
 
 // Store is what the meeting's finishing work needs of the store.
 type Store interface {
 	Segments(ctx context.Context, meetingID string) ([]transcript.Segment, error)
-	PutSpeaker(ctx context.Context, meetingID string, s transcript.Speaker) error
-	// ReplaceSegments replaces speakerID's segments starting in
-	// [from, to) with segs, in one transaction.
-	ReplaceSegments(ctx context.Context, meetingID, speakerID string, from, to float64, segs []transcript.Segment) error
+	Enqueue(ctx context.Context, j store.NewJob) (int64, error)
 }
 
-// Finisher runs when a meeting's live transcription has ended and every
-// segment is committed: each shared-microphone stretch is diarized and its
-// segments split at speaker changes and labelled "<name> · speaker N".
+// Finalize is a finalize job's payload.
+type Finalize struct {
+	MeetingID string       `json:"meeting_id"`
+	Mics      []SpooledMic `json:"mics,omitempty"`
+}
+
+// SpooledMic is a shared microphone's audio, kept on disk for the job.
+type SpooledMic struct {
+	Path      string  `json:"path"`
+	SpeakerID string  `json:"speaker_id"` // the participant whose track it is
+	Name      string  `json:"name"`
+	Speakers  int     `json:"speakers,omitempty"` // people sharing it; 0: estimate
+	Origin    float64 `json:"origin"`             // meeting time of the first sample
+	Duration  float64 `json:"duration"`           // seconds
+}
+
+// Finisher hands a meeting that ended to the durable queue: it closes
+// (and syncs) the shared microphones' spools and enqueues the finalize
+// job, which diarizes them later, in this process or after a restart.
 type Finisher struct {
 	Store  Store
+	Wake   func() // the runner's Wake (optional)
 	Logger *slog.Logger
 }
 
 var _ speech.Finisher = (*Finisher)(nil)
 
-// FinishMeeting implements speech.Finisher. Errors are logged (the
-// participant's own labels stay); the spool files are removed.
+// FinishMeeting implements speech.Finisher.
 func (f *Finisher) FinishMeeting(ctx context.Context, meetingID string, mics []speech.SharedMic) {
 	log := f.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	job := Finalize{MeetingID: meetingID}
 	for _, mic := range mics {
-		if err := f.sharedMic(ctx, meetingID, mic); err != nil {
-			log.Error("shared microphone diarization", "meeting", meetingID, "speaker", mic.SpeakerID, "err", err)
+		if mic.Spool.Empty() {
+			mic.Spool.Remove()
+			continue
 		}
-		mic.Spool.Remove()
+		if err := mic.Spool.Close(); err != nil {
+			log.Error("shared microphone audio not kept; it will not be diarized", "meeting", meetingID, "err", err)
+			os.Remove(mic.Spool.Path())
+			continue
+		}
+		job.Mics = append(job.Mics, SpooledMic{Path: mic.Spool.Path(), SpeakerID: mic.SpeakerID, Name: mic.Name, Speakers: mic.Speakers,
+			Origin: mic.Spool.Origin(), Duration: mic.Spool.Duration()})
+	}
+	if len(job.Mics) == 0 {
+		return
+	}
+	if _, err := f.Store.Enqueue(ctx, store.NewJob{Kind: KindFinalize, Key: "finalize:" + meetingID, Payload: job}); err != nil {
+		log.Error("finalize job not queued; the shared microphones stay undiarized", "meeting", meetingID, "err", err)
+		for _, m := range job.Mics {
+			os.Remove(m.Path)
+		}
+		return
+	}
+	if f.Wake != nil {
+		f.Wake()
 	}
 }
 
-// sharedMic relabels one stretch, in one store transaction.
-func (f *Finisher) sharedMic(ctx context.Context, meetingID string, mic speech.SharedMic) error {
-	sp := mic.Spool
-	if sp.Empty() {
-		return nil
+// FinalizeHandler runs finalize jobs: it diarizes each spooled shared
+// microphone and returns the relabelled segments as one write; the
+// spool files are removed once that write is committed.
+func FinalizeHandler(st Store, log *slog.Logger) Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	rd, err := sp.Reader()
+	return func(ctx context.Context, j store.Job) (Result, error) {
+		var p Finalize
+		if err := json.Unmarshal(j.Payload, &p); err != nil || p.MeetingID == "" {
+			return Result{}, Permanent(fmt.Errorf("finalize payload: %v", err))
+		}
+		var writes []func(*store.Tx) error
+		var files []string
+		for _, mic := range p.Mics {
+			files = append(files, mic.Path)
+			w, err := sharedMic(ctx, st, p.MeetingID, mic)
+			if errors.Is(err, fs.ErrNotExist) {
+				// Gone (removed by hand, or a disk replaced): the
+				// participant's own label stays.
+				log.Warn("shared microphone audio missing; not diarized", "meeting", p.MeetingID, "path", mic.Path)
+				continue
+			}
+			if err != nil {
+				return Result{}, fmt.Errorf("shared microphone %s: %w", mic.SpeakerID, err)
+			}
+			if w != nil {
+				writes = append(writes, w)
+			}
+		}
+		return Result{
+			Write: func(tx *store.Tx) error {
+				for _, w := range writes {
+					if err := w(tx); err != nil {
+						return err
+					}
+				}
+				return nil
+			},
+			After: func() {
+				for _, f := range files {
+					os.Remove(f)
+				}
+				if len(files) > 0 {
+					os.Remove(filepath.Dir(files[0])) // the meeting's spool directory, once empty
+				}
+			},
+		}, nil
+	}
+}
+
+// sharedMic diarizes one stretch and returns the write that relabels
+// its segments (nil when there is nothing to relabel).
+func sharedMic(ctx context.Context, st Store, meetingID string, mic SpooledMic) (func(*store.Tx) error, error) {
+	rd, f, err := audio.ReadSpool(mic.Path)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	defer f.Close()
 	opts := diarize.Options{MaxSpeakers: 8}
 	if mic.Speakers > 0 {
 		opts = diarize.Options{Speakers: mic.Speakers}
 	}
 	turns, err := diarize.DiarizeSource(ctx, rd, opts)
 	if err != nil || len(turns) == 0 {
-		return err
+		return nil, err
 	}
 	// A segment belongs to the stretch if it starts in it; the second of
 	// slack catches the last utterance's words, dated after the audio's
 	// end by the VAD's hangover.
-	from, to := sp.Origin(), sp.Origin()+sp.Duration()+1
-	all, err := f.Store.Segments(ctx, meetingID)
+	from, to := mic.Origin, mic.Origin+mic.Duration+1
+	all, err := st.Segments(ctx, meetingID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var mine []transcript.Segment
 	for _, s := range all {
@@ -77,9 +174,10 @@ func (f *Finisher) sharedMic(ctx context.Context, meetingID string, mic speech.S
 		}
 	}
 	if len(mine) == 0 {
-		return nil
+		return nil, nil
 	}
 	relabelled := Attribute(mine, turns, from)
+	var speakers []transcript.Speaker
 	for i, s := range relabelled {
 		n, ok := strings.CutPrefix(s.SpeakerID, "SPEAKER_")
 		if !ok { // not attributed to a turn: keep the participant
@@ -88,9 +186,63 @@ func (f *Finisher) sharedMic(ctx context.Context, meetingID string, mic speech.S
 		}
 		relabelled[i].SpeakerID = mic.SpeakerID + "#" + n
 		relabelled[i].Speaker = mic.Name + " · speaker " + n
-		if err := f.Store.PutSpeaker(ctx, meetingID, transcript.Speaker{ID: relabelled[i].SpeakerID, Name: relabelled[i].Speaker}); err != nil {
-			return err
+		speakers = append(speakers, transcript.Speaker{ID: relabelled[i].SpeakerID, Name: relabelled[i].Speaker})
+	}
+	return func(tx *store.Tx) error {
+		for _, sp := range speakers {
+			if err := tx.PutSpeaker(meetingID, sp); err != nil {
+				return err
+			}
+		}
+		return tx.ReplaceSegments(meetingID, mic.SpeakerID, from, to, relabelled)
+	}, nil
+}
+
+// CleanSpool removes the spool files no unfinished or dead finalize job
+// refers to: what a crash left between a meeting's end and its job's
+// enqueue, or between a job's commit and its clean-up. Run it at start,
+// before any meeting begins.
+func CleanSpool(ctx context.Context, dir string, jobs func(ctx context.Context, state string, limit int) ([]store.Job, error)) (removed int, err error) {
+	keep := map[string]bool{}
+	for _, state := range []string{store.JobQueued, store.JobRunning, store.JobDead} {
+		js, err := jobs(ctx, state, 100000)
+		if err != nil {
+			return 0, err
+		}
+		for _, j := range js {
+			if j.Kind != KindFinalize {
+				continue
+			}
+			var p Finalize
+			if json.Unmarshal(j.Payload, &p) == nil {
+				for _, m := range p.Mics {
+					keep[filepath.Clean(m.Path)] = true
+				}
+			}
 		}
 	}
-	return f.Store.ReplaceSegments(ctx, meetingID, mic.SpeakerID, from, to, relabelled)
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() || keep[filepath.Clean(path)] {
+			return nil
+		}
+		if os.Remove(path) == nil {
+			removed++
+		}
+		return nil
+	})
+	// Empty meeting directories go too (a non-empty one refuses).
+	if entries, rerr := os.ReadDir(dir); rerr == nil {
+		for _, e := range entries {
+			if e.IsDir() {
+				os.Remove(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	return removed, err
 }

@@ -42,6 +42,9 @@ type Server struct {
 	Store    *store.SQLite
 	Engine   asr.Engine      // nil when --asr-engine none
 	Speech   *speech.Service // live transcription; nil when --asr-engine none
+	Jobs     *jobs.Runner    // the durable queue's worker
+	jobsStop context.CancelFunc
+	jobsDone chan struct{}
 	signal   *signal.Server
 	http     *http.Server
 	ln       net.Listener
@@ -109,13 +112,23 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		s.Store.Close()
 		return nil, err
 	}
+	s.Jobs = newRunner(s.Store, log.With("part", "jobs"))
+	spoolDir := filepath.Join(cfg.DataDir, "spool")
+	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
+	if n, err := jobs.CleanSpool(ctx, spoolDir, s.Store.Jobs); err != nil {
+		log.Warn("spool clean-up", "err", err)
+	} else if n > 0 {
+		log.Info("removed spool files no job needs (left by a crash)", "files", n)
+	}
+	cancel()
+	reg.MustRegister(jobsCollector{s.Store})
 	ropts := room.Options{SFU: s.SFU, PeerTimeout: cfg.Media.PeerTimeout, Logger: log.With("part", "room"), Registerer: reg,
 		Keeper:   &keeper{st: s.Store, log: log.With("part", "access")},
 		MaxRooms: cfg.Limits.MaxRooms, MaxParticipantsTotal: cfg.Limits.MaxParticipants}
 	if s.Engine != nil {
 		s.Speech, err = speech.NewService(speech.LiveConfig{Engine: s.Engine, Store: s.Store,
-			SpoolDir: filepath.Join(cfg.DataDir, "spool"), Logger: log.With("part", "speech"), Registerer: reg,
-			Finisher: &jobs.Finisher{Store: s.Store, Logger: log.With("part", "jobs")}})
+			SpoolDir: spoolDir, Logger: log.With("part", "speech"), Registerer: reg,
+			Finisher: &jobs.Finisher{Store: s.Store, Wake: s.Jobs.Wake, Logger: log.With("part", "jobs")}})
 		if err != nil {
 			s.SFU.Close()
 			s.Engine.Close()
@@ -207,6 +220,12 @@ func (s *Server) Start() error {
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	}
 	s.ln = ln
+	jctx, stop := context.WithCancel(context.Background())
+	s.jobsStop, s.jobsDone = stop, make(chan struct{})
+	go func() {
+		s.Jobs.Run(jctx)
+		close(s.jobsDone)
+	}()
 	go func() { s.serveErr <- s.http.Serve(ln) }()
 	if s.metrics != nil {
 		go s.metrics.Serve(s.metricsL)
@@ -265,6 +284,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// transcript is not given up to shut down a little sooner.
 	if s.Speech != nil {
 		errs = append(errs, s.Speech.Close(context.Background()))
+	}
+	// Jobs in progress go back to the queue (they run again at the next
+	// start); the queue is in the store, which closes after them.
+	if s.jobsStop != nil {
+		s.jobsStop()
+		<-s.jobsDone
 	}
 	errs = append(errs, s.SFU.Close())
 	if s.Engine != nil {

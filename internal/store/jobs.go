@@ -116,6 +116,11 @@ func (t *Tx) AppendEvent(meetingID string, e transcript.Event) error {
 	return insertEvent(t.ctx, t.tx, meetingID, e)
 }
 
+// PutSpeaker is Store.PutSpeaker in the transaction.
+func (t *Tx) PutSpeaker(meetingID string, sp transcript.Speaker) error {
+	return putSpeaker(t.ctx, t.tx, meetingID, sp)
+}
+
 // ReplaceSegments is Store.ReplaceSegments in the transaction.
 func (t *Tx) ReplaceSegments(meetingID, speakerID string, from, to float64, segs []transcript.Segment) error {
 	return replaceSegments(t.ctx, t.tx, meetingID, speakerID, from, to, segs)
@@ -274,6 +279,21 @@ func (s *SQLite) FailJob(ctx context.Context, id int64, owner, msg string, retry
 	return dead, err
 }
 
+// ReleaseJob gives a running job back to the queue without counting the
+// attempt: its worker is stopping (a shutdown), not failing, and the job
+// should run again at once rather than when the lease runs out.
+func (s *SQLite) ReleaseJob(ctx context.Context, id int64, owner string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE jobs SET state = ?, attempts = MAX(attempts - 1, 0), lease_owner = '', lease_ms = 0, updated_ms = ?
+		WHERE id = ? AND state = ? AND lease_owner = ?`, JobQueued, time.Now().UnixMilli(), id, JobRunning, owner)
+	if err != nil {
+		return fmt.Errorf("store: release job: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrLeaseLost
+	}
+	return nil
+}
+
 // Job returns one job or ErrNotFound.
 func (s *SQLite) Job(ctx context.Context, id int64) (Job, error) {
 	j, err := scanJob(s.db.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))
@@ -312,7 +332,7 @@ func (s *SQLite) RetryJob(ctx context.Context, id int64) error {
 		return fmt.Errorf("store: retry job: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("%w: job %d is not dead or cancelled", ErrInvalid, id)
+		return s.noJob(ctx, id, "dead or cancelled")
 	}
 	return nil
 }
@@ -326,9 +346,19 @@ func (s *SQLite) CancelJob(ctx context.Context, id int64) error {
 		return fmt.Errorf("store: cancel job: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("%w: job %d is not queued or running", ErrInvalid, id)
+		return s.noJob(ctx, id, "queued or running")
 	}
 	return nil
+}
+
+// noJob explains why a job was not changed: it does not exist, or it is
+// not in one of the states the change needs.
+func (s *SQLite) noJob(ctx context.Context, id int64, states string) error {
+	j, err := s.Job(ctx, id)
+	if err != nil {
+		return fmt.Errorf("job %d: %w", id, err)
+	}
+	return fmt.Errorf("%w: job %d is %s, not %s", ErrInvalid, id, j.State, states)
 }
 
 // JobCount is how many jobs of a kind are in a state.

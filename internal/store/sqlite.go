@@ -207,14 +207,21 @@ func (s *SQLite) PutSpeaker(ctx context.Context, meetingID string, sp transcript
 	if err := s.check(meetingID); err != nil {
 		return err
 	}
-	if sp.ID == "" {
-		return fmt.Errorf("%w: empty speaker id", ErrInvalid)
+	if err := putSpeaker(ctx, s.db, meetingID, sp); err != nil {
+		return s.notFound(ctx, meetingID, err)
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO speakers(meeting_id, id, name, seq)
+	return nil
+}
+
+func putSpeaker(ctx context.Context, db execer, meetingID string, sp transcript.Speaker) error {
+	if meetingID == "" || sp.ID == "" {
+		return fmt.Errorf("%w: empty meeting or speaker id", ErrInvalid)
+	}
+	_, err := db.ExecContext(ctx, `INSERT INTO speakers(meeting_id, id, name, seq)
 		VALUES(?, ?, ?, (SELECT COUNT(*) FROM speakers WHERE meeting_id = ?))
 		ON CONFLICT(meeting_id, id) DO UPDATE SET name = excluded.name`, meetingID, sp.ID, sp.Name, meetingID)
 	if err != nil {
-		return s.notFound(ctx, meetingID, fmt.Errorf("store: put speaker: %w", err))
+		return fmt.Errorf("store: put speaker: %w", err)
 	}
 	return nil
 }
