@@ -31,6 +31,7 @@ export class Access {
     // A moderator muted us: with speak_moderated on we may not unmute
     // until one allows it (the server refuses with 4040 anyway).
     this.mutedByModerator = false;
+    this.endedMeeting = false; // we asked to end it for everyone
   }
 
   get moderates() { return moderates(this.role); }
@@ -84,6 +85,7 @@ export class Access {
   moderate(action, participantId = '', fields = {}) {
     const m = { type: 'moderate', action, ...fields, ref: `mod-${++this.room.refSeq}` };
     if (participantId) m.participant_id = participantId;
+    if (action === 'end') this.endedMeeting = true;
     return this.room.send(m);
   }
 

@@ -31,6 +31,7 @@ const ENDED = {
   denied: ['endedDeniedTitle', 'endedDeniedText'],
   removed: ['endedRemovedTitle', 'endedRemovedText'],
   ended: ['endedByModeratorTitle', 'endedByModeratorText'],
+  ended_by_us: ['endedByUsTitle', 'endedByUsText'],
 };
 // A removed person may not come back to this meeting (the server refuses).
 const NO_REJOIN = new Set(['removed']);
@@ -73,7 +74,9 @@ export function mountMeeting(room, media) {
     audio.close();
     banner.close();
     media.stop();
-    showEnded(e.detail.reason);
+    // The moderator who ended the meeting is told so, not that "a moderator" did.
+    const reason = e.detail.reason === 'ended' && room.access.endedMeeting ? 'ended_by_us' : e.detail.reason;
+    showEnded(reason);
   });
   // Leaving the page leaves the meeting at once, rather than after the
   // server's peer timeout.
