@@ -207,6 +207,19 @@ func TestBrowserLobby(t *testing.T) {
 		alice.waitJS(t, 10*time.Second, "Bob unmuted at Alice's", entry(bobID)+`?.dataset.micOn === 'true'`, "")
 	})
 
+	t.Run("the owner stops the participant's camera", func(t *testing.T) {
+		alice.waitJS(t, 10*time.Second, "Bob's camera on at Alice's", entry(bobID)+`?.dataset.cameraOn === 'true'`, "")
+		clickRedrawn(t, alice, `#participants-list [data-person-menu=`+jsString(bobID)+`]`)
+		alice.click(t, `#person-menu [data-action="stop_camera"]`)
+		bob.waitJS(t, 10*time.Second, "Bob's camera shown off", `document.querySelector('#toggle-camera').dataset.state === 'off'`, "")
+		toasted(t, bob, aliceName+" turned off your camera")
+		alice.waitJS(t, 10*time.Second, "Bob's camera off at Alice's", entry(bobID)+`?.dataset.cameraOn === 'false' && __tile(`+jsString(bobID)+`).videoOff`, "")
+		// He may turn it on again: a new track, seen at Alice's.
+		bob.click(t, "#toggle-camera")
+		alice.waitJS(t, 15*time.Second, "Bob's camera back at Alice's",
+			`(() => { const x = __tile(`+jsString(bobID)+`); return x && !x.videoOff && x.videoWidth > 0; })()`, `__tile(`+jsString(bobID)+`)`)
+	})
+
 	t.Run("the owner removes the participant", func(t *testing.T) {
 		clickRedrawn(t, alice, `#participants-list [data-person-menu=`+jsString(bobID)+`]`)
 		alice.click(t, `#person-menu [data-action="remove"]`)
