@@ -55,6 +55,23 @@
   Object.setPrototypeOf(WrappedWS, OrigWS);
   window.WebSocket = WrappedWS;
 
+  // Sounds the page makes (the lobby's chime): oscillators started.
+  window.__oscillators = 0;
+  const oscStart = OscillatorNode.prototype.start;
+  OscillatorNode.prototype.start = function (...args) {
+    window.__oscillators++;
+    return oscStart.apply(this, args);
+  };
+
+  // Every toast the page shows (they go away after 5 s; a busy test
+  // machine may look later than that).
+  window.__toasts = [];
+  new MutationObserver((records) => {
+    for (const r of records) {
+      for (const n of r.addedNodes) if (n.classList && n.classList.contains('toast')) window.__toasts.push(n.textContent);
+    }
+  }).observe(document, { childList: true, subtree: true });
+
   // Content-Security-Policy violations and uncaught errors: there must be none.
   window.__csp = [];
   document.addEventListener('securitypolicyviolation', (e) => {

@@ -5,7 +5,8 @@ import { translate, bindLanguageSelect } from './i18n.js';
 import { LocalMedia } from './media.js';
 import { Prejoin } from './prejoin.js';
 import { Room, Code } from './room.js';
-import { mountMeeting, MODULES } from './meeting.js';
+import { mountMeeting, showEnded, MODULES } from './meeting.js';
+import { Knock } from './knock.js';
 import { mountCaptions } from './captions.js';
 import { mountTranscription } from './transcription.js';
 import { mountSharedMic } from './sharedmic.js';
@@ -17,7 +18,12 @@ translate();
 bindLanguageSelect($('#language'));
 MODULES.push(mountCaptions, mountTranscription, mountSharedMic);
 
+// The waits in the lobby that end with the end screen rather than back
+// on the pre-join page (a `bye` reason while knocking).
+const KNOCK_ENDS = new Set(['denied', 'ended', 'removed']);
+
 const media = new LocalMedia();
+const knock = new Knock(roomId);
 const prejoin = new Prejoin(media, roomId, { onJoin: join });
 // Devices open while the person types their name; joining waits for them
 // so the first offer carries the camera and microphone.
@@ -30,10 +36,21 @@ async function join(name, { optOut, sharedMic }) {
   if (mediaPending) prejoin.waiting();
   await mediaReady;
   const room = new Room({ roomId, name, media, optOut, sharedMic, captions: store.get('captions', true) });
+  room.addEventListener('lobby', () => knock.show(room));
   try {
     await room.start();
   } catch (err) {
+    if (KNOCK_ENDS.has(err.wire) && !err.code) {
+      knock.hide(false);
+      prejoin.hide();
+      media.stop();
+      showEnded(err.wire);
+      return '';
+    }
+    knock.hide(true);
+    if (err.wire === 'left') return 'knockLeft';
     switch (err.code) {
+      case Code.REMOVED: return 'joinRemoved';
       case Code.INVALID_NAME: return 'nameInvalid';
       case Code.ROOM_FULL: return 'roomFull';
       case Code.SHUTTING_DOWN: return 'serverDraining';
@@ -41,6 +58,7 @@ async function join(name, { optOut, sharedMic }) {
       default: return err.wire === 'unreachable' || err.wire === 'timeout' ? 'serverUnreachable' : 'joinFailed';
     }
   }
+  knock.hide(false);
   prejoin.hide();
   mountMeeting(room, media);
   return '';

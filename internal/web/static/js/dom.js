@@ -54,6 +54,8 @@ const PATHS = {
   captions: ['M3 5h18v14H3z', 'M10.5 9.8a2.5 2.5 0 1 0 0 4.4', 'M17 9.8a2.5 2.5 0 1 0 0 4.4'],
   transcript: ['M6 3h9l4 4v14H6z', 'M14 3v5h5', 'M9 12h7', 'M9 16h7'],
   download: ['M12 4v11', 'M7 10l5 5 5-5', 'M5 20h14'],
+  door: ['M6 21V4h12v17', 'M3 21h18', 'M14.5 12.5h.01'],
+  more: ['M12 5.5h.01', 'M12 12h.01', 'M12 18.5h.01'],
 };
 
 const SVG = 'http://www.w3.org/2000/svg';

@@ -16,6 +16,8 @@ import { Panels } from './panels.js';
 import { Chat } from './chat.js';
 import { Participants } from './participants.js';
 import { Controls } from './controls.js';
+import { Lobby } from './lobby.js';
+import { Moderation, PersonMenu } from './moderation.js';
 import { toast } from './toasts.js';
 
 export const MODULES = [];
@@ -26,7 +28,13 @@ const ENDED = {
   replaced: ['endedReplacedTitle', 'endedReplacedText'],
   connection_lost: ['endedLostTitle', 'endedLostText'],
   room_full: ['endedFullTitle', 'endedFullText'],
+  denied: ['endedDeniedTitle', 'endedDeniedText'],
+  removed: ['endedRemovedTitle', 'endedRemovedText'],
+  ended: ['endedByModeratorTitle', 'endedByModeratorText'],
+  ended_by_us: ['endedByUsTitle', 'endedByUsText'],
 };
+// A removed person may not come back to this meeting (the server refuses).
+const NO_REJOIN = new Set(['removed']);
 
 export function mountMeeting(room, media) {
   const section = $('#meeting');
@@ -41,16 +49,20 @@ export function mountMeeting(room, media) {
     setIconButton($('#help'), 'keyboard', t('keyboardShortcuts'));
     setIconButton($('#chat-close'), 'close', t('closeChat'));
     setIconButton($('#participants-close'), 'close', t('closeParticipants'));
+    setIconButton($('#lobby-close'), 'close', t('closeLobby'));
   };
   icons();
   onLanguage(icons);
 
   const quality = new QualityMonitor(room);
-  const stage = new Stage(room, { quality });
+  const menu = new PersonMenu(room);
+  const stage = new Stage(room, { quality, menu });
   const audio = new AudioSinks(room, media);
   const panels = new Panels();
   new Chat(room, panels);
-  new Participants(room);
+  new Participants(room, { menu });
+  new Lobby(room, panels);
+  new Moderation(room);
   new Controls(room, media, panels, { onLeave: () => room.leave() });
   const banner = new Banner(room, audio);
   for (const m of MODULES) m({ room, media, stage, panels });
@@ -62,7 +74,9 @@ export function mountMeeting(room, media) {
     audio.close();
     banner.close();
     media.stop();
-    showEnded(e.detail.reason);
+    // The moderator who ended the meeting is told so, not that "a moderator" did.
+    const reason = e.detail.reason === 'ended' && room.access.endedMeeting ? 'ended_by_us' : e.detail.reason;
+    showEnded(reason);
   });
   // Leaving the page leaves the meeting at once, rather than after the
   // server's peer timeout.
@@ -118,7 +132,9 @@ class Banner {
   }
 }
 
-function showEnded(reason) {
+// showEnded replaces the page with the end screen of reason (a `bye`
+// reason, or one of the client's own: connection_lost, room_full).
+export function showEnded(reason) {
   const [title, text] = ENDED[reason] || ENDED.connection_lost;
   $('#meeting').hidden = true;
   for (const d of document.querySelectorAll('dialog[open]')) d.close();
@@ -133,6 +149,7 @@ function showEnded(reason) {
     $('#ended-message').textContent = t(text);
   });
   $('#rejoin').onclick = () => window.location.reload();
+  $('#rejoin').hidden = NO_REJOIN.has(reason);
   h.focus();
   document.title = `${t(title)} · Parley`;
 }

@@ -1,4 +1,4 @@
-// Panels: the chat and participants side panels. One is open at a time
+// Panels: the chat, participants and lobby side panels. One is open at a time
 // (on a phone it covers the stage); Escape closes it and gives the focus
 // back to the button that opened it.
 
@@ -7,10 +7,11 @@ import { $ } from './dom.js';
 export class Panels extends EventTarget {
   constructor() {
     super();
-    this.open = null; // 'chat' | 'participants' | null
+    this.open = null; // 'chat' | 'participants' | 'lobby' | null
     this.items = {
       chat: { panel: $('#chat-panel'), toggle: $('#chat-toggle'), close: $('#chat-close'), focus: () => $('#chat-input') },
       participants: { panel: $('#participants-panel'), toggle: $('#participants-toggle'), close: $('#participants-close'), focus: () => $('#participants-title') },
+      lobby: { panel: $('#lobby-panel'), toggle: $('#lobby-toggle'), close: $('#lobby-close'), focus: () => $('#lobby-title') },
     };
     for (const [name, it] of Object.entries(this.items)) {
       it.toggle.addEventListener('click', () => this.toggle(name));

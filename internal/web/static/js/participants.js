@@ -1,21 +1,28 @@
 // Participants: the side panel listing everyone with their microphone,
-// camera and hand, who opted out of the transcription and whose
-// microphone is shared, raised hands first (in the order they were raised),
-// and the count on the toggle button. Also the join/leave/hand toasts.
+// camera and hand, their role (host, moderator, guest), who opted out of
+// the transcription and whose microphone is shared, raised hands first
+// (in the order they were raised), a moderator's menu of actions on each
+// person, and the count on the toggle button. Also the join/leave/hand
+// toasts.
 
 import { $, el, icon, clear, setButton } from './dom.js';
 import { t, tn, onLanguage } from './i18n.js';
 import { toast } from './toasts.js';
+import { Role } from './access.js';
+
+// The roles the list names (a participant's is implied).
+const ROLE_TAGS = { [Role.OWNER]: 'roleOwner', [Role.MODERATOR]: 'roleModerator' };
 
 export class Participants {
-  constructor(room) {
+  constructor(room, { menu }) {
     this.room = room;
+    this.menu = menu;
     this.list = $('#participants-list');
     this.toggle = $('#participants-toggle');
     this.count = $('#participant-count');
     this.raisedAt = new Map(); // id → order of raising
     this.seq = 0;
-    for (const ev of ['participants', 'tracks', 'local']) room.addEventListener(ev, () => this.render());
+    for (const ev of ['participants', 'tracks', 'local', 'role', 'settings']) room.addEventListener(ev, () => this.render());
     room.addEventListener('participants', (e) => this.notify(e.detail));
     onLanguage(() => this.render());
   }
@@ -49,6 +56,9 @@ export class Participants {
       if (b.id === r.selfId) return 1;
       return a.name.localeCompare(b.name);
     });
+    // The list is drawn again on every change: keep the focus on the
+    // same person's menu button.
+    const focused = this.list.contains(document.activeElement) ? document.activeElement.dataset.personMenu : '';
     clear(this.list);
     for (const p of people) {
       const self = p.id === r.selfId;
@@ -65,21 +75,30 @@ export class Participants {
       const optedOut = !!p.transcription_opt_out;
       const shared = self ? r.sharedMic.shared && !!r.media.mic : !!tr.microphone && !!tr.microphone.shared_mic;
       if (shared) states.push(t('sharedMicOf'));
+      const role = self && r.access.role ? r.access.role : p.role || '';
+      const roleTag = ROLE_TAGS[role] ? t(ROLE_TAGS[role]) : '';
       const item = el('li', {
         class: 'person',
         dataset: {
           participantEntry: p.id, handRaised: p.hand_raised ? 'true' : 'false', micOn: String(micOn), cameraOn: String(camOn),
-          transcriptionOptOut: String(optedOut), sharedMic: String(shared),
+          transcriptionOptOut: String(optedOut), sharedMic: String(shared), role, guest: String(!!p.guest),
         },
       },
       el('span', { class: 'person__name' }, p.name, self ? el('span', { class: 'person__you' }, ' ' + t('youSuffix')) : null,
+        roleTag ? el('span', { class: 'person__tag person__tag--role' }, roleTag) : null,
+        p.guest ? el('span', { class: 'person__tag' }, t('roleGuest')) : null,
         optedOut ? el('span', { class: 'person__tag' }, t('notTranscribed')) : null),
       el('span', { class: 'person__state' },
         p.hand_raised ? el('span', { class: 'person__hand', 'aria-hidden': 'true' }, icon('hand')) : null,
         this.stateIcon(micOn ? 'mic' : 'micOff', micOn),
         this.stateIcon(camOn ? 'camera' : 'cameraOff', camOn),
-        el('span', { class: 'visually-hidden' }, states.join(', '))));
+        el('span', { class: 'visually-hidden' }, states.join(', ')),
+        this.menu.button(p)));
       this.list.append(item);
+    }
+    if (focused) {
+      const b = this.list.querySelector(`[data-person-menu="${CSS.escape(focused)}"]`);
+      if (b) b.focus();
     }
     const n = people.length;
     setButton(this.toggle, 'people', t('participants'), { tooltip: tn('participantCount', n) });

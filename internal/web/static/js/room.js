@@ -13,6 +13,8 @@
 //   media         {publisher, subscriber}  peer connection states
 //   transcription {joined}             the meeting's transcription state changed
 //                                      (or we joined: tell the user if it is on)
+//   lobby         {waiting}            we knock: a moderator must let us in
+//   waiting, settings, role, moderated the access model (access.js)
 //   caption       server caption message (for captions.js)
 //   message       every server message (for plug-in modules)
 //
@@ -25,6 +27,7 @@ import { Signalling } from './signalling.js';
 import { Publisher, Subscriber, limitCamera } from './peers.js';
 import { captureScreen } from './media.js';
 import { joinToken, meetingKey, setMeetingKey } from './api.js';
+import { Access } from './access.js';
 
 export const State = Object.freeze({
   CONNECTING: 'connecting',
@@ -43,6 +46,9 @@ export const Code = Object.freeze({
   INVALID_NAME: 4007,
   INVALID_ROOM: 4006,
   NO_TRANSCRIPTION: 4019,
+  NOT_ALLOWED: 4040,
+  REMOVED: 4041,
+  NO_SUCH_PARTICIPANT: 4048,
 });
 
 // TRANSCRIPT_FORMATS are the transcript downloads the server offers
@@ -104,6 +110,7 @@ export class Room extends EventTarget {
     this.state = State.CONNECTING;
     this.selfId = '';
     this.token = '';
+    this.access = new Access(this); // role, room settings, lobby, moderation
     this.participants = new Map(); // id → info
     this.tracks = new Map(); // id → track info (everyone's, ours included)
     this.activeSpeaker = '';
@@ -185,7 +192,7 @@ export class Room extends EventTarget {
   async tokenJoin() {
     try {
       const out = await joinToken(this.roomId, this.name);
-      this.role = out.role;
+      this.access.role = out.role;
       return { type: 'join', token: out.token };
     } catch (err) {
       throw new JoinError({ code: err.code, name: err.wire || 'unreachable', message: err.message });
@@ -239,6 +246,7 @@ export class Room extends EventTarget {
         this.participants.set(msg.participant.id, msg.participant);
         if (msg.participant.id === this.selfId) {
           this.hand = msg.participant.hand_raised;
+          this.access.setRole(msg.participant.role);
           this.emit('local');
         }
         this.emit('participants', { updated: msg.participant.id, before });
@@ -277,8 +285,9 @@ export class Room extends EventTarget {
         this.emit('caption', msg);
         break;
       case 'bye':
-        if (this.joinWaiter && msg.reason === 'denied') {
-          this.joinWaiter.reject({ name: 'denied', message: 'a moderator did not let you in' });
+        // While we knock, the join ends here: denied, or the meeting ended.
+        if (this.joinWaiter) {
+          this.joinWaiter.reject({ name: msg.reason || 'left', message: `bye: ${msg.reason}` });
           this.joinWaiter = null;
         }
         if (msg.reason === 'connection_lost') this.sessionLost();
@@ -288,6 +297,7 @@ export class Room extends EventTarget {
         this.onError(msg);
         break;
       default:
+        this.access.handle(msg);
         break;
     }
     this.emit('message', msg);
@@ -300,6 +310,7 @@ export class Room extends EventTarget {
       this.joinWaiter = null;
       return;
     }
+    if (this.access.refused(msg)) return;
     switch (msg.code) {
       case Code.RATE_LIMITED:
         this.emit('notice', { key: 'rateLimited' });
@@ -319,8 +330,6 @@ export class Room extends EventTarget {
 
   onJoined(msg) {
     setMeetingKey(msg.meeting_id, msg.meeting_key);
-    if (msg.role) this.role = msg.role;
-    this.settings = msg.settings || {};
     this.selfId = msg.participant_id;
     this.token = msg.resume_token;
     this.participants = new Map((msg.participants || []).map((p) => [p.id, p]));
@@ -364,6 +373,7 @@ export class Room extends EventTarget {
     this.emit('speaker', { participantId: this.activeSpeaker, speaking: this.speaking });
     this.emit('local');
     this.emit('transcription', { joined: !msg.resumed });
+    this.access.joined(msg);
   }
 
   newPeers(iceServers) {
@@ -422,8 +432,27 @@ export class Room extends EventTarget {
     this.emit('local');
   }
 
+  // sendMute tells the server a track's state; the ref tells a refusal
+  // (4040: a moderator muted us) apart from other errors.
   sendMute(p) {
-    if (p.serverId) this.send({ type: 'mute', track_id: p.serverId, muted: p.muted });
+    if (p.serverId) this.send({ type: 'mute', track_id: p.serverId, muted: p.muted, ref: `mute-${++this.refSeq}` });
+  }
+
+  // holdMic turns our microphone off here: the server has muted it.
+  holdMic() {
+    this.media.setMicOn(false);
+    const p = this.pub && this.pub.bySource('microphone');
+    if (p) p.muted = true;
+    this.emit('local');
+  }
+
+  // stopCameraByServer turns our camera off after a moderator ended its
+  // track at the server: the publication goes without an `unpublish`.
+  async stopCameraByServer() {
+    const p = this.pub && this.pub.bySource('camera');
+    if (p) this.pub.remove(p);
+    await this.media.setCameraOn(false);
+    this.emit('local');
   }
 
   removeParticipant(id, reason) {
@@ -447,6 +476,11 @@ export class Room extends EventTarget {
   get sharing() { return !!this.screen; }
 
   async setMic(on) {
+    if (on && this.access.speakHeld) {
+      this.emit('notice', { key: 'speakNotAllowed' });
+      this.emit('local');
+      return;
+    }
     if (on && !this.media.mic) {
       const track = await this.media.openMic();
       if (!track) {
@@ -536,15 +570,17 @@ export class Room extends EventTarget {
     if (cam) limitCamera(cam.transceiver.sender, !!this.screen);
   }
 
-  stopScreenShare() {
+  // stopScreenShare ends our screen share; byServer: a moderator ended
+  // its tracks at the server already.
+  stopScreenShare({ byServer = false } = {}) {
     if (!this.screen) return;
     const cap = this.screen;
     this.screen = null;
     for (const source of ['screen', 'screen_audio']) {
       const p = this.pub && this.pub.bySource(source);
       if (!p) continue;
-      if (p.serverId) this.send({ type: 'unpublish', track_id: p.serverId });
-      else this.retired.push(p);
+      if (!byServer && p.serverId) this.send({ type: 'unpublish', track_id: p.serverId });
+      else if (!byServer) this.retired.push(p);
       this.pub.remove(p);
     }
     if (cap.video) cap.video.stop();
@@ -757,6 +793,11 @@ export class Room extends EventTarget {
 
   end(reason) {
     if (this.state === State.ENDED) return;
+    if (this.joinWaiter) {
+      // We left the lobby (or the server ended it): the join is over.
+      this.joinWaiter.reject({ name: reason, message: `ended: ${reason}` });
+      this.joinWaiter = null;
+    }
     if (this.screen) this.stopScreenShare();
     this.closePeers();
     this.sig.close();

@@ -51,9 +51,10 @@ function sharedMicOf(room, self, mic) {
 }
 
 export class Stage {
-  constructor(room, { quality } = {}) {
+  constructor(room, { quality, menu } = {}) {
     this.room = room;
     this.quality = quality || null;
+    this.menu = menu || null;
     this.root = $('#grid');
     this.main = document.createElement('div');
     this.main.className = 'tiles-main';
@@ -75,7 +76,7 @@ export class Stage {
     this.prev.addEventListener('click', () => this.goPage(this.page - 1));
     this.next.addEventListener('click', () => this.goPage(this.page + 1));
     this.layoutBtn.addEventListener('click', () => this.setSpeakerView(!this.speakerView));
-    for (const ev of ['participants', 'tracks', 'speaker', 'local', 'state']) {
+    for (const ev of ['participants', 'tracks', 'speaker', 'local', 'state', 'role']) {
       room.addEventListener(ev, () => this.schedule());
     }
     room.addEventListener('reaction', (e) => {
@@ -136,7 +137,10 @@ export class Stage {
     for (const p of people) {
       const self = p.id === r.selfId;
       const tr = r.tracksOf(p.id);
-      const base = { participantId: p.id, name: p.name, self, connected: p.connected !== false, hand: p.hand_raised, lang: language() };
+      const base = {
+        participantId: p.id, name: p.name, self, connected: p.connected !== false, hand: p.hand_raised, lang: language(),
+        guest: !!p.guest, canModerate: !!this.menu && this.menu.can(p.id),
+      };
       const cam = tr.camera;
       const mic = tr.microphone;
       let track = null;
@@ -226,7 +230,10 @@ export class Stage {
     for (const e of list) {
       let tile = this.tiles.get(e.key);
       if (!tile) {
-        tile = new Tile({ key: e.key, kind: e.kind, participantId: e.participantId, self: e.self, onPin: (k) => this.pin(k) });
+        tile = new Tile({
+          key: e.key, kind: e.kind, participantId: e.participantId, self: e.self, onPin: (k) => this.pin(k),
+          onMenu: this.menu ? (id, btn) => this.menu.open(id, btn) : null,
+        });
         this.tiles.set(e.key, tile);
       }
       tile.update({ ...e, pinned: this.pinned === e.key });

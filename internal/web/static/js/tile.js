@@ -1,6 +1,7 @@
 // Tile is one participant's camera (or one screen share) on the stage:
 // video or an initials avatar, name, muted microphone, raised hand,
-// connection quality, a shared microphone, a pin button and reactions.
+// connection quality, a shared microphone, a pin button and reactions;
+// a guest is marked, and a moderator has a menu of actions on others.
 // Its state is readable from data attributes too (data-audio-muted,
 // data-video-off, data-shared-mic, …).
 
@@ -10,7 +11,7 @@ import { t, tn } from './i18n.js';
 const REACTION_MS = 4_000;
 
 export class Tile {
-  constructor({ key, kind, participantId, self, onPin }) {
+  constructor({ key, kind, participantId, self, onPin, onMenu }) {
     this.key = key;
     this.kind = kind; // 'camera' | 'screen'
     this.participantId = participantId;
@@ -34,10 +35,17 @@ export class Tile {
     this.pinBtn = el('button', { class: 'tile__pin icon-btn', type: 'button', 'aria-pressed': 'false' });
     this.pinBtn.addEventListener('click', () => onPin(this.key));
     this.reactionEl = el('div', { class: 'tile__reaction', 'aria-hidden': 'true' });
+    this.guestEl = el('span', { class: 'tile__tag', hidden: true });
+    // The moderator's menu: on other people's camera tiles only.
+    this.moreBtn = null;
+    if (kind === 'camera' && !self && onMenu) {
+      this.moreBtn = el('button', { class: 'tile__more tile__pin icon-btn', type: 'button', 'aria-haspopup': 'menu', 'aria-expanded': 'false', 'aria-controls': 'person-menu', hidden: true, dataset: { personMenu: participantId } });
+      this.moreBtn.addEventListener('click', () => onMenu(participantId, this.moreBtn));
+    }
 
     this.el = el('article', { class: `tile tile--${kind}` },
-      this.video, this.avatar, this.statusEl, this.reactionEl, this.pinBtn,
-      el('div', { class: 'tile__footer' }, this.micEl, this.nameEl, this.youEl, this.sharedEl, this.handEl, this.qualityEl));
+      this.video, this.avatar, this.statusEl, this.reactionEl, this.pinBtn, this.moreBtn,
+      el('div', { class: 'tile__footer' }, this.micEl, this.nameEl, this.youEl, this.guestEl, this.sharedEl, this.handEl, this.qualityEl));
     if (kind === 'camera') this.el.dataset.participantId = participantId;
     else this.el.dataset.screenOf = participantId;
     if (self) this.el.classList.add('tile--self');
@@ -67,6 +75,9 @@ export class Tile {
     this.micEl.hidden = !(this.kind === 'camera' && s.audioMuted);
     this.handEl.hidden = !(this.kind === 'camera' && s.hand);
     this.statusEl.hidden = s.connected;
+    this.guestEl.hidden = !(this.kind === 'camera' && s.guest);
+    this.flag('guest', this.kind === 'camera' && s.guest);
+    if (this.moreBtn) this.moreBtn.hidden = !s.canModerate;
     const shared = this.kind === 'camera' && s.sharedMic >= 0;
     if (shared) this.el.dataset.sharedMic = String(s.sharedMic);
     else delete this.el.dataset.sharedMic;
@@ -91,6 +102,8 @@ export class Tile {
     this.handEl.title = t('handRaised');
     this.statusEl.textContent = t('reconnecting');
     setIconButton(this.pinBtn, 'pin', s.pinned ? t('unpin', { name }) : t('pin', { name }));
+    this.guestEl.textContent = t('roleGuest');
+    if (this.moreBtn) setIconButton(this.moreBtn, 'more', t('actionsFor', { name }));
     this.setQuality(this.quality || 'unknown');
   }
 
