@@ -93,10 +93,10 @@ class NewRoom {
   open() {
     // Built afresh in the current language (the dialog is modal: the
     // language cannot change while it is open).
+    this.form.reset();
     this.fields = settingsFields(this.session.mode, 'nr');
     this.fields.set({ access: 'public', locked: false, transcription_by: this.session.mode === 'oidc' ? 'moderators' : 'everyone', speak_moderated: false });
     $('#new-room-fields').replaceChildren(this.fields.node);
-    this.form.reset();
     this.nameError.hidden = true;
     this.error.hidden = true;
     this.name.removeAttribute('aria-invalid');

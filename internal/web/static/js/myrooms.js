@@ -78,7 +78,7 @@ export class MyRooms {
     const state = r.active === null ? '' : (r.active ? t('roomLive') : t('roomIdle'));
     const settings = el('button', { class: 'btn btn--small', type: 'button', 'aria-label': t('roomSettingsOf', { name: r.id }),
       dataset: { roomSettings: r.id } }, t('settings'));
-    settings.addEventListener('click', () => openRoomSettings(r.id, { opener: settings, onSaved: () => this.load() }));
+    settings.addEventListener('click', () => openRoomSettings(r.id, { opener: settings }));
     return el('li', { class: 'rooms__item', dataset: { roomId: r.id, active: String(!!r.active) } },
       el('div', { class: 'rooms__name' },
         el('a', { href: path, class: 'rooms__link' }, r.id),

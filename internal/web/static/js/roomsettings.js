@@ -32,8 +32,7 @@ function getDialog() {
 }
 
 // openRoomSettings shows the dialog of roomId; opener gets the focus back.
-// onSaved(settings) runs after each save.
-export async function openRoomSettings(roomId, { opener = document.activeElement, onSaved } = {}) {
+export async function openRoomSettings(roomId, { opener = document.activeElement } = {}) {
   const session = await getSession();
   const dlg = getDialog();
   const oidc = session.mode === 'oidc';
@@ -99,7 +98,6 @@ export async function openRoomSettings(roomId, { opener = document.activeElement
       fields.set(out);
       if (members) members.set(out.members);
       status.textContent = t('settingsSaved');
-      if (onSaved) onSaved(out);
       await loadAudit();
     } catch (err) {
       status.textContent = '';
