@@ -79,6 +79,13 @@ func TestBrowserRoomsSignedIn(t *testing.T) {
 	b.navigate(t, base+"/")
 	b.waitJS(t, 10*time.Second, "the sign-in button", visible("#sign-in")+` && `+visible("#sign-in-prompt")+` && !`+visible("#new-meeting")+
 		` && `+visible("#join-code")+` && document.querySelector('#my-rooms').hidden`, `document.querySelector('#account').outerHTML`)
+	// A guest on a meeting page keeps the name field, and may sign in.
+	b.navigate(t, base+"/"+roomID)
+	b.waitJS(t, 10*time.Second, "the guest's pre-join page",
+		visible("#display-name-account")+` && /You join as a guest/.test(document.querySelector('#display-name-account').textContent) && !document.querySelector('#display-name').readOnly &&
+			document.querySelector('#prejoin-sign-in').getAttribute('href') === '/auth/login?next=%2F`+roomID+`' && `+visible("#sign-in"),
+		`document.querySelector('#display-name-account').outerHTML`)
+	b.navigate(t, base+"/")
 	b.click(t, "#sign-in")
 	b.do(t, chromedp.WaitVisible(chromedp.CSS("#username")))
 	b.do(t, chromedp.SendKeys(chromedp.CSS("#username"), op.Username), chromedp.SendKeys(chromedp.CSS("#password"), oidcop.Password))
@@ -111,6 +118,7 @@ func TestBrowserRoomsSignedIn(t *testing.T) {
 	b.waitJS(t, 5*time.Second, "a member row with the focus", `document.activeElement.matches('#rs-members input[type=email]')`, "")
 	b.do(t, chromedp.SendKeys(chromedp.CSS("#rs-members li:last-child input"), "Grace.Hopper@example.org"))
 	b.do(t, chromedp.SetValue(chromedp.CSS("#rs-members li:last-child select"), "moderator"))
+	axCheck(t, b, "room settings dialog", 5)
 	b.click(t, "#rs-save")
 	b.waitJS(t, 10*time.Second, "saved, and the change in the audit log",
 		`document.querySelector('#rs-status').textContent === 'Settings saved.' &&
@@ -149,6 +157,13 @@ func TestBrowserRoomsSignedIn(t *testing.T) {
 	b.waitJS(t, 5*time.Second, "the dialog closed, the focus on its button",
 		`!document.querySelector('#room-settings-dialog').open && document.activeElement.dataset.roomSettings === `+jsString(roomID), `document.activeElement.outerHTML`)
 
+	// On the room's page the name is the provider's, not to be edited;
+	// signing out works from there too.
+	b.navigate(t, base+"/"+roomID)
+	b.waitJS(t, 10*time.Second, "the signed-in pre-join page",
+		`document.querySelector('#display-name').readOnly && document.querySelector('#display-name').value === `+jsString(oidcop.Name)+
+			` && document.querySelector('#display-name-account').textContent.startsWith(`+jsString("Signed in as "+oidcop.Name)+`) && `+visible("#sign-out"),
+		`({name: document.querySelector('#display-name').value, account: document.querySelector('#display-name-account').outerHTML})`)
 	b.click(t, "#sign-out")
 	b.waitJS(t, 15*time.Second, "home again, signed out", `location.href === `+jsString(base+"/")+` && `+visible("#sign-in")+` && !document.querySelector('#account-name')`,
 		`({href: location.href, account: document.querySelector('#account')?.textContent})`)
