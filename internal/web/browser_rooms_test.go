@@ -240,6 +240,13 @@ func TestBrowserRoomsOpenMode(t *testing.T) {
 		`({error: document.querySelector('#rs-error')?.textContent})`)
 	b.do(t, chromedp.KeyEvent("\x1b"))
 	b.waitJS(t, 5*time.Second, "closed, focus back on the button", `!document.querySelector('#room-settings-dialog').open && document.activeElement.id === 'room-settings'`, "")
+	// On a small phone the button is still on screen.
+	b.do(t, chromedp.EmulateViewport(320, 640))
+	b.waitJS(t, 5*time.Second, "the button on a 320 px screen", `window.innerWidth === 320 && (() => {
+		const r = document.querySelector('#room-settings').getBoundingClientRect();
+		return r.width > 0 && r.left >= 0 && r.right <= 320 && document.documentElement.scrollWidth <= 320; })()`,
+		`({rect: document.querySelector('#room-settings').getBoundingClientRect().toJSON(), scroll: document.documentElement.scrollWidth})`)
+	b.do(t, chromedp.ResetViewport())
 	if p := b.pageProblems(t); len(p) > 0 {
 		t.Errorf("page problems: %v", p)
 	}

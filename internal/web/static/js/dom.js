@@ -54,6 +54,7 @@ const PATHS = {
   captions: ['M3 5h18v14H3z', 'M10.5 9.8a2.5 2.5 0 1 0 0 4.4', 'M17 9.8a2.5 2.5 0 1 0 0 4.4'],
   transcript: ['M6 3h9l4 4v14H6z', 'M14 3v5h5', 'M9 12h7', 'M9 16h7'],
   download: ['M12 4v11', 'M7 10l5 5 5-5', 'M5 20h14'],
+  shield: ['M12 3l8 3v6c0 4.5-3.4 8-8 9-4.6-1-8-4.5-8-9V6z', 'M9 12l2 2 4-4'],
 };
 
 const SVG = 'http://www.w3.org/2000/svg';

@@ -6,8 +6,8 @@
 // modal (the page behind is inert), Escape closes it, and the focus
 // goes back to the button that opened it.
 
-import { $, el } from './dom.js';
-import { t } from './i18n.js';
+import { $, el, setIconButton } from './dom.js';
+import { t, onLanguage } from './i18n.js';
 import { api, getSession, ownerHeaders, ApiError } from './api.js';
 import { settingsFields, memberEditor } from './roomfields.js';
 import { auditTable, downloadJSON } from './auditlog.js';
@@ -130,7 +130,11 @@ export async function openRoomSettings(roomId, { opener = document.activeElement
 export function mountRoomSettings({ room }) {
   const btn = $('#room-settings');
   if (!btn) return;
-  const render = () => { btn.hidden = room.role !== 'owner'; };
+  const render = () => {
+    btn.hidden = room.role !== 'owner';
+    setIconButton(btn, 'shield', t('roomSettings'));
+  };
+  onLanguage(render);
   btn.addEventListener('click', () => openRoomSettings(room.roomId, { opener: btn }));
   room.addEventListener('message', (e) => { if (e.detail && e.detail.type === 'joined') render(); });
   render();
