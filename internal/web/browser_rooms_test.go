@@ -4,10 +4,13 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
@@ -121,7 +124,7 @@ func TestBrowserRoomsSignedIn(t *testing.T) {
 	axCheck(t, b, "room settings dialog", 5)
 	b.click(t, "#rs-save")
 	b.waitJS(t, 10*time.Second, "saved, and the change in the audit log",
-		`document.querySelector('#rs-status').textContent === 'Settings saved.' &&
+		`document.querySelector('#rs-status').textContent === 'Settings saved.' && document.querySelector('#rs-audit tbody tr').dataset.auditAction === 'settings' &&
 			[...document.querySelectorAll('#rs-audit tr[data-audit-action=settings]')].some(r => /access=restricted/.test(r.textContent) && /members=1/.test(r.textContent) && r.textContent.includes(`+jsString(oidcop.Name)+`))`,
 		`({error: document.querySelector('#rs-error').textContent, status: document.querySelector('#rs-status').textContent, audit: document.querySelector('#rs-audit').textContent})`)
 
@@ -217,6 +220,35 @@ func TestBrowserRoomsOpenMode(t *testing.T) {
 	b.waitJS(t, 10*time.Second, "saved, and in the audit log",
 		`document.querySelector('#rs-status').textContent === 'Settings saved.' && [...document.querySelectorAll('#rs-audit tr[data-audit-action=settings]')].some(r => /speak_moderated=true/.test(r.textContent))`,
 		`({error: document.querySelector('#rs-error').textContent, audit: document.querySelector('#rs-audit').textContent})`)
+	// The audit log's download: the whole log as a JSON file.
+	dir := t.TempDir()
+	ctx, cancel := b.timeout(15 * time.Second)
+	_, err := chromedp.CallBrowser(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir})
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.click(t, "#rs-audit-download")
+	var rows []struct{ Action, Detail string }
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		raw, err := os.ReadFile(filepath.Join(dir, roomID+"-audit.json"))
+		if err == nil && json.Unmarshal(raw, &rows) == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no audit download: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// (In the store's order: the table sorts, the file is the server's.)
+	actions := map[string]string{}
+	for _, r := range rows {
+		actions[r.Action] = r.Detail
+	}
+	if len(rows) != 2 || actions["room_created"] != "access=restricted" || !strings.Contains(actions["settings"], "speak_moderated=true") {
+		t.Errorf("downloaded audit log: %+v", rows)
+	}
+
 	var s ownerSettings
 	if code := getJSON(t, base+"/api/rooms/"+roomID+"/settings", http.Header{"X-Parley-Creator": {token}}, &s); code != http.StatusOK {
 		t.Fatalf("settings with the creator token: %d", code)
