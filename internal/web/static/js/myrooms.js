@@ -18,15 +18,23 @@ export function keptRooms() {
     .filter((id) => ROOM_ID.test(id) && creatorToken(id)).sort();
 }
 
-// openModeRooms asks the state of each kept room; a room the server does
-// not know (its data was wiped) is left out.
+// LOOKUPS bounds the rooms whose state is asked at once: each
+// GET /api/rooms/{id} spends one of the address's join tokens (a burst
+// of 20 by default), and the person may want to join a meeting next.
+const LOOKUPS = 10;
+
+// openModeRooms asks the state of the kept rooms; a room the server does
+// not know (its data was wiped) is left out. Past LOOKUPS rooms, or when
+// a look-up fails, a room is listed without its state.
 async function openModeRooms() {
-  const out = await Promise.all(keptRooms().map(async (id) => {
+  const out = await Promise.all(keptRooms().map(async (id, i) => {
+    const unknown = { id, active: null };
+    if (i >= LOOKUPS) return unknown;
     try {
       const info = await api('GET', `/api/rooms/${encodeURIComponent(id)}`);
-      return info.exists ? { id, url: info.url, active: !!info.active } : null;
+      return info.exists ? { id, active: !!info.active } : null;
     } catch {
-      return { id, url: `${window.location.origin}/${id}`, active: null }; // state unknown (e.g. rate limited)
+      return unknown;
     }
   }));
   return out.filter(Boolean);
