@@ -160,13 +160,23 @@ func TestBrowserRoomsSignedIn(t *testing.T) {
 	b.waitJS(t, 5*time.Second, "the dialog closed, the focus on its button",
 		`!document.querySelector('#room-settings-dialog').open && document.activeElement.dataset.roomSettings === `+jsString(roomID), `document.activeElement.outerHTML`)
 
-	// On the room's page the name is the provider's, not to be edited;
-	// signing out works from there too.
+	// On the room's page the name is the provider's, not to be edited.
 	b.navigate(t, base+"/"+roomID)
 	b.waitJS(t, 10*time.Second, "the signed-in pre-join page",
 		`document.querySelector('#display-name').readOnly && document.querySelector('#display-name').value === `+jsString(oidcop.Name)+
 			` && document.querySelector('#display-name-account').textContent.startsWith(`+jsString("Signed in as "+oidcop.Name)+`) && `+visible("#sign-out"),
 		`({name: document.querySelector('#display-name').value, account: document.querySelector('#display-name-account').outerHTML})`)
+	// The owner joins under that name and has the room's settings at hand.
+	b.click(t, "#join")
+	b.waitJS(t, 15*time.Second, "in the meeting, as the owner",
+		`!document.querySelector('#meeting').hidden && document.querySelector('#grid .tile--self [data-participant-name]')?.textContent.includes(`+jsString(oidcop.Name)+`) && `+visible("#room-settings"),
+		`({status: document.querySelector('#join-status').textContent, self: document.querySelector('#grid .tile--self')?.textContent})`)
+	b.click(t, "#room-settings")
+	b.waitJS(t, 10*time.Second, "the settings dialog in the meeting", `document.querySelector('#room-settings-dialog').open && document.querySelector('#rs-access-restricted').checked &&
+		document.querySelectorAll('#rs-members input').length === 1`, `({error: document.querySelector('#rs-error')?.textContent})`)
+	b.click(t, "#rs-close")
+	b.click(t, "#leave")
+	b.navigate(t, base+"/")
 	b.click(t, "#sign-out")
 	b.waitJS(t, 15*time.Second, "home again, signed out", `location.href === `+jsString(base+"/")+` && `+visible("#sign-in")+` && !document.querySelector('#account-name')`,
 		`({href: location.href, account: document.querySelector('#account')?.textContent})`)

@@ -1,4 +1,5 @@
-// Pre-join: the display name (remembered), a live camera preview, the
+// Pre-join: the display name (remembered; the provider's for someone
+// signed in, and the account corner says who), a live camera preview, the
 // microphone level, device pickers, camera/microphone on or off, and
 // clear words when the browser gives no device. Joining without any
 // device works: the person then listens and watches. When the meeting is
@@ -158,7 +159,9 @@ export class Prejoin {
   }
 
   async submit() {
-    const v = validName(this.name.value);
+    // A signed-in user's name is the provider's: the server takes it from
+    // the session, and they could not edit it anyway.
+    const v = this.user ? { name: this.name.value } : validName(this.name.value);
     if (v.error) {
       this.nameError.textContent = t(v.error);
       this.nameError.hidden = false;
