@@ -211,7 +211,9 @@ func TestClientModules(t *testing.T) {
 	srv, _ := startServer(t)
 	b := newBrowser(t, "modules", browserOptions{noDevices: true})
 	b.navigate(t, srv.URL()+"/")
-	axCheck(t, b, "home page", 2)
+	// The create buttons show once the page knows the mode (open: anyone creates).
+	b.do(t, chromedp.WaitVisible(chromedp.CSS("#new-meeting")))
+	axCheck(t, b, "home page", 3)
 	base := evalJS[string](t, b, `document.querySelector('script[type=module]').src.replace(/\/js\/home\.js$/, '')`)
 	failures := evalJS[[]string](t, b, "("+modulesJS+")("+jsString(base)+")")
 	for _, f := range failures {

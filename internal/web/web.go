@@ -4,7 +4,7 @@
 //
 // Routes (mounted at "/" by httpapi, behind its security headers):
 //
-//	GET /                      home page (new meeting, join by code)
+//	GET /                      home page (new meeting or room, join by code, my rooms)
 //	GET /{room}                pre-join and meeting page, for a valid room id
 //	GET /static/{version}/…    assets, cached for a year (the version changes
 //	                           whenever any embedded file changes)

@@ -11,12 +11,16 @@ import { mountCaptions } from './captions.js';
 import { mountTranscription } from './transcription.js';
 import { mountSharedMic } from './sharedmic.js';
 import { store } from './storage.js';
+import { mountRoomSettings } from './roomsettings.js';
+import { mountAccount } from './account.js';
+import { getSession } from './api.js';
 
 const roomId = decodeURIComponent(window.location.pathname.replace(/^\/+|\/+$/g, ''));
 
 translate();
 bindLanguageSelect($('#language'));
 MODULES.push(mountCaptions, mountTranscription, mountSharedMic);
+MODULES.push(mountRoomSettings);
 
 // The waits in the lobby that end with the end screen rather than back
 // on the pre-join page (a `bye` reason while knocking).
@@ -25,6 +29,12 @@ const KNOCK_ENDS = new Set(['denied', 'ended', 'removed']);
 const media = new LocalMedia();
 const knock = new Knock(roomId);
 const prejoin = new Prejoin(media, roomId, { onJoin: join });
+// Who is signed in (oidc mode): the top bar's account corner, and the
+// pre-join name, which is then the provider's.
+getSession().then((session) => {
+  mountAccount($('#account'), session);
+  prejoin.useSession(session);
+}).catch((err) => console.warn('session', err));
 // Devices open while the person types their name; joining waits for them
 // so the first offer carries the camera and microphone.
 let mediaPending = true;

@@ -56,6 +56,7 @@ const PATHS = {
   download: ['M12 4v11', 'M7 10l5 5 5-5', 'M5 20h14'],
   door: ['M6 21V4h12v17', 'M3 21h18', 'M14.5 12.5h.01'],
   more: ['M12 5.5h.01', 'M12 12h.01', 'M12 18.5h.01'],
+  shield: ['M12 3l8 3v6c0 4.5-3.4 8-8 9-4.6-1-8-4.5-8-9V6z', 'M9 12l2 2 4-4'],
 };
 
 const SVG = 'http://www.w3.org/2000/svg';

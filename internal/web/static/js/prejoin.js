@@ -1,16 +1,18 @@
-// Pre-join: the display name (remembered), a live camera preview, the
+// Pre-join: the display name (remembered; the provider's for someone
+// signed in, and the account corner says who), a live camera preview, the
 // microphone level, device pickers, camera/microphone on or off, and
 // clear words when the browser gives no device. Joining without any
 // device works: the person then listens and watches. When the meeting is
 // being transcribed the page says so before anyone joins, and offers to
 // opt out; a meeting room's computer can say its microphone is shared.
 
-import { $, setIconButton } from './dom.js';
+import { $, el, setIconButton } from './dom.js';
 import { t, onLanguage } from './i18n.js';
 import { LevelMeter, MediaError } from './media.js';
 import { bindDevicePickers } from './devices.js';
 import { store } from './storage.js';
 import { bindSharedMic, loadSharedMic } from './sharedmic.js';
+import { signInURL } from './account.js';
 
 const MAX_NAME = 64;
 // Control characters and bidirectional overrides: the server refuses
@@ -45,6 +47,9 @@ export class Prejoin {
     this.join = $('#join');
     this.status = $('#join-status');
     this.lastError = '';
+    this.account = $('#display-name-account');
+    this.user = null;
+    this.session = null;
     this.roomId = roomId;
     this.transcribed = false;
     this.notice = $('#prejoin-transcription');
@@ -77,7 +82,7 @@ export class Prejoin {
       audioinput: $('#mic-select'),
       audiooutput: $('#speaker-select'),
     });
-    onLanguage(() => this.render());
+    onLanguage(() => { this.render(); this.renderAccount(); });
     this.render();
     this.checkRoom();
     this.poll = setInterval(() => this.checkRoom(), ROOM_POLL_MS);
@@ -93,6 +98,32 @@ export class Prejoin {
       this.transcribed = !!(info && info.transcription && info.transcription.enabled);
       this.render();
     } catch { /* the join will say what is wrong */ }
+  }
+
+  // useSession shows who joins: a signed-in user under the provider's
+  // name (the server takes it from the session, not from this field); in
+  // oidc mode someone not signed in joins as a guest, or signs in first.
+  useSession(session) {
+    this.session = session;
+    this.user = session.user || null;
+    if (this.user) {
+      this.name.value = this.user.name || this.user.email;
+      this.name.readOnly = true;
+      this.nameError.hidden = true;
+    }
+    this.renderAccount();
+  }
+
+  renderAccount() {
+    const s = this.session;
+    this.account.hidden = !s || s.mode !== 'oidc';
+    if (this.account.hidden) return;
+    if (this.user) {
+      this.account.replaceChildren(t('signedInAs', { name: this.user.name || this.user.email }), ' ', t('nameFromAccount'));
+    } else {
+      this.account.replaceChildren(t('joiningAsGuest'), ' ',
+        el('a', { id: 'prejoin-sign-in', href: signInURL() }, t('signIn')));
+    }
   }
 
   // options are the choices made here that the Room needs.
@@ -128,7 +159,9 @@ export class Prejoin {
   }
 
   async submit() {
-    const v = validName(this.name.value);
+    // A signed-in user's name is the provider's: the server takes it from
+    // the session, and they could not edit it anyway.
+    const v = this.user ? { name: this.name.value } : validName(this.name.value);
     if (v.error) {
       this.nameError.textContent = t(v.error);
       this.nameError.hidden = false;
@@ -136,7 +169,7 @@ export class Prejoin {
       this.name.focus();
       return;
     }
-    store.set('name', v.name);
+    if (!this.user) store.set('name', v.name); // a guest's name, for next time
     this.join.disabled = true;
     this.lastError = '';
     this.status.textContent = t('joining');

@@ -13,6 +13,17 @@ export const store = {
       return fallback;
     }
   },
+  // keys lists the keys that start with prefix (without "parley.").
+  keys(prefix) {
+    const out = [];
+    try {
+      for (let i = 0; i < window.localStorage.length; i++) {
+        const k = window.localStorage.key(i);
+        if (k && k.startsWith(PREFIX + prefix)) out.push(k.slice(PREFIX.length));
+      }
+    } catch { /* storage unavailable */ }
+    return out;
+  },
   set(key, value) {
     try {
       window.localStorage.setItem(PREFIX + key, JSON.stringify(value));
