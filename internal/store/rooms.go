@@ -296,10 +296,11 @@ func (s *SQLite) Audit(ctx context.Context, e AuditEntry) error {
 	return nil
 }
 
-// AuditLog returns a room's audit rows, oldest first, at most limit.
+// AuditLog returns a room's audit rows, newest first, at most limit (so
+// a long log loses its oldest rows, never its latest).
 func (s *SQLite) AuditLog(ctx context.Context, roomID string, limit int) ([]AuditEntry, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, at, room_id, actor, name, addr, action, detail FROM audit
-		WHERE room_id = ? ORDER BY id LIMIT ?`, roomID, limit)
+		WHERE room_id = ? ORDER BY id DESC LIMIT ?`, roomID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: audit log: %w", err)
 	}

@@ -87,8 +87,11 @@ func TestRoomsGrantsAndAudit(t *testing.T) {
 		}
 	}
 	s.Audit(ctx, AuditEntry{RoomID: "other-room-id", Action: "room_created"})
+	if log, _ := s.AuditLog(ctx, r.ID, 2); len(log) != 2 || log[0].Action != "transcription_on" {
+		t.Fatalf("a limited audit log keeps the latest rows: %+v", log)
+	}
 	log, err := s.AuditLog(ctx, r.ID, 100)
-	if err != nil || len(log) != 3 || log[0].Action != "room_created" || log[2].Action != "transcription_on" || log[1].Addr != "127.0.0.1" {
+	if err != nil || len(log) != 3 || log[0].Action != "transcription_on" || log[2].Action != "room_created" || log[1].Addr != "127.0.0.1" {
 		t.Fatalf("audit log: %+v, %v", log, err)
 	}
 }
