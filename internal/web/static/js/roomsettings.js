@@ -131,11 +131,12 @@ export function mountRoomSettings({ room }) {
   const btn = $('#room-settings');
   if (!btn) return;
   const render = () => {
-    btn.hidden = room.role !== 'owner';
+    btn.hidden = !room.access.isOwner;
     setIconButton(btn, 'shield', t('roomSettings'));
   };
   onLanguage(render);
   btn.addEventListener('click', () => openRoomSettings(room.roomId, { opener: btn }));
-  room.addEventListener('message', (e) => { if (e.detail && e.detail.type === 'joined') render(); });
+  room.addEventListener('role', render);
+  room.addEventListener('settings', render); // also sent on joining, when the role may be known already
   render();
 }
