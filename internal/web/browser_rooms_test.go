@@ -175,6 +175,32 @@ func TestBrowserRoomsSignedIn(t *testing.T) {
 	b.waitJS(t, 10*time.Second, "the settings dialog in the meeting", `document.querySelector('#room-settings-dialog').open && document.querySelector('#rs-access-restricted').checked &&
 		document.querySelectorAll('#rs-members input').length === 1`, `({error: document.querySelector('#rs-error')?.textContent})`)
 	b.click(t, "#rs-close")
+
+	// A guest (another browser, not signed in) is not on the member list:
+	// they knock; the owner sees them marked as a guest and admits them;
+	// both then see the guest tag on the tile and in the participant list.
+	g := newBrowser(t, "gus", browserOptions{noDevices: true})
+	g.navigate(t, base+"/"+roomID)
+	g.waitJS(t, 10*time.Second, "the guest's pre-join page", visible("#display-name-account")+` && !document.querySelector('#display-name').readOnly`, "")
+	knock(t, g, "Gus Guest")
+	b.waitJS(t, 10*time.Second, "the guest waiting, counted", `document.querySelector('#lobby-toggle').dataset.count === '1'`, "")
+	b.click(t, "#lobby-toggle")
+	b.waitJS(t, 5*time.Second, "the guest marked in the lobby panel",
+		`(() => { const e = document.querySelector('#lobby-list [data-lobby-entry]'); return !!e && e.dataset.guest === 'true' && e.textContent.includes('Gus Guest') && e.textContent.includes('Guest'); })()`,
+		`document.querySelector('#lobby-list').outerHTML`)
+	b.click(t, "#lobby-list [data-lobby-admit]")
+	g.waitJS(t, 15*time.Second, "the guest in the meeting, marked on their own tile",
+		`!document.querySelector('#meeting').hidden && document.querySelector('#grid .tile--self')?.dataset.guest === 'true'`,
+		`({status: document.querySelector('#join-status').textContent, self: document.querySelector('#grid .tile--self')?.outerHTML})`)
+	b.waitJS(t, 10*time.Second, "the guest's tile and list entry marked at the owner's",
+		`(() => { const tile = [...document.querySelectorAll('#grid .tile:not(.tile--self)')].find(e => e.textContent.includes('Gus Guest'));
+			const li = [...document.querySelectorAll('#participants-list [data-participant-entry]')].find(e => e.textContent.includes('Gus Guest'));
+			const me = [...document.querySelectorAll('#participants-list [data-participant-entry]')].find(e => e.textContent.includes(`+jsString(oidcop.Name)+`));
+			return !!tile && tile.dataset.guest === 'true' && !!li && li.dataset.guest === 'true' && /Guest/.test(li.querySelector('.person__name').textContent)
+				&& !!me && me.dataset.guest === 'false'; })()`,
+		`document.querySelector('#participants-list').outerHTML`)
+	g.click(t, "#leave")
+
 	b.click(t, "#leave")
 	b.navigate(t, base+"/")
 	b.click(t, "#sign-out")
