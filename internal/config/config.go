@@ -87,6 +87,11 @@ type Limits struct {
 	MessageRate  float64       `name:"message-rate" help:"signalling messages one socket may send per second (any type); more are dropped"`
 	MessageBurst int           `name:"message-burst" help:"signalling messages one socket may send at once above the rate"`
 
+	// Per participant.
+	MaxTracks        int `name:"max-tracks" help:"tracks one participant may have announced (published or still to come)"`
+	MaxCandidates    int `name:"max-candidates" help:"remote ICE candidates per peer connection of one participant (the server sends STUN checks to no more addresses)"`
+	MaxMediaSections int `name:"max-media-sections" help:"media sections (m-lines) in one offer"`
+
 	// Per client address (an IPv6 address counts by its /64).
 	IPSockets        int     `name:"ip-sockets" help:"signalling sockets open at once from one address (0 = no limit)"`
 	IPJoinsPerSecond float64 `name:"ip-joins-per-second" help:"room look-ups and join requests per second from one address (0 = no limit)"`
@@ -122,6 +127,7 @@ func Default() Config {
 		},
 		Speech: Speech{Engine: "pocketsphinx", Language: "en", Streams: 4},
 		Limits: Limits{JoinTimeout: 10 * time.Second, MessageRate: 50, MessageBurst: 200,
+			MaxTracks: 16, MaxCandidates: 64, MaxMediaSections: 32,
 			IPSockets: 50, IPJoinsPerSecond: 5, IPJoinBurst: 20, IPRoomsPerMinute: 10, IPRoomBurst: 10,
 			MaxRooms: 1000, MaxParticipants: 5000,
 			HTTPReadTimeout: 30 * time.Second, HTTPWriteTimeout: 30 * time.Second, HTTPIdleTimeout: 120 * time.Second},
@@ -209,6 +215,9 @@ func (l Limits) problems() []string {
 	}
 	if (l.IPJoinsPerSecond > 0 && l.IPJoinBurst < 1) || (l.IPRoomsPerMinute > 0 && l.IPRoomBurst < 1) {
 		bad("ip-join-burst and ip-room-burst must be at least 1")
+	}
+	if l.MaxTracks < 1 || l.MaxCandidates < 1 || l.MaxMediaSections < 1 {
+		bad("max-tracks, max-candidates and max-media-sections must be positive")
 	}
 	if l.MaxRooms < 1 || l.MaxParticipants < 1 {
 		bad("max-rooms and max-participants must be positive")

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -103,17 +104,20 @@ func TestLimitDefaultsAndSources(t *testing.T) {
 	l := cfg.Limits
 	if cfg.MetricsListen != "127.0.0.1:9464" || cfg.MetricsToken != "" || len(cfg.TrustedProxies) != 0 ||
 		l.IPSockets != 50 || l.IPJoinsPerSecond != 5 || l.IPJoinBurst != 20 || l.IPRoomsPerMinute != 10 || l.IPRoomBurst != 10 ||
-		l.MaxRooms != 1000 || l.MaxParticipants != 5000 ||
+		l.MaxRooms != 1000 || l.MaxParticipants != 5000 || l.MaxTracks != 16 || l.MaxCandidates != 64 || l.MaxMediaSections != 32 ||
 		l.HTTPReadTimeout != 30*time.Second || l.HTTPWriteTimeout != 30*time.Second || l.HTTPIdleTimeout != 120*time.Second {
 		t.Fatalf("defaults: %+v %+v", cfg, l)
 	}
 	env := map[string]string{"PARLEY_METRICS_TOKEN": "0123456789abcdef", "PARLEY_TRUSTED_PROXIES": "10.0.0.0/8, fd00::1"}
-	cfg, err = load(t, []string{"--metrics-listen", "", "--ip-joins-per-second", "0", "--ip-join-burst", "0"}, env)
+	cfg, err = load(t, []string{"--metrics-listen", "", "--ip-joins-per-second", "0", "--ip-join-burst", "0", "--max-tracks", "6"}, env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.MetricsListen != "" || cfg.MetricsToken != "0123456789abcdef" || cfg.Limits.IPJoinsPerSecond != 0 {
+	if cfg.MetricsListen != "" || cfg.MetricsToken != "0123456789abcdef" || cfg.Limits.IPJoinsPerSecond != 0 || cfg.Limits.MaxTracks != 6 {
 		t.Fatalf("from flags and env: %+v", cfg)
+	}
+	if _, err := load(t, []string{"--max-candidates", "0"}, nil); err == nil || !strings.Contains(err.Error(), "max-candidates") {
+		t.Errorf("--max-candidates 0: %v", err)
 	}
 	p, err := ParsePrefixes(cfg.TrustedProxies)
 	if err != nil || len(p) != 2 || p[0].String() != "10.0.0.0/8" || p[1].String() != "fd00::1/128" {

@@ -193,4 +193,34 @@ func TestPerParticipantLimits(t *testing.T) {
 	}
 	pubC.Send(map[string]any{"type": "offer", "sdp": sdp.String()})
 	expectError(t, pubC, &seen, 4022, "33 media sections")
+	// Each refusal is counted under its limit's name.
+	if tr, ca, ms := refused(t, srv, "tracks"), refused(t, srv, "candidates"), refused(t, srv, "media_sections"); tr != 1 || ca < 6 || ms != 1 {
+		t.Fatalf("refused: tracks %v, candidates %v, media_sections %v", tr, ca, ms)
+	}
+}
+
+// TestPerParticipantLimitsAreConfigurable: --max-tracks and
+// --max-media-sections set where the refusals start.
+func TestPerParticipantLimitsAreConfigurable(t *testing.T) {
+	srv := start(t, func(c *config.Config) { c.Limits.MaxTracks, c.Limits.MaxMediaSections = 3, 4 })
+	pubC, _, _, _ := pair(t, srv) // 2 tracks published
+	seen := 0
+	for _, m := range pubC.Messages() {
+		if m.Type == "error" {
+			seen++
+		}
+	}
+	pubC.Send(map[string]any{"type": "publish", "client_track_id": "third", "kind": "audio"})
+	pubC.Send(map[string]any{"type": "publish", "client_track_id": "fourth", "kind": "audio"})
+	expectError(t, pubC, &seen, 4022, "4th track with --max-tracks 3")
+	var sdp strings.Builder
+	sdp.WriteString("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n")
+	for i := range 5 {
+		fmt.Fprintf(&sdp, "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:%d\r\na=rtpmap:111 opus/48000/2\r\n", i)
+	}
+	pubC.Send(map[string]any{"type": "offer", "sdp": sdp.String()})
+	expectError(t, pubC, &seen, 4022, "5 media sections with --max-media-sections 4")
+	if tr, ms := refused(t, srv, "tracks"), refused(t, srv, "media_sections"); tr != 1 || ms != 1 {
+		t.Fatalf("refused: tracks %v, media_sections %v", tr, ms)
+	}
 }

@@ -82,8 +82,10 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		NATIP:      cfg.Media.NATIP,
 		Interfaces: cfg.Media.ICEInterfaces,
 		ICEServers: cfg.Media.ICEServers,
-		Logger:     log.With("part", "sfu"),
-		Metrics:    sfu.NewMetrics(reg),
+		Limits: sfu.Limits{Publications: cfg.Limits.MaxTracks, Candidates: cfg.Limits.MaxCandidates,
+			MediaSections: cfg.Limits.MaxMediaSections},
+		Logger:  log.With("part", "sfu"),
+		Metrics: sfu.NewMetrics(reg),
 	})
 	if err != nil {
 		return nil, err

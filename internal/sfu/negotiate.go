@@ -17,7 +17,7 @@ import (
 // HandleOffer applies the client's offer on the publisher connection and
 // returns the answer.
 func (p *Peer) HandleOffer(offer string) (string, error) {
-	if err := checkOffer(offer); err != nil {
+	if err := checkOffer(offer, p.sfu.opts.Limits.MediaSections); err != nil {
 		return "", err
 	}
 	if p.isClosed() {
@@ -40,13 +40,13 @@ func (p *Peer) HandleOffer(offer string) (string, error) {
 
 // checkOffer parses an offer and rejects one whose audio and video
 // sections offer no codec we forward (Opus, VP8, H.264).
-func checkOffer(offer string) error {
+func checkOffer(offer string, maxSections int) error {
 	var sd sdp.SessionDescription
 	if err := sd.UnmarshalString(offer); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
-	if n := len(sd.MediaDescriptions); n > MaxMediaSections {
-		return fmt.Errorf("%w: %d media sections in one offer, at most %d", ErrLimit, n, MaxMediaSections)
+	if n := len(sd.MediaDescriptions); n > maxSections {
+		return &LimitError{"media_sections", fmt.Sprintf("%d media sections in one offer, at most %d", n, maxSections)}
 	}
 	media := 0
 	for _, m := range sd.MediaDescriptions {
@@ -107,9 +107,9 @@ func (p *Peer) AddCandidate(t Target, c webrtc.ICECandidateInit) error {
 	if t == Subscriber {
 		n = &p.candidates[1]
 	}
-	if *n >= MaxCandidates {
+	if max := p.sfu.opts.Limits.Candidates; *n >= max {
 		p.mu.Unlock()
-		return fmt.Errorf("%w: at most %d remote ICE candidates per connection", ErrLimit, MaxCandidates)
+		return &LimitError{"candidates", fmt.Sprintf("at most %d remote ICE candidates per connection", max)}
 	}
 	*n++
 	p.mu.Unlock()

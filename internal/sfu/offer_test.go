@@ -17,14 +17,14 @@ const chromeLikeOffer = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=
 	"a=msid:stream track\r\na=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\na=ssrc:1 cname:x\r\n"
 
 func TestCheckOffer(t *testing.T) {
-	if err := checkOffer(chromeLikeOffer); err != nil {
+	if err := checkOffer(chromeLikeOffer, DefaultLimits.MediaSections); err != nil {
 		t.Fatalf("valid offer rejected: %v", err)
 	}
-	if err := checkOffer("garbage"); !errors.Is(err, ErrBadSDP) {
+	if err := checkOffer("garbage", DefaultLimits.MediaSections); !errors.Is(err, ErrBadSDP) {
 		t.Errorf("garbage: %v", err)
 	}
 	pcmu := strings.ReplaceAll(strings.ReplaceAll(chromeLikeOffer, "opus/48000/2", "PCMU/8000"), "111", "0")
-	if err := checkOffer(pcmu); !errors.Is(err, ErrNoSupportedCodec) {
+	if err := checkOffer(pcmu, DefaultLimits.MediaSections); !errors.Is(err, ErrNoSupportedCodec) {
 		t.Errorf("PCMU-only offer: %v", err)
 	}
 }

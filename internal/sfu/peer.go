@@ -115,14 +115,16 @@ func (p *Peer) goroutine(fn func()) {
 // Announce records what the client is about to publish, so the track
 // gets the right source and simulcast order when its media arrives.
 //
-// A participant has at most MaxPublications tracks announced (published
+// A participant has at most Limits.Publications tracks announced (published
 // or still to come): an announcement is kept until its track ends, so a
 // client announcing without end must not grow the server's memory.
 func (p *Peer) Announce(pub Publication) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if _, ok := p.announced[pub.ClientTrackID]; !ok && len(p.announced) >= MaxPublications {
-		return fmt.Errorf("%w: at most %d tracks announced and not yet sent", ErrLimit, MaxPublications)
+	if max := p.sfu.opts.Limits.Publications; len(p.announced) >= max {
+		if _, ok := p.announced[pub.ClientTrackID]; !ok {
+			return &LimitError{"tracks", fmt.Sprintf("at most %d tracks announced and not yet sent", max)}
+		}
 	}
 	p.announced[pub.ClientTrackID] = pub
 	return nil

@@ -40,17 +40,30 @@ var (
 	ErrLimit = errors.New("limit reached")
 )
 
-// What one participant may make the server hold. A browser publishes at
-// most 4 tracks (microphone, camera, screen and its audio) and gathers a
-// handful of candidates per connection; the limits leave room for
-// devices with many interfaces while bounding what a hostile client can
-// cost (memory, and STUN checks the server sends to addresses it is
-// given).
-const (
-	MaxPublications  = 16 // tracks announced, live or still to come
-	MaxCandidates    = 64 // remote ICE candidates per peer connection
-	MaxMediaSections = 32 // m-lines in one offer
-)
+// Limits is what one participant may make the server hold. A browser
+// publishes at most 4 tracks (microphone, camera, screen and its audio)
+// and gathers a handful of candidates per connection; the defaults leave
+// room for devices with many interfaces while bounding what a hostile
+// client can cost (memory, and STUN checks the server sends to addresses
+// it is given).
+type Limits struct {
+	Publications  int // tracks announced, live or still to come
+	Candidates    int // remote ICE candidates per peer connection
+	MediaSections int // m-lines in one offer
+}
+
+// DefaultLimits are the limits of a zero Limits field.
+var DefaultLimits = Limits{Publications: 16, Candidates: 64, MediaSections: 32}
+
+// LimitError is ErrLimit naming the limit reached: "tracks",
+// "candidates" or "media_sections".
+type LimitError struct {
+	Limit  string
+	Detail string
+}
+
+func (e *LimitError) Error() string { return ErrLimit.Error() + ": " + e.Detail }
+func (e *LimitError) Unwrap() error { return ErrLimit }
 
 // Options configures the media transport.
 type Options struct {
@@ -69,8 +82,11 @@ type Options struct {
 	Interfaces []string
 	// ICEServers are operator-run STUN/TURN URLs given to clients.
 	ICEServers []string
-	Logger     *slog.Logger
-	Metrics    *Metrics
+	// Limits bound what one participant may make the server hold; zero
+	// fields take DefaultLimits'.
+	Limits  Limits
+	Logger  *slog.Logger
+	Metrics *Metrics
 }
 
 // SFU owns the WebRTC APIs and the shared ICE sockets.
@@ -97,6 +113,18 @@ func New(opts Options) (*SFU, error) {
 	}
 	if opts.ListenIP == "" {
 		opts.ListenIP = "0.0.0.0"
+	}
+	for _, l := range []struct {
+		v *int
+		d int
+	}{
+		{&opts.Limits.Publications, DefaultLimits.Publications},
+		{&opts.Limits.Candidates, DefaultLimits.Candidates},
+		{&opts.Limits.MediaSections, DefaultLimits.MediaSections},
+	} {
+		if *l.v <= 0 {
+			*l.v = l.d
+		}
 	}
 	s := &SFU{opts: opts, log: opts.Logger, metrics: opts.Metrics}
 

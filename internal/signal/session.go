@@ -3,6 +3,7 @@ package signal
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -91,7 +92,7 @@ func NewServer(mgr *room.Manager, opts Options) *Server {
 	}
 	s := &Server{mgr: mgr, log: opts.Logger, opts: opts, sessions: map[*Session]struct{}{},
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parley_signal_refused_total",
-			Help: "Signalling messages or sockets refused by a limit, by reason (rate, join_timeout, flooding)."}, []string{"reason"})}
+			Help: "Signalling messages or sockets refused by a limit, by reason (rate, join_timeout, flooding, token, and the per-participant tracks, candidates, media_sections)."}, []string{"reason"})}
 	if opts.Registerer != nil {
 		opts.Registerer.MustRegister(s.refused)
 	}
@@ -368,6 +369,9 @@ func (s *Session) joinWithToken(m *Inbound) (*room.Participant, error) {
 }
 
 func (s *Session) sendError(err error, ref string, size int64) {
+	if le := (*sfu.LimitError)(nil); errors.As(err, &le) {
+		s.srv.refused.WithLabelValues(le.Limit).Inc()
+	}
 	e := errorReply(err, ref)
 	if e.Code == CodeInternal {
 		s.log.Warn("signalling request failed", "err", err)
