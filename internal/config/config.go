@@ -22,12 +22,16 @@ var ErrInvalid = errors.New("invalid configuration")
 // its JSON key, its environment variable (PARLEY_ + upper-cased name with
 // '-' and '.' as '_') and its flag (--name); `help` is the flag's usage.
 type Config struct {
-	Listen    string `name:"listen" help:"HTTP listen address (host:port; port 0 picks one)"`
-	DataDir   string `name:"data-dir" help:"directory for the database and recordings"`
-	PublicURL string `name:"public-url" help:"URL users reach Parley at, e.g. https://meet.example.org (default: from --listen)"`
-	TLSCert   string `name:"tls-cert" help:"TLS certificate file (PEM); serve HTTPS when set with --tls-key"`
-	TLSKey    string `name:"tls-key" help:"TLS private key file (PEM)"`
-	LogLevel  string `name:"log-level" help:"debug, info, warn or error"`
+	Listen  string `name:"listen" help:"HTTP listen address (host:port; port 0 picks one)"`
+	DataDir string `name:"data-dir" help:"directory for the database and recordings"`
+	// RetainTranscripts deletes meetings (transcript, grants, files) this
+	// long after they started; 0 keeps them. A room's owner may set the
+	// room's own number of days.
+	RetainTranscripts time.Duration `name:"retain-transcripts" help:"delete a meeting's transcript and files this long after it started, e.g. 720h for 30 days (0 = keep; a room's owner may set their room's own)"`
+	PublicURL         string        `name:"public-url" help:"URL users reach Parley at, e.g. https://meet.example.org (default: from --listen)"`
+	TLSCert           string        `name:"tls-cert" help:"TLS certificate file (PEM); serve HTTPS when set with --tls-key"`
+	TLSKey            string        `name:"tls-key" help:"TLS private key file (PEM)"`
+	LogLevel          string        `name:"log-level" help:"debug, info, warn or error"`
 	// MetricsListen serves /metrics and Go's pprof profiles apart from
 	// the public listener: profiles reveal code paths and load, metrics
 	// the number of meetings, and neither is for the people in them.
@@ -153,6 +157,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := ParsePrefixes(c.TrustedProxies); err != nil {
 		bad("trusted-proxies: %v", err)
+	}
+	if c.RetainTranscripts < 0 {
+		bad("retain-transcripts must be 0 (keep) or positive")
 	}
 	if c.DataDir == "" {
 		bad("data-dir must not be empty")

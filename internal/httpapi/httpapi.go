@@ -5,6 +5,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"github.com/parleyhq/parley/internal/auth"
 	"github.com/parleyhq/parley/internal/room"
 	"github.com/parleyhq/parley/internal/signal"
+	"github.com/parleyhq/parley/internal/store"
 )
 
 // Options wires the handler to the rest of the server.
@@ -52,6 +54,9 @@ type Options struct {
 	Store RoomStore
 	// Keys signs join tokens (required).
 	Keys *access.Keys
+	// DeleteMeeting forgets a meeting: rows, files, an audit row with by
+	// (nil: meetings cannot be deleted, as without a transcript store).
+	DeleteMeeting func(ctx context.Context, id string, by store.AuditEntry) error
 }
 
 // New returns the server's HTTP handler.
@@ -107,6 +112,7 @@ func New(o Options) http.Handler {
 		}
 		serveTranscript(w, r, o.Transcripts)
 	})
+	mux.HandleFunc("DELETE /api/meetings/{id}", a.deleteMeeting)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, signal.NewError(signal.CodeNotFound, "no such API endpoint"))
 	})

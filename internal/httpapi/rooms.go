@@ -27,6 +27,7 @@ type RoomStore interface {
 	SetMember(ctx context.Context, roomID, subject, role string) error
 	SetListed(ctx context.Context, roomID, prefix string, listed map[string]string) error
 	MayRead(ctx context.Context, meetingID, keyHash, subject string) (bool, error)
+	MayDelete(ctx context.Context, meetingID, keyHash, subject string) (roomID string, ok bool, err error)
 	Grant(ctx context.Context, meetingID, keyHash string) (store.Grant, error)
 	Audit(ctx context.Context, e store.AuditEntry) error
 	AuditLog(ctx context.Context, roomID string, limit int) ([]store.AuditEntry, error)
@@ -59,10 +60,24 @@ type roomSettings struct {
 	Locked          bool   `json:"locked"`
 	TranscriptionBy string `json:"transcription_by"`
 	SpeakModerated  bool   `json:"speak_moderated"`
+	// RetainDays keeps the room's meetings (transcripts and files) this
+	// many days after they start; 0: the server's --retain-transcripts.
+	RetainDays int `json:"retain_days"`
 }
 
+// MaxRetainDays bounds a room's own retention (about ten years).
+const MaxRetainDays = 3660
+
+var errSettings = signal.NewError(signal.CodeInvalidField,
+	"access: public, trusted or restricted; transcription_by: everyone or moderators; retain_days: 0 (the server's default) to 3660")
+
 func settingsOf(r store.Room) roomSettings {
-	return roomSettings{Access: r.Access, Locked: r.Locked, TranscriptionBy: r.TranscriptionBy, SpeakModerated: r.SpeakModerated}
+	return roomSettings{Access: r.Access, Locked: r.Locked, TranscriptionBy: r.TranscriptionBy, SpeakModerated: r.SpeakModerated, RetainDays: r.RetainDays}
+}
+
+// valid checks what the room package does not know of (retention) too.
+func (s roomSettings) valid() bool {
+	return s.room().Valid() && s.RetainDays >= 0 && s.RetainDays <= MaxRetainDays
 }
 
 func (s roomSettings) room() room.Settings {
@@ -135,8 +150,8 @@ func (a *api) createRoom(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if !body.room().Valid() {
-		writeError(w, signal.NewError(signal.CodeInvalidField, "access: public, trusted or restricted; transcription_by: everyone or moderators"))
+	if !body.valid() {
+		writeError(w, errSettings)
 		return
 	}
 	id := body.ID
@@ -147,7 +162,7 @@ func (a *api) createRoom(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec := store.Room{ID: id, Owner: user.Subject, Access: body.Access, Locked: body.Locked, TranscriptionBy: body.TranscriptionBy,
-		SpeakModerated: body.SpeakModerated, Created: time.Now()}
+		SpeakModerated: body.SpeakModerated, RetainDays: body.RetainDays, Created: time.Now()}
 	out := map[string]any{"id": id, "url": baseURL(a.o.PublicURL, r) + "/" + id, "settings": settingsOf(rec)}
 	if !signedIn {
 		tok := access.NewSecret()
@@ -239,12 +254,12 @@ func (a *api) settings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := body.roomSettings
-	if !s.room().Valid() {
-		writeError(w, signal.NewError(signal.CodeInvalidField, "access: public, trusted or restricted; transcription_by: everyone or moderators"))
+	if !s.valid() {
+		writeError(w, errSettings)
 		return
 	}
 	detail := []string{"access=" + s.Access, "transcription_by=" + s.TranscriptionBy, "locked=" + strconv.FormatBool(s.Locked),
-		"speak_moderated=" + strconv.FormatBool(s.SpeakModerated)}
+		"speak_moderated=" + strconv.FormatBool(s.SpeakModerated), "retain_days=" + strconv.Itoa(s.RetainDays)}
 	if body.Members != nil {
 		listed, err := memberList(*body.Members)
 		if err != nil {
@@ -258,7 +273,7 @@ func (a *api) settings(w http.ResponseWriter, r *http.Request) {
 		out.Members = listedMembers(listed)
 		detail = append(detail, "members="+strconv.Itoa(len(listed)))
 	}
-	rec.Access, rec.Locked, rec.TranscriptionBy, rec.SpeakModerated = s.Access, s.Locked, s.TranscriptionBy, s.SpeakModerated
+	rec.Access, rec.Locked, rec.TranscriptionBy, rec.SpeakModerated, rec.RetainDays = s.Access, s.Locked, s.TranscriptionBy, s.SpeakModerated, s.RetainDays
 	if err := a.o.Store.UpdateRoom(r.Context(), rec); err != nil {
 		writeError(w, err)
 		return

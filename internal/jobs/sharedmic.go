@@ -30,6 +30,10 @@ type Store interface {
 	Enqueue(ctx context.Context, j store.NewJob) (int64, error)
 }
 
+// FinalizeKey is the queue key of a meeting's finalize job: one job per
+// meeting.
+func FinalizeKey(meetingID string) string { return "finalize:" + meetingID }
+
 // Finalize is a finalize job's payload.
 type Finalize struct {
 	MeetingID string       `json:"meeting_id"`
@@ -80,7 +84,7 @@ func (f *Finisher) FinishMeeting(ctx context.Context, meetingID string, mics []s
 	if len(job.Mics) == 0 {
 		return
 	}
-	if _, err := f.Store.Enqueue(ctx, store.NewJob{Kind: KindFinalize, Key: "finalize:" + meetingID, Payload: job}); err != nil {
+	if _, err := f.Store.Enqueue(ctx, store.NewJob{Kind: KindFinalize, Key: FinalizeKey(meetingID), Payload: job}); err != nil {
 		log.Error("finalize job not queued; the shared microphones stay undiarized", "meeting", meetingID, "err", err)
 		for _, m := range job.Mics {
 			os.Remove(m.Path)

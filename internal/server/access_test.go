@@ -337,6 +337,7 @@ func TestStateChangesRefuseCrossSite(t *testing.T) {
 		{"POST", "/api/rooms/csrf-test-room/join", `{"name":"Eve"}`},
 		{"PATCH", "/api/rooms/csrf-test-room/settings", `{"locked":true}`},
 		{"POST", "/api/rooms/csrf-test-room/transcription", `{"enabled":true}`},
+		{"DELETE", "/api/meetings/" + joined.MeetingID, ``},
 	} {
 		for name, mut := range map[string]func(r *http.Request){
 			"other origin":   func(r *http.Request) { r.Header.Set("Origin", "http://evil.example") },

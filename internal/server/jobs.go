@@ -17,15 +17,35 @@ import (
 // newRunner is the server's worker of the durable queue: one job at a
 // time (jobs are CPU-bound speech work on a machine that forwards
 // media), named by host, process and a random suffix in its leases.
-func newRunner(st *store.SQLite, log *slog.Logger) *jobs.Runner {
+func newRunner(st *store.SQLite, ret *jobs.Retention, log *slog.Logger) *jobs.Runner {
 	host, _ := os.Hostname()
 	var b [4]byte
 	rand.Read(b[:])
 	return &jobs.Runner{
 		Queue:    st,
 		Owner:    fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:])),
-		Handlers: map[string]jobs.Handler{jobs.KindFinalize: jobs.FinalizeHandler(st, log)},
+		Handlers: map[string]jobs.Handler{jobs.KindFinalize: jobs.FinalizeHandler(st, log), jobs.KindRetention: ret.Handler()},
 		Log:      log,
+	}
+}
+
+// scheduleRetention enqueues the day's retention job now and then every
+// hour until ctx ends (the job's key is the date: one a day, however
+// many processes schedule it), and wakes the runner.
+func (s *Server) scheduleRetention(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if err := s.retention.Schedule(ctx, s.Store); err != nil && ctx.Err() == nil {
+			s.log.Warn("retention job not scheduled", "err", err)
+		} else {
+			s.Jobs.Wake()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
 

@@ -45,12 +45,16 @@ type Server struct {
 	Jobs     *jobs.Runner    // the durable queue's worker
 	jobsStop context.CancelFunc
 	jobsDone chan struct{}
-	signal   *signal.Server
-	http     *http.Server
-	ln       net.Listener
-	metrics  *http.Server // nil when --metrics-listen is empty
-	metricsL net.Listener
-	serveErr chan error
+	// deleter forgets meetings (on request, and for retention, the daily
+	// job scheduled while the server runs).
+	deleter   *jobs.Deleter
+	retention *jobs.Retention
+	signal    *signal.Server
+	http      *http.Server
+	ln        net.Listener
+	metrics   *http.Server // nil when --metrics-listen is empty
+	metricsL  net.Listener
+	serveErr  chan error
 }
 
 // New builds a server from a validated configuration; nothing listens
@@ -114,8 +118,10 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		s.Store.Close()
 		return nil, err
 	}
-	s.Jobs = newRunner(s.Store, log.With("part", "jobs"))
 	spoolDir := filepath.Join(cfg.DataDir, "spool")
+	s.deleter = &jobs.Deleter{Store: s.Store, SpoolDir: spoolDir, Logger: log.With("part", "jobs")}
+	s.retention = &jobs.Retention{Deleter: s.deleter, Default: cfg.RetainTranscripts}
+	s.Jobs = newRunner(s.Store, s.retention, log.With("part", "jobs"))
 	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
 	if n, err := jobs.CleanSpool(ctx, spoolDir, s.Store.Jobs); err != nil {
 		log.Warn("spool clean-up", "err", err)
@@ -170,6 +176,10 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Auth:         authSvc,
 		Store:        s.Store,
 		Keys:         keys,
+		DeleteMeeting: func(ctx context.Context, id string, by store.AuditEntry) error {
+			_, err := s.deleter.Delete(ctx, id, by)
+			return err
+		},
 	})
 	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 	// The timeouts bound what a connection holds (a goroutine and its
@@ -225,7 +235,10 @@ func (s *Server) Start() error {
 	jctx, stop := context.WithCancel(context.Background())
 	s.jobsStop, s.jobsDone = stop, make(chan struct{})
 	go func() {
+		sched := make(chan struct{})
+		go func() { s.scheduleRetention(jctx); close(sched) }()
 		s.Jobs.Run(jctx)
+		<-sched
 		close(s.jobsDone)
 	}()
 	go func() { s.serveErr <- s.http.Serve(ln) }()

@@ -40,6 +40,7 @@ const (
 	CodeNotFound        Code = 4021 // REST API: no such room, meeting or endpoint
 	CodeLimit           Code = 4022 // more tracks, ICE candidates or media sections than one participant may have
 	CodeJoinTimeout     Code = 4023 // the socket did not join in time; it is closed
+	CodeInProgress      Code = 4024 // REST API: the meeting is in progress (end it first)
 
 	// Limits on one client address and on the whole server.
 	CodeTooManySockets  Code = 4030 // too many signalling sockets open from one address
@@ -94,6 +95,7 @@ var registry = map[Code]struct {
 	CodeNotFound:        {"not_found", http.StatusNotFound},
 	CodeLimit:           {"limit_exceeded", http.StatusTooManyRequests},
 	CodeJoinTimeout:     {"join_timeout", http.StatusRequestTimeout},
+	CodeInProgress:      {"meeting_in_progress", http.StatusConflict},
 	CodeTooManySockets:  {"too_many_sockets", http.StatusTooManyRequests},
 	CodeTooManyRequests: {"too_many_requests", http.StatusTooManyRequests},
 	CodeServerFull:      {"server_full", http.StatusServiceUnavailable},

@@ -38,7 +38,9 @@ func clickRedrawn(t *testing.T, b *browser, sel string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		ctx, cancel := b.timeout(10 * time.Second)
+		// Short attempts: a node the page replaced while chromedp waited
+		// for it to be visible never becomes visible; find it again.
+		ctx, cancel := b.timeout(time.Second)
 		err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
 		cancel()
 		if err == nil {

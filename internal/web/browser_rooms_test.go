@@ -25,6 +25,7 @@ type ownerSettings struct {
 	Locked          bool   `json:"locked"`
 	TranscriptionBy string `json:"transcription_by"`
 	SpeakModerated  bool   `json:"speak_moderated"`
+	RetainDays      int    `json:"retain_days"`
 	Members         []struct {
 		Email string `json:"email"`
 		Role  string `json:"role"`
@@ -121,6 +122,9 @@ func TestBrowserRoomsSignedIn(t *testing.T) {
 	b.waitJS(t, 5*time.Second, "a member row with the focus", `document.activeElement.matches('#rs-members input[type=email]')`, "")
 	b.do(t, chromedp.SendKeys(chromedp.CSS("#rs-members li:last-child input"), "Grace.Hopper@example.org"))
 	b.do(t, chromedp.SetValue(chromedp.CSS("#rs-members li:last-child select"), "moderator"))
+	// Its transcripts kept 30 days (empty: the server's setting).
+	b.waitJS(t, 5*time.Second, "the retention field, empty", `document.querySelector('#rs-retain').value === '' && !!document.querySelector('label[for=rs-retain]')`, "")
+	b.do(t, chromedp.SendKeys(chromedp.CSS("#rs-retain"), "30"))
 	axCheck(t, b, "room settings dialog", 5)
 	b.click(t, "#rs-save")
 	b.waitJS(t, 10*time.Second, "saved, and the change in the audit log",
@@ -148,7 +152,7 @@ func TestBrowserRoomsSignedIn(t *testing.T) {
 	if code := getJSON(t, base+"/api/rooms/"+roomID+"/settings", h, &s); code != http.StatusOK {
 		t.Fatalf("settings as the owner: %d", code)
 	}
-	if s.Access != "restricted" || len(s.Members) != 1 || s.Members[0].Email != "grace.hopper@example.org" || s.Members[0].Role != "moderator" {
+	if s.Access != "restricted" || s.RetainDays != 30 || len(s.Members) != 1 || s.Members[0].Email != "grace.hopper@example.org" || s.Members[0].Role != "moderator" {
 		t.Errorf("the server has %+v", s)
 	}
 	if code := getJSON(t, base+"/api/rooms/"+roomID+"/settings", http.Header{}, &s); code != http.StatusNotFound {
@@ -173,7 +177,7 @@ func TestBrowserRoomsSignedIn(t *testing.T) {
 		`({status: document.querySelector('#join-status').textContent, self: document.querySelector('#grid .tile--self')?.textContent})`)
 	b.click(t, "#room-settings")
 	b.waitJS(t, 10*time.Second, "the settings dialog in the meeting", `document.querySelector('#room-settings-dialog').open && document.querySelector('#rs-access-restricted').checked &&
-		document.querySelectorAll('#rs-members input').length === 1`, `({error: document.querySelector('#rs-error')?.textContent})`)
+		document.querySelectorAll('#rs-members input').length === 1 && document.querySelector('#rs-retain').value === '30'`, `({error: document.querySelector('#rs-error')?.textContent})`)
 	b.click(t, "#rs-close")
 
 	// A guest (another browser, not signed in) is not on the member list:

@@ -1,5 +1,6 @@
 // The fields of a room's settings (access level, locked, who may start
-// the transcription, moderated speech) and its member list, as the new
+// the transcription, moderated speech, how long transcripts are kept)
+// and its member list, as the new
 // room form and the room settings dialog both show them. Built with the
 // current language each time a form opens: a modal form cannot see a
 // language change.
@@ -49,10 +50,17 @@ export function settingsFields(mode, prefix) {
   const by = el('fieldset', { class: 'fields' }, el('legend', {}, t('transcriptionBy')),
     radio(prefix + '-by', prefix + '-by-everyone', 'everyone', t('byEveryone')),
     radio(prefix + '-by', prefix + '-by-moderators', 'moderators', t('byModerators')));
+  // Days the room's transcripts are kept; empty: the server's setting.
+  const retain = el('div', { class: 'field-row' },
+    el('label', { for: prefix + '-retain' }, t('retainDays')),
+    el('input', { type: 'number', id: prefix + '-retain', min: '1', max: '3660', step: '1', inputmode: 'numeric',
+      'aria-describedby': prefix + '-retain-hint' }),
+    el('p', { id: prefix + '-retain-hint', class: 'hint' }, t('retainDaysHint')));
   const node = el('div', { class: 'room-fields' }, access,
     checkbox(prefix + '-locked', t('lockedRoom'), t('lockedRoomHint')),
     by,
-    checkbox(prefix + '-speak', t('speakModerated'), t('speakModeratedHint')));
+    checkbox(prefix + '-speak', t('speakModerated'), t('speakModeratedHint')),
+    retain);
   const q = (sel) => node.querySelector(sel);
   // A level this mode does not offer (set through the API) is kept as it is.
   let shown = { access: 'public', transcription_by: 'everyone' };
@@ -66,6 +74,9 @@ export function settingsFields(mode, prefix) {
         locked: q(`#${prefix}-locked`).checked,
         transcription_by: b ? b.value : shown.transcription_by,
         speak_moderated: q(`#${prefix}-speak`).checked,
+        // Not a whole number in range: sent as it is, for the server's
+        // error to say what is wrong (the field's own check says it too).
+        retain_days: q(`#${prefix}-retain`).value === '' ? 0 : Number(q(`#${prefix}-retain`).value),
       };
     },
     set(s) {
@@ -74,6 +85,7 @@ export function settingsFields(mode, prefix) {
       for (const r of node.querySelectorAll(`input[name="${prefix}-by"]`)) r.checked = r.value === s.transcription_by;
       q(`#${prefix}-locked`).checked = !!s.locked;
       q(`#${prefix}-speak`).checked = !!s.speak_moderated;
+      q(`#${prefix}-retain`).value = s.retain_days > 0 ? String(s.retain_days) : '';
     },
   };
 }

@@ -1,0 +1,104 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/internal/store"
+	"github.com/parleyhq/parley/internal/transcript"
+)
+
+// TestRetentionDeletesWhatIsDue: with a clock moved forward, the daily
+// job deletes the meetings past their retention (rows and spool files)
+// and writes an audit row without their content; the others stay. The
+// job is scheduled once a day however often Schedule is called.
+func TestRetentionDeletesWhatIsDue(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	ctx := context.Background()
+	day := 24 * time.Hour
+	now := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	spool := filepath.Join(dir, "spool")
+	s.CreateRoom(ctx, store.Room{ID: "retention-room", Owner: "oidc:ann", Created: now})
+	for i, id := range []string{"MT_first", "MT_second"} {
+		s.CreateMeeting(ctx, transcript.Meeting{ID: id, Started: now.Add(time.Duration(i) * 10 * day)})
+		s.GrantMeeting(ctx, store.Grant{MeetingID: id, RoomID: "retention-room", Subject: "oidc:ann", KeyHash: "k" + id, Role: "owner"})
+		s.AppendSegment(ctx, id, transcript.Segment{SpeakerID: "PA_1", Speaker: "Ann", Start: 1, End: 2, Text: "the secret budget figure"})
+		os.MkdirAll(filepath.Join(spool, id), 0o700)
+		os.WriteFile(filepath.Join(spool, id, "TR_1-1.pcm"), make([]byte, 640), 0o600)
+	}
+	ret := &Retention{Deleter: &Deleter{Store: s, SpoolDir: spool}, Default: 7 * day, Now: clock}
+	r := &Runner{Queue: s, Owner: "w", Handlers: map[string]Handler{KindRetention: ret.Handler()}, Now: clock}
+	runDay := func() {
+		t.Helper()
+		for range 3 {
+			if err := ret.Schedule(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if ran, err := r.RunOne(ctx, []string{KindRetention}); !ran || err != nil {
+			t.Fatalf("retention job: ran %v, %v", ran, err)
+		}
+		if ran, _ := r.RunOne(ctx, []string{KindRetention}); ran {
+			t.Fatal("a second retention job the same day")
+		}
+	}
+	exists := func(id string) bool {
+		_, err := s.Transcript(ctx, id)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			t.Fatal(err)
+		}
+		_, ferr := os.Stat(filepath.Join(spool, id))
+		if (err == nil) != (ferr == nil) {
+			t.Fatalf("%s: rows %v but files %v", id, err, ferr)
+		}
+		return err == nil
+	}
+
+	now = now.Add(6 * day) // nothing due yet
+	runDay()
+	if !exists("MT_first") || !exists("MT_second") {
+		t.Fatal("a meeting was deleted before its time")
+	}
+	now = now.Add(2 * day) // day 8: the first is due, the second (day 10) not
+	runDay()
+	if exists("MT_first") || !exists("MT_second") {
+		t.Fatalf("day 8: first kept %v, second kept %v", exists("MT_first"), exists("MT_second"))
+	}
+	log, _ := s.AuditLog(ctx, "retention-room", 10)
+	if len(log) != 1 || log[0].Action != "meeting_deleted" || log[0].Name != "retention" ||
+		!strings.Contains(log[0].Detail, "MT_first") || !strings.Contains(log[0].Detail, "segments=1") || !strings.Contains(log[0].Detail, "files=1") ||
+		strings.Contains(log[0].Detail, "budget") {
+		t.Fatalf("audit: %+v", log)
+	}
+	now = now.Add(10 * day)
+	runDay()
+	if exists("MT_second") {
+		t.Fatal("the second meeting outlived its retention")
+	}
+	if counts, _ := s.JobCounts(ctx); len(counts) != 1 || counts[0].N != 3 || counts[0].State != store.JobDone {
+		t.Fatalf("jobs: %+v, want 3 retention jobs done", counts)
+	}
+}
+
+// TestDeleterRefusesOddIDs: an id that is not one the server makes is
+// refused before anything is touched (it could name a path).
+func TestDeleterRefusesOddIDs(t *testing.T) {
+	dir := t.TempDir()
+	d := &Deleter{Store: openStore(t, dir), SpoolDir: filepath.Join(dir, "spool")}
+	os.MkdirAll(filepath.Join(dir, "keep"), 0o700)
+	for _, id := range []string{"", "MT_", "../keep", "MT_../../keep", "MT_a/b", "XX_abc", "MT_" + strings.Repeat("a", 80)} {
+		if _, err := d.Delete(context.Background(), id, store.AuditEntry{}); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("%q: %v", id, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "keep")); err != nil {
+		t.Fatal(err)
+	}
+}
