@@ -357,7 +357,9 @@ func TestBrowserMeeting(t *testing.T) {
 			if (s.type === 'outbound-rtp' && s.kind === 'video' && s.rid) w[s.rid] = s.frameWidth || 0; }); return w; })()`
 		var got int
 		var sent map[string]float64
-		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+		// The layer switch waits on Bob's bandwidth estimate, slow to grow
+		// when three Chromiums share two busy cores: up to a minute.
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(250 * time.Millisecond) {
 			got = evalJS[int](t, alice, `__frameWidth(`+jsString(ids["bob"])+`)`)
 			sent = evalJS[map[string]float64](t, bob, sentWidths)
 			if got > 0 && float64(got) == sent["f"] && sent["f"] > sent["h"] {
@@ -377,7 +379,7 @@ func TestBrowserMeeting(t *testing.T) {
 			`[document.querySelector('#grid').dataset.layout, [...document.querySelectorAll('#grid .tile__pin[aria-pressed="true"]')].map(b => b.closest('[data-participant-id]')?.dataset.participantId), document.activeElement?.className]`)
 		// Speaker view: someone else large, never ourselves.
 		alice.click(t, "#layout-toggle")
-		alice.waitJS(t, 5*time.Second, "speaker view",
+		alice.waitJS(t, 15*time.Second, "speaker view",
 			`document.querySelector('#grid').dataset.layout === 'speaker' && document.querySelector('.tile--focus[data-participant-id]') && !document.querySelector('.tile--focus').classList.contains('tile--self')`, "")
 		alice.click(t, "#layout-toggle")
 		alice.waitJS(t, 5*time.Second, "the grid back", `document.querySelector('#grid').dataset.layout === 'grid'`, "")
