@@ -43,6 +43,7 @@ type User struct {
 var (
 	ErrCrossSite = errors.New("cross-site request refused")
 	ErrNotJSON   = errors.New("state-changing requests must send Content-Type: application/json")
+	ErrNotUpload = errors.New("uploads must send Content-Type: audio/… or application/octet-stream")
 	ErrCSRF      = errors.New("missing or wrong CSRF token (header X-Parley-CSRF)")
 )
 
@@ -111,6 +112,17 @@ func (s *Service) CSRFToken(w http.ResponseWriter, r *http.Request) string {
 // a "simple" fetch cannot send one without a preflight we never grant),
 // and carry the CSRF token of its cookie in the X-Parley-CSRF header.
 func (s *Service) Check(r *http.Request) error {
+	return s.check(r, func(mt string) bool { return mt == "application/json" }, ErrNotJSON)
+}
+
+// CheckUpload is Check for a request whose body is a file: its type must
+// be audio/… or application/octet-stream (neither is one a cross-site
+// form may send without the browser asking first).
+func (s *Service) CheckUpload(r *http.Request) error {
+	return s.check(r, func(mt string) bool { return strings.HasPrefix(mt, "audio/") || mt == "application/octet-stream" }, ErrNotUpload)
+}
+
+func (s *Service) check(r *http.Request, typeOK func(string) bool, typeErr error) error {
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
 		return ErrCrossSite
 	}
@@ -122,8 +134,8 @@ func (s *Service) Check(r *http.Request) error {
 	}
 	if r.ContentLength != 0 || r.Header.Get("Content-Type") != "" {
 		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		if err != nil || mt != "application/json" {
-			return ErrNotJSON
+		if err != nil || !typeOK(mt) {
+			return typeErr
 		}
 	}
 	c, err := r.Cookie(CSRFCookie)

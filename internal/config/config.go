@@ -27,6 +27,7 @@ type Config struct {
 	// RetainTranscripts deletes meetings (transcript, grants, files) this
 	// long after they started; 0 keeps them. A room's owner may set the
 	// room's own number of days.
+	UploadMax         int64         `name:"upload-max" help:"largest recording one may upload to transcribe, in bytes (default 2 GiB)"`
 	RetainTranscripts time.Duration `name:"retain-transcripts" help:"delete a meeting's transcript and files this long after it started, e.g. 720h for 30 days (0 = keep; a room's owner may set their room's own)"`
 	PublicURL         string        `name:"public-url" help:"URL users reach Parley at, e.g. https://meet.example.org (default: from --listen)"`
 	TLSCert           string        `name:"tls-cert" help:"TLS certificate file (PEM); serve HTTPS when set with --tls-key"`
@@ -120,6 +121,7 @@ func Default() Config {
 	return Config{
 		Listen:          "127.0.0.1:8080",
 		DataDir:         "data",
+		UploadMax:       2 << 30,
 		LogLevel:        "info",
 		MetricsListen:   "127.0.0.1:9464",
 		ShutdownTimeout: 10 * time.Second,
@@ -157,6 +159,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := ParsePrefixes(c.TrustedProxies); err != nil {
 		bad("trusted-proxies: %v", err)
+	}
+	if c.UploadMax < 1 {
+		bad("upload-max must be positive")
 	}
 	if c.RetainTranscripts < 0 {
 		bad("retain-transcripts must be 0 (keep) or positive")

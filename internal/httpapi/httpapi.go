@@ -57,6 +57,8 @@ type Options struct {
 	// DeleteMeeting forgets a meeting: rows, files, an audit row with by
 	// (nil: meetings cannot be deleted, as without a transcript store).
 	DeleteMeeting func(ctx context.Context, id string, by store.AuditEntry) error
+	// Uploads takes recordings to transcribe (POST /api/transcriptions).
+	Uploads UploadOptions
 }
 
 // New returns the server's HTTP handler.
@@ -113,6 +115,8 @@ func New(o Options) http.Handler {
 		serveTranscript(w, r, o.Transcripts)
 	})
 	mux.HandleFunc("DELETE /api/meetings/{id}", a.deleteMeeting)
+	mux.HandleFunc("POST /api/transcriptions", a.upload)
+	mux.HandleFunc("GET /api/transcriptions/{id}", a.uploadStatus)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, signal.NewError(signal.CodeNotFound, "no such API endpoint"))
 	})

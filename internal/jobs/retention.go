@@ -21,9 +21,10 @@ const KindRetention = "retention"
 // it, and a line in its room's audit log saying who deleted it and how
 // much, never what it said.
 type Deleter struct {
-	Store    *store.SQLite
-	SpoolDir string // data-dir/spool: one folder per meeting
-	Logger   *slog.Logger
+	Store     *store.SQLite
+	SpoolDir  string // data-dir/spool: one folder per meeting
+	UploadDir string // data-dir/uploads: UploadFile(meeting)
+	Logger    *slog.Logger
 }
 
 // Delete removes meeting id; by says who asked (Actor, Name, Addr) and
@@ -33,7 +34,7 @@ func (d *Deleter) Delete(ctx context.Context, id string, by store.AuditEntry) (s
 	if !validMeetingID(id) {
 		return store.Deleted{}, fmt.Errorf("%w: meeting id %q", store.ErrInvalid, id)
 	}
-	del, err := d.Store.DeleteMeeting(ctx, id, FinalizeKey(id))
+	del, err := d.Store.DeleteMeeting(ctx, id, FinalizeKey(id), UploadKey(id))
 	if err != nil {
 		return del, err
 	}
@@ -46,6 +47,13 @@ func (d *Deleter) Delete(ctx context.Context, id string, by store.AuditEntry) (s
 		files = len(entries)
 		if err := os.RemoveAll(dir); err != nil {
 			d.log().Warn("meeting deleted, its spool not", "meeting", id, "err", err)
+		}
+	}
+	if d.UploadDir != "" {
+		if err := os.Remove(filepath.Join(d.UploadDir, UploadFile(id))); err == nil {
+			files++
+		} else if !os.IsNotExist(err) {
+			d.log().Warn("meeting deleted, its upload not", "meeting", id, "err", err)
 		}
 	}
 	by.RoomID, by.Action = del.RoomID, "meeting_deleted"

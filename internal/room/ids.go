@@ -122,6 +122,10 @@ func (r *Room) uniqueNameLocked(name string) string {
 
 // newID returns a participant or message id: a prefix and 12 characters
 // of crypto-random base32 (60 bits).
+// NewMeetingID is a fresh meeting id (120 random bits): a live meeting's,
+// or an uploaded recording's.
+func NewMeetingID() string { return newID("MT_") + newID("") }
+
 func newID(prefix string) string {
 	const alphabet = "abcdefghijklmnopqrstuvwxyz234567"
 	b := make([]byte, 12)

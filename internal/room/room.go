@@ -210,7 +210,7 @@ func (m *Manager) Join(roomID, name string, conn Conn, opts JoinOptions) (*Parti
 	}
 	r := m.rooms[roomID]
 	if r == nil {
-		mid := newID("MT_") + newID("")
+		mid := NewMeetingID()
 		r = &Room{id: roomID, m: m, log: m.log.With("room", roomID), participants: map[string]*Participant{},
 			tracks: map[string]*sfu.Track{}, stop: make(chan struct{}), createdAt: time.Now(), meetingID: mid,
 			trState: TranscriptionState{MeetingID: mid}, settings: settings, banned: map[string]bool{}, lobby: map[string]*Participant{}}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/parleyhq/parley/internal/httpapi"
 	"github.com/parleyhq/parley/internal/jobs"
 	"github.com/parleyhq/parley/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +28,16 @@ func newRunner(st *store.SQLite, ret *jobs.Retention, log *slog.Logger) *jobs.Ru
 		Handlers: map[string]jobs.Handler{jobs.KindFinalize: jobs.FinalizeHandler(st, log), jobs.KindRetention: ret.Handler()},
 		Log:      log,
 	}
+}
+
+// uploadOptions are POST /api/transcriptions' (no uploader without a
+// speech engine: the endpoint then says so).
+func (s *Server) uploadOptions(dir string, max int64) httpapi.UploadOptions {
+	o := httpapi.UploadOptions{Dir: dir, Max: max, Jobs: s.Store}
+	if s.uploads != nil {
+		o.Uploader = s.uploads
+	}
+	return o
 }
 
 // scheduleRetention enqueues the day's retention job now and then every

@@ -49,6 +49,7 @@ type Server struct {
 	// job scheduled while the server runs).
 	deleter   *jobs.Deleter
 	retention *jobs.Retention
+	uploads   *jobs.Uploads // nil without a speech engine
 	signal    *signal.Server
 	http      *http.Server
 	ln        net.Listener
@@ -119,9 +120,17 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	spoolDir := filepath.Join(cfg.DataDir, "spool")
-	s.deleter = &jobs.Deleter{Store: s.Store, SpoolDir: spoolDir, Logger: log.With("part", "jobs")}
+	uploadDir := filepath.Join(cfg.DataDir, "uploads")
+	s.deleter = &jobs.Deleter{Store: s.Store, SpoolDir: spoolDir, UploadDir: uploadDir, Logger: log.With("part", "jobs")}
 	s.retention = &jobs.Retention{Deleter: s.deleter, Default: cfg.RetainTranscripts}
 	s.Jobs = newRunner(s.Store, s.retention, log.With("part", "jobs"))
+	if s.Engine != nil {
+		s.uploads = &jobs.Uploads{Store: s.Store, Dir: uploadDir, Engine: s.Engine, Wake: s.Jobs.Wake, Logger: log.With("part", "jobs")}
+		s.Jobs.Handlers[jobs.KindUpload] = s.uploads.Handler()
+	}
+	if n := jobs.CleanPartial(uploadDir); n > 0 {
+		log.Info("removed partial uploads (left by a crash)", "files", n)
+	}
 	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
 	if n, err := jobs.CleanSpool(ctx, spoolDir, s.Store.Jobs); err != nil {
 		log.Warn("spool clean-up", "err", err)
@@ -176,6 +185,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Auth:         authSvc,
 		Store:        s.Store,
 		Keys:         keys,
+		Uploads:      s.uploadOptions(uploadDir, cfg.UploadMax),
 		DeleteMeeting: func(ctx context.Context, id string, by store.AuditEntry) error {
 			_, err := s.deleter.Delete(ctx, id, by)
 			return err

@@ -41,6 +41,7 @@ const (
 	CodeLimit           Code = 4022 // more tracks, ICE candidates or media sections than one participant may have
 	CodeJoinTimeout     Code = 4023 // the socket did not join in time; it is closed
 	CodeInProgress      Code = 4024 // REST API: the meeting is in progress (end it first)
+	CodeBadAudio        Code = 4025 // REST API: an upload that is not audio Parley decodes
 
 	// Limits on one client address and on the whole server.
 	CodeTooManySockets  Code = 4030 // too many signalling sockets open from one address
@@ -96,6 +97,7 @@ var registry = map[Code]struct {
 	CodeLimit:           {"limit_exceeded", http.StatusTooManyRequests},
 	CodeJoinTimeout:     {"join_timeout", http.StatusRequestTimeout},
 	CodeInProgress:      {"meeting_in_progress", http.StatusConflict},
+	CodeBadAudio:        {"unsupported_audio", http.StatusUnsupportedMediaType},
 	CodeTooManySockets:  {"too_many_sockets", http.StatusTooManyRequests},
 	CodeTooManyRequests: {"too_many_requests", http.StatusTooManyRequests},
 	CodeServerFull:      {"server_full", http.StatusServiceUnavailable},

@@ -116,6 +116,16 @@ func (t *Tx) AppendEvent(meetingID string, e transcript.Event) error {
 	return insertEvent(t.ctx, t.tx, meetingID, e)
 }
 
+// CreateMeeting is Store.CreateMeeting in the transaction.
+func (t *Tx) CreateMeeting(m transcript.Meeting) error {
+	return createMeeting(t.ctx, t.tx, m)
+}
+
+// GrantMeeting is Store.GrantMeeting in the transaction.
+func (t *Tx) GrantMeeting(g Grant) error {
+	return grantMeeting(t.ctx, t.tx, g)
+}
+
 // PutSpeaker is Store.PutSpeaker in the transaction.
 func (t *Tx) PutSpeaker(meetingID string, sp transcript.Speaker) error {
 	return putSpeaker(t.ctx, t.tx, meetingID, sp)
@@ -297,6 +307,15 @@ func (s *SQLite) ReleaseJob(ctx context.Context, id int64, owner string) error {
 // Job returns one job or ErrNotFound.
 func (s *SQLite) Job(ctx context.Context, id int64) (Job, error) {
 	j, err := scanJob(s.db.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Job{}, ErrNotFound
+	}
+	return j, err
+}
+
+// JobByKey returns the job enqueued under key, or ErrNotFound.
+func (s *SQLite) JobByKey(ctx context.Context, key string) (Job, error) {
+	j, err := scanJob(s.db.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE key = ?`, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Job{}, ErrNotFound
 	}

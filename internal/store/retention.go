@@ -25,10 +25,10 @@ type Deleted struct {
 
 // DeleteMeeting removes a meeting and everything the store holds of it
 // (segments, events, speakers, access grants) in one transaction, and
-// cancels its finalize job if that has not finished. ErrNotFound if the
+// cancels its jobs (by key: finalize, upload) that have not finished. ErrNotFound if the
 // meeting does not exist (deleting twice is harmless for the caller that
 // ignores it). Files (spools, recordings) are the caller's.
-func (s *SQLite) DeleteMeeting(ctx context.Context, meetingID, finalizeKey string) (Deleted, error) {
+func (s *SQLite) DeleteMeeting(ctx context.Context, meetingID string, jobKeys ...string) (Deleted, error) {
 	d := Deleted{MeetingID: meetingID}
 	if err := s.check(meetingID); err != nil {
 		return d, err
@@ -60,11 +60,13 @@ func (s *SQLite) DeleteMeeting(ctx context.Context, meetingID, finalizeKey strin
 				*q.n, _ = res.RowsAffected()
 			}
 		}
-		if finalizeKey != "" {
-			_, err = tx.tx.ExecContext(ctx, `UPDATE jobs SET state = ?, lease_owner = '', lease_ms = 0, updated_ms = ?
-				WHERE key = ? AND state IN (?, ?, ?)`, JobCancelled, time.Now().UnixMilli(), finalizeKey, JobQueued, JobRunning, JobDead)
+		for _, key := range jobKeys {
+			if _, err := tx.tx.ExecContext(ctx, `UPDATE jobs SET state = ?, lease_owner = '', lease_ms = 0, updated_ms = ?
+				WHERE key = ? AND state IN (?, ?, ?)`, JobCancelled, time.Now().UnixMilli(), key, JobQueued, JobRunning, JobDead); err != nil {
+				return err
+			}
 		}
-		return err
+		return nil
 	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		err = fmt.Errorf("store: delete meeting %q: %w", meetingID, err)

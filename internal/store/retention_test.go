@@ -96,7 +96,7 @@ func TestDeleteMeetingAndRetention(t *testing.T) {
 			t.Errorf("job %s is %s, want %s", j.Key, j.State, want)
 		}
 	}
-	if _, err := s.DeleteMeeting(ctx, "MT_old", ""); !errors.Is(err, ErrNotFound) {
+	if _, err := s.DeleteMeeting(ctx, "MT_old"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("second delete: %v", err)
 	}
 	if _, ok, _ := s.MayDelete(ctx, "MT_old", "", "oidc:ann"); ok {

@@ -233,10 +233,14 @@ func (s *SQLite) GrantMeeting(ctx context.Context, g Grant) error {
 	if err := s.check(g.MeetingID); err != nil {
 		return err
 	}
+	return grantMeeting(ctx, s.db, g)
+}
+
+func grantMeeting(ctx context.Context, db execer, g Grant) error {
 	if g.Subject == "" || g.KeyHash == "" {
 		return fmt.Errorf("%w: grant without subject or key", ErrInvalid)
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO meeting_access(meeting_id, room_id, subject, key_hash, role, granted) VALUES(?, ?, ?, ?, ?, ?)
+	_, err := db.ExecContext(ctx, `INSERT INTO meeting_access(meeting_id, room_id, subject, key_hash, role, granted) VALUES(?, ?, ?, ?, ?, ?)
 		ON CONFLICT(meeting_id, subject) DO UPDATE SET key_hash = excluded.key_hash, role = excluded.role`,
 		g.MeetingID, g.RoomID, g.Subject, g.KeyHash, g.Role, time.Now().UTC().Format(time.RFC3339Nano))
 	if err != nil {

@@ -162,11 +162,15 @@ func (s *SQLite) CreateMeeting(ctx context.Context, m transcript.Meeting) error 
 	if err := s.check(m.ID); err != nil {
 		return err
 	}
+	return createMeeting(ctx, s.db, m)
+}
+
+func createMeeting(ctx context.Context, db execer, m transcript.Meeting) error {
 	started := ""
 	if !m.Started.IsZero() {
 		started = m.Started.UTC().Format(time.RFC3339Nano)
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO meetings(id, title, started) VALUES(?, ?, ?)
+	_, err := db.ExecContext(ctx, `INSERT INTO meetings(id, title, started) VALUES(?, ?, ?)
 		ON CONFLICT(id) DO UPDATE SET title = excluded.title, started = excluded.started`, m.ID, m.Title, started)
 	if err != nil {
 		return fmt.Errorf("store: create meeting %q: %w", m.ID, err)

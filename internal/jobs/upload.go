@@ -1,0 +1,132 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/parleyhq/parley/internal/asr"
+	"github.com/parleyhq/parley/internal/audio/audiofile"
+	"github.com/parleyhq/parley/internal/store"
+	"github.com/parleyhq/parley/internal/transcript"
+)
+
+// KindUpload transcribes an uploaded recording.
+const KindUpload = "transcribe_upload"
+
+// Upload is an upload job's payload: the stored file and how to read it.
+type Upload struct {
+	MeetingID string `json:"meeting_id"`
+	File      string `json:"file"` // name inside Uploads.Dir
+	Name      string `json:"name,omitempty"`
+	Speakers  int    `json:"speakers,omitempty"` // 0: estimate
+}
+
+// Uploads turns uploaded recordings into transcripts: Accept records
+// one as a meeting of its uploader and queues it; Handler runs the job.
+type Uploads struct {
+	Store  *store.SQLite
+	Dir    string // data-dir/uploads
+	Engine asr.Engine
+	Wake   func() // the runner's, so that the job starts at once
+	Logger *slog.Logger
+}
+
+// UploadFile is where the upload of a meeting is kept: one file, named
+// by the meeting, so that deleting the meeting finds it.
+func UploadFile(meetingID string) string { return meetingID + ".audio" }
+
+// UploadKey is the queue key of an upload's transcription job.
+func UploadKey(meetingID string) string { return "upload:" + meetingID }
+
+// Accept records an upload already stored (decodable) in Dir as
+// UploadFile(up.MeetingID): a meeting titled by its name, readable by
+// grant's holder, and its transcription job, in one transaction.
+func (u *Uploads) Accept(ctx context.Context, up Upload, grant store.Grant, started time.Time) (int64, error) {
+	up.File = UploadFile(up.MeetingID)
+	var id int64
+	err := u.Store.InTx(ctx, func(tx *store.Tx) error {
+		if err := tx.CreateMeeting(transcript.Meeting{ID: up.MeetingID, Title: up.Name, Started: started}); err != nil {
+			return err
+		}
+		grant.MeetingID = up.MeetingID
+		if err := tx.GrantMeeting(grant); err != nil {
+			return err
+		}
+		var err error
+		id, err = tx.Enqueue(store.NewJob{Kind: KindUpload, Key: UploadKey(up.MeetingID), Payload: up})
+		return err
+	})
+	if err == nil && u.Wake != nil {
+		u.Wake()
+	}
+	return id, err
+}
+
+// Handler transcribes the upload (one mixed source, diarized into
+// SPEAKER_1, SPEAKER_2, …) and, with the job's completion, replaces the
+// meeting's segments: a job that runs twice writes once.
+func (u *Uploads) Handler() Handler {
+	return func(ctx context.Context, j store.Job) (Result, error) {
+		var up Upload
+		if err := json.Unmarshal(j.Payload, &up); err != nil || up.MeetingID == "" || up.File != filepath.Base(up.File) {
+			return Result{}, Permanent(fmt.Errorf("bad upload payload: %v", err))
+		}
+		m, err := u.Store.Meeting(ctx, up.MeetingID)
+		if errors.Is(err, store.ErrNotFound) {
+			return Result{}, Permanent(fmt.Errorf("meeting %s was deleted", up.MeetingID))
+		}
+		if err != nil {
+			return Result{}, err
+		}
+		r, err := audiofile.Open(filepath.Join(u.Dir, up.File))
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) || errors.Is(err, audiofile.ErrUnsupportedFormat) || errors.Is(err, audiofile.ErrEmpty) {
+				err = Permanent(err)
+			}
+			return Result{}, err
+		}
+		defer r.Close()
+		t, err := Transcribe(ctx, []Source{{Name: up.Name, Audio: r}}, TranscribeOptions{
+			Meeting: m, Engine: u.Engine, Diarize: true, Speakers: up.Speakers, Logger: u.Logger})
+		if err != nil {
+			return Result{}, err
+		}
+		return Result{Write: func(tx *store.Tx) error {
+			bySpeaker := map[string][]transcript.Segment{}
+			for _, s := range t.Segments {
+				bySpeaker[s.SpeakerID] = append(bySpeaker[s.SpeakerID], s)
+			}
+			for _, sp := range t.Speakers {
+				if err := tx.PutSpeaker(up.MeetingID, sp); err != nil {
+					return err
+				}
+			}
+			for id, segs := range bySpeaker {
+				if err := tx.ReplaceSegments(up.MeetingID, id, 0, math.MaxFloat64, segs); err != nil {
+					return err
+				}
+			}
+			return nil
+		}}, nil
+	}
+}
+
+// CleanPartial removes the partial uploads (".part") a crash left in
+// dir, and returns how many.
+func CleanPartial(dir string) int {
+	parts, _ := filepath.Glob(filepath.Join(dir, "*.part"))
+	n := 0
+	for _, p := range parts {
+		if os.Remove(p) == nil {
+			n++
+		}
+	}
+	return n
+}
