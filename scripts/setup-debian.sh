@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(
   build-essential pkg-config
   libpocketsphinx-dev pocketsphinx pocketsphinx-en-us   # embedded ASR engine (cgo)
-  opus-tools sox espeak-ng flite                        # test and benchmark audio
+  opus-tools sox espeak-ng flite lame                   # test and benchmark audio (lame: MP3 uploads)
   chromium fonts-noto-color-emoji                       # browser tests (chromedp); emoji in their screenshots
 )
 if [ "${1:-}" = "--runtime" ]; then

@@ -18,7 +18,7 @@ import (
 )
 
 // runDiarize writes who spoke when in one audio file (WAV, FLAC,
-// Ogg/Opus) as RTTM or JSON. Conversions the reader made (resampling,
+// Ogg/Opus, MP3) as RTTM or JSON. Conversions the reader made (resampling,
 // down-mixing) are reported on stderr.
 func runDiarize(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("diarize", flag.ContinueOnError)

@@ -51,7 +51,7 @@ func (p *progressReader) Read(b []byte) (int, error) {
 	return p.r.Read(b)
 }
 
-const acceptedAudio = "accepted: WAV (PCM or float), FLAC, Ogg/Opus"
+const acceptedAudio = "accepted: WAV (PCM or float), FLAC, Ogg/Opus, MP3"
 
 // upload answers POST /api/transcriptions: the body is an audio file
 // (query: name, speakers 0–20). It is stored and checked to be audio this

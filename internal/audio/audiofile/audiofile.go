@@ -1,6 +1,6 @@
 // Package audiofile reads audio files for the speech path: WAV (PCM 8 to 32
-// bit, IEEE float, A-law, µ-law, WAVE_FORMAT_EXTENSIBLE, RF64), FLAC and
-// Ogg/Opus, detected by their content, never by their name. Whatever the
+// bit, IEEE float, A-law, µ-law, WAVE_FORMAT_EXTENSIBLE, RF64), FLAC,
+// Ogg/Opus and MP3, detected by their content, never by their name. Whatever the
 // source rate and channel count, a Reader always yields 16 kHz mono float32
 // samples in [-1, 1], streamed in bounded memory: a ten-hour upload costs
 // the same few hundred kilobytes as a ten-second one.
@@ -24,7 +24,7 @@ const Rate = 16000
 // Errors returned by Open, NewReader and Read, wrapped with details.
 var (
 	// ErrUnsupportedFormat: the content is recognised as something this
-	// package does not decode (MP3, AIFF, Ogg Vorbis, text…) or not at all.
+	// package does not decode (AIFF, Ogg Vorbis, AAC, text…) or not at all.
 	ErrUnsupportedFormat = errors.New("unsupported audio format")
 	// ErrCorrupt: the content starts as a supported format but is truncated
 	// or malformed.
@@ -35,7 +35,7 @@ var (
 
 // Info describes the source of a Reader.
 type Info struct {
-	Format        string        // "wav", "flac" or "ogg-opus"
+	Format        string        // "wav", "flac", "ogg-opus" or "mp3"
 	Encoding      string        // e.g. "pcm16", "float32", "alaw", "flac16", "opus"
 	SampleRate    int           // the source's sample rate in Hz
 	Channels      int           // the source's channel count
@@ -147,6 +147,8 @@ func NewReader(r io.Reader) (*Reader, error) {
 		dec, info, err = newWAV(br, size)
 	case "flac":
 		dec, info, err = newFLAC(br)
+	case "MP3 (ID3 tag)", "MP3 (MPEG audio frame)":
+		dec, info, err = newMP3(br)
 	case "ogg":
 		var seeker io.ReadSeeker
 		if rs, ok := r.(io.ReadSeeker); ok && size > 0 {

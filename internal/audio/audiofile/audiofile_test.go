@@ -310,8 +310,8 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"zero bytes", nil, ErrEmpty, ""},
 		{"wav without samples", makeWAV(wavSpec{tag: wavePCM, bits: 16, rate: 16000, channels: 1}, nil), ErrEmpty, ""},
-		{"mp3 id3", mp3, ErrUnsupportedFormat, "MP3"},
-		{"mp3 frame", mpegFrame, ErrUnsupportedFormat, "MP3"},
+		{"mp3 id3 without frames", mp3, ErrCorrupt, "mp3"},
+		{"mp3 frame of zeros", mpegFrame, ErrCorrupt, "mp3"},
 		{"aiff", aiff, ErrUnsupportedFormat, "AIFF"},
 		{"text", []byte("WEBVTT\n\n00:00.000 --> 00:01.000\nhello\n"), ErrUnsupportedFormat, "text"},
 		{"ogg vorbis", vorbisHead, ErrUnsupportedFormat, "without Opus"},

@@ -72,3 +72,8 @@ func FuzzOggOpus(f *testing.F) {
 	addSeeds(f, "seed.opus")
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzRead(t, data) })
 }
+
+func FuzzMP3(f *testing.F) {
+	addSeeds(f, "seed.mp3")
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzRead(t, data) })
+}
