@@ -46,9 +46,13 @@ func NewRoomID() string {
 	return b.String()
 }
 
-// ValidRoomID reports whether id is a well-formed room id.
+// reservedIDs are page paths of the web client, never room ids.
+var reservedIDs = map[string]bool{"transcribe": true}
+
+// ValidRoomID reports whether id is a well-formed room id (and not a
+// page's path, like "transcribe").
 func ValidRoomID(id string) bool {
-	return len(id) <= 48 && roomIDPattern.MatchString(id)
+	return len(id) <= 48 && roomIDPattern.MatchString(id) && !reservedIDs[id]
 }
 
 // MaxNameLen is the longest display name, in characters.

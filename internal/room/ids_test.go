@@ -31,7 +31,7 @@ func TestValidRoomID(t *testing.T) {
 			t.Errorf("%q should be valid", id)
 		}
 	}
-	for _, id := range []string{"", "ABC-defg-hij", "abc--defg", "-abc", "abc-", "abc def", "../etc", "abc-defg-hij-klm-nop-qrs", "a", strings.Repeat("a", 60)} {
+	for _, id := range []string{"", "ABC-defg-hij", "abc--defg", "-abc", "abc-", "abc def", "../etc", "abc-defg-hij-klm-nop-qrs", "a", strings.Repeat("a", 60), "transcribe"} {
 		if ValidRoomID(id) {
 			t.Errorf("%q should be invalid", id)
 		}

@@ -55,13 +55,14 @@ type asset struct {
 
 // Handler serves the client.
 type Handler struct {
-	log     *slog.Logger
-	version string
-	prefix  string // "/static/<version>/"
-	assets  map[string]*asset
-	home    *asset
-	meeting *asset
-	missing *asset
+	log        *slog.Logger
+	version    string
+	prefix     string // "/static/<version>/"
+	assets     map[string]*asset
+	home       *asset
+	meeting    *asset
+	transcribe *asset // the upload page
+	missing    *asset
 }
 
 // New loads the client files into memory (about 150 KB) and returns the
@@ -101,7 +102,7 @@ func New(o Options) (*Handler, error) {
 		}
 		h.assets[p] = newAsset(p, b)
 	}
-	for name, dst := range map[string]**asset{"home.html": &h.home, "meeting.html": &h.meeting, "404.html": &h.missing} {
+	for name, dst := range map[string]**asset{"home.html": &h.home, "meeting.html": &h.meeting, "transcribe.html": &h.transcribe, "404.html": &h.missing} {
 		a, ok := h.assets[name]
 		if !ok {
 			return nil, &fs.PathError{Op: "load", Path: name, Err: fs.ErrNotExist}
@@ -175,6 +176,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case p == "/":
 		h.page(w, r, h.home, http.StatusOK)
+	case p == "/transcribe":
+		h.page(w, r, h.transcribe, http.StatusOK)
 	case strings.HasPrefix(p, "/static/"):
 		h.static(w, r, strings.TrimPrefix(p, "/static/"))
 	case room.ValidRoomID(strings.TrimPrefix(p, "/")):

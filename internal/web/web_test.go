@@ -134,10 +134,11 @@ func TestCaching(t *testing.T) {
 
 func TestVersionFollowsContent(t *testing.T) {
 	files := fstest.MapFS{
-		"home.html":    {Data: []byte(`<script src="{{static}}/a.js"></script>`)},
-		"meeting.html": {Data: []byte(`m`)},
-		"404.html":     {Data: []byte(`x`)},
-		"a.js":         {Data: []byte(`1`)},
+		"home.html":       {Data: []byte(`<script src="{{static}}/a.js"></script>`)},
+		"meeting.html":    {Data: []byte(`m`)},
+		"transcribe.html": {Data: []byte(`t`)},
+		"404.html":        {Data: []byte(`x`)},
+		"a.js":            {Data: []byte(`1`)},
 	}
 	a, err := web.New(web.Options{Files: files})
 	if err != nil {
