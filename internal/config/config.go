@@ -29,10 +29,14 @@ type Config struct {
 	// room's own number of days.
 	UploadMax         int64         `name:"upload-max" help:"largest recording one may upload to transcribe, in bytes (default 2 GiB)"`
 	RetainTranscripts time.Duration `name:"retain-transcripts" help:"delete a meeting's transcript and files this long after it started, e.g. 720h for 30 days (0 = keep; a room's owner may set their room's own)"`
-	PublicURL         string        `name:"public-url" help:"URL users reach Parley at, e.g. https://meet.example.org (default: from --listen)"`
-	TLSCert           string        `name:"tls-cert" help:"TLS certificate file (PEM); serve HTTPS when set with --tls-key"`
-	TLSKey            string        `name:"tls-key" help:"TLS private key file (PEM)"`
-	LogLevel          string        `name:"log-level" help:"debug, info, warn or error"`
+	// Recordings is where meetings' recordings go (default
+	// <data-dir>/recordings); "off" disables recording.
+	Recordings       string        `name:"recordings" help:"directory for meeting recordings (default <data-dir>/recordings; off = moderators cannot record)"`
+	RetainRecordings time.Duration `name:"retain-recordings" help:"delete a meeting's recording files this long after it started, e.g. 168h (0 = keep; --retain-transcripts deletes them too)"`
+	PublicURL        string        `name:"public-url" help:"URL users reach Parley at, e.g. https://meet.example.org (default: from --listen)"`
+	TLSCert          string        `name:"tls-cert" help:"TLS certificate file (PEM); serve HTTPS when set with --tls-key"`
+	TLSKey           string        `name:"tls-key" help:"TLS private key file (PEM)"`
+	LogLevel         string        `name:"log-level" help:"debug, info, warn or error"`
 	// MetricsListen serves /metrics and Go's pprof profiles apart from
 	// the public listener: profiles reveal code paths and load, metrics
 	// the number of meetings, and neither is for the people in them.
@@ -162,6 +166,9 @@ func (c *Config) Validate() error {
 	}
 	if c.UploadMax < 1 {
 		bad("upload-max must be positive")
+	}
+	if c.RetainRecordings < 0 {
+		bad("retain-recordings must be 0 (keep) or positive")
 	}
 	if c.RetainTranscripts < 0 {
 		bad("retain-transcripts must be 0 (keep) or positive")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/parleyhq/parley/internal/access"
 	"github.com/parleyhq/parley/internal/auth"
+	"github.com/parleyhq/parley/internal/objects"
 	"github.com/parleyhq/parley/internal/room"
 	"github.com/parleyhq/parley/internal/signal"
 	"github.com/parleyhq/parley/internal/store"
@@ -59,6 +60,8 @@ type Options struct {
 	DeleteMeeting func(ctx context.Context, id string, by store.AuditEntry) error
 	// Uploads takes recordings to transcribe (POST /api/transcriptions).
 	Uploads UploadOptions
+	// Recordings holds meetings' recordings (nil: recording is off).
+	Recordings objects.Store
 }
 
 // New returns the server's HTTP handler.
@@ -115,6 +118,7 @@ func New(o Options) http.Handler {
 		serveTranscript(w, r, o.Transcripts)
 	})
 	mux.HandleFunc("DELETE /api/meetings/{id}", a.deleteMeeting)
+	mux.HandleFunc("GET /api/meetings/{id}/recording", a.recording)
 	mux.HandleFunc("POST /api/transcriptions", a.upload)
 	mux.HandleFunc("GET /api/transcriptions/{id}", a.uploadStatus)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, _ *http.Request) {

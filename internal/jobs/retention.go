@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parleyhq/parley/internal/objects"
 	"github.com/parleyhq/parley/internal/store"
 )
 
@@ -24,7 +25,9 @@ type Deleter struct {
 	Store     *store.SQLite
 	SpoolDir  string // data-dir/spool: one folder per meeting
 	UploadDir string // data-dir/uploads: UploadFile(meeting)
-	Logger    *slog.Logger
+	// Recordings holds recordings by meeting (nil: none).
+	Recordings objects.Store
+	Logger     *slog.Logger
 }
 
 // Delete removes meeting id; by says who asked (Actor, Name, Addr) and
@@ -55,6 +58,13 @@ func (d *Deleter) Delete(ctx context.Context, id string, by store.AuditEntry) (s
 		} else if !os.IsNotExist(err) {
 			d.log().Warn("meeting deleted, its upload not", "meeting", id, "err", err)
 		}
+	}
+	if d.Recordings != nil {
+		n, err := d.Recordings.DeletePrefix(id)
+		if err != nil {
+			d.log().Warn("meeting deleted, its recording not", "meeting", id, "err", err)
+		}
+		files += n
 	}
 	by.RoomID, by.Action = del.RoomID, "meeting_deleted"
 	by.Detail = strings.TrimSpace(fmt.Sprintf("%s %s segments=%d events=%d files=%d", id, by.Detail, del.Segments, del.Events, files))
@@ -91,7 +101,12 @@ func validMeetingID(id string) bool {
 type Retention struct {
 	Deleter *Deleter
 	Default time.Duration
-	Now     func() time.Time // time.Now when nil
+	// Recordings and RecordingsKept: recording files are deleted this
+	// long after their meeting started, the transcript kept (0: kept as
+	// long as the meeting).
+	Recordings     *Recordings
+	RecordingsKept time.Duration
+	Now            func() time.Time // time.Now when nil
 }
 
 func (r *Retention) now() time.Time {
@@ -119,6 +134,13 @@ func (r *Retention) Handler() Handler {
 		}
 		if len(due) > 0 {
 			r.Deleter.log().Info("retention: meetings deleted", "due", len(due), "failed", len(errs))
+		}
+		if r.Recordings != nil {
+			n, err := r.Recordings.expire(r.now(), r.RecordingsKept)
+			if n > 0 {
+				r.Deleter.log().Info("retention: recordings deleted", "meetings", n)
+			}
+			errs = append(errs, err)
 		}
 		return Result{}, errors.Join(errs...)
 	}

@@ -205,9 +205,15 @@ func (r *Room) leaveLobby(p *Participant) bool {
 	r.mu.Lock()
 	_, ok := r.lobby[p.id]
 	delete(r.lobby, p.id)
-	r.closeIfEmptyLocked()
+	endLive, endRec := r.closeIfEmptyLocked()
 	r.mu.Unlock()
 	m.mu.Unlock()
+	if endLive != nil {
+		endLive.End()
+	}
+	if endRec != nil {
+		endRec.End(Speaker{})
+	}
 	if ok {
 		p.mu.Lock()
 		p.gone = true
@@ -218,19 +224,20 @@ func (r *Room) leaveLobby(p *Participant) bool {
 }
 
 // closeIfEmptyLocked closes a room with nobody in it nor in its lobby.
-// Manager.mu and r.mu are held. It reports the live transcript to end.
-func (r *Room) closeIfEmptyLocked() LiveTranscript {
+// Manager.mu and r.mu are held. It reports the live transcript and the
+// recording to end.
+func (r *Room) closeIfEmptyLocked() (LiveTranscript, LiveRecording) {
 	if len(r.participants) > 0 || len(r.lobby) > 0 || r.closed {
-		return nil
+		return nil, nil
 	}
 	r.closed = true
 	close(r.stop)
 	if r.m.rooms[r.id] == r {
 		delete(r.m.rooms, r.id)
 	}
-	live := r.live
-	r.live, r.transcribing = nil, false
-	return live
+	live, rec := r.live, r.rec
+	r.live, r.transcribing, r.rec = nil, false, nil
+	return live, rec
 }
 
 // admit lets a knocker in.

@@ -46,6 +46,10 @@ type Joined struct {
 	// being transcribed (consent: nobody speaks unaware).
 	Transcription          TranscriptionState
 	TranscriptionAvailable bool
+	// Recording, likewise, tells a newcomer whether the meeting is
+	// recorded.
+	Recording          RecordingState
+	RecordingAvailable bool
 	// MeetingKey lets this browser read the meeting's record afterwards
 	// (empty on a resume: the browser has it).
 	MeetingKey string

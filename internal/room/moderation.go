@@ -145,6 +145,9 @@ func (p *Participant) act(kind string, t *Participant) error {
 		for _, tr := range t.tracks("microphone") {
 			if !tr.Muted() {
 				tr.SetMuted(true)
+				if rec := r.liveRecording(); rec != nil {
+					rec.Muted(tr.ID(), true)
+				}
 				r.broadcast(TrackUpdated{Track: tr.Info()})
 			}
 		}

@@ -112,6 +112,7 @@ func (p *Participant) TrackPublished(_ *sfu.Peer, t *sfu.Track) {
 		o.send(TrackPublished{Track: info})
 	}
 	r.transcribe(t)
+	r.record(t)
 }
 
 // TrackEnded implements sfu.Handler.
@@ -120,7 +121,11 @@ func (p *Participant) TrackEnded(_ *sfu.Peer, t *sfu.Track) {
 	r.mu.Lock()
 	delete(r.tracks, t.ID()) // its taps, speech included, closed with it
 	everyone := r.othersLocked(nil)
+	rec := r.rec
 	r.mu.Unlock()
+	if rec != nil {
+		rec.Detach(t.ID())
+	}
 	for _, o := range everyone {
 		if o != p {
 			if peer := o.Peer(); peer != nil {
@@ -245,6 +250,9 @@ func (p *Participant) Mute(trackID string, muted bool) error {
 		}
 	}
 	t.SetMuted(muted)
+	if rec := p.room.liveRecording(); rec != nil {
+		rec.Muted(t.ID(), muted)
+	}
 	p.room.broadcast(TrackUpdated{Track: t.Info()})
 	return nil
 }

@@ -68,6 +68,8 @@ type Options struct {
 	SpeakerInterval time.Duration
 	// Speech enables live captions and transcripts (nil: off).
 	Speech Speech
+	// Recorder enables per-track recording (nil: off).
+	Recorder Recorder
 	// Keeper keeps rooms' settings, meeting grants and the audit log
 	// (nil: default settings, nothing kept).
 	Keeper Keeper
@@ -155,6 +157,10 @@ type Room struct {
 	transcribing bool
 	live         LiveTranscript // nil unless transcribing
 	trState      TranscriptionState
+
+	recOp    sync.Mutex    // serialises SetRecording
+	rec      LiveRecording // nil unless recorded
+	recState RecordingState
 }
 
 // ID returns the room id.
@@ -330,7 +336,8 @@ func (m *Manager) Resume(token string, conn Conn) (*Participant, error) {
 func (r *Room) joinedLocked(p *Participant) Joined {
 	j := Joined{ParticipantID: p.id, Room: r.id, ResumeToken: p.token, ICEServers: r.m.sfu.ICEServers(),
 		ActiveSpeaker: r.speaker, MeetingID: r.meetingID, MeetingStarted: r.createdAt.UTC(), Transcription: r.trState,
-		TranscriptionAvailable: r.m.opts.Speech != nil, Settings: r.settings, Role: p.Identity().Role}
+		TranscriptionAvailable: r.m.opts.Speech != nil, Settings: r.settings, Role: p.Identity().Role,
+		Recording: r.recState, RecordingAvailable: r.m.opts.Recorder != nil}
 	if p.who.moderates() {
 		j.Lobby = r.lobbyLocked()
 	}
@@ -396,7 +403,7 @@ func (r *Room) remove(p *Participant, reason string) {
 	delete(r.participants, p.id)
 	delete(m.byToken, p.token)
 	m.participants--
-	endLive := r.closeIfEmptyLocked()
+	endLive, endRec := r.closeIfEmptyLocked()
 	empty := r.closed
 	r.mu.Unlock()
 	m.mu.Unlock()
@@ -409,6 +416,9 @@ func (r *Room) remove(p *Participant, reason string) {
 	if endLive != nil {
 		// The meeting is over: finish its transcript.
 		endLive.End()
+	}
+	if endRec != nil {
+		endRec.End(Speaker{})
 	}
 	r.broadcast(ParticipantLeft{ParticipantID: p.id, Reason: reason})
 	if reason == ReasonConnectionLost {

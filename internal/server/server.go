@@ -24,6 +24,8 @@ import (
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/httpapi"
 	"github.com/parleyhq/parley/internal/jobs"
+	"github.com/parleyhq/parley/internal/objects"
+	"github.com/parleyhq/parley/internal/record"
 	"github.com/parleyhq/parley/internal/room"
 	"github.com/parleyhq/parley/internal/sfu"
 	"github.com/parleyhq/parley/internal/signal"
@@ -49,7 +51,8 @@ type Server struct {
 	// job scheduled while the server runs).
 	deleter   *jobs.Deleter
 	retention *jobs.Retention
-	uploads   *jobs.Uploads // nil without a speech engine
+	uploads   *jobs.Uploads    // nil without a speech engine
+	Recorder  *record.Recorder // nil with --recordings off
 	signal    *signal.Server
 	http      *http.Server
 	ln        net.Listener
@@ -122,8 +125,13 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	spoolDir := filepath.Join(cfg.DataDir, "spool")
 	uploadDir := filepath.Join(cfg.DataDir, "uploads")
 	s.deleter = &jobs.Deleter{Store: s.Store, SpoolDir: spoolDir, UploadDir: uploadDir, Logger: log.With("part", "jobs")}
-	s.retention = &jobs.Retention{Deleter: s.deleter, Default: cfg.RetainTranscripts}
+	s.retention = &jobs.Retention{Deleter: s.deleter, Default: cfg.RetainTranscripts, RecordingsKept: cfg.RetainRecordings}
 	s.Jobs = newRunner(s.Store, s.retention, log.With("part", "jobs"))
+	var recordings objects.Store
+	if dir := recordingsDir(cfg.DataDir, cfg.Recordings); dir != "" {
+		s.Recorder, s.retention.Recordings = s.newRecording(dir, log.With("part", "record"))
+		recordings, s.deleter.Recordings = s.retention.Recordings.Objects, s.retention.Recordings.Objects
+	}
 	if s.Engine != nil {
 		s.uploads = &jobs.Uploads{Store: s.Store, Dir: uploadDir, Engine: s.Engine, Wake: s.Jobs.Wake, Logger: log.With("part", "jobs")}
 		s.Jobs.Handlers[jobs.KindUpload] = s.uploads.Handler()
@@ -153,6 +161,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 		ropts.Speech = s.Speech
+	}
+	if s.Recorder != nil {
+		ropts.Recorder = recorder{s.Recorder, s.Store}
 	}
 	s.Rooms = room.NewManager(ropts)
 	var origins []string
@@ -186,6 +197,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Store:        s.Store,
 		Keys:         keys,
 		Uploads:      s.uploadOptions(uploadDir, cfg.UploadMax),
+		Recordings:   recordings,
 		DeleteMeeting: func(ctx context.Context, id string, by store.AuditEntry) error {
 			_, err := s.deleter.Delete(ctx, id, by)
 			return err
@@ -309,6 +321,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// transcript is not given up to shut down a little sooner.
 	if s.Speech != nil {
 		errs = append(errs, s.Speech.Close(context.Background()))
+	}
+	if s.Recorder != nil {
+		// Rooms have ended, so have their recordings; this waits for
+		// their files to be closed.
+		errs = append(errs, s.Recorder.Close(ctx))
 	}
 	// Jobs in progress go back to the queue (they run again at the next
 	// start); the queue is in the store, which closes after them.

@@ -240,6 +240,14 @@ func (t *Track) LayerBitrate(i int) uint64 {
 	return 0
 }
 
+// TopLayer is the index of the track's best layer: the highest of its
+// announced simulcast layers, 0 without simulcast. A recorder taps it.
+func (t *Track) TopLayer() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return min(max(len(t.rids)-1, 0), maxLayers-1)
+}
+
 // RequestKeyframe asks the publisher for a keyframe on one layer, at most
 // once per pliInterval.
 func (t *Track) RequestKeyframe(i int) {

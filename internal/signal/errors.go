@@ -42,6 +42,7 @@ const (
 	CodeJoinTimeout     Code = 4023 // the socket did not join in time; it is closed
 	CodeInProgress      Code = 4024 // REST API: the meeting is in progress (end it first)
 	CodeBadAudio        Code = 4025 // REST API: an upload that is not audio Parley decodes
+	CodeNoRecording     Code = 4026 // this server does not record meetings
 
 	// Limits on one client address and on the whole server.
 	CodeTooManySockets  Code = 4030 // too many signalling sockets open from one address
@@ -92,6 +93,7 @@ var registry = map[Code]struct {
 	CodeInvalidChat:     {"invalid_chat", http.StatusBadRequest},
 	CodeInvalidReaction: {"invalid_reaction", http.StatusBadRequest},
 	CodeNoTranscription: {"transcription_unavailable", http.StatusNotImplemented},
+	CodeNoRecording:     {"recording_unavailable", http.StatusNotImplemented},
 	CodeRoomEnded:       {"room_ended", http.StatusNotFound},
 	CodeNotFound:        {"not_found", http.StatusNotFound},
 	CodeLimit:           {"limit_exceeded", http.StatusTooManyRequests},
@@ -218,6 +220,8 @@ func CodeOf(err error) Code {
 		return CodeInvalidField
 	case errors.Is(err, room.ErrTranscriptionUnavailable):
 		return CodeNoTranscription
+	case errors.Is(err, room.ErrRecordingUnavailable):
+		return CodeNoRecording
 	case errors.Is(err, room.ErrRoomClosed):
 		return CodeRoomEnded
 	}

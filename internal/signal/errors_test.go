@@ -43,6 +43,7 @@ var errorKinds = []struct {
 	{"room.ErrInvalidLayer", room.ErrInvalidLayer, CodeInvalidField, http.StatusBadRequest},
 	{"room.ErrParticipantGone", room.ErrParticipantGone, CodeInternal, http.StatusInternalServerError},
 	{"room.ErrTranscriptionUnavailable", room.ErrTranscriptionUnavailable, CodeNoTranscription, http.StatusNotImplemented},
+	{"room.ErrRecordingUnavailable", room.ErrRecordingUnavailable, CodeNoRecording, http.StatusNotImplemented},
 	{"room.ErrRoomClosed", room.ErrRoomClosed, CodeRoomEnded, http.StatusNotFound},
 	{"sfu.ErrBadSDP", sfu.ErrBadSDP, CodeBadSDP, http.StatusBadRequest},
 	{"sfu.ErrNoSupportedCodec", sfu.ErrNoSupportedCodec, CodeNoCodec, http.StatusBadRequest},

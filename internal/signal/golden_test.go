@@ -37,8 +37,9 @@ var (
 		Simulcast: []string{"q", "h", "f"}}
 	roomMic = sfu.Info{ID: "TR_8vdk2mw4pc", OwnerID: grace.ID, Kind: "audio", Source: "microphone", Codec: "audio/opus",
 		Muted: true, SharedMic: true, Speakers: 3}
-	trState = room.TranscriptionState{Enabled: true, By: grace.ID, ByName: grace.Name, MeetingID: "MT_k2p4r6t8v2x4z6", Since: 12.5}
-	trOff   = room.TranscriptionState{MeetingID: "MT_k2p4r6t8v2x4z6", Error: "consent_not_recorded"}
+	trState  = room.TranscriptionState{Enabled: true, By: grace.ID, ByName: grace.Name, MeetingID: "MT_k2p4r6t8v2x4z6", Since: 12.5}
+	recState = room.RecordingState{Enabled: true, By: ada.ID, ByName: ada.Name, Since: 61.25}
+	trOff    = room.TranscriptionState{MeetingID: "MT_k2p4r6t8v2x4z6", Error: "consent_not_recorded"}
 )
 
 // eventSamples holds one value of every room event type.
@@ -47,6 +48,7 @@ var eventSamples = []room.Event{
 		Participants: []room.ParticipantInfo{ada, grace}, Tracks: []sfu.Info{camera, roomMic},
 		ICEServers: []string{"turn:turn.example.org:3478"}, ActiveSpeaker: grace.ID, Resumed: true,
 		MeetingID: trState.MeetingID, MeetingStarted: t0, Transcription: trOff, TranscriptionAvailable: true,
+		Recording: recState, RecordingAvailable: true,
 		MeetingKey: "m9Qx2vT7kLp4Wz8rN3bY6cH1jD5fG0sA", Role: "owner", Settings: locked, Lobby: waiting},
 	room.Published{ClientTrackID: "6c1e4a2f-93b0-4d7e-8f15-2a9c0e7d3b61", Track: camera},
 	room.ParticipantJoined{Participant: grace},
@@ -63,6 +65,7 @@ var eventSamples = []room.Event{
 	room.Reaction{ParticipantID: grace.ID, Emoji: "👏"},
 	room.Bye{Reason: room.ReasonShutdown},
 	room.TranscriptionChanged{TranscriptionState: trState},
+	room.RecordingChanged{RecordingState: recState},
 	room.Caption{SpeakerID: grace.ID, SpeakerName: grace.Name, Text: "shall we start", Final: true, Start: 14.82, End: 15.9},
 	room.Lobby{},
 	room.LobbyChanged{Waiting: waiting},
@@ -95,6 +98,7 @@ var outbound = map[string]func() any{
 	TypeReaction:           func() any { return new(reactionMsg) },
 	TypeBye:                func() any { return new(byeMsg) },
 	TypeTranscription:      func() any { return new(transcriptionMsg) },
+	TypeRecording:          func() any { return new(recordingMsg) },
 	TypeCaption:            func() any { return new(captionMsg) },
 	TypeAnswer:             func() any { return new(answerMsg) },
 	TypeOffer:              func() any { return new(offerMsg) },
@@ -124,6 +128,7 @@ var inboundSamples = []Inbound{
 	{Type: TypeReaction, Emoji: "👏"},
 	{Type: TypeChat, Text: "Slides are at https://intranet.example/q3"},
 	{Type: TypeTranscription, Enabled: ptr(true)},
+	{Type: TypeRecording, Enabled: ptr(true)},
 	{Type: TypeOptOut, OptOut: ptr(true)},
 	{Type: TypeCaptions, Enabled: ptr(false)},
 	{Type: TypeSharedMic, TrackID: "TR_8vdk2mw4pc", Shared: ptr(true), Speakers: 3},

@@ -102,6 +102,8 @@ const (
 	TypeTranscription = "transcription"
 	// TypeOptOut stops (or resumes) transcribing the sender's audio.
 	TypeOptOut = "transcription_opt_out"
+	// TypeRecording starts or stops the meeting's recording (moderators).
+	TypeRecording = "recording"
 	// TypeCaptions turns live captions on or off for the sender only.
 	TypeCaptions = "captions"
 	// TypeSharedMic marks one of the sender's tracks as a microphone that
@@ -229,7 +231,7 @@ func (m *Inbound) validate() error {
 		}
 	case TypeChat:
 		// Length and emptiness are the room's rule (room.MaxChatLen).
-	case TypeTranscription, TypeCaptions:
+	case TypeTranscription, TypeCaptions, TypeRecording:
 		if m.Enabled == nil {
 			return bad("%s needs enabled", m.Type)
 		}

@@ -332,6 +332,8 @@ func (s *Session) handle(m *Inbound) error {
 		p.RestartICE()
 	case TypeTranscription:
 		return p.SetTranscription(*m.Enabled)
+	case TypeRecording:
+		return p.SetRecording(*m.Enabled)
 	case TypeOptOut:
 		p.SetOptOut(*m.OptOut)
 	case TypeCaptions:

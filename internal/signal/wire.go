@@ -78,6 +78,20 @@ type TranscriptionState struct {
 	Error     string  `json:"error,omitempty"`
 }
 
+// RecordingState is room.RecordingState on the wire: the body of the
+// "recording" message and the "recording" field of "joined".
+type RecordingState struct {
+	Enabled bool    `json:"enabled"`
+	By      string  `json:"by,omitempty"`
+	ByName  string  `json:"by_name,omitempty"`
+	Since   float64 `json:"since,omitempty"`
+}
+
+type recordingMsg struct {
+	Type string `json:"type"`
+	RecordingState
+}
+
 // Transcription converts a room's transcription state for the wire.
 func Transcription(s room.TranscriptionState) TranscriptionState { return TranscriptionState(s) }
 
@@ -95,6 +109,8 @@ type joinedMsg struct {
 	MeetingStarted         time.Time          `json:"meeting_started"`
 	Transcription          TranscriptionState `json:"transcription"`
 	TranscriptionAvailable bool               `json:"transcription_available"`
+	Recording              RecordingState     `json:"recording"`
+	RecordingAvailable     bool               `json:"recording_available"`
 	MeetingKey             string             `json:"meeting_key,omitempty"`
 	Role                   string             `json:"role"`
 	Settings               settings           `json:"settings"`
@@ -248,6 +264,7 @@ func encode(ev room.Event) ([]byte, error) {
 			Participants: participants(ev.Participants), Tracks: tracks(ev.Tracks), ICEServers: list(ev.ICEServers),
 			ActiveSpeaker: ev.ActiveSpeaker, Resumed: ev.Resumed, MeetingID: ev.MeetingID, MeetingStarted: ev.MeetingStarted,
 			Transcription: Transcription(ev.Transcription), TranscriptionAvailable: ev.TranscriptionAvailable,
+			Recording: RecordingState(ev.Recording), RecordingAvailable: ev.RecordingAvailable,
 			MeetingKey: ev.MeetingKey, Role: ev.Role, Settings: settings(ev.Settings), Lobby: lobby(ev.Lobby),
 		}
 	case room.Published:
@@ -274,6 +291,8 @@ func encode(ev room.Event) ([]byte, error) {
 		m = byeMsg{Type: TypeBye, Reason: ev.Reason}
 	case room.TranscriptionChanged:
 		m = transcriptionMsg{Type: TypeTranscription, TranscriptionState: Transcription(ev.TranscriptionState)}
+	case room.RecordingChanged:
+		m = recordingMsg{Type: TypeRecording, RecordingState: RecordingState(ev.RecordingState)}
 	case room.Caption:
 		m = captionMsg{Type: TypeCaption, SpeakerID: ev.SpeakerID, SpeakerName: ev.SpeakerName, Text: ev.Text,
 			Final: ev.Final, Start: ev.Start, End: ev.End}

@@ -125,7 +125,16 @@ func (d *oggOpusDecoder) decode(out []float32) (_ []float32, err error) {
 			d.noteBad()
 			continue
 		}
-		n, derr := d.dec.DecodeToFloat32(p.Data, d.pcm)
+		var n int
+		var derr error
+		if len(p.Data) == 1 {
+			// A TOC byte alone: a frame without data (RFC 6716 §3.2.1),
+			// which a recorder writes over lost or muted audio.
+			n = n48 / opusDecim
+			clear(d.pcm[:n])
+		} else {
+			n, derr = d.dec.DecodeToFloat32(p.Data, d.pcm)
+		}
 		if derr != nil || n != n48/opusDecim {
 			// A packet this decoder cannot read becomes silence of the same
 			// length, so the timeline stays right.

@@ -9,6 +9,7 @@ import { mountMeeting, showEnded, MODULES } from './meeting.js';
 import { Knock } from './knock.js';
 import { mountCaptions } from './captions.js';
 import { mountTranscription } from './transcription.js';
+import { mountRecording } from './recording.js';
 import { mountSharedMic } from './sharedmic.js';
 import { store } from './storage.js';
 import { mountRoomSettings } from './roomsettings.js';
@@ -19,7 +20,7 @@ const roomId = decodeURIComponent(window.location.pathname.replace(/^\/+|\/+$/g,
 
 translate();
 bindLanguageSelect($('#language'));
-MODULES.push(mountCaptions, mountTranscription, mountSharedMic);
+MODULES.push(mountCaptions, mountTranscription, mountRecording, mountSharedMic);
 MODULES.push(mountRoomSettings);
 
 // The waits in the lobby that end with the end screen rather than back

@@ -130,6 +130,8 @@ export class Room extends EventTarget {
     this.meetingStarted = null; // Date of meeting time 0 (caption times count from it)
     this.transcription = { enabled: false };
     this.transcriptionAvailable = false;
+    this.recording = { enabled: false };
+    this.recordingAvailable = false;
     this.transcriptSeen = false; // transcription was on in this meeting while we were here
     this.optOut = optOut;
     this.captionsOn = captions;
@@ -276,6 +278,10 @@ export class Room extends EventTarget {
       case 'reaction':
         this.emit('reaction', msg);
         break;
+      case 'recording':
+        this.recording = msg;
+        this.emit('recording', { joined: false });
+        break;
       case 'transcription':
         this.transcription = msg;
         if (msg.enabled) this.transcriptSeen = true;
@@ -342,6 +348,8 @@ export class Room extends EventTarget {
     this.transcriptionAvailable = !!msg.transcription_available;
     this.transcription = msg.transcription || { enabled: false };
     if (this.transcription.enabled) this.transcriptSeen = true;
+    this.recordingAvailable = !!msg.recording_available;
+    this.recording = msg.recording || { enabled: false };
     // Our transcription choices go before any track is published, so not
     // one word of someone who opted out is transcribed.
     if (this.optOut !== !!(self && self.transcription_opt_out)) this.send({ type: 'transcription_opt_out', opt_out: this.optOut });
@@ -373,6 +381,7 @@ export class Room extends EventTarget {
     this.emit('speaker', { participantId: this.activeSpeaker, speaking: this.speaking });
     this.emit('local');
     this.emit('transcription', { joined: !msg.resumed });
+    this.emit('recording', { joined: !msg.resumed });
     this.access.joined(msg);
   }
 
@@ -602,6 +611,17 @@ export class Room extends EventTarget {
   // setTranscription asks the server to turn the meeting's transcription
   // on or off for everyone; its `transcription` event tells the result.
   setTranscription(enabled) { return this.send({ type: 'transcription', enabled }); }
+
+  // setRecording asks the server to start or stop recording the meeting
+  // (moderators only); its `recording` event tells everyone.
+  setRecording(enabled) { return this.send({ type: 'recording', enabled }); }
+
+  // recordingURL is where a moderator downloads the meeting's recording
+  // (a ZIP of its files and manifest) once it has stopped.
+  recordingURL() {
+    const key = meetingKey(this.meetingId);
+    return `/api/meetings/${encodeURIComponent(this.meetingId)}/recording` + (key ? `?key=${encodeURIComponent(key)}` : '');
+  }
 
   // setOptOut stops (or resumes) the transcription of our own voice.
   setOptOut(out) {

@@ -1,0 +1,119 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/parleyhq/parley/internal/objects"
+	"github.com/parleyhq/parley/internal/record"
+	"github.com/parleyhq/parley/internal/store"
+)
+
+// KindFinalizeRecording finishes a meeting's recording once it stopped,
+// or once the server restarts after a crash left it open: torn tails
+// cut, manifest completed (record.Finalize).
+const KindFinalizeRecording = "finalize_recording"
+
+// Recordings runs the recording jobs.
+type Recordings struct {
+	Objects objects.Store
+	// Active reports whether a meeting records right now (its files are
+	// still being written: finalizing waits for the stop).
+	Active func(meetingID string) bool
+	Queue  interface {
+		Enqueue(context.Context, store.NewJob) (int64, error)
+	}
+	Wake func()
+}
+
+type recordingPayload struct {
+	MeetingID string `json:"meeting_id"`
+}
+
+// Finished enqueues the finalize job of a recording that stopped; its
+// key names the recording's session, so a recording stopped, started
+// and stopped again is finalized after each stop.
+func (r *Recordings) Finished(ctx context.Context, meetingID string) error {
+	man, err := record.ReadManifest(r.Objects, meetingID)
+	if err != nil {
+		return err
+	}
+	_, err = r.Queue.Enqueue(ctx, store.NewJob{Kind: KindFinalizeRecording,
+		Key: fmt.Sprintf("%s:%s:%d", KindFinalizeRecording, meetingID, len(man.Sessions)), Payload: recordingPayload{meetingID}})
+	if err == nil && r.Wake != nil {
+		r.Wake()
+	}
+	return err
+}
+
+// Recover enqueues the finalize job of every recording a crash left
+// open; call it at startup, before any meeting records.
+func (r *Recordings) Recover(ctx context.Context) (int, error) {
+	ids, err := record.Unfinished(r.Objects)
+	if err != nil {
+		return 0, err
+	}
+	var errs []error
+	for _, id := range ids {
+		errs = append(errs, r.Finished(ctx, id))
+	}
+	return len(ids), errors.Join(errs...)
+}
+
+// Handler is the finalize job; running it twice changes nothing more.
+func (r *Recordings) Handler() Handler {
+	return func(ctx context.Context, j store.Job) (Result, error) {
+		var p recordingPayload
+		if err := json.Unmarshal(j.Payload, &p); err != nil || objects.CheckKey(p.MeetingID) != nil {
+			return Result{}, Permanent(fmt.Errorf("bad payload %s", j.Payload))
+		}
+		err := record.Finalize(r.Objects, p.MeetingID, r.Active != nil && r.Active(p.MeetingID))
+		if errors.Is(err, objects.ErrNotFound) {
+			return Result{}, nil // deleted meanwhile
+		}
+		return Result{}, err
+	}
+}
+
+// expireRecordings deletes the recordings of meetings that started
+// before now-kept (and are not being recorded).
+func (r *Recordings) expire(now time.Time, kept time.Duration) (int, error) {
+	if kept <= 0 {
+		return 0, nil
+	}
+	list, err := r.Objects.List("")
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, o := range list {
+		id, ok := cutManifest(o.Key)
+		if !ok || (r.Active != nil && r.Active(id)) {
+			continue
+		}
+		man, err := record.ReadManifest(r.Objects, id)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if man.Started.Add(kept).After(now) {
+			continue
+		}
+		if _, err := r.Objects.DeletePrefix(id); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
+}
+
+func cutManifest(key string) (string, bool) {
+	id, ok := strings.CutSuffix(key, "/manifest.json")
+	return id, ok && !strings.Contains(id, "/") && objects.CheckKey(id) == nil
+}

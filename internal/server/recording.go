@@ -1,0 +1,73 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/parleyhq/parley/internal/jobs"
+	"github.com/parleyhq/parley/internal/objects"
+	"github.com/parleyhq/parley/internal/record"
+	"github.com/parleyhq/parley/internal/room"
+	"github.com/parleyhq/parley/internal/store"
+	"github.com/parleyhq/parley/internal/transcript"
+)
+
+// recordingsDir is where recordings go: --recordings, by default
+// <data-dir>/recordings; "" when recording is off.
+func recordingsDir(dataDir, flag string) string {
+	switch flag {
+	case "off":
+		return ""
+	case "":
+		return filepath.Join(dataDir, "recordings")
+	}
+	return flag
+}
+
+// recorder is the room manager's recorder: a recorded meeting has its
+// row in the store (so that it can be listed, deleted and retained like
+// a transcribed one) before its first file is written.
+type recorder struct {
+	*record.Recorder
+	st *store.SQLite
+}
+
+func (r recorder) StartRecording(m room.MeetingInfo, by room.Speaker) (room.LiveRecording, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10e9)
+	defer cancel()
+	if _, err := r.st.Meeting(ctx, m.ID); err != nil {
+		if err := r.st.CreateMeeting(ctx, transcript.Meeting{ID: m.ID, Title: m.Title, Started: m.Started}); err != nil {
+			return nil, err
+		}
+	}
+	return r.Recorder.StartRecording(m, by)
+}
+
+// newRecording builds the recorder and its jobs, and queues the
+// finalize job of every recording a crash left open.
+func (s *Server) newRecording(dir string, log *slog.Logger) (*record.Recorder, *jobs.Recordings) {
+	disk := objects.Disk{Dir: dir}
+	if n := disk.CleanTemp(); n > 0 {
+		log.Info("removed partial manifests (left by a crash)", "files", n)
+	}
+	jr := &jobs.Recordings{Objects: disk, Queue: s.Store, Wake: s.Jobs.Wake}
+	rec := record.New(record.Options{Objects: disk, Logger: log, Registerer: s.Registry,
+		Finished: func(id string) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10e9)
+			defer cancel()
+			if err := jr.Finished(ctx, id); err != nil {
+				log.Error("recording finalize job not queued", "meeting", id, "err", err)
+			}
+		}})
+	jr.Active = rec.Recording
+	ctx, cancel := context.WithTimeout(context.Background(), 30e9)
+	defer cancel()
+	if n, err := jr.Recover(ctx); err != nil {
+		log.Error("recordings left open by a crash", "err", err)
+	} else if n > 0 {
+		log.Info("recordings left open by a crash: finalize jobs queued", "meetings", n)
+	}
+	s.Jobs.Handlers[jobs.KindFinalizeRecording] = jr.Handler()
+	return rec, jr
+}
