@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -55,6 +56,27 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stderr, "parley jobs: unknown action %q (list, retry, cancel)\n", verb)
 		return errUsage
 	}
+	// Every argument is checked before the store is opened: a mistyped
+	// command must not create a database where there was none.
+	lf := flag.NewFlagSet("jobs list", flag.ContinueOnError)
+	lf.SetOutput(stderr)
+	state := lf.String("state", "", "only jobs in this state")
+	limit := lf.Int("limit", 50, "at most this many, newest first")
+	asJSON := lf.Bool("json", false, "print JSON")
+	if verb == "list" {
+		if err := lf.Parse(rest); err != nil || lf.NArg() != 0 {
+			return errUsage
+		}
+		switch *state {
+		case "", store.JobQueued, store.JobRunning, store.JobDone, store.JobDead, store.JobCancelled:
+		default:
+			fmt.Fprintf(stderr, "parley jobs list: unknown state %q\n", *state)
+			return errUsage
+		}
+	}
+	if _, err := os.Stat(*dataDir); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
 	st, err := store.OpenSQLite(ctx, *dataDir)
 	if err != nil {
 		return err
@@ -73,20 +95,6 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		fmt.Fprintf(stdout, "job %d cancelled\n", id)
 		return nil
-	}
-	lf := flag.NewFlagSet("jobs list", flag.ContinueOnError)
-	lf.SetOutput(stderr)
-	state := lf.String("state", "", "only jobs in this state")
-	limit := lf.Int("limit", 50, "at most this many, newest first")
-	asJSON := lf.Bool("json", false, "print JSON")
-	if err := lf.Parse(rest); err != nil || lf.NArg() != 0 {
-		return errUsage
-	}
-	switch *state {
-	case "", store.JobQueued, store.JobRunning, store.JobDone, store.JobDead, store.JobCancelled:
-	default:
-		fmt.Fprintf(stderr, "parley jobs list: unknown state %q\n", *state)
-		return errUsage
 	}
 	js, err := st.Jobs(ctx, *state, *limit)
 	if err != nil {

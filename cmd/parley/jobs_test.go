@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -66,5 +68,17 @@ func TestJobsCommand(t *testing.T) {
 		if _, _, code := jobs(bad...); code != 2 {
 			t.Errorf("jobs %v: exit %d, want 2", bad, code)
 		}
+	}
+	// A wrong data directory, or a mistyped flag, creates nothing.
+	missing := filepath.Join(t.TempDir(), "none")
+	var out2, errOut2 bytes.Buffer
+	if code := run(ctx, []string{"jobs", "--data-dir", missing, "list"}, &out2, &errOut2); code != 1 || !strings.Contains(errOut2.String(), "data directory") {
+		t.Errorf("a missing data directory: exit %d %s", code, errOut2.String())
+	}
+	if code := run(ctx, []string{"jobs", "--data-dir", missing, "list", "--data-dir", "x"}, &out2, &errOut2); code != 2 {
+		t.Errorf("a flag after list: exit %d", code)
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("the command created %s: %v", missing, err)
 	}
 }
