@@ -10,6 +10,8 @@
 # Usage: scripts/bench-sfu.sh [duration] [scenario...]   (default 30s, all)
 # BURST=1 sends video frames unpaced (as simpler load tools do).
 # SERVER_GOMAXPROCS=N runs the server alone with GOMAXPROCS=N.
+# RECORD=1 records every meeting (loadtest --record) and prints the disk
+# bytes per participant-hour from the recordings' manifests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dur="${1:-30s}"; shift || true
@@ -31,7 +33,8 @@ run() { # name, loadtest flags...
   local out
   local extra=()
   [ "${BURST:-}" = 1 ] && extra+=(--burst)
-  out=$("$bin" loadtest "${extra[@]}" --url http://127.0.0.1:$port --metrics-url http://127.0.0.1:$mport --room "bench-scenario-$(echo "$name" | tr abce qrst)q" --duration "$dur" --json "$@" 2>"$data/loadtest-$name.log") || true
+  [ "${RECORD:-}" = 1 ] && extra+=(--record)
+  out=$("$bin" loadtest "${extra[@]}" --url http://127.0.0.1:$port --metrics-url http://127.0.0.1:$mport --room "bench-scenario-$(echo "$name" | tr abce qrst)q${RECORD:+-rec}-$(tr -dc a-z </dev/urandom | head -c 6)" --duration "$dur" --json "$@" 2>"$data/loadtest-$name.log") || true
   python3 - "$name" "$out" <<'PY'
 import json, sys
 name, out = sys.argv[1], sys.argv[2]
@@ -48,6 +51,20 @@ print(f"{name}: tracks {r['tracks_received']}/{r['tracks_expected']}  "
       f"delay p50/p99 {r['delay_ms_p50']:.2f}/{r['delay_ms_p99']:.2f} ms  "
       f"load tool CPU {r['load_tool_cpu_seconds']:.1f} s vs server {s.get('cpu_seconds',0):.1f} s")
 PY
+  if [ "${RECORD:-}" = 1 ]; then
+    sleep 3 # the recording's manifest is final once the room has closed
+    python3 - "$data/recordings" <<'PY'
+import glob, json, sys
+kinds = {}
+for m in glob.glob(sys.argv[1] + "/*/manifest.json"):
+    for f in json.load(open(m))["files"]:
+        k = kinds.setdefault(f["kind"], [0, 0.0, 0])
+        k[0] += f["bytes"]; k[1] += max(f["end"] - f["start"], 0); k[2] += f["dropped"]
+for kind, (b, s, d) in sorted(kinds.items()):
+    print(f"  recorded {kind}: {b/1e6:.1f} MB over {s:.0f} track-seconds = {b/s*3600/1e6:.1f} MB per participant-hour, {d} packets dropped")
+PY
+    rm -rf "$data/recordings"
+  fi
 }
 for s in ${scenarios[@]}; do
   case $s in

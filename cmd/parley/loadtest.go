@@ -31,6 +31,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.Float64Var(&cfg.JoinRate, "join-rate", 20, "joins per second")
 	fs.StringVar(&cfg.Codec, "codec", "vp8", "video codec: vp8 or h264")
 	fs.BoolVar(&cfg.NoSimulcast, "no-simulcast", false, "publish one video layer instead of three")
+	fs.BoolVar(&cfg.Record, "record", false, "the first publisher records the meeting (it must create the room)")
 	fs.BoolVar(&cfg.Burst, "burst", false, "send each video frame's packets back to back (default: paced like a browser, 2.5x the bitrate)")
 	fs.StringVar(&cfg.AudioFile, "audio-file", "", "Ogg/Opus file (20 ms packets) to send instead of synthetic audio")
 	fs.StringVar(&cfg.VideoFile, "video-file", "", "IVF (VP8) file to send instead of synthetic video")

@@ -87,6 +87,13 @@ type Speech struct {
 	OpenAIKey   string `name:"openai-key" help:"API key for that server (prefer the environment variable over the flag)"`
 	// Streams bounds the utterances recognised at once.
 	Streams int `name:"asr-streams" help:"utterances recognised at once (pocketsphinx decoders, ~90 MB each; openai requests in flight)"`
+	// Final is a second, better recogniser for recorded meetings: once a
+	// recording stops, its microphones are transcribed again and replace
+	// the live segments (kept as a revision).
+	FinalEngine      string `name:"final-asr-engine" help:"recogniser for a second pass over recorded meetings once their recording stops: openai or pocketsphinx (empty: none); the live segments are kept as a revision"`
+	FinalOpenAIURL   string `name:"final-openai-url" help:"base URL of the OpenAI-compatible server of --final-asr-engine openai"`
+	FinalOpenAIModel string `name:"final-openai-model" help:"model name for --final-asr-engine openai, e.g. whisper-large-v3"`
+	FinalOpenAIKey   string `name:"final-openai-key" help:"API key for that server (prefer the environment variable)"`
 }
 
 // Limits bound what one client may make the server do or hold. Flags and
@@ -294,6 +301,18 @@ func (s Speech) problems() []string {
 		}
 	default:
 		bad("asr-engine %q: want pocketsphinx, openai or none", s.Engine)
+	}
+	switch s.FinalEngine {
+	case "", "pocketsphinx":
+	case "openai":
+		if u, err := url.Parse(s.FinalOpenAIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("final-openai-url %q: want http(s)://host[:port]", s.FinalOpenAIURL)
+		}
+		if s.FinalOpenAIModel == "" {
+			bad("final-openai-model is required with --final-asr-engine openai")
+		}
+	default:
+		bad("final-asr-engine %q: want openai, pocketsphinx or empty", s.FinalEngine)
 	}
 	if s.Streams < 1 || s.Streams > 256 {
 		bad("asr-streams %d: 1 to 256", s.Streams)

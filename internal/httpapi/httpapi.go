@@ -117,6 +117,19 @@ func New(o Options) http.Handler {
 		}
 		serveTranscript(w, r, o.Transcripts)
 	})
+	mux.HandleFunc("GET /api/meetings/{id}/revisions", func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := a.reader(r, r.PathValue("id")); !ok || o.Transcripts == nil {
+			writeError(w, errNoMeeting)
+			return
+		}
+		revs, err := o.Transcripts.Revisions(r.Context(), r.PathValue("id"))
+		if err != nil {
+			writeError(w, errNoMeeting)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusOK, map[string]any{"revisions": revs})
+	})
 	mux.HandleFunc("DELETE /api/meetings/{id}", a.deleteMeeting)
 	mux.HandleFunc("GET /api/meetings/{id}/recording", a.recording)
 	mux.HandleFunc("POST /api/transcriptions", a.upload)

@@ -33,6 +33,12 @@ func (s transcripts) Transcript(context.Context, string) (*transcript.Transcript
 	return nil, s.err
 }
 
+func (s transcripts) Revisions(context.Context, string) ([]store.Revision, error) { return nil, s.err }
+
+func (s transcripts) RevisionTranscript(context.Context, string, int) (*transcript.Transcript, error) {
+	return nil, s.err
+}
+
 const liveRoom = "abc-defg-hij"
 
 // newAPI serves the API for a manager without a speech engine, with one

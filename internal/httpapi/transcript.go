@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/parleyhq/parley/internal/signal"
@@ -15,6 +16,10 @@ import (
 // Transcripts reads stored meeting transcripts.
 type Transcripts interface {
 	Transcript(ctx context.Context, meetingID string) (*transcript.Transcript, error)
+	// Revisions and RevisionTranscript give the kept earlier versions
+	// of the segments (the live ones, after a final pass).
+	Revisions(ctx context.Context, meetingID string) ([]store.Revision, error)
+	RevisionTranscript(ctx context.Context, meetingID string, n int) (*transcript.Transcript, error)
 }
 
 var errNoMeeting = signal.NewError(signal.CodeNotFound, "no such meeting")
@@ -41,7 +46,17 @@ func serveTranscript(w http.ResponseWriter, r *http.Request, ts Transcripts) {
 		writeError(w, signal.NewError(signal.CodeInvalidField, err.Error()))
 		return
 	}
-	t, err := ts.Transcript(r.Context(), id)
+	var t *transcript.Transcript
+	if rev := r.URL.Query().Get("revision"); rev != "" {
+		n, perr := strconv.Atoi(rev)
+		if perr != nil || n < 1 {
+			writeError(w, signal.NewError(signal.CodeInvalidField, "revision: a number from 1 (see /revisions)"))
+			return
+		}
+		t, err = ts.RevisionTranscript(r.Context(), id, n)
+	} else {
+		t, err = ts.Transcript(r.Context(), id)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, errNoMeeting)
 		return

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
+	"github.com/parleyhq/parley/internal/asr"
 	"github.com/parleyhq/parley/internal/objects"
 	"github.com/parleyhq/parley/internal/record"
 	"github.com/parleyhq/parley/internal/store"
@@ -28,10 +30,22 @@ type Recordings struct {
 		Enqueue(context.Context, store.NewJob) (int64, error)
 	}
 	Wake func()
+	// FinalEngine, when set, transcribes the recorded microphones again
+	// once a recording stops, replacing the live segments they cover and
+	// keeping those as a revision (--final-asr-engine). Store is where
+	// the transcript is.
+	FinalEngine asr.Engine
+	Store       *store.SQLite
+	Logger      *slog.Logger
+	// LiveBusy reports whether a meeting's live transcription is still
+	// running or finishing (the final pass waits for it).
+	LiveBusy func(meetingID string) bool
 }
 
 type recordingPayload struct {
 	MeetingID string `json:"meeting_id"`
+	// Final: the meeting is over; the final pass (FinalEngine) runs.
+	Final bool `json:"final,omitempty"`
 }
 
 // Finished enqueues the finalize job of a recording that stopped; its
@@ -43,15 +57,27 @@ func (r *Recordings) Finished(ctx context.Context, meetingID string) error {
 		return err
 	}
 	_, err = r.Queue.Enqueue(ctx, store.NewJob{Kind: KindFinalizeRecording,
-		Key: fmt.Sprintf("%s:%s:%d", KindFinalizeRecording, meetingID, len(man.Sessions)), Payload: recordingPayload{meetingID}})
+		Key: fmt.Sprintf("%s:%s:%d", KindFinalizeRecording, meetingID, len(man.Sessions)), Payload: recordingPayload{MeetingID: meetingID}})
 	if err == nil && r.Wake != nil {
 		r.Wake()
 	}
 	return err
 }
 
-// Recover enqueues the finalize job of every recording a crash left
-// open; call it at startup, before any meeting records.
+// Ended enqueues the final job of a recorded meeting that is over: its
+// recording finalized, then, with a FinalEngine, transcribed again.
+func (r *Recordings) Ended(ctx context.Context, meetingID string) error {
+	_, err := r.Queue.Enqueue(ctx, store.NewJob{Kind: KindFinalizeRecording,
+		Key: KindFinalizeRecording + ":" + meetingID + ":end", Payload: recordingPayload{MeetingID: meetingID, Final: true}})
+	if err == nil && r.Wake != nil {
+		r.Wake()
+	}
+	return err
+}
+
+// Recover enqueues the final job of every recording a crash left open
+// (the meeting is over: the process that held it is gone); call it at
+// startup, before any meeting records.
 func (r *Recordings) Recover(ctx context.Context) (int, error) {
 	ids, err := record.Unfinished(r.Objects)
 	if err != nil {
@@ -59,7 +85,7 @@ func (r *Recordings) Recover(ctx context.Context) (int, error) {
 	}
 	var errs []error
 	for _, id := range ids {
-		errs = append(errs, r.Finished(ctx, id))
+		errs = append(errs, r.Ended(ctx, id))
 	}
 	return len(ids), errors.Join(errs...)
 }
@@ -71,11 +97,28 @@ func (r *Recordings) Handler() Handler {
 		if err := json.Unmarshal(j.Payload, &p); err != nil || objects.CheckKey(p.MeetingID) != nil {
 			return Result{}, Permanent(fmt.Errorf("bad payload %s", j.Payload))
 		}
-		err := record.Finalize(r.Objects, p.MeetingID, r.Active != nil && r.Active(p.MeetingID))
+		active := r.Active != nil && r.Active(p.MeetingID)
+		err := record.Finalize(r.Objects, p.MeetingID, active)
 		if errors.Is(err, objects.ErrNotFound) {
 			return Result{}, nil // deleted meanwhile
 		}
-		return Result{}, err
+		if err != nil || active || !p.Final || r.FinalEngine == nil || r.Store == nil {
+			return Result{}, err
+		}
+		// The meeting's last live utterances are committed within 30 s of
+		// its end: the final pass replaces them only once they are in.
+		for wait := time.Now().Add(time.Minute); r.LiveBusy != nil && r.LiveBusy(p.MeetingID); {
+			if time.Now().After(wait) {
+				return Result{}, errors.New("the live transcript is still being written")
+			}
+			select {
+			case <-ctx.Done():
+				return Result{}, ctx.Err()
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+		write, err := r.finalPass(ctx, p.MeetingID)
+		return Result{Write: write}, err
 	}
 }
 

@@ -61,18 +61,21 @@ type Person struct {
 // meeting clock; audio files are continuous (muted and lost stretches
 // are filled with silence frames), video files carry each frame's time.
 type File struct {
-	Name            string  `json:"name"` // under the meeting's folder
-	Person          string  `json:"person"`
-	ParticipantID   string  `json:"participant_id"`
-	ParticipantName string  `json:"participant_name"`
-	Kind            string  `json:"kind"`   // audio | video
-	Source          string  `json:"source"` // microphone | camera | screen | screen_audio
-	Codec           string  `json:"codec"`
-	Format          string  `json:"format"` // ogg | ivf | h264
-	Start           float64 `json:"start"`
-	End             float64 `json:"end"`
-	Bytes           int64   `json:"bytes"`
-	Packets         uint64  `json:"packets"`
+	Name            string `json:"name"` // under the meeting's folder
+	Person          string `json:"person"`
+	ParticipantID   string `json:"participant_id"`
+	ParticipantName string `json:"participant_name"`
+	Kind            string `json:"kind"`   // audio | video
+	Source          string `json:"source"` // microphone | camera | screen | screen_audio
+	Codec           string `json:"codec"`
+	Format          string `json:"format"` // ogg | ivf | h264
+	// SharedMic: a microphone several people shared (its transcript is
+	// diarized, not this file's speaker's alone).
+	SharedMic bool    `json:"shared_mic,omitempty"`
+	Start     float64 `json:"start"`
+	End       float64 `json:"end"`
+	Bytes     int64   `json:"bytes"`
+	Packets   uint64  `json:"packets"`
 	// Dropped packets: late, malformed, or lost to a full queue.
 	Dropped uint64 `json:"dropped"`
 	Open    bool   `json:"open"`

@@ -39,6 +39,9 @@ type Options struct {
 	// Finished, when set, is called after a recording's manifest is final
 	// (the meeting's recording stopped or the meeting ended).
 	Finished func(meetingID string)
+	// Ended, when set, is called when a recorded meeting is over (its
+	// room closed).
+	Ended func(meetingID string)
 }
 
 // Recorder implements room.Recorder.
@@ -114,6 +117,17 @@ func (rc *Recorder) StartRecording(m room.MeetingInfo, by room.Speaker) (room.Li
 	}()
 	rc.log.Info("recording started", "meeting", m.ID)
 	return mt, nil
+}
+
+// MeetingEnded implements room.Recorder: a meeting that was recorded
+// is handed to Options.Ended (its final pass may run now).
+func (rc *Recorder) MeetingEnded(m room.MeetingInfo) {
+	if rc.opts.Ended == nil || objects.CheckKey(m.ID) != nil {
+		return
+	}
+	if _, err := ReadManifest(rc.opts.Objects, m.ID); err == nil {
+		rc.opts.Ended(m.ID)
+	}
 }
 
 // Recording reports whether a meeting is being recorded now.
@@ -201,7 +215,7 @@ func (m *Meeting) Attach(t *sfu.Track, who room.Speaker, person string) {
 		return
 	}
 	file := File{Name: name, Person: pkey, ParticipantID: who.ID, ParticipantName: who.Name, Kind: info.Kind, Source: info.Source,
-		Codec: info.Codec, Format: format, Start: -1, Open: true}
+		Codec: info.Codec, Format: format, Start: -1, Open: true, SharedMic: info.SharedMic}
 	// A person seen before whose last file of this source ended: they
 	// reconnected (or published again).
 	for i := len(m.man.Files) - 1; i >= 0; i-- {
@@ -271,6 +285,16 @@ func (m *Meeting) Muted(trackID string, muted bool) {
 		delete(m.muted, trackID)
 		f := m.man.Files[tr.index]
 		m.man.Gaps = append(m.man.Gaps, Gap{Person: f.Person, Source: f.Source, File: f.Name, From: from, To: now, Reason: "mute"})
+	}
+}
+
+// SharedMic implements room.LiveRecording: the file is marked, for the
+// whole recording (part of it was a shared microphone).
+func (m *Meeting) SharedMic(trackID string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if tr := m.tracks[trackID]; tr != nil {
+		m.man.Files[tr.index].SharedMic = true
 	}
 }
 

@@ -18,6 +18,9 @@ type Recorder interface {
 	// a meeting; it does file I/O, so it is never called under a room
 	// lock.
 	StartRecording(m MeetingInfo, by Speaker) (LiveRecording, error)
+	// MeetingEnded says a meeting is over (its room closed), recorded or
+	// not; it must not block.
+	MeetingEnded(m MeetingInfo)
 }
 
 // LiveRecording is one meeting's recording while it is on. Its methods
@@ -30,6 +33,9 @@ type LiveRecording interface {
 	Detach(trackID string)
 	// Muted notes that a track was muted or unmuted: a gap.
 	Muted(trackID string, muted bool)
+	// SharedMic notes that a track's microphone is shared by several
+	// people (its transcript is diarized).
+	SharedMic(trackID string)
 	// End stops the recording and writes its manifest; by is who stopped
 	// it (zero when the meeting ended).
 	End(by Speaker)

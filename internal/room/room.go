@@ -403,6 +403,7 @@ func (r *Room) remove(p *Participant, reason string) {
 	delete(r.participants, p.id)
 	delete(m.byToken, p.token)
 	m.participants--
+	wasClosed := r.closed
 	endLive, endRec := r.closeIfEmptyLocked()
 	empty := r.closed
 	r.mu.Unlock()
@@ -419,6 +420,9 @@ func (r *Room) remove(p *Participant, reason string) {
 	}
 	if endRec != nil {
 		endRec.End(Speaker{})
+	}
+	if empty && !wasClosed && r.m.opts.Recorder != nil {
+		r.m.opts.Recorder.MeetingEnded(MeetingInfo{ID: r.meetingID, Title: r.id, Started: r.createdAt.UTC()})
 	}
 	r.broadcast(ParticipantLeft{ParticipantID: p.id, Reason: reason})
 	if reason == ReasonConnectionLost {

@@ -300,6 +300,9 @@ func (p *Participant) SetSharedMic(trackID string, shared bool, speakers int) er
 	}
 	r := p.room
 	r.broadcast(TrackUpdated{Track: t.Info()})
+	if rec := r.liveRecording(); rec != nil && shared {
+		rec.SharedMic(t.ID())
+	}
 	// A transcribed track is attached again, so that the audio kept for
 	// diarization is exactly the shared stretch.
 	if live := r.liveTranscript(); live != nil {

@@ -51,13 +51,21 @@ func (s *Server) newRecording(dir string, log *slog.Logger) (*record.Recorder, *
 	if n := disk.CleanTemp(); n > 0 {
 		log.Info("removed partial manifests (left by a crash)", "files", n)
 	}
-	jr := &jobs.Recordings{Objects: disk, Queue: s.Store, Wake: s.Jobs.Wake}
+	jr := &jobs.Recordings{Objects: disk, Queue: s.Store, Wake: s.Jobs.Wake, FinalEngine: s.final, Store: s.Store,
+		Logger: log}
 	rec := record.New(record.Options{Objects: disk, Logger: log, Registerer: s.Registry,
 		Finished: func(id string) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10e9)
 			defer cancel()
 			if err := jr.Finished(ctx, id); err != nil {
 				log.Error("recording finalize job not queued", "meeting", id, "err", err)
+			}
+		},
+		Ended: func(id string) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10e9)
+			defer cancel()
+			if err := jr.Ended(ctx, id); err != nil {
+				log.Error("recorded meeting's final job not queued", "meeting", id, "err", err)
 			}
 		}})
 	jr.Active = rec.Recording

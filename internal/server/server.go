@@ -43,6 +43,7 @@ type Server struct {
 	Rooms    *room.Manager
 	Store    *store.SQLite
 	Engine   asr.Engine      // nil when --asr-engine none
+	final    asr.Engine      // --final-asr-engine; nil when not set
 	Speech   *speech.Service // live transcription; nil when --asr-engine none
 	Jobs     *jobs.Runner    // the durable queue's worker
 	jobsStop context.CancelFunc
@@ -116,6 +117,14 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		s.Store.Close()
 		return nil, fmt.Errorf("speech engine: %w", err)
 	}
+	if s.final, err = newFinalEngine(cfg.Speech); err != nil {
+		s.SFU.Close()
+		s.Store.Close()
+		if s.Engine != nil {
+			s.Engine.Close()
+		}
+		return nil, fmt.Errorf("final speech engine: %w", err)
+	}
 	keys, err := access.LoadKeys(cfg.DataDir)
 	if err != nil {
 		s.SFU.Close()
@@ -161,6 +170,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 		ropts.Speech = s.Speech
+		if s.retention.Recordings != nil {
+			s.retention.Recordings.LiveBusy = s.Speech.Busy
+		}
 	}
 	if s.Recorder != nil {
 		ropts.Recorder = recorder{s.Recorder, s.Store}
@@ -336,6 +348,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	errs = append(errs, s.SFU.Close())
 	if s.Engine != nil {
 		errs = append(errs, s.Engine.Close())
+	}
+	if s.final != nil {
+		errs = append(errs, s.final.Close())
 	}
 	errs = append(errs, s.Store.Close())
 	return errors.Join(errs...)

@@ -23,6 +23,16 @@ func newEngine(c config.Speech) (asr.Engine, error) {
 	})
 }
 
+// newFinalEngine builds the recogniser of --final-asr-engine (nil when
+// it is not set).
+func newFinalEngine(c config.Speech) (asr.Engine, error) {
+	if c.FinalEngine == "" {
+		return nil, nil
+	}
+	return engine.New(engine.Config{Name: c.FinalEngine, Language: c.Language, Streams: c.Streams,
+		OpenAIURL: c.FinalOpenAIURL, OpenAIModel: c.FinalOpenAIModel, OpenAIKey: c.FinalOpenAIKey, Lazy: true})
+}
+
 // openStore opens the SQLite database under the data directory.
 func openStore(ctx context.Context, dataDir string) (*store.SQLite, error) {
 	return store.OpenSQLite(ctx, dataDir)

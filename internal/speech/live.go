@@ -193,6 +193,19 @@ func (s *Service) DecoderStats() TrackStats {
 	return s.decoders
 }
 
+// Busy reports whether a meeting is being transcribed, or finishing its
+// last utterances.
+func (s *Service) Busy(meetingID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for m := range s.meetings {
+		if m.info.ID == meetingID {
+			return true
+		}
+	}
+	return false
+}
+
 // Pending returns how many ended meetings are still finishing their last
 // utterances (or their post-processing).
 func (s *Service) Pending() int { return int(s.pending.Load()) }

@@ -77,7 +77,7 @@ CREATE TABLE sessions (
 	expires_ms INTEGER NOT NULL
 );
 CREATE INDEX sessions_expires ON sessions(expires_ms);
-`, jobsSchema, retentionSchema}
+`, jobsSchema, retentionSchema, revisionsSchema}
 
 // OpenSQLite opens (creating if needed) dataDir/parley.db.
 //
@@ -341,7 +341,13 @@ func (s *SQLite) Segments(ctx context.Context, meetingID string) ([]transcript.S
 	if _, err := s.Meeting(ctx, meetingID); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT speaker_id, speaker, start_s, end_s, text, words FROM segments
+	return segmentsOf(ctx, s.db, meetingID)
+}
+
+func segmentsOf(ctx context.Context, db interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, meetingID string) ([]transcript.Segment, error) {
+	rows, err := db.QueryContext(ctx, `SELECT speaker_id, speaker, start_s, end_s, text, words FROM segments
 		WHERE meeting_id = ? ORDER BY start_s, end_s, speaker, id`, meetingID)
 	if err != nil {
 		return nil, fmt.Errorf("store: segments: %w", err)

@@ -40,6 +40,9 @@ type Config struct {
 	AudioFile       string // Ogg/Opus, 20 ms packets
 	VideoFile       string // IVF (VP8)
 	Interfaces      []string
+	// Record: the first publisher (the room's creator, so its moderator)
+	// starts recording the meeting before anyone publishes.
+	Record bool
 	// Settle is how long after the last join the measurement waits before
 	// it starts, so keyframes and layer switches are done.
 	Settle time.Duration
@@ -150,13 +153,33 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 		if err := next(); err != nil {
 			return nil, err
 		}
-		c, err := client.Connect(ctx, cfg.URL, client.Options{Interfaces: cfg.Interfaces, SendOnly: true})
+		recording := make(chan string, 1)
+		c, err := client.Connect(ctx, cfg.URL, client.Options{Interfaces: cfg.Interfaces, SendOnly: true, OnMessage: func(m client.Message) {
+			if m.Type == "recording" || (m.Type == "error" && m.Code == 4040) {
+				select {
+				case recording <- m.Type:
+				default:
+				}
+			}
+		}})
 		if err != nil {
 			return nil, err
 		}
 		clients = append(clients, c)
 		jctx, cancel := opCtx()
 		_, err = c.Join(jctx, cfg.Room, fmt.Sprintf("publisher %d", i+1))
+		if err == nil && i == 0 && cfg.Record {
+			if err = c.Send(map[string]any{"type": "recording", "enabled": true}); err == nil {
+				select {
+				case got := <-recording:
+					if got != "recording" {
+						err = fmt.Errorf("recording refused: the room existed before this run")
+					}
+				case <-jctx.Done():
+					err = fmt.Errorf("recording: %w", jctx.Err())
+				}
+			}
+		}
 		if err == nil {
 			if i < cfg.VideoPublishers {
 				_, err = c.PublishVideo(jctx, client.VideoOptions{Codec: cfg.Codec, Simulcast: !cfg.NoSimulcast, Frames: videoFrames, FPS: fps, Burst: cfg.Burst})
