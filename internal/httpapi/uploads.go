@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -34,6 +35,8 @@ type UploadOptions struct {
 	Jobs     interface {
 		JobByKey(ctx context.Context, key string) (store.Job, error)
 	}
+	// Progress reports a running transcription's progress (nil: none).
+	Progress func(meetingID string) (fraction float64, step string, ok bool)
 }
 
 // uploadIdle is how long an upload may send nothing before it is cut.
@@ -198,6 +201,11 @@ func (a *api) uploadStatus(w http.ResponseWriter, r *http.Request) {
 	out := map[string]any{"meeting_id": id, "state": j.State, "attempts": j.Attempts}
 	if j.State != store.JobDone && j.LastError != "" {
 		out["error"] = j.LastError
+	}
+	if a.o.Uploads.Progress != nil && j.State == store.JobRunning {
+		if f, step, ok := a.o.Uploads.Progress(id); ok {
+			out["progress"], out["step"] = math.Round(f*1000)/1000, step
+		}
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, out)

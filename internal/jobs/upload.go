@@ -9,6 +9,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parleyhq/parley/internal/asr"
@@ -36,6 +38,40 @@ type Uploads struct {
 	Engine asr.Engine
 	Wake   func() // the runner's, so that the job starts at once
 	Logger *slog.Logger
+
+	running sync.Map // meeting id → *uploadProgress, while its job runs here
+}
+
+// uploadProgress follows one upload's transcription (jobs.Progress).
+type uploadProgress struct {
+	total float64      // seconds of audio
+	done  atomic.Int64 // milliseconds recognised
+	step  atomic.Value // string: "" while recognising, then "diarizing"
+}
+
+func (p *uploadProgress) Add(_ int, seconds float64) { p.done.Add(int64(seconds * 1000)) }
+func (p *uploadProgress) Note(step string)           { p.step.Store(step) }
+
+// Progress reports how far the transcription of an upload running in
+// this process is: the fraction of its audio recognised (0 to 1; 1 while
+// diarizing) and the step. ok is false when it does not run here.
+func (u *Uploads) Progress(meetingID string) (fraction float64, step string, ok bool) {
+	v, ok := u.running.Load(meetingID)
+	if !ok {
+		return 0, "", false
+	}
+	p := v.(*uploadProgress)
+	step, _ = p.step.Load().(string)
+	if step == "" {
+		step = "recognising"
+	}
+	if p.total <= 0 {
+		return 0, step, true
+	}
+	if step != "recognising" {
+		return 1, step, true
+	}
+	return min(1, float64(p.done.Load())/1000/p.total), step, true
 }
 
 // UploadFile is where the upload of a meeting is kept: one file, named
@@ -93,8 +129,11 @@ func (u *Uploads) Handler() Handler {
 			return Result{}, err
 		}
 		defer r.Close()
+		progress := &uploadProgress{total: r.Info().Duration.Seconds()}
+		u.running.Store(up.MeetingID, progress)
+		defer u.running.Delete(up.MeetingID)
 		t, err := Transcribe(ctx, []Source{{Name: up.Name, Audio: r}}, TranscribeOptions{
-			Meeting: m, Engine: u.Engine, Diarize: true, Speakers: up.Speakers, Logger: u.Logger})
+			Meeting: m, Engine: u.Engine, Diarize: true, Speakers: up.Speakers, Logger: u.Logger, Progress: progress})
 		if err != nil {
 			return Result{}, err
 		}

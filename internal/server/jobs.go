@@ -35,7 +35,7 @@ func newRunner(st *store.SQLite, ret *jobs.Retention, log *slog.Logger) *jobs.Ru
 func (s *Server) uploadOptions(dir string, max int64) httpapi.UploadOptions {
 	o := httpapi.UploadOptions{Dir: dir, Max: max, Jobs: s.Store}
 	if s.uploads != nil {
-		o.Uploader = s.uploads
+		o.Uploader, o.Progress = s.uploads, s.uploads.Progress
 	}
 	return o
 }

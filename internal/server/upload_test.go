@@ -66,6 +66,7 @@ func TestUploadTranscribed(t *testing.T) {
 		t.Fatalf("lame: %v %s", err, out)
 	}
 	uploads := filepath.Join(srv.cfg.DataDir, "uploads")
+	observed := 0 // progress reports while running, over every format
 	for _, format := range []string{"wav", "flac", "ogg", "mp3"} {
 		f, err := os.Open(files[format])
 		if err != nil {
@@ -84,6 +85,7 @@ func TestUploadTranscribed(t *testing.T) {
 			t.Fatalf("%s upload: %d %s", format, code, body)
 		}
 		var state string
+		last := -1.0
 		waitUntil(t, 90*time.Second, format+" transcribed", func() bool {
 			req, _ := http.NewRequest("GET", srv.URL()+up.StatusURL, nil)
 			req.Header.Set("Authorization", "Bearer "+up.Key)
@@ -92,9 +94,22 @@ func TestUploadTranscribed(t *testing.T) {
 				return false
 			}
 			defer resp.Body.Close()
-			var st struct{ State, Error string }
+			var st struct {
+				State, Error, Step string
+				Progress           *float64
+			}
 			json.NewDecoder(resp.Body).Decode(&st)
 			state = st.State
+			if st.Progress != nil {
+				if st.State != "running" || *st.Progress < 0 || *st.Progress > 1 || (st.Step != "recognising" && st.Step != "diarizing") {
+					t.Errorf("%s: progress %v step %q in state %s", format, *st.Progress, st.Step, st.State)
+				}
+				if *st.Progress < last {
+					t.Errorf("%s: progress went back from %v to %v", format, last, *st.Progress)
+				}
+				last = *st.Progress
+				observed++
+			}
 			if st.State == "dead" {
 				t.Fatalf("%s: the job failed: %s", format, st.Error)
 			}
@@ -135,6 +150,10 @@ func TestUploadTranscribed(t *testing.T) {
 			t.Fatalf("%s: the upload outlived its meeting: %v", format, err)
 		}
 	}
+	if observed == 0 {
+		t.Error("no job reported its progress while running")
+	}
+	t.Logf("%d progress reports while running", observed)
 }
 
 // countingReader is an endless body that counts what was read of it.

@@ -106,9 +106,16 @@ async function follow() {
     const r = await fetch(current.status_url, { cache: 'no-store', headers: { Authorization: 'Bearer ' + current.key } });
     const st = r.ok ? await r.json() : { state: 'dead', error: `HTTP ${r.status}` };
     current.state = st.state;
+    // The server says how much of the audio it has recognised, then that
+    // it is telling the speakers apart.
+    const running = st.state === 'running' && typeof st.progress === 'number';
+    if (running) bar.value = Math.round(st.progress * 100);
+    else bar.removeAttribute('value');
     render = () => {
       title.textContent = t('uploadOf', { name: current.name });
-      status.textContent = t('uploadState_' + st.state, { error: st.error || '' });
+      if (running && st.step === 'diarizing') status.textContent = t('uploadDiarizing');
+      else if (running) status.textContent = t('uploadRecognised', { percent: Math.round(st.progress * 100) });
+      else status.textContent = t('uploadState_' + st.state, { error: st.error || '' });
     };
     render();
     if (st.state === 'done') return done();
