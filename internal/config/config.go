@@ -27,6 +27,7 @@ type Config struct {
 	// RetainTranscripts deletes meetings (transcript, grants, files) this
 	// long after they started; 0 keeps them. A room's owner may set the
 	// room's own number of days.
+	UploadQuota       int64         `name:"upload-quota" help:"bytes of uploaded recordings one signed-in user may keep (oidc mode; 0 = no quota; default 20 GiB)"`
 	UploadMax         int64         `name:"upload-max" help:"largest recording one may upload to transcribe, in bytes (default 2 GiB)"`
 	RetainTranscripts time.Duration `name:"retain-transcripts" help:"delete a meeting's transcript and files this long after it started, e.g. 720h for 30 days (0 = keep; a room's owner may set their room's own)"`
 	// Recordings is where meetings' recordings go (default
@@ -133,6 +134,7 @@ func Default() Config {
 		Listen:          "127.0.0.1:8080",
 		DataDir:         "data",
 		UploadMax:       2 << 30,
+		UploadQuota:     20 << 30,
 		LogLevel:        "info",
 		MetricsListen:   "127.0.0.1:9464",
 		ShutdownTimeout: 10 * time.Second,
@@ -170,6 +172,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := ParsePrefixes(c.TrustedProxies); err != nil {
 		bad("trusted-proxies: %v", err)
+	}
+	if c.UploadQuota < 0 {
+		bad("upload-quota must be 0 (none) or positive")
 	}
 	if c.UploadMax < 1 {
 		bad("upload-max must be positive")

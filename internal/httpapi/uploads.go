@@ -25,6 +25,8 @@ import (
 // Uploader queues the transcription of an uploaded recording (jobs.Uploads).
 type Uploader interface {
 	Accept(ctx context.Context, up jobs.Upload, grant store.Grant, started time.Time) (int64, error)
+	// Used is the bytes of uploads a user keeps (for the quota).
+	Used(ctx context.Context, subject string) (int64, error)
 }
 
 // UploadOptions configures POST /api/transcriptions.
@@ -32,7 +34,10 @@ type UploadOptions struct {
 	Uploader Uploader // nil: no uploads (no speech engine)
 	Dir      string   // where uploads are kept (data-dir/uploads)
 	Max      int64    // largest body accepted, in bytes
-	Jobs     interface {
+	// Quota is the bytes of uploads one signed-in user may keep (0: no
+	// quota); deleting an upload's meeting frees its share.
+	Quota int64
+	Jobs  interface {
 		JobByKey(ctx context.Context, key string) (store.Job, error)
 	}
 	// Progress reports a running transcription's progress (nil: none).
@@ -85,6 +90,25 @@ func (a *api) upload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, tooLarge)
 		return
 	}
+	limit := o.Max
+	var overQuota error
+	if o.Quota > 0 && signedIn {
+		used, err := o.Uploader.Used(r.Context(), user.Subject)
+		if err != nil {
+			a.fail(w, "upload quota", err)
+			return
+		}
+		overQuota = signal.NewError(signal.CodeQuota, fmt.Sprintf("your uploads may take %d bytes; you keep %d: delete some to upload more", o.Quota, used))
+		if left := o.Quota - used; left < limit {
+			limit = left
+			tooLarge = overQuota
+		}
+		if limit <= 0 || r.ContentLength > limit {
+			w.Header().Set("Connection", "close")
+			writeError(w, overQuota)
+			return
+		}
+	}
 	q := r.URL.Query()
 	name := q.Get("name")
 	if len(name) > 200 || !utf8.ValidString(name) {
@@ -121,8 +145,8 @@ func (a *api) upload(w http.ResponseWriter, r *http.Request) {
 	// An upload may take longer than the server's read timeout: the
 	// deadline moves on as long as bytes keep coming (as for slow
 	// downloads, guard.go).
-	body := &progressReader{r: http.MaxBytesReader(w, r.Body, o.Max), rc: http.NewResponseController(w), idle: uploadIdle}
-	_, err = io.Copy(f, body)
+	body := &progressReader{r: http.MaxBytesReader(w, r.Body, limit), rc: http.NewResponseController(w), idle: uploadIdle}
+	size, err := io.Copy(f, body)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -141,6 +165,13 @@ func (a *api) upload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, signal.NewError(signal.CodeBadAudio, err.Error()+"; "+acceptedAudio))
 		return
 	}
+	if overQuota != nil {
+		// Another upload of the same user may have finished meanwhile.
+		if used, err := o.Uploader.Used(r.Context(), user.Subject); err != nil || used+size > o.Quota {
+			writeError(w, overQuota)
+			return
+		}
+	}
 	if err := os.Rename(part, final); err != nil {
 		a.fail(w, "upload file", err)
 		return
@@ -153,7 +184,7 @@ func (a *api) upload(w http.ResponseWriter, r *http.Request) {
 	if name == "" {
 		name = "Upload " + time.Now().UTC().Format("2006-01-02 15:04")
 	}
-	if _, err := o.Uploader.Accept(r.Context(), jobs.Upload{MeetingID: id, Name: name, Speakers: speakers},
+	if _, err := o.Uploader.Accept(r.Context(), jobs.Upload{MeetingID: id, Name: name, Speakers: speakers, Subject: subject, Size: size},
 		store.Grant{Subject: subject, KeyHash: access.HashSecret(key), Role: "owner"}, time.Now()); err != nil {
 		os.Remove(final)
 		a.fail(w, "upload job", err)

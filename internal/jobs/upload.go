@@ -28,6 +28,10 @@ type Upload struct {
 	File      string `json:"file"` // name inside Uploads.Dir
 	Name      string `json:"name,omitempty"`
 	Speakers  int    `json:"speakers,omitempty"` // 0: estimate
+	// Subject is the uploader (a signed-in user, or the upload's own key)
+	// and Size the file's bytes: what counts against the user's quota.
+	Subject string `json:"subject,omitempty"`
+	Size    int64  `json:"size,omitempty"`
 }
 
 // Uploads turns uploaded recordings into transcripts: Accept records
@@ -80,6 +84,12 @@ func UploadFile(meetingID string) string { return meetingID + ".audio" }
 
 // UploadKey is the queue key of an upload's transcription job.
 func UploadKey(meetingID string) string { return "upload:" + meetingID }
+
+// Used returns the bytes of uploads subject keeps (their meetings not
+// deleted): what counts against a quota.
+func (u *Uploads) Used(ctx context.Context, subject string) (int64, error) {
+	return u.Store.PayloadBytes(ctx, KindUpload, subject)
+}
 
 // Accept records an upload already stored (decodable) in Dir as
 // UploadFile(up.MeetingID): a meeting titled by its name, readable by

@@ -43,6 +43,7 @@ const (
 	CodeInProgress      Code = 4024 // REST API: the meeting is in progress (end it first)
 	CodeBadAudio        Code = 4025 // REST API: an upload that is not audio Parley decodes
 	CodeNoRecording     Code = 4026 // this server does not record meetings
+	CodeQuota           Code = 4027 // REST API: the user's upload quota is used
 
 	// Limits on one client address and on the whole server.
 	CodeTooManySockets  Code = 4030 // too many signalling sockets open from one address
@@ -94,6 +95,7 @@ var registry = map[Code]struct {
 	CodeInvalidReaction: {"invalid_reaction", http.StatusBadRequest},
 	CodeNoTranscription: {"transcription_unavailable", http.StatusNotImplemented},
 	CodeNoRecording:     {"recording_unavailable", http.StatusNotImplemented},
+	CodeQuota:           {"quota_exceeded", http.StatusRequestEntityTooLarge},
 	CodeRoomEnded:       {"room_ended", http.StatusNotFound},
 	CodeNotFound:        {"not_found", http.StatusNotFound},
 	CodeLimit:           {"limit_exceeded", http.StatusTooManyRequests},

@@ -403,3 +403,20 @@ func (s *SQLite) JobCounts(ctx context.Context) ([]JobCount, error) {
 	}
 	return out, rows.Err()
 }
+
+// PayloadBytes sums the "size" field of the payloads of jobs of kind
+// whose payload's "subject" is subject and whose "meeting_id" names a
+// meeting that still exists: the bytes of uploads a user keeps.
+func (s *SQLite) PayloadBytes(ctx context.Context, kind, subject string) (int64, error) {
+	if s.closed.Load() {
+		return 0, ErrClosed
+	}
+	var n int64
+	err := s.db.QueryRowContext(ctx, `SELECT coalesce(sum(json_extract(j.payload, '$.size')), 0) FROM jobs j
+		WHERE j.kind = ? AND json_extract(j.payload, '$.subject') = ?
+		AND EXISTS (SELECT 1 FROM meetings m WHERE m.id = json_extract(j.payload, '$.meeting_id'))`, kind, subject).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("store: payload bytes: %w", err)
+	}
+	return n, nil
+}

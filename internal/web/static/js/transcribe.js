@@ -63,6 +63,7 @@ function send(f, csrf) {
 }
 
 function uploadErrorText(err) {
+  if (err.wire === 'quota_exceeded') return t('uploadQuota');
   if (err.status === 413) return t('uploadTooLarge');
   if (err.status === 415) return t('uploadNotAudio');
   if (err.status === 401) return t('signInToUpload');
