@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/internal/objects"
+	"github.com/parleyhq/parley/internal/record"
 	"github.com/parleyhq/parley/internal/store"
 	"github.com/parleyhq/parley/internal/transcript"
 )
@@ -100,5 +103,54 @@ func TestDeleterRefusesOddIDs(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "keep")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRecordingRetention: with --retain-recordings, a meeting's recording
+// files go once their time is up (the clock moved), its transcript stays;
+// a recording still being made is left alone; a meeting deleted whole
+// takes its recording with it.
+func TestRecordingRetention(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	ctx := context.Background()
+	day := 24 * time.Hour
+	now := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	disk := objects.Disk{Dir: filepath.Join(dir, "recordings")}
+	active := map[string]bool{"MT_live": true}
+	recs := &Recordings{Objects: disk, Active: func(id string) bool { return active[id] }}
+	for i, id := range []string{"MT_old", "MT_new", "MT_live", "MT_gone"} {
+		started := now.Add(-time.Duration(10-3*i) * day) // 10, 7, 4, 1 days ago
+		if id == "MT_live" {
+			started = now.Add(-30 * day)
+		}
+		s.CreateMeeting(ctx, transcript.Meeting{ID: id, Started: started})
+		s.AppendSegment(ctx, id, transcript.Segment{SpeakerID: "PA_1", Speaker: "Ann", Start: 1, End: 2, Text: "kept words"})
+		b, _ := json.Marshal(record.Manifest{Version: 1, MeetingID: id, Started: started, Complete: id != "MT_live"})
+		disk.Put(record.ManifestKey(id), b)
+		w, _ := disk.Create(id + "/P1-microphone-1.ogg")
+		w.Write([]byte("OggS"))
+		w.Close()
+	}
+	ret := &Retention{Deleter: &Deleter{Store: s, Recordings: disk}, Recordings: recs, RecordingsKept: 5 * day,
+		Now: func() time.Time { return now }}
+	if _, err := ret.Handler()(ctx, store.Job{}); err != nil {
+		t.Fatal(err)
+	}
+	has := func(id string) bool { l, _ := disk.List(id); return len(l) > 0 }
+	if has("MT_old") || has("MT_new") {
+		t.Error("recordings past 5 days are still there")
+	}
+	if !has("MT_live") || !has("MT_gone") {
+		t.Error("a recording in progress, or a young one, was deleted")
+	}
+	if _, err := s.Transcript(ctx, "MT_old"); err != nil {
+		t.Errorf("the transcript went with the recording: %v", err)
+	}
+	if _, err := ret.Deleter.Delete(ctx, "MT_gone", store.AuditEntry{Name: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if has("MT_gone") {
+		t.Error("a deleted meeting's recording is still there")
 	}
 }
