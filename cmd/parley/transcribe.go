@@ -17,6 +17,7 @@ import (
 	"github.com/parleyhq/parley/internal/asr/engine"
 	"github.com/parleyhq/parley/internal/audio/audiofile"
 	"github.com/parleyhq/parley/internal/config"
+	"github.com/parleyhq/parley/internal/diarize"
 	"github.com/parleyhq/parley/internal/jobs"
 	"github.com/parleyhq/parley/internal/transcript"
 )
@@ -96,7 +97,7 @@ func parseTranscribe(args []string, stderr io.Writer) (transcribeOpts, transcrip
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr")
 	fs.StringVar(&o.diarize, "diarize", "auto", "for one mixed FILE: on, off, or auto (on up to --diarize-max); speakers become SPEAKER_1, SPEAKER_2, …")
 	fs.IntVar(&o.speakers, "speakers", 0, "number of speakers in a mixed FILE, when known (default: estimated)")
-	fs.DurationVar(&o.diarizeMax, "diarize-max", time.Hour, "longest FILE diarized in auto mode: diarization holds the whole recording in memory (230 MB per hour)")
+	fs.DurationVar(&o.diarizeMax, "diarize-max", time.Hour, "longest FILE diarized in auto mode (the file is read twice; diarization keeps its features, about 40 MB per hour)")
 	fs.Var(&o.tracks, "track", "NAME=FILE: one participant's track; repeat for each (one transcript on one timeline)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: parley transcribe [flags] FILE\n       parley transcribe [flags] --track NAME=FILE --track NAME=FILE ...\n\nTranscribes WAV, FLAC or Ogg/Opus audio.\n\nFlags:")
@@ -276,7 +277,17 @@ func transcribe(ctx context.Context, o transcribeOpts, format transcript.Format,
 		sources[i] = jobs.Source{Speaker: in.spec.name, Name: in.spec.path, Audio: in.r}
 	}
 	prog := newProgress(stderr, ins, o.quiet)
+	var reopen func() (diarize.SampleSource, io.Closer, error)
+	if diarizing {
+		// The file is read a second time to diarize it, so that only its
+		// features are held, not the audio.
+		reopen = func() (diarize.SampleSource, io.Closer, error) {
+			r, err := audiofile.Open(ins[0].spec.path)
+			return r, r, err
+		}
+	}
 	t, err := jobs.Transcribe(ctx, sources, jobs.TranscribeOptions{
+		Reopen:   reopen,
 		Meeting:  transcript.Meeting{ID: o.id},
 		Engine:   eng,
 		Diarize:  diarizing,

@@ -40,9 +40,13 @@ type TranscribeOptions struct {
 	Meeting transcript.Meeting
 	Engine  asr.Engine
 	// Diarize a single mixed source: its words are given to the
-	// speakers diarization finds (SPEAKER_1, SPEAKER_2, …). The whole
-	// recording is then held in memory (230 MB per hour).
-	Diarize  bool
+	// speakers diarization finds (SPEAKER_1, SPEAKER_2, …). Without
+	// Reopen the whole recording is held in memory (230 MB per hour).
+	Diarize bool
+	// Reopen, when set, reads the source again from its start for
+	// diarization, which then keeps only its features (about 30 MB per
+	// hour): a file can be read twice, a live stream cannot.
+	Reopen   func() (diarize.SampleSource, io.Closer, error)
 	Speakers int // exact number of speakers when diarizing; 0: estimate
 	Progress Progress
 	Logger   *slog.Logger
@@ -87,7 +91,7 @@ func Transcribe(ctx context.Context, sources []Source, o TranscribeOptions) (*tr
 		}
 		wg.Go(func() {
 			var keep *[]float32
-			if diarizing {
+			if diarizing && o.Reopen == nil {
 				keep = &mixed
 			}
 			errs[i] = feed(ctx, tr, src, keep, func(sec float64) {
@@ -117,7 +121,17 @@ func Transcribe(ctx context.Context, sources []Source, o TranscribeOptions) (*tr
 		if o.Progress != nil {
 			o.Progress.Note("diarizing")
 		}
-		turns, err := diarize.Diarize(ctx, mixed, diarize.Options{Speakers: o.Speakers})
+		var turns []diarize.Turn
+		if o.Reopen != nil {
+			src, c, rerr := o.Reopen()
+			if rerr != nil {
+				return nil, fmt.Errorf("diarization: %w", rerr)
+			}
+			turns, err = diarize.DiarizeSource(ctx, src, diarize.Options{Speakers: o.Speakers})
+			c.Close()
+		} else {
+			turns, err = diarize.Diarize(ctx, mixed, diarize.Options{Speakers: o.Speakers})
+		}
 		if err != nil {
 			return nil, fmt.Errorf("diarization: %w", err)
 		}

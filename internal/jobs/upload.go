@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"os"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/parleyhq/parley/internal/asr"
 	"github.com/parleyhq/parley/internal/audio/audiofile"
+	"github.com/parleyhq/parley/internal/diarize"
 	"github.com/parleyhq/parley/internal/store"
 	"github.com/parleyhq/parley/internal/transcript"
 )
@@ -143,7 +145,13 @@ func (u *Uploads) Handler() Handler {
 		u.running.Store(up.MeetingID, progress)
 		defer u.running.Delete(up.MeetingID)
 		t, err := Transcribe(ctx, []Source{{Name: up.Name, Audio: r}}, TranscribeOptions{
-			Meeting: m, Engine: u.Engine, Diarize: true, Speakers: up.Speakers, Logger: u.Logger, Progress: progress})
+			Meeting: m, Engine: u.Engine, Diarize: true, Speakers: up.Speakers, Logger: u.Logger, Progress: progress,
+			// The file is read again to diarize it: memory stays at the
+			// features, however long the recording.
+			Reopen: func() (diarize.SampleSource, io.Closer, error) {
+				r, err := audiofile.Open(filepath.Join(u.Dir, up.File))
+				return r, r, err
+			}})
 		if err != nil {
 			return Result{}, err
 		}
