@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -37,7 +38,10 @@ type UploadOptions struct {
 	// Quota is the bytes of uploads one signed-in user may keep (0: no
 	// quota); deleting an upload's meeting frees its share.
 	Quota int64
-	Jobs  interface {
+	// Language is the speech language the engine is set up for
+	// (--asr-language): an upload that names another is refused.
+	Language string
+	Jobs     interface {
 		JobByKey(ctx context.Context, key string) (store.Job, error)
 	}
 	// Progress reports a running transcription's progress (nil: none).
@@ -113,6 +117,11 @@ func (a *api) upload(w http.ResponseWriter, r *http.Request) {
 	name := q.Get("name")
 	if len(name) > 200 || !utf8.ValidString(name) {
 		writeError(w, signal.NewError(signal.CodeInvalidField, "name: at most 200 bytes of UTF-8"))
+		return
+	}
+	if lang := q.Get("language"); lang != "" && o.Language != "" && !strings.EqualFold(lang, o.Language) {
+		writeError(w, signal.NewError(signal.CodeInvalidField,
+			fmt.Sprintf("language: this server transcribes %q only (its --asr-language)", o.Language)))
 		return
 	}
 	speakers := 0

@@ -72,7 +72,7 @@ func TestUploadTranscribed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		code, body := post(t, srv, "POST", "/api/transcriptions?speakers=2&name=Council+"+format, f, "")
+		code, body := post(t, srv, "POST", "/api/transcriptions?speakers=2&language=en&name=Council+"+format, f, "")
 		f.Close()
 		var up struct{ MeetingID, Key, StatusURL, TranscriptURL string }
 		json.Unmarshal([]byte(body), &struct {
@@ -216,6 +216,9 @@ func TestUploadRefusals(t *testing.T) {
 		if code != http.StatusUnsupportedMediaType || !strings.Contains(body, "unsupported_audio") || !strings.Contains(body, "FLAC") {
 			t.Errorf("%s: %d %s", name, code, body)
 		}
+	}
+	if code, body := post(t, srv, "POST", "/api/transcriptions?language=fr", strings.NewReader("x"), ""); code != http.StatusBadRequest || !strings.Contains(body, `\"en\" only`) {
+		t.Errorf("language=fr on an English server: %d %s", code, body)
 	}
 	if code, body := post(t, srv, "POST", "/api/transcriptions?speakers=99", strings.NewReader("x"), ""); code != http.StatusBadRequest {
 		t.Errorf("speakers=99: %d %s", code, body)
