@@ -63,21 +63,26 @@ type roomSettings struct {
 	// RetainDays keeps the room's meetings (transcripts and files) this
 	// many days after they start; 0: the server's --retain-transcripts.
 	RetainDays int `json:"retain_days"`
+	// RetainRecordingDays keeps their recording files this many days;
+	// 0: the server's --retain-recordings.
+	RetainRecordingDays int `json:"retain_recording_days"`
 }
 
 // MaxRetainDays bounds a room's own retention (about ten years).
 const MaxRetainDays = 3660
 
 var errSettings = signal.NewError(signal.CodeInvalidField,
-	"access: public, trusted or restricted; transcription_by: everyone or moderators; retain_days: 0 (the server's default) to 3660")
+	"access: public, trusted or restricted; transcription_by: everyone or moderators; retain_days and retain_recording_days: 0 (the server's default) to 3660")
 
 func settingsOf(r store.Room) roomSettings {
-	return roomSettings{Access: r.Access, Locked: r.Locked, TranscriptionBy: r.TranscriptionBy, SpeakModerated: r.SpeakModerated, RetainDays: r.RetainDays}
+	return roomSettings{Access: r.Access, Locked: r.Locked, TranscriptionBy: r.TranscriptionBy, SpeakModerated: r.SpeakModerated, RetainDays: r.RetainDays,
+		RetainRecordingDays: r.RetainRecordingDays}
 }
 
 // valid checks what the room package does not know of (retention) too.
 func (s roomSettings) valid() bool {
-	return s.room().Valid() && s.RetainDays >= 0 && s.RetainDays <= MaxRetainDays
+	return s.room().Valid() && s.RetainDays >= 0 && s.RetainDays <= MaxRetainDays &&
+		s.RetainRecordingDays >= 0 && s.RetainRecordingDays <= MaxRetainDays
 }
 
 func (s roomSettings) room() room.Settings {
@@ -162,7 +167,8 @@ func (a *api) createRoom(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec := store.Room{ID: id, Owner: user.Subject, Access: body.Access, Locked: body.Locked, TranscriptionBy: body.TranscriptionBy,
-		SpeakModerated: body.SpeakModerated, RetainDays: body.RetainDays, Created: time.Now()}
+		SpeakModerated: body.SpeakModerated, RetainDays: body.RetainDays,
+		RetainRecordingDays: body.RetainRecordingDays, Created: time.Now()}
 	out := map[string]any{"id": id, "url": baseURL(a.o.PublicURL, r) + "/" + id, "settings": settingsOf(rec)}
 	if !signedIn {
 		tok := access.NewSecret()
@@ -259,7 +265,8 @@ func (a *api) settings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	detail := []string{"access=" + s.Access, "transcription_by=" + s.TranscriptionBy, "locked=" + strconv.FormatBool(s.Locked),
-		"speak_moderated=" + strconv.FormatBool(s.SpeakModerated), "retain_days=" + strconv.Itoa(s.RetainDays)}
+		"speak_moderated=" + strconv.FormatBool(s.SpeakModerated), "retain_days=" + strconv.Itoa(s.RetainDays),
+		"retain_recording_days=" + strconv.Itoa(s.RetainRecordingDays)}
 	if body.Members != nil {
 		listed, err := memberList(*body.Members)
 		if err != nil {
@@ -274,6 +281,7 @@ func (a *api) settings(w http.ResponseWriter, r *http.Request) {
 		detail = append(detail, "members="+strconv.Itoa(len(listed)))
 	}
 	rec.Access, rec.Locked, rec.TranscriptionBy, rec.SpeakModerated, rec.RetainDays = s.Access, s.Locked, s.TranscriptionBy, s.SpeakModerated, s.RetainDays
+	rec.RetainRecordingDays = s.RetainRecordingDays
 	if err := a.o.Store.UpdateRoom(r.Context(), rec); err != nil {
 		writeError(w, err)
 		return

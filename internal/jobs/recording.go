@@ -122,12 +122,10 @@ func (r *Recordings) Handler() Handler {
 	}
 }
 
-// expireRecordings deletes the recordings of meetings that started
-// before now-kept (and are not being recorded).
-func (r *Recordings) expire(now time.Time, kept time.Duration) (int, error) {
-	if kept <= 0 {
-		return 0, nil
-	}
+// expire deletes the recordings of meetings that started before
+// now-kept, or before their room's own retain_recording_days when it has
+// one (and are not being recorded).
+func (r *Recordings) expire(ctx context.Context, now time.Time, kept time.Duration) (int, error) {
 	list, err := r.Objects.List("")
 	if err != nil {
 		return 0, err
@@ -144,7 +142,13 @@ func (r *Recordings) expire(now time.Time, kept time.Duration) (int, error) {
 			errs = append(errs, err)
 			continue
 		}
-		if man.Started.Add(kept).After(now) {
+		k := kept
+		if r.Store != nil && man.Room != "" {
+			if rm, err := r.Store.Room(ctx, man.Room); err == nil && rm.RetainRecordingDays > 0 {
+				k = time.Duration(rm.RetainRecordingDays) * 24 * time.Hour
+			}
+		}
+		if k <= 0 || man.Started.Add(k).After(now) {
 			continue
 		}
 		if _, err := r.Objects.DeletePrefix(id); err != nil {

@@ -136,7 +136,7 @@ func (r *Retention) Handler() Handler {
 			r.Deleter.log().Info("retention: meetings deleted", "due", len(due), "failed", len(errs))
 		}
 		if r.Recordings != nil {
-			n, err := r.Recordings.expire(r.now(), r.RecordingsKept)
+			n, err := r.Recordings.expire(ctx, r.now(), r.RecordingsKept)
 			if n > 0 {
 				r.Deleter.log().Info("retention: recordings deleted", "meetings", n)
 			}

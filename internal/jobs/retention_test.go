@@ -132,6 +132,18 @@ func TestRecordingRetention(t *testing.T) {
 		w.Write([]byte("OggS"))
 		w.Close()
 	}
+	// Rooms' own: one keeps recordings 20 days, one 1 day.
+	for id, days := range map[string]int{"long-keeping-room": 20, "short-keeping-room": 1} {
+		s.CreateRoom(ctx, store.Room{ID: id, Owner: "oidc:ann", RetainRecordingDays: days, Created: now})
+	}
+	for id, m := range map[string]struct {
+		room string
+		ago  time.Duration
+	}{"MT_roomlong": {"long-keeping-room", 10 * day}, "MT_roomshort": {"short-keeping-room", 2 * day}} {
+		b, _ := json.Marshal(record.Manifest{Version: 1, MeetingID: id, Room: m.room, Started: now.Add(-m.ago), Complete: true})
+		disk.Put(record.ManifestKey(id), b)
+	}
+	recs.Store = s
 	ret := &Retention{Deleter: &Deleter{Store: s, Recordings: disk}, Recordings: recs, RecordingsKept: 5 * day,
 		Now: func() time.Time { return now }}
 	if _, err := ret.Handler()(ctx, store.Job{}); err != nil {
@@ -143,6 +155,9 @@ func TestRecordingRetention(t *testing.T) {
 	}
 	if !has("MT_live") || !has("MT_gone") {
 		t.Error("a recording in progress, or a young one, was deleted")
+	}
+	if !has("MT_roomlong") || has("MT_roomshort") {
+		t.Errorf("rooms' own retention: 20 days kept %t (want true), 1 day kept %t (want false)", has("MT_roomlong"), has("MT_roomshort"))
 	}
 	if _, err := s.Transcript(ctx, "MT_old"); err != nil {
 		t.Errorf("the transcript went with the recording: %v", err)

@@ -102,21 +102,24 @@ func TestRoomRetentionSetting(t *testing.T) {
 	owner.Header.Set("X-Parley-Creator", owner.CreatorToken)
 	ctx := context.Background()
 	var got struct {
-		RetainDays int `json:"retain_days"`
+		RetainDays          int `json:"retain_days"`
+		RetainRecordingDays int `json:"retain_recording_days"`
 	}
-	if err := owner.API(ctx, "PATCH", "/api/rooms/retention-test-room/settings", map[string]any{"retain_days": 30}, &got); err != nil || got.RetainDays != 30 {
-		t.Fatalf("set 30 days: %+v, %v", got, err)
+	if err := owner.API(ctx, "PATCH", "/api/rooms/retention-test-room/settings", map[string]any{"retain_days": 30, "retain_recording_days": 7}, &got); err != nil || got.RetainDays != 30 || got.RetainRecordingDays != 7 {
+		t.Fatalf("set 30 and 7 days: %+v, %v", got, err)
 	}
-	for _, bad := range []any{-1, 100000, "30d", 1.5} {
-		if err := owner.API(ctx, "PATCH", "/api/rooms/retention-test-room/settings", map[string]any{"retain_days": bad}, nil); apiCode(err) == 0 {
-			t.Errorf("retain_days %v accepted", bad)
+	for _, field := range []string{"retain_days", "retain_recording_days"} {
+		for _, bad := range []any{-1, 100000, "30d", 1.5} {
+			if err := owner.API(ctx, "PATCH", "/api/rooms/retention-test-room/settings", map[string]any{field: bad}, nil); apiCode(err) == 0 {
+				t.Errorf("%s %v accepted", field, bad)
+			}
 		}
 	}
-	if rec, err := srv.Store.Room(ctx, "retention-test-room"); err != nil || rec.RetainDays != 30 {
+	if rec, err := srv.Store.Room(ctx, "retention-test-room"); err != nil || rec.RetainDays != 30 || rec.RetainRecordingDays != 7 {
 		t.Fatalf("stored: %+v, %v", rec, err)
 	}
 	log, _ := srv.Store.AuditLog(ctx, "retention-test-room", 10)
-	if len(log) == 0 || log[0].Action != "settings" || !strings.Contains(log[0].Detail, "retain_days=30") {
+	if len(log) == 0 || log[0].Action != "settings" || !strings.Contains(log[0].Detail, "retain_days=30") || !strings.Contains(log[0].Detail, "retain_recording_days=7") {
 		t.Fatalf("audit: %+v", log)
 	}
 }

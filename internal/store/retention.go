@@ -14,6 +14,11 @@ const retentionSchema = `
 ALTER TABLE rooms ADD COLUMN retain_days INTEGER NOT NULL DEFAULT 0;
 `
 
+// recordingRetentionSchema: the same for a room's recording files.
+const recordingRetentionSchema = `
+ALTER TABLE rooms ADD COLUMN retain_recording_days INTEGER NOT NULL DEFAULT 0;
+`
+
 // Deleted is what DeleteMeeting removed, for the audit log: counts and
 // the room, never the content.
 type Deleted struct {

@@ -26,6 +26,7 @@ type ownerSettings struct {
 	TranscriptionBy string `json:"transcription_by"`
 	SpeakModerated  bool   `json:"speak_moderated"`
 	RetainDays      int    `json:"retain_days"`
+	RetainRec       int    `json:"retain_recording_days"`
 	Members         []struct {
 		Email string `json:"email"`
 		Role  string `json:"role"`
@@ -125,6 +126,8 @@ func TestBrowserRoomsSignedIn(t *testing.T) {
 	// Its transcripts kept 30 days (empty: the server's setting).
 	b.waitJS(t, 5*time.Second, "the retention field, empty", `document.querySelector('#rs-retain').value === '' && !!document.querySelector('label[for=rs-retain]')`, "")
 	b.do(t, chromedp.SendKeys(chromedp.CSS("#rs-retain"), "30"))
+	b.waitJS(t, 5*time.Second, "the recordings' retention field, empty", `document.querySelector('#rs-retain-rec').value === '' && !!document.querySelector('label[for=rs-retain-rec]')`, "")
+	b.do(t, chromedp.SendKeys(chromedp.CSS("#rs-retain-rec"), "7"))
 	axCheck(t, b, "room settings dialog", 5)
 	b.click(t, "#rs-save")
 	b.waitJS(t, 10*time.Second, "saved, and the change in the audit log",
@@ -152,7 +155,7 @@ func TestBrowserRoomsSignedIn(t *testing.T) {
 	if code := getJSON(t, base+"/api/rooms/"+roomID+"/settings", h, &s); code != http.StatusOK {
 		t.Fatalf("settings as the owner: %d", code)
 	}
-	if s.Access != "restricted" || s.RetainDays != 30 || len(s.Members) != 1 || s.Members[0].Email != "grace.hopper@example.org" || s.Members[0].Role != "moderator" {
+	if s.Access != "restricted" || s.RetainDays != 30 || s.RetainRec != 7 || len(s.Members) != 1 || s.Members[0].Email != "grace.hopper@example.org" || s.Members[0].Role != "moderator" {
 		t.Errorf("the server has %+v", s)
 	}
 	if code := getJSON(t, base+"/api/rooms/"+roomID+"/settings", http.Header{}, &s); code != http.StatusNotFound {

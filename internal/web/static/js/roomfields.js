@@ -50,17 +50,19 @@ export function settingsFields(mode, prefix) {
   const by = el('fieldset', { class: 'fields' }, el('legend', {}, t('transcriptionBy')),
     radio(prefix + '-by', prefix + '-by-everyone', 'everyone', t('byEveryone')),
     radio(prefix + '-by', prefix + '-by-moderators', 'moderators', t('byModerators')));
-  // Days the room's transcripts are kept; empty: the server's setting.
-  const retain = el('div', { class: 'field-row' },
-    el('label', { for: prefix + '-retain' }, t('retainDays')),
-    el('input', { type: 'number', id: prefix + '-retain', min: '1', max: '3660', step: '1', inputmode: 'numeric',
-      'aria-describedby': prefix + '-retain-hint' }),
-    el('p', { id: prefix + '-retain-hint', class: 'hint' }, t('retainDaysHint')));
+  // Days the room's transcripts, and its recordings, are kept; empty:
+  // the server's setting.
+  const days = (id, label, hint) => el('div', { class: 'field-row' },
+    el('label', { for: id }, label),
+    el('input', { type: 'number', id, min: '1', max: '3660', step: '1', inputmode: 'numeric', 'aria-describedby': id + '-hint' }),
+    el('p', { id: id + '-hint', class: 'hint' }, hint));
+  const retain = days(prefix + '-retain', t('retainDays'), t('retainDaysHint'));
+  const retainRec = days(prefix + '-retain-rec', t('retainRecordingDays'), t('retainRecordingDaysHint'));
   const node = el('div', { class: 'room-fields' }, access,
     checkbox(prefix + '-locked', t('lockedRoom'), t('lockedRoomHint')),
     by,
     checkbox(prefix + '-speak', t('speakModerated'), t('speakModeratedHint')),
-    retain);
+    retain, retainRec);
   const q = (sel) => node.querySelector(sel);
   // A level this mode does not offer (set through the API) is kept as it is.
   let shown = { access: 'public', transcription_by: 'everyone' };
@@ -77,6 +79,7 @@ export function settingsFields(mode, prefix) {
         // Not a whole number in range: sent as it is, for the server's
         // error to say what is wrong (the field's own check says it too).
         retain_days: q(`#${prefix}-retain`).value === '' ? 0 : Number(q(`#${prefix}-retain`).value),
+        retain_recording_days: q(`#${prefix}-retain-rec`).value === '' ? 0 : Number(q(`#${prefix}-retain-rec`).value),
       };
     },
     set(s) {
@@ -86,6 +89,7 @@ export function settingsFields(mode, prefix) {
       q(`#${prefix}-locked`).checked = !!s.locked;
       q(`#${prefix}-speak`).checked = !!s.speak_moderated;
       q(`#${prefix}-retain`).value = s.retain_days > 0 ? String(s.retain_days) : '';
+      q(`#${prefix}-retain-rec`).value = s.retain_recording_days > 0 ? String(s.retain_recording_days) : '';
     },
   };
 }
