@@ -80,6 +80,10 @@ type Stream interface {
 type Voice struct {
 	// State belongs to the engine that set it; others ignore it.
 	State any
+	// Language is what this track speaks (ISO 639-1) when it is not the
+	// engine's configured language; an engine that cannot recognise it
+	// refuses the stream with ErrConfig.
+	Language string
 }
 
 // Word is one recognised word with times in seconds from the utterance start.

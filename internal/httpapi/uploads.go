@@ -39,9 +39,12 @@ type UploadOptions struct {
 	// quota); deleting an upload's meeting frees its share.
 	Quota int64
 	// Language is the speech language the engine is set up for
-	// (--asr-language): an upload that names another is refused.
-	Language string
-	Jobs     interface {
+	// (--asr-language); an upload that names another is refused unless
+	// AnyLanguage (an OpenAI-compatible engine: Whisper takes the
+	// language with each request).
+	Language    string
+	AnyLanguage bool
+	Jobs        interface {
 		JobByKey(ctx context.Context, key string) (store.Job, error)
 	}
 	// Progress reports a running transcription's progress (nil: none).
@@ -119,7 +122,14 @@ func (a *api) upload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, signal.NewError(signal.CodeInvalidField, "name: at most 200 bytes of UTF-8"))
 		return
 	}
-	if lang := q.Get("language"); lang != "" && o.Language != "" && !strings.EqualFold(lang, o.Language) {
+	lang := strings.ToLower(q.Get("language"))
+	switch {
+	case lang == "" || lang == strings.ToLower(o.Language):
+		lang = ""
+	case !validLanguage(lang):
+		writeError(w, signal.NewError(signal.CodeInvalidField, "language: an ISO 639-1 code such as en or fr"))
+		return
+	case !o.AnyLanguage:
 		writeError(w, signal.NewError(signal.CodeInvalidField,
 			fmt.Sprintf("language: this server transcribes %q only (its --asr-language)", o.Language)))
 		return
@@ -193,7 +203,7 @@ func (a *api) upload(w http.ResponseWriter, r *http.Request) {
 	if name == "" {
 		name = "Upload " + time.Now().UTC().Format("2006-01-02 15:04")
 	}
-	if _, err := o.Uploader.Accept(r.Context(), jobs.Upload{MeetingID: id, Name: name, Speakers: speakers, Subject: subject, Size: size},
+	if _, err := o.Uploader.Accept(r.Context(), jobs.Upload{MeetingID: id, Name: name, Speakers: speakers, Language: lang, Subject: subject, Size: size},
 		store.Grant{Subject: subject, KeyHash: access.HashSecret(key), Role: "owner"}, time.Now()); err != nil {
 		os.Remove(final)
 		a.fail(w, "upload job", err)
@@ -203,6 +213,19 @@ func (a *api) upload(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, map[string]string{"meeting_id": id, "key": key,
 		"status_url":     "/api/transcriptions/" + id,
 		"transcript_url": "/api/meetings/" + id + "/transcript"})
+}
+
+// validLanguage: two or three lower-case letters (ISO 639-1, or -3).
+func validLanguage(s string) bool {
+	if len(s) < 2 || len(s) > 3 {
+		return false
+	}
+	for _, c := range s {
+		if c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
 }
 
 // checkAudio opens a stored upload and reads its first samples: the

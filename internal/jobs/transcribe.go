@@ -48,6 +48,8 @@ type TranscribeOptions struct {
 	// hour): a file can be read twice, a live stream cannot.
 	Reopen   func() (diarize.SampleSource, io.Closer, error)
 	Speakers int // exact number of speakers when diarizing; 0: estimate
+	// Language the recording speaks when not the engine's (ISO 639-1).
+	Language string
 	Progress Progress
 	Logger   *slog.Logger
 }
@@ -69,7 +71,7 @@ func Transcribe(ctx context.Context, sources []Source, o TranscribeOptions) (*tr
 	}
 	diarizing := o.Diarize && len(sources) == 1 && sources[0].Speaker == ""
 	mem := &transcript.Memory{}
-	sess, err := speech.NewSession(speech.Config{Meeting: o.Meeting, Engine: o.Engine, Store: mem, Logger: o.Logger})
+	sess, err := speech.NewSession(speech.Config{Meeting: o.Meeting, Engine: o.Engine, Store: mem, Logger: o.Logger, Language: o.Language})
 	if err != nil {
 		return nil, err
 	}

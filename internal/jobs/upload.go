@@ -30,6 +30,7 @@ type Upload struct {
 	File      string `json:"file"` // name inside Uploads.Dir
 	Name      string `json:"name,omitempty"`
 	Speakers  int    `json:"speakers,omitempty"` // 0: estimate
+	Language  string `json:"language,omitempty"` // "": the engine's
 	// Subject is the uploader (a signed-in user, or the upload's own key)
 	// and Size the file's bytes: what counts against the user's quota.
 	Subject string `json:"subject,omitempty"`
@@ -145,7 +146,7 @@ func (u *Uploads) Handler() Handler {
 		u.running.Store(up.MeetingID, progress)
 		defer u.running.Delete(up.MeetingID)
 		t, err := Transcribe(ctx, []Source{{Name: up.Name, Audio: r}}, TranscribeOptions{
-			Meeting: m, Engine: u.Engine, Diarize: true, Speakers: up.Speakers, Logger: u.Logger, Progress: progress,
+			Meeting: m, Engine: u.Engine, Diarize: true, Speakers: up.Speakers, Language: up.Language, Logger: u.Logger, Progress: progress,
 			// The file is read again to diarize it: memory stays at the
 			// features, however long the recording.
 			Reopen: func() (diarize.SampleSource, io.Closer, error) {

@@ -21,8 +21,9 @@ import (
 
 // fakeWhisper is an OpenAI-compatible transcription server on loopback
 // (a remote GPU server cannot run here): every utterance is "final pass
-// words", with word times, in verbose_json.
-func fakeWhisper(t *testing.T) (url string, requests *atomic.Int64) {
+// words", with word times, in verbose_json. seen, when set, sees each
+// request's form.
+func fakeWhisper(t *testing.T, seen func(*http.Request)) (url string, requests *atomic.Int64) {
 	t.Helper()
 	requests = new(atomic.Int64)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -41,6 +42,9 @@ func fakeWhisper(t *testing.T) (url string, requests *atomic.Int64) {
 		}
 		io.Copy(io.Discard, f)
 		requests.Add(1)
+		if seen != nil {
+			seen(r)
+		}
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"text":"final pass words","segments":[{"start":0.05,"end":0.9,"text":"final pass words"}],
 			"words":[{"word":"final","start":0.05,"end":0.3},{"word":"pass","start":0.3,"end":0.6},{"word":"words","start":0.6,"end":0.9}]}`)
@@ -80,7 +84,7 @@ func clipOpus(t *testing.T, clips ...asrtest.Clip) [][]byte {
 // ?revision=1; a participant who opted out is not transcribed by the
 // second pass either.
 func TestFinalPassReplacesLiveSegments(t *testing.T) {
-	whisper, requests := fakeWhisper(t)
+	whisper, requests := fakeWhisper(t, nil)
 	cfg := liveConfig(t)
 	cfg.Speech.FinalEngine, cfg.Speech.FinalOpenAIURL, cfg.Speech.FinalOpenAIModel = "openai", whisper, "whisper-test"
 	srv := startLiveServer(t, cfg)

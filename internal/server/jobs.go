@@ -33,7 +33,8 @@ func newRunner(st *store.SQLite, ret *jobs.Retention, log *slog.Logger) *jobs.Ru
 // uploadOptions are POST /api/transcriptions' (no uploader without a
 // speech engine: the endpoint then says so).
 func (s *Server) uploadOptions(dir string, max int64) httpapi.UploadOptions {
-	o := httpapi.UploadOptions{Dir: dir, Max: max, Quota: s.cfg.UploadQuota, Language: s.cfg.Speech.Language, Jobs: s.Store}
+	o := httpapi.UploadOptions{Dir: dir, Max: max, Quota: s.cfg.UploadQuota, Language: s.cfg.Speech.Language,
+		AnyLanguage: s.cfg.Speech.Engine == "openai", Jobs: s.Store}
 	if s.uploads != nil {
 		o.Uploader, o.Progress = s.uploads, s.uploads.Progress
 	}

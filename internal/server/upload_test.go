@@ -1,13 +1,16 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
+	"github.com/parleyhq/parley/internal/store"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -254,5 +257,39 @@ func TestUploadRefusals(t *testing.T) {
 		if j.Kind == jobs.KindUpload {
 			t.Fatalf("a refused upload queued %+v", j)
 		}
+	}
+}
+
+// TestUploadInAnotherLanguage: with an OpenAI-compatible engine, an
+// upload names its language and each request to the engine carries it;
+// an invalid language is refused.
+func TestUploadInAnotherLanguage(t *testing.T) {
+	var langs sync.Map
+	whisper, requests := fakeWhisper(t, func(r *http.Request) { langs.Store(r.FormValue("language"), true) })
+	srv := start(t, func(c *config.Config) {
+		c.Speech.Engine, c.Speech.OpenAIURL, c.Speech.OpenAIModel = "openai", whisper, "whisper-test"
+	})
+	wav := filepath.Join(t.TempDir(), "clip.wav")
+	if err := meetsynth.WriteWAV(wav, append(asrtest.Load(t, asrtest.Clips[0]), asrtest.Silence(0.5)...)); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := post(t, srv, "POST", "/api/transcriptions?language=f1", strings.NewReader("x"), ""); code != http.StatusBadRequest {
+		t.Errorf("language=f1: %d %s", code, body)
+	}
+	f, _ := os.Open(wav)
+	defer f.Close()
+	code, body := post(t, srv, "POST", "/api/transcriptions?language=fr", f, "")
+	if code != http.StatusAccepted {
+		t.Fatalf("upload: %d %s", code, body)
+	}
+	waitUntil(t, 30*time.Second, "the engine asked", func() bool { return requests.Load() > 0 })
+	waitUntil(t, 30*time.Second, "the job done", func() bool {
+		js, _ := srv.Store.Jobs(context.Background(), store.JobDone, 10)
+		return len(js) > 0
+	})
+	if _, ok := langs.Load("fr"); !ok {
+		var got []any
+		langs.Range(func(k, _ any) bool { got = append(got, k); return true })
+		t.Errorf("the engine was asked for languages %v, want fr", got)
 	}
 }

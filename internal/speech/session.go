@@ -74,7 +74,10 @@ type Config struct {
 	Engine  asr.Engine
 	Store   SegmentStore // required: the transcript is the point
 	Sink    Sink         // optional: nil means no live captions
-	Logger  *slog.Logger // optional
+	// Language, when set, is what every track speaks, if not the
+	// engine's configured language (an upload in another language).
+	Language string
+	Logger   *slog.Logger // optional
 	// NewCutter makes one VAD per track (and again after a long gap).
 	// Default NewVAD.
 	NewCutter func() Cutter

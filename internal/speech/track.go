@@ -61,7 +61,7 @@ type utterance struct {
 const ringLen = 3 * SampleRate
 
 func newTrack(s *Session, id, name string) *Track {
-	return &Track{s: s, speakerID: id, speakerName: name, done: make(chan struct{})}
+	return &Track{s: s, speakerID: id, speakerName: name, done: make(chan struct{}), voice: asr.Voice{Language: s.cfg.Language}}
 }
 
 // SpeakerID is the participant this track belongs to.

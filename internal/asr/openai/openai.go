@@ -140,11 +140,15 @@ func (e *Engine) Close() error {
 
 // NewStream implements asr.Engine. It never waits: the concurrency limit
 // applies when the utterance is sent, at Final.
-func (e *Engine) NewStream(ctx context.Context, _ *asr.Voice) (asr.Stream, error) {
+func (e *Engine) NewStream(ctx context.Context, v *asr.Voice) (asr.Stream, error) {
 	if e.closed.Load() {
 		return nil, asr.ErrClosed
 	}
-	return &stream{e: e, max: int(e.cfg.MaxUtterance * asr.SampleRate)}, nil
+	s := &stream{e: e, max: int(e.cfg.MaxUtterance * asr.SampleRate)}
+	if v != nil {
+		s.lang = v.Language
+	}
+	return s, nil
 }
 
 type stream struct {
@@ -152,6 +156,7 @@ type stream struct {
 	pcm  []int16
 	max  int
 	done bool
+	lang string // the voice's language, when not the engine's
 }
 
 func (s *stream) Write(ctx context.Context, pcm []float32) error {
@@ -190,12 +195,17 @@ func (s *stream) Final(ctx context.Context) (asr.Result, error) {
 	if len(pcm) == 0 {
 		return asr.Result{}, nil
 	}
-	return s.e.Transcribe(ctx, pcm)
+	return s.e.transcribe(ctx, pcm, s.lang)
 }
 
 // Transcribe sends one utterance of 16 kHz 16-bit mono PCM and returns the
 // recognition with times relative to its first sample.
 func (e *Engine) Transcribe(ctx context.Context, pcm []int16) (asr.Result, error) {
+	return e.transcribe(ctx, pcm, "")
+}
+
+// transcribe is Transcribe in language lang ("": the engine's).
+func (e *Engine) transcribe(ctx context.Context, pcm []int16, lang string) (asr.Result, error) {
 	if e.closed.Load() {
 		return asr.Result{}, asr.ErrClosed
 	}
@@ -216,7 +226,7 @@ func (e *Engine) Transcribe(ctx context.Context, pcm []int16) (asr.Result, error
 			}
 		}
 		plain := e.plainJSON.Load()
-		body, status, err := e.post(ctx, wav, plain)
+		body, status, err := e.post(ctx, wav, plain, lang)
 		switch {
 		case err != nil:
 			if ctx.Err() != nil {
@@ -265,7 +275,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 // with word times is well under 1 MB.
 const maxBody = 8 << 20
 
-func (e *Engine) post(ctx context.Context, wav []byte, plain bool) ([]byte, int, error) {
+func (e *Engine) post(ctx context.Context, wav []byte, plain bool, lang string) ([]byte, int, error) {
 	e.requests.Add(1)
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
 	defer cancel()
@@ -277,8 +287,11 @@ func (e *Engine) post(ctx context.Context, wav []byte, plain bool) ([]byte, int,
 	fw, _ := mw.CreatePart(h)
 	fw.Write(wav)
 	mw.WriteField("model", e.cfg.Model)
-	if e.cfg.Language != "" {
-		mw.WriteField("language", e.cfg.Language)
+	if lang == "" {
+		lang = e.cfg.Language
+	}
+	if lang != "" {
+		mw.WriteField("language", lang)
 	}
 	if plain {
 		mw.WriteField("response_format", "json")

@@ -209,6 +209,9 @@ func (e *Engine) Pool() int { return e.cfg.Pool }
 // NewStream implements asr.Engine: it takes a decoder from the pool, waiting
 // for one while ctx allows.
 func (e *Engine) NewStream(ctx context.Context, v *asr.Voice) (asr.Stream, error) {
+	if v != nil && v.Language != "" && v.Language != "en" {
+		return nil, fmt.Errorf("%w: pocketsphinx recognises English only, not %q", asr.ErrConfig, v.Language)
+	}
 	select {
 	case e.sem <- struct{}{}:
 	default:

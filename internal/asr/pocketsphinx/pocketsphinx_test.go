@@ -361,3 +361,19 @@ func TestIdleDecodersFreed(t *testing.T) {
 		t.Errorf("after the pool was trimmed: %q, want %q", r.Text, c.Text)
 	}
 }
+
+// TestOtherLanguageRefused: a voice in another language than English is
+// refused with ErrConfig (the model is en-us), English or unset is not.
+func TestOtherLanguageRefused(t *testing.T) {
+	e := newEngine(t, 1)
+	if _, err := e.NewStream(context.Background(), &asr.Voice{Language: "fr"}); !errors.Is(err, asr.ErrConfig) {
+		t.Fatalf("a French voice: %v", err)
+	}
+	for _, lang := range []string{"", "en"} {
+		s, err := e.NewStream(context.Background(), &asr.Voice{Language: lang})
+		if err != nil {
+			t.Fatalf("language %q: %v", lang, err)
+		}
+		s.Close()
+	}
+}

@@ -48,6 +48,8 @@ function send(f, csrf) {
   return new Promise((resolve, reject) => {
     const q = new URLSearchParams({ name: f.name });
     if (speakers.value) q.set('speakers', speakers.value);
+    const lang = $('#upload-language').value.trim();
+    if (lang) q.set('language', lang);
     const x = new XMLHttpRequest();
     x.open('POST', '/api/transcriptions?' + q);
     x.setRequestHeader('X-Parley-CSRF', csrf);
