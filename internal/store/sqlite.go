@@ -95,6 +95,13 @@ func OpenSQLite(ctx context.Context, dataDir string) (*SQLite, error) {
 	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(5000)", "foreign_keys(1)"} {
 		q.Add("_pragma", p)
 	}
+	// Transactions take the write lock when they begin (BEGIN
+	// IMMEDIATE) and so wait their turn under busy_timeout: a deferred
+	// transaction that reads first and then writes fails at once with
+	// SQLITE_BUSY when another connection committed in between, which
+	// busy_timeout cannot retry (a meeting deleted while its finalize
+	// job wrote did exactly that).
+	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)

@@ -221,3 +221,39 @@ func TestReplaceSegments(t *testing.T) {
 		t.Fatal("a failed replace changed the transcript")
 	}
 }
+
+// TestConcurrentReadThenWrite: transactions that read before they write,
+// from several goroutines at once (a meeting deleted while its finalize
+// job writes), all succeed: they wait their turn instead of failing with
+// SQLITE_BUSY.
+func TestConcurrentReadThenWrite(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, t.TempDir())
+	defer s.Close()
+	if err := s.CreateMeeting(ctx, transcript.Meeting{ID: "m1", Started: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	const workers, rounds = 4, 25
+	errs := make(chan error, workers*rounds)
+	for w := range workers {
+		go func() {
+			for i := range rounds {
+				errs <- s.InTx(ctx, func(tx *Tx) error {
+					if _, err := tx.Segments("m1"); err != nil {
+						return err
+					}
+					return tx.AppendEvent("m1", transcript.Event{At: float64(i), Kind: "joined", SpeakerID: fmt.Sprint(w), Speaker: "W"})
+				})
+			}
+		}()
+	}
+	for range workers * rounds {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr, err := s.Transcript(ctx, "m1")
+	if err != nil || len(tr.Events) != workers*rounds {
+		t.Fatalf("events written: %v (want %d)", err, workers*rounds)
+	}
+}
