@@ -31,6 +31,7 @@ type RoomStore interface {
 	Grant(ctx context.Context, meetingID, keyHash string) (store.Grant, error)
 	Audit(ctx context.Context, e store.AuditEntry) error
 	AuditLog(ctx context.Context, roomID string, limit int) ([]store.AuditEntry, error)
+	Search(ctx context.Context, q store.SearchQuery) ([]store.Hit, error)
 }
 
 // MinNewRoomID is the shortest id a new room may have: shorter names are

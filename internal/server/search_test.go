@@ -1,0 +1,88 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/parleyhq/parley/internal/store"
+	"github.com/parleyhq/parley/internal/transcript"
+)
+
+// TestSearchOverHTTP: a participant finds what was said in the meetings
+// whose keys their browser kept, and nothing of a meeting they were not
+// in, whatever they type; a caller without keys finds nothing.
+func TestSearchOverHTTP(t *testing.T) {
+	srv := start(t)
+	ctx := context.Background()
+	said := map[string]string{"search-room-one": "Passons à l’ordre du jour : le budget.", "search-room-two": "The secret budget figures."}
+	keys := map[string]string{}
+	for roomID, text := range said {
+		_, joined := joinAs(t, srv, roomID, "Ada")
+		keys[roomID] = joined.MeetingKey
+		if err := srv.Store.CreateMeeting(ctx, transcript.Meeting{ID: joined.MeetingID, Title: roomID}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := srv.Store.AppendSegment(ctx, joined.MeetingID, transcript.Segment{SpeakerID: "PA_x", Speaker: "Ada", Start: 4, End: 6, Text: text}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	search := func(contentType, body string) (int, []store.Hit) {
+		req, _ := http.NewRequest("POST", srv.URL()+"/api/search", strings.NewReader(body))
+		req.Header.Set("Content-Type", contentType)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out struct{ Hits []store.Hit }
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out.Hits
+	}
+	q := func(text string, keys ...string) string {
+		b, _ := json.Marshal(map[string]any{"q": text, "keys": keys})
+		return string(b)
+	}
+	one := keys["search-room-one"]
+	code, hits := search("application/json", q("l'ordre du JOUR", one))
+	if code != 200 || len(hits) != 1 || hits[0].RoomID != "search-room-one" || hits[0].Speaker != "Ada" || hits[0].Start != 4 {
+		t.Fatalf("search: %d %+v", code, hits)
+	}
+	if _, hits := search("application/json", q("budget", one)); len(hits) != 1 || hits[0].RoomID != "search-room-one" {
+		t.Fatalf("budget with one key found %+v", hits)
+	}
+	if _, hits := search("application/json", q("budget", one, keys["search-room-two"])); len(hits) != 2 {
+		t.Fatalf("budget with both keys found %+v", hits)
+	}
+	for _, text := range []string{"secret", "secret OR budget", `budget") OR ("secret`, "figures*"} {
+		if code, hits := search("application/json", q(text, one, "a-key-never-given")); code != 200 || len(hits) != 0 {
+			t.Errorf("%q found %d %+v in a meeting the caller was not in", text, code, hits)
+		}
+	}
+	if code, hits := search("application/json", q("budget")); code != 200 || len(hits) != 0 {
+		t.Errorf("no keys: %d %+v", code, hits)
+	}
+	if code, _ := search("text/plain", q("budget", one)); code != 400 {
+		t.Errorf("a form's content type: %d", code)
+	}
+	if code, _ := search("application/json", q("*", one)); code != 400 {
+		t.Errorf("nothing to search for: %d", code)
+	}
+	if code, _ := search("application/json", `{"q":`); code != 400 {
+		t.Errorf("broken JSON: %d", code)
+	}
+	many := make([]string, 1001)
+	for i := range many {
+		many[i] = "k"
+	}
+	if code, _ := search("application/json", q("budget", many...)); code != 400 {
+		t.Errorf("1001 keys: %d", code)
+	}
+	big := `{"q":"budget","keys":["` + string(bytes.Repeat([]byte("k"), 200<<10)) + `"]}`
+	if code, _ := search("application/json", big); code != 400 {
+		t.Errorf("a 200 KiB body: %d", code)
+	}
+}

@@ -1,0 +1,234 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// searchSchema indexes every segment's text for full-text search (SQLite
+// FTS5, an external-content index kept by triggers, so an edited,
+// replaced or deleted segment is found by its current text only). The
+// unicode61 tokenizer folds case and removes diacritics ("Élysée" is
+// found by "elysee"); apostrophes split words, which with the query's
+// handling of French elisions makes "l'ordre du jour" find "ordre du
+// jour" and the other way round.
+const searchSchema = `
+CREATE VIRTUAL TABLE segments_fts USING fts5(text, content='segments', content_rowid='id',
+	tokenize='unicode61 remove_diacritics 2');
+CREATE TRIGGER segments_fts_insert AFTER INSERT ON segments BEGIN
+	INSERT INTO segments_fts(rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER segments_fts_delete AFTER DELETE ON segments BEGIN
+	INSERT INTO segments_fts(segments_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+CREATE TRIGGER segments_fts_update AFTER UPDATE OF text ON segments BEGIN
+	INSERT INTO segments_fts(segments_fts, rowid, text) VALUES ('delete', old.id, old.text);
+	INSERT INTO segments_fts(rowid, text) VALUES (new.id, new.text);
+END;
+INSERT INTO segments_fts(segments_fts) VALUES ('rebuild');
+`
+
+// Search limits: a query is a few words, a browser holds the keys of the
+// meetings it joined (a thousand is years of meetings).
+const (
+	MaxQueryLen   = 256
+	maxQueryTerms = 16
+	MaxSearchKeys = 1000
+	maxHits       = 200
+)
+
+// SearchQuery is a full-text search over the meetings a caller may read:
+// those a meeting key (its hash) opens, and those the signed-in subject
+// took part in or whose room they own.
+type SearchQuery struct {
+	Text      string
+	Subject   string
+	KeyHashes []string
+	Limit     int // 50 when 0, at most 200
+}
+
+// Hit is one segment that matches.
+type Hit struct {
+	MeetingID string    `json:"meeting_id"`
+	Title     string    `json:"title"`
+	RoomID    string    `json:"room"`
+	Started   time.Time `json:"started"`
+	SegmentID int64     `json:"segment_id"`
+	SpeakerID string    `json:"speaker_id"`
+	Speaker   string    `json:"speaker"`
+	Start     float64   `json:"start"`
+	End       float64   `json:"end"`
+	Text      string    `json:"text"`
+	// Parts is Text cut where matches start and end, for highlighting.
+	Parts []HitPart `json:"parts"`
+}
+
+// HitPart is a piece of a hit's text, matched or not.
+type HitPart struct {
+	Text  string `json:"text"`
+	Match bool   `json:"match,omitempty"`
+}
+
+// elisions are the French words that lose their vowel before another
+// ("l'ordre", "qu'il", "jusqu'à"): a search for "l'ordre du jour" looks
+// for "ordre du jour", which the index holds either way.
+var elisions = map[string]bool{"l": true, "d": true, "j": true, "m": true, "n": true, "s": true, "t": true, "c": true,
+	"qu": true, "jusqu": true, "lorsqu": true, "puisqu": true, "quoiqu": true, "presqu": true}
+
+// FTSQuery turns what a person typed into an FTS5 query: words are
+// ANDed, "quoted text" is a phrase, a word ending in * matches as a
+// prefix; everything else (FTS5 operators, column filters, brackets,
+// quotes left open) is only text. Every term goes to FTS5 as a quoted
+// string of letters and digits, so no input can change the query's
+// shape. ErrInvalid when nothing is left to search for or the query is
+// too long.
+func FTSQuery(s string) (string, error) {
+	if len(s) > MaxQueryLen {
+		return "", fmt.Errorf("%w: a query of at most %d bytes", ErrInvalid, MaxQueryLen)
+	}
+	s = strings.NewReplacer("\u2019", "'", "\u02bc", "'", "\u2018", "'", "\u00ab", `"`, "\u00bb", `"`, "\u201c", `"`, "\u201d", `"`).Replace(s)
+	var terms []string
+	add := func(text string, prefix bool) {
+		toks := words(text)
+		if len(toks) == 0 {
+			return
+		}
+		t := `"` + strings.Join(toks, " ") + `"`
+		if prefix {
+			t += "*"
+		}
+		terms = append(terms, t)
+	}
+	for i, part := range strings.Split(s, `"`) {
+		if i%2 == 1 { // inside quotes: one phrase
+			add(part, false)
+			continue
+		}
+		for _, w := range strings.Fields(part) {
+			add(w, strings.HasSuffix(w, "*") && len(strings.TrimRight(w, "*")) >= 2)
+		}
+	}
+	if len(terms) == 0 {
+		return "", fmt.Errorf("%w: nothing to search for", ErrInvalid)
+	}
+	if len(terms) > maxQueryTerms {
+		return "", fmt.Errorf("%w: at most %d words or phrases", ErrInvalid, maxQueryTerms)
+	}
+	return strings.Join(terms, " AND "), nil
+}
+
+// words splits text into the tokens the index holds (letters and digits),
+// dropping a French elision before an apostrophe.
+func words(text string) []string {
+	var out []string
+	var cur strings.Builder
+	flush := func(apostrophe bool) {
+		w := cur.String()
+		cur.Reset()
+		if w == "" || apostrophe && elisions[strings.ToLower(w)] {
+			return
+		}
+		out = append(out, w)
+	}
+	for _, r := range text {
+		switch {
+		case unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r):
+			cur.WriteRune(r)
+		default:
+			flush(r == '\'')
+		}
+	}
+	flush(false)
+	return out
+}
+
+// Search finds the segments that match q.Text in the meetings the
+// caller may read, best matches first (then newest meeting). A caller
+// with no credential finds nothing.
+func (s *SQLite) Search(ctx context.Context, q SearchQuery) ([]Hit, error) {
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	match, err := FTSQuery(q.Text)
+	if err != nil {
+		return nil, err
+	}
+	if len(q.KeyHashes) > MaxSearchKeys {
+		return nil, fmt.Errorf("%w: at most %d meeting keys", ErrInvalid, MaxSearchKeys)
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, maxHits)
+	if q.Subject == "" && len(q.KeyHashes) == 0 {
+		return nil, nil
+	}
+	keys, _ := json.Marshal(q.KeyHashes)
+	if q.KeyHashes == nil {
+		keys = []byte("[]")
+	}
+	rows, err := s.db.QueryContext(ctx, `WITH readable(meeting_id) AS (
+			SELECT a.meeting_id FROM meeting_access a
+			WHERE a.key_hash IN (SELECT value FROM json_each(?))
+				OR (? != '' AND a.subject = ?)
+				OR (? != '' AND EXISTS (SELECT 1 FROM rooms r WHERE r.id = a.room_id AND r.owner = ?))
+		)
+		SELECT s.id, s.meeting_id, m.title, m.started,
+			coalesce((SELECT min(room_id) FROM meeting_access WHERE meeting_id = s.meeting_id), ''),
+			s.speaker_id, s.speaker, s.start_s, s.end_s, s.text,
+			highlight(segments_fts, 0, char(2), char(3))
+		FROM segments_fts f
+		JOIN segments s ON s.id = f.rowid
+		JOIN meetings m ON m.id = s.meeting_id
+		WHERE segments_fts MATCH ? AND s.meeting_id IN (SELECT meeting_id FROM readable)
+		ORDER BY bm25(segments_fts), m.started DESC, s.start_s
+		LIMIT ?`,
+		string(keys), q.Subject, q.Subject, q.Subject, q.Subject, match, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: search: %w", err)
+	}
+	defer rows.Close()
+	var out []Hit
+	for rows.Next() {
+		var h Hit
+		var started, marked string
+		if err := rows.Scan(&h.SegmentID, &h.MeetingID, &h.Title, &started, &h.RoomID,
+			&h.SpeakerID, &h.Speaker, &h.Start, &h.End, &h.Text, &marked); err != nil {
+			return nil, fmt.Errorf("store: search: %w", err)
+		}
+		h.Started, _ = time.Parse(time.RFC3339Nano, started)
+		h.Parts = highlightParts(marked)
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: search: %w", err)
+	}
+	return out, nil
+}
+
+// highlightParts cuts FTS5's highlight() output (matches between \x02
+// and \x03) into parts.
+func highlightParts(marked string) []HitPart {
+	var parts []HitPart
+	match := false
+	for marked != "" {
+		i := strings.IndexAny(marked, "\x02\x03")
+		if i < 0 {
+			i = len(marked)
+		}
+		if i > 0 {
+			parts = append(parts, HitPart{Text: marked[:i], Match: match})
+		}
+		if i == len(marked) {
+			break
+		}
+		match = marked[i] == '\x02'
+		marked = marked[i+1:]
+	}
+	return parts
+}
