@@ -66,6 +66,7 @@ func (c *levelCutter) Write(pcm []float32) []Boundary {
 type spanEngine struct {
 	mu      sync.Mutex
 	block   chan struct{} // when non-nil, Write waits on it
+	entered chan struct{} // when non-nil, told (without waiting) of each Write that waits
 	streams int
 }
 
@@ -85,6 +86,10 @@ type spanStream struct {
 
 func (s *spanStream) Write(ctx context.Context, pcm []float32) error {
 	if s.e.block != nil {
+		select {
+		case s.e.entered <- struct{}{}:
+		default:
+		}
 		select {
 		case <-s.e.block:
 		case <-ctx.Done():
@@ -277,12 +282,17 @@ func TestSkippedAudioIsNoted(t *testing.T) {
 // no goroutine is left.
 func TestCloseDeadlineCancelsAndNoLeak(t *testing.T) {
 	before := runtime.NumGoroutine()
-	eng := &spanEngine{block: make(chan struct{})}
+	eng := &spanEngine{block: make(chan struct{}), entered: make(chan struct{}, 1)}
 	s, _ := newSession(t, eng, nil, nil)
 	var writers sync.WaitGroup
 	for i := range 5 {
 		tr, _ := s.AddTrack(fmt.Sprint(i), "x")
 		writers.Go(func() { writeChunks(tr, 0, tone(1)) })
+	}
+	select { // the engine hangs before Close is called
+	case <-eng.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no write reached the engine")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
