@@ -8,6 +8,7 @@ pkgs=(
   libpocketsphinx-dev pocketsphinx pocketsphinx-en-us   # embedded ASR engine (cgo)
   opus-tools sox espeak-ng flite lame                   # test and benchmark audio (lame: MP3 uploads)
   chromium fonts-noto-color-emoji                       # browser tests (chromedp); emoji in their screenshots
+  libreoffice-writer-nogui poppler-utils                # ODT and DOCX exports opened by LibreOffice in the tests (pdftotext reads its PDF)
 )
 if [ "${1:-}" = "--runtime" ]; then
   pkgs=(build-essential pkg-config libpocketsphinx-dev pocketsphinx-en-us)

@@ -91,7 +91,7 @@ func parseTranscribe(args []string, stderr io.Writer) (transcribeOpts, transcrip
 	fs.String("engine", "", "deprecated alias of --asr-engine")
 	fs.String("lang", "", "deprecated alias of --asr-language")
 	fs.Int("pool", 0, "deprecated alias of --asr-streams")
-	fs.StringVar(&o.format, "format", "", "output format: json, vtt, srt, md, txt or rttm (default: from --out's extension, else txt)")
+	fs.StringVar(&o.format, "format", "", "output format: json, vtt, srt, md, txt, rttm, odt or docx (default: from --out's extension, else txt)")
 	fs.StringVar(&o.out, "out", "", "output file (default stdout); written whole or not at all")
 	fs.StringVar(&o.id, "id", "", "meeting id in the output (default: the file's base name; for --track, the first track's directory name)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr")

@@ -25,7 +25,7 @@ type Transcripts interface {
 var errNoMeeting = signal.NewError(signal.CodeNotFound, "no such meeting")
 
 // serveTranscript answers GET /api/meetings/{id}/transcript?format=…
-// (json by default; vtt, srt, md, txt, rttm). The meeting id (61+ random
+// (json by default; vtt, srt, md, txt, rttm, odt, docx). The meeting id (61+ random
 // bits) is the capability to read it in open mode.
 func serveTranscript(w http.ResponseWriter, r *http.Request, ts Transcripts) {
 	if ts == nil {

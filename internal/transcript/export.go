@@ -23,10 +23,12 @@ const (
 	Markdown Format = "md"
 	Text     Format = "txt"
 	RTTM     Format = "rttm"
+	ODT      Format = "odt"  // OpenDocument text
+	DOCX     Format = "docx" // Office Open XML
 )
 
 // Formats lists every export format.
-var Formats = []Format{JSON, VTT, SRT, Markdown, Text, RTTM}
+var Formats = []Format{JSON, VTT, SRT, Markdown, Text, RTTM, ODT, DOCX}
 
 // ErrFormat reports an unknown export format.
 var ErrFormat = errors.New("unknown transcript format")
@@ -42,7 +44,7 @@ func ParseFormat(s string) (Format, error) {
 			return f, nil
 		}
 	}
-	return "", fmt.Errorf("%w %q (want json, vtt, srt, md, txt or rttm)", ErrFormat, s)
+	return "", fmt.Errorf("%w %q (want json, vtt, srt, md, txt, rttm, odt or docx)", ErrFormat, s)
 }
 
 // ContentType is the media type to serve a format with.
@@ -56,6 +58,10 @@ func (f Format) ContentType() string {
 		return "application/x-subrip; charset=utf-8"
 	case Markdown:
 		return "text/markdown; charset=utf-8"
+	case ODT:
+		return odtMime
+	case DOCX:
+		return "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 	default:
 		return "text/plain; charset=utf-8"
 	}
@@ -78,6 +84,10 @@ func Write(w io.Writer, t *Transcript, f Format) error {
 		err = writeText(bw, t)
 	case RTTM:
 		err = writeRTTM(bw, t)
+	case ODT:
+		err = writeODT(bw, t)
+	case DOCX:
+		err = writeDOCX(bw, t)
 	default:
 		return fmt.Errorf("%w %q", ErrFormat, f)
 	}

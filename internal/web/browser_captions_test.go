@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -313,7 +314,7 @@ func checkTranscriptLinks(t *testing.T, base string, links map[string]string, na
 		formats = append(formats, f)
 	}
 	slices.Sort(formats)
-	if !slices.Equal(formats, []string{"json", "md", "rttm", "srt", "txt", "vtt"}) {
+	if !slices.Equal(formats, []string{"docx", "json", "md", "odt", "rttm", "srt", "txt", "vtt"}) {
 		t.Fatalf("transcript formats offered: %v", formats)
 	}
 	for _, f := range formats {
@@ -334,6 +335,10 @@ func checkTranscriptLinks(t *testing.T, base string, links map[string]string, na
 		}
 		text := string(body)
 		switch f {
+		case "odt", "docx": // ZIPs of XML (LibreOffice opening them is transcript's test)
+			if !strings.HasPrefix(text, "PK") || !bytes.Contains(body, []byte("xml")) {
+				t.Errorf("%s transcript is not an office document: %q", f, text[:min(len(text), 40)])
+			}
 		case "txt", "srt", "vtt":
 			want := name
 			if f == "vtt" { // cue text escapes markup

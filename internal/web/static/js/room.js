@@ -53,7 +53,7 @@ export const Code = Object.freeze({
 
 // TRANSCRIPT_FORMATS are the transcript downloads the server offers
 // (GET /api/meetings/{id}/transcript?format=…).
-export const TRANSCRIPT_FORMATS = ['txt', 'md', 'vtt', 'srt', 'json', 'rttm'];
+export const TRANSCRIPT_FORMATS = ['odt', 'docx', 'txt', 'md', 'vtt', 'srt', 'json', 'rttm'];
 
 // transcriptURL is the same-origin address of a meeting's transcript.
 // The meeting key this browser got on joining goes in the link: a link

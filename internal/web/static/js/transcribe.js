@@ -9,7 +9,7 @@ import { t, translate, bindLanguageSelect, onLanguage } from './i18n.js';
 import { getSession, setMeetingKey, ApiError } from './api.js';
 import { mountAccount } from './account.js';
 
-const FORMATS = ['txt', 'md', 'vtt', 'srt', 'json', 'rttm'];
+const FORMATS = ['odt', 'docx', 'txt', 'md', 'vtt', 'srt', 'json', 'rttm'];
 
 translate();
 bindLanguageSelect($('#language'));

@@ -13,6 +13,8 @@ import { toast } from './toasts.js';
 
 // The strings naming each download, by format.
 export const FORMAT_LABELS = {
+  odt: 'formatOdt',
+  docx: 'formatDocx',
   txt: 'formatTxt',
   md: 'formatMd',
   vtt: 'formatVtt',
