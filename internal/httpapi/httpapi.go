@@ -133,6 +133,7 @@ func New(o Options) http.Handler {
 	mux.HandleFunc("DELETE /api/meetings/{id}", a.deleteMeeting)
 	mux.HandleFunc("GET /api/meetings/{id}/recording", a.recording)
 	mux.HandleFunc("POST /api/search", a.search)
+	mux.HandleFunc("POST /api/meetings/list", a.listMeetings)
 	mux.HandleFunc("POST /api/transcriptions", a.upload)
 	mux.HandleFunc("GET /api/transcriptions/{id}", a.uploadStatus)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, _ *http.Request) {

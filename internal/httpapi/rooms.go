@@ -32,6 +32,8 @@ type RoomStore interface {
 	Audit(ctx context.Context, e store.AuditEntry) error
 	AuditLog(ctx context.Context, roomID string, limit int) ([]store.AuditEntry, error)
 	Search(ctx context.Context, q store.SearchQuery) ([]store.Hit, error)
+	Meetings(ctx context.Context, subject string, keyHashes []string, limit int) ([]store.MeetingSummary, error)
+	PendingJobKeys(ctx context.Context) ([]string, error)
 }
 
 // MinNewRoomID is the shortest id a new room may have: shorter names are

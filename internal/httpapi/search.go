@@ -5,8 +5,10 @@ import (
 	"errors"
 	"mime"
 	"net/http"
+	"strings"
 
 	"github.com/parleyhq/parley/internal/access"
+	"github.com/parleyhq/parley/internal/record"
 	"github.com/parleyhq/parley/internal/signal"
 	"github.com/parleyhq/parley/internal/store"
 )
@@ -67,7 +69,78 @@ func (a *api) search(w http.ResponseWriter, r *http.Request) {
 	if hits == nil {
 		hits = []store.Hit{}
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	json.NewEncoder(w).Encode(map[string]any{"hits": hits})
+	writeJSON(w, http.StatusOK, map[string]any{"hits": hits})
+}
+
+// meetingLine is one meeting of POST /api/meetings/list.
+type meetingLine struct {
+	store.MeetingSummary
+	// State is the transcript's: live (the meeting goes on), finalizing
+	// (diarization, a final pass or the recording's finishing still to
+	// run), transcribing (an upload being recognised) or final.
+	State    string `json:"state"`
+	Recorded bool   `json:"recorded"`
+}
+
+// listMeetings answers POST /api/meetings/list: the meetings the caller
+// may read (by the keys sent and the signed-in account), newest first.
+func (a *api) listMeetings(w http.ResponseWriter, r *http.Request) {
+	var body searchBody
+	hashes, err := meetingKeysBody(w, r, &body, func() []string { return body.Keys })
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	_, subject := a.credential(r)
+	list, err := a.o.Store.Meetings(r.Context(), subject, hashes, body.Limit)
+	if err == nil && len(list) > 0 {
+		var pending []string
+		if pending, err = a.o.Store.PendingJobKeys(r.Context()); err == nil {
+			out := make([]meetingLine, len(list))
+			for i, m := range list {
+				out[i] = meetingLine{MeetingSummary: m, State: a.meetingState(m, pending), Recorded: a.recorded(m.ID)}
+			}
+			writeJSON(w, http.StatusOK, map[string]any{"meetings": out})
+			return
+		}
+	}
+	if errors.Is(err, store.ErrInvalid) {
+		writeError(w, signal.NewError(signal.CodeInvalidField, err.Error()))
+		return
+	}
+	if err != nil {
+		a.o.Logger.Error("meetings list failed", "err", err)
+		writeError(w, signal.NewError(signal.CodeInternal, "meetings not listed"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"meetings": []meetingLine{}})
+}
+
+// meetingState tells live, finalizing, transcribing or final: job keys
+// name their meeting after the kind ("finalize:MT_…", "upload:MT_…",
+// "finalize_recording:MT_…:2").
+func (a *api) meetingState(m store.MeetingSummary, pending []string) string {
+	if a.o.Rooms != nil {
+		if rm, live := a.o.Rooms.Room(m.RoomID); live && rm.MeetingID() == m.ID {
+			return "live"
+		}
+	}
+	for _, k := range pending {
+		parts := strings.Split(k, ":")
+		if len(parts) >= 2 && parts[1] == m.ID {
+			if parts[0] == "upload" {
+				return "transcribing"
+			}
+			return "finalizing"
+		}
+	}
+	return "final"
+}
+
+func (a *api) recorded(meetingID string) bool {
+	if a.o.Recordings == nil {
+		return false
+	}
+	_, err := record.ReadManifest(a.o.Recordings, meetingID)
+	return err == nil
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parleyhq/parley/internal/store"
 	"github.com/parleyhq/parley/internal/transcript"
@@ -84,5 +85,52 @@ func TestSearchOverHTTP(t *testing.T) {
 	big := `{"q":"budget","keys":["` + string(bytes.Repeat([]byte("k"), 200<<10)) + `"]}`
 	if code, _ := search("application/json", big); code != 400 {
 		t.Errorf("a 200 KiB body: %d", code)
+	}
+}
+
+// TestMyMeetings: the meetings whose keys a browser kept, newest first,
+// live while they go on and final once over; an outsider's list is empty.
+func TestMyMeetings(t *testing.T) {
+	srv := start(t)
+	ctx := context.Background()
+	began := time.Now()
+	ada, first := joinAs(t, srv, "my-meetings-first", "Ada")
+	_, second := joinAs(t, srv, "my-meetings-second", "Ada")
+	// The first is transcribed, the second not.
+	if err := srv.Store.CreateMeeting(ctx, transcript.Meeting{ID: first.MeetingID, Title: "my-meetings-first", Started: began}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Store.PutSpeaker(ctx, first.MeetingID, transcript.Speaker{ID: "PA_a", Name: "Ada"})
+	srv.Store.AppendSegment(ctx, first.MeetingID, transcript.Segment{SpeakerID: "PA_a", Speaker: "Ada", Start: 1, End: 62.5, Text: "a long minute"})
+	list := func(keys ...string) (int, []map[string]any) {
+		b, _ := json.Marshal(map[string]any{"keys": keys})
+		resp, err := http.Post(srv.URL()+"/api/meetings/list", "application/json", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out struct{ Meetings []map[string]any }
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out.Meetings
+	}
+	code, ms := list(first.MeetingKey, second.MeetingKey)
+	if code != 200 || len(ms) != 2 || ms[0]["id"] != second.MeetingID || ms[1]["id"] != first.MeetingID {
+		t.Fatalf("%d %v", code, ms)
+	}
+	m := ms[1]
+	if m["room"] != "my-meetings-first" || m["title"] != "my-meetings-first" || m["state"] != "live" || m["duration"] != 62.5 || m["role"] != "owner" ||
+		m["recorded"] != false || len(m["speakers"].([]any)) != 1 {
+		t.Errorf("first meeting: %v", m)
+	}
+	ada.Close()
+	waitUntil(t, 10*time.Second, "the first meeting to end", func() bool {
+		_, ms := list(first.MeetingKey)
+		return len(ms) == 1 && ms[0]["state"] == "final"
+	})
+	if code, ms := list("not-a-key"); code != 200 || len(ms) != 0 {
+		t.Errorf("an outsider's list: %d %v", code, ms)
+	}
+	if code, _ := list(); code != 200 {
+		t.Errorf("no keys: %d", code)
 	}
 }

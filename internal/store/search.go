@@ -168,16 +168,7 @@ func (s *SQLite) Search(ctx context.Context, q SearchQuery) ([]Hit, error) {
 	if q.Subject == "" && len(q.KeyHashes) == 0 {
 		return nil, nil
 	}
-	keys, _ := json.Marshal(q.KeyHashes)
-	if q.KeyHashes == nil {
-		keys = []byte("[]")
-	}
-	rows, err := s.db.QueryContext(ctx, `WITH readable(meeting_id) AS (
-			SELECT a.meeting_id FROM meeting_access a
-			WHERE a.key_hash IN (SELECT value FROM json_each(?))
-				OR (? != '' AND a.subject = ?)
-				OR (? != '' AND EXISTS (SELECT 1 FROM rooms r WHERE r.id = a.room_id AND r.owner = ?))
-		)
+	rows, err := s.db.QueryContext(ctx, readableCTE+`
 		SELECT s.id, s.meeting_id, m.title, m.started,
 			coalesce((SELECT min(room_id) FROM meeting_access WHERE meeting_id = s.meeting_id), ''),
 			s.speaker_id, s.speaker, s.start_s, s.end_s, s.text,
@@ -188,7 +179,7 @@ func (s *SQLite) Search(ctx context.Context, q SearchQuery) ([]Hit, error) {
 		WHERE segments_fts MATCH ? AND s.meeting_id IN (SELECT meeting_id FROM readable)
 		ORDER BY bm25(segments_fts), m.started DESC, s.start_s
 		LIMIT ?`,
-		string(keys), q.Subject, q.Subject, q.Subject, q.Subject, match, limit)
+		append(readableArgs(q.Subject, q.KeyHashes), match, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: search: %w", err)
 	}
@@ -209,6 +200,26 @@ func (s *SQLite) Search(ctx context.Context, q SearchQuery) ([]Hit, error) {
 		return nil, fmt.Errorf("store: search: %w", err)
 	}
 	return out, nil
+}
+
+// readableCTE is the meetings a caller may read, with the role each
+// grant gives ("owner" for the owner of the meeting's room): those a key
+// hash opens (a JSON array), those the signed-in subject took part in,
+// and those of rooms the subject owns. Its arguments: readableArgs.
+const readableCTE = `WITH readable(meeting_id, role) AS (
+		SELECT a.meeting_id, CASE WHEN ? != '' AND r.owner = ? THEN 'owner' ELSE a.role END
+		FROM meeting_access a LEFT JOIN rooms r ON r.id = a.room_id
+		WHERE a.key_hash IN (SELECT value FROM json_each(?))
+			OR (? != '' AND a.subject = ?)
+			OR (? != '' AND r.owner = ?)
+	)`
+
+func readableArgs(subject string, keyHashes []string) []any {
+	keys, _ := json.Marshal(keyHashes)
+	if keyHashes == nil {
+		keys = []byte("[]")
+	}
+	return []any{subject, subject, string(keys), subject, subject, subject, subject}
 }
 
 // highlightParts cuts FTS5's highlight() output (matches between \x02

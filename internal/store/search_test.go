@@ -223,3 +223,33 @@ func FuzzFTSQuery(f *testing.F) {
 		}
 	})
 }
+
+// TestMeetingsList: a caller's meetings, newest first, with their
+// length, speakers and the caller's role; nothing without a credential.
+func TestMeetingsList(t *testing.T) {
+	s := searchFixture(t)
+	ctx := context.Background()
+	s.PutSpeaker(ctx, "MT_fr", transcript.Speaker{ID: "PA_Marc", Name: "Marc"})
+	s.PutSpeaker(ctx, "MT_fr", transcript.Speaker{ID: "PA_Claire", Name: "Claire"})
+	list, err := s.Meetings(ctx, "", []string{"kfr", "ken", "nokey"}, 0)
+	if err != nil || len(list) != 2 {
+		t.Fatalf("%+v %v", list, err)
+	}
+	en, fr := list[0], list[1]
+	if en.ID != "MT_en" || fr.ID != "MT_fr" || fr.RoomID != "room-fr" || fr.Duration != 25 || fr.Segments != 3 ||
+		strings.Join(fr.Speakers, ",") != "Marc,Claire" || fr.Role != "participant" || len(en.Speakers) != 0 || en.Speakers == nil {
+		t.Errorf("list %+v", list)
+	}
+	if l, _ := s.Meetings(ctx, "owner", nil, 0); len(l) != 1 || l[0].ID != "MT_fr" || l[0].Role != "owner" {
+		t.Errorf("the room's owner: %+v", l)
+	}
+	if l, _ := s.Meetings(ctx, "bob", nil, 0); len(l) != 1 || l[0].ID != "MT_bob" {
+		t.Errorf("bob: %+v", l)
+	}
+	if l, _ := s.Meetings(ctx, "", []string{"kfr", "ken"}, 1); len(l) != 1 || l[0].ID != "MT_en" {
+		t.Errorf("limit 1: %+v", l)
+	}
+	if l, err := s.Meetings(ctx, "", nil, 0); err != nil || len(l) != 0 {
+		t.Errorf("no credential: %+v %v", l, err)
+	}
+}
