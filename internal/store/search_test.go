@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
-	"strconv"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -186,19 +188,22 @@ func TestSearchFollowsEdits(t *testing.T) {
 func TestSearchIndexesEarlierSegments(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	s := open(t, dir)
-	s.CreateMeeting(ctx, transcript.Meeting{ID: "MT_old", Started: time.Now()})
-	s.GrantMeeting(ctx, Grant{MeetingID: "MT_old", RoomID: "r", Subject: "u", KeyHash: "k", Role: "participant"})
-	s.AppendSegment(ctx, "MT_old", transcript.Segment{SpeakerID: "a", Speaker: "A", Start: 1, End: 2, Text: "minutes of the old meeting"})
-	// Undo the index as if the database came from the version before it.
-	for _, q := range []string{"DROP TRIGGER segments_fts_insert", "DROP TRIGGER segments_fts_delete", "DROP TRIGGER segments_fts_update",
-		"DROP TABLE segments_fts", "PRAGMA user_version = " + strconv.Itoa(len(migrations)-1)} {
-		if _, err := s.db.ExecContext(ctx, q); err != nil {
-			t.Fatal(q, err)
-		}
+	searchAt := slices.Index(migrations, searchSchema)
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, FileName))
+	if err != nil {
+		t.Fatal(err)
 	}
-	s.Close()
-	s = open(t, dir)
+	old := &SQLite{db: db, path: filepath.Join(dir, FileName)}
+	if err := old.migrate(ctx, searchAt); err != nil {
+		t.Fatal(err)
+	}
+	old.CreateMeeting(ctx, transcript.Meeting{ID: "MT_old", Started: time.Now()})
+	old.GrantMeeting(ctx, Grant{MeetingID: "MT_old", RoomID: "r", Subject: "u", KeyHash: "k", Role: "participant"})
+	if _, err := old.AppendSegment(ctx, "MT_old", transcript.Segment{SpeakerID: "a", Speaker: "A", Start: 1, End: 2, Text: "minutes of the old meeting"}); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	s := open(t, dir)
 	defer s.Close()
 	if hits, err := s.Search(ctx, SearchQuery{Text: "old minutes", KeyHashes: []string{"k"}}); err != nil || len(hits) != 1 {
 		t.Fatalf("%v %v", meetingsOf(hits), err)

@@ -77,7 +77,7 @@ CREATE TABLE sessions (
 	expires_ms INTEGER NOT NULL
 );
 CREATE INDEX sessions_expires ON sessions(expires_ms);
-`, jobsSchema, retentionSchema, revisionsSchema, recordingRetentionSchema, searchSchema}
+`, jobsSchema, retentionSchema, revisionsSchema, recordingRetentionSchema, searchSchema, editsSchema}
 
 // OpenSQLite opens (creating if needed) dataDir/parley.db.
 //
@@ -107,7 +107,7 @@ func OpenSQLite(ctx context.Context, dataDir string) (*SQLite, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	s := &SQLite{db: db, path: path}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(ctx, len(migrations)); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -117,7 +117,9 @@ func OpenSQLite(ctx context.Context, dataDir string) (*SQLite, error) {
 // Path is the database file.
 func (s *SQLite) Path() string { return s.path }
 
-func (s *SQLite) migrate(ctx context.Context) error {
+// migrate brings the schema to version `to` (tests stop early to make a
+// database of an earlier version).
+func (s *SQLite) migrate(ctx context.Context, to int) error {
 	var v int
 	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
 		return fmt.Errorf("store: %s: %w", s.path, err)
@@ -125,7 +127,7 @@ func (s *SQLite) migrate(ctx context.Context) error {
 	if v > len(migrations) {
 		return fmt.Errorf("store: %s has schema version %d, newer than this binary (%d)", s.path, v, len(migrations))
 	}
-	for ; v < len(migrations); v++ {
+	for ; v < to; v++ {
 		tx, err := s.db.BeginTx(ctx, nil)
 		if err != nil {
 			return err
@@ -354,7 +356,7 @@ func (s *SQLite) Segments(ctx context.Context, meetingID string) ([]transcript.S
 func segmentsOf(ctx context.Context, db interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }, meetingID string) ([]transcript.Segment, error) {
-	rows, err := db.QueryContext(ctx, `SELECT speaker_id, speaker, start_s, end_s, text, words FROM segments
+	rows, err := db.QueryContext(ctx, `SELECT id, speaker_id, speaker, start_s, end_s, text, words FROM segments
 		WHERE meeting_id = ? ORDER BY start_s, end_s, speaker, id`, meetingID)
 	if err != nil {
 		return nil, fmt.Errorf("store: segments: %w", err)
@@ -364,7 +366,7 @@ func segmentsOf(ctx context.Context, db interface {
 	for rows.Next() {
 		var seg transcript.Segment
 		var wj string
-		if err := rows.Scan(&seg.SpeakerID, &seg.Speaker, &seg.Start, &seg.End, &seg.Text, &wj); err != nil {
+		if err := rows.Scan(&seg.ID, &seg.SpeakerID, &seg.Speaker, &seg.Start, &seg.End, &seg.Text, &wj); err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal([]byte(wj), &seg.Words); err != nil {

@@ -25,6 +25,9 @@ type Word struct {
 
 // Segment is one final utterance of one speaker.
 type Segment struct {
+	// ID is the store's id of the segment (0 when not stored): what an
+	// edit names.
+	ID        int64   `json:"id,omitempty"`
 	SpeakerID string  `json:"speaker_id,omitempty"`
 	Speaker   string  `json:"speaker"` // display name
 	Start     float64 `json:"start"`
