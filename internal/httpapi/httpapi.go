@@ -134,6 +134,8 @@ func New(o Options) http.Handler {
 	mux.HandleFunc("GET /api/meetings/{id}/recording", a.recording)
 	mux.HandleFunc("POST /api/search", a.search)
 	mux.HandleFunc("POST /api/meetings/list", a.listMeetings)
+	mux.HandleFunc("GET /api/meetings/{id}/edits", a.edits)
+	mux.HandleFunc("POST /api/meetings/{id}/edits", a.edit)
 	mux.HandleFunc("POST /api/transcriptions", a.upload)
 	mux.HandleFunc("GET /api/transcriptions/{id}", a.uploadStatus)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, _ *http.Request) {

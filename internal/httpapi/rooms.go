@@ -34,6 +34,8 @@ type RoomStore interface {
 	Search(ctx context.Context, q store.SearchQuery) ([]store.Hit, error)
 	Meetings(ctx context.Context, subject string, keyHashes []string, limit int) ([]store.MeetingSummary, error)
 	PendingJobKeys(ctx context.Context) ([]string, error)
+	Edit(ctx context.Context, meetingID, actor, name string, req store.EditRequest) (store.EditRecord, error)
+	Edits(ctx context.Context, meetingID string) ([]store.EditRecord, error)
 }
 
 // MinNewRoomID is the shortest id a new room may have: shorter names are

@@ -44,6 +44,7 @@ const (
 	CodeBadAudio        Code = 4025 // REST API: an upload that is not audio Parley decodes
 	CodeNoRecording     Code = 4026 // this server does not record meetings
 	CodeQuota           Code = 4027 // REST API: the user's upload quota is used
+	CodeEditConflict    Code = 4028 // REST API: a transcript edit that no longer applies (nothing to undo, changed since)
 
 	// Limits on one client address and on the whole server.
 	CodeTooManySockets  Code = 4030 // too many signalling sockets open from one address
@@ -96,6 +97,7 @@ var registry = map[Code]struct {
 	CodeNoTranscription: {"transcription_unavailable", http.StatusNotImplemented},
 	CodeNoRecording:     {"recording_unavailable", http.StatusNotImplemented},
 	CodeQuota:           {"quota_exceeded", http.StatusRequestEntityTooLarge},
+	CodeEditConflict:    {"edit_conflict", http.StatusConflict},
 	CodeRoomEnded:       {"room_ended", http.StatusNotFound},
 	CodeNotFound:        {"not_found", http.StatusNotFound},
 	CodeLimit:           {"limit_exceeded", http.StatusTooManyRequests},
