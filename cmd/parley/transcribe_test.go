@@ -162,7 +162,7 @@ func TestTranscribeLyingLengthWarns(t *testing.T) {
 }
 
 func TestTranscribeUsage(t *testing.T) {
-	for _, args := range [][]string{{}, {"a.wav", "b.wav"}, {"--format", "docx", "a.wav"}, {"--track", "noequals"}, {"--track", "x=a.wav", "b.wav"}, {"--diarize", "maybe", "a.wav"}} {
+	for _, args := range [][]string{{}, {"a.wav", "b.wav"}, {"--format", "pdf", "a.wav"}, {"--track", "noequals"}, {"--track", "x=a.wav", "b.wav"}, {"--diarize", "maybe", "a.wav"}} {
 		if _, _, code := transcribeCmd(t, args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)
 		}
