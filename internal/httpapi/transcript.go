@@ -6,8 +6,8 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"strings"
 
+	"github.com/parleyhq/parley/internal/room"
 	"github.com/parleyhq/parley/internal/signal"
 	"github.com/parleyhq/parley/internal/store"
 	"github.com/parleyhq/parley/internal/transcript"
@@ -33,7 +33,7 @@ func serveTranscript(w http.ResponseWriter, r *http.Request, ts Transcripts) {
 		return
 	}
 	id := r.PathValue("id")
-	if !strings.HasPrefix(id, "MT_") || len(id) > 64 {
+	if !room.ValidMeetingID(id) {
 		writeError(w, errNoMeeting)
 		return
 	}

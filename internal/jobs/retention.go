@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/internal/objects"
+	"github.com/parleyhq/parley/internal/room"
 	"github.com/parleyhq/parley/internal/store"
 )
 
@@ -34,7 +35,7 @@ type Deleter struct {
 // why (Detail). ErrNotFound (from the store) when there is no such
 // meeting.
 func (d *Deleter) Delete(ctx context.Context, id string, by store.AuditEntry) (store.Deleted, error) {
-	if !validMeetingID(id) {
+	if !room.ValidMeetingID(id) {
 		return store.Deleted{}, fmt.Errorf("%w: meeting id %q", store.ErrInvalid, id)
 	}
 	del, err := d.Store.DeleteMeeting(ctx, id, FinalizeKey(id), UploadKey(id))
@@ -79,21 +80,6 @@ func (d *Deleter) log() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return d.Logger
-}
-
-// validMeetingID: the ids the server makes ("MT_" and letters or
-// digits), so that one can never name a path outside the spool.
-func validMeetingID(id string) bool {
-	rest, ok := strings.CutPrefix(id, "MT_")
-	if !ok || rest == "" || len(id) > 64 {
-		return false
-	}
-	for _, c := range rest {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // Retention deletes, once a day, every meeting older than its room's

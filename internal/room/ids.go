@@ -47,7 +47,7 @@ func NewRoomID() string {
 }
 
 // reservedIDs are page paths of the web client, never room ids.
-var reservedIDs = map[string]bool{"transcribe": true}
+var reservedIDs = map[string]bool{"transcribe": true, "meetings": true}
 
 // ValidRoomID reports whether id is a well-formed room id (and not a
 // page's path, like "transcribe").
@@ -129,6 +129,22 @@ func (r *Room) uniqueNameLocked(name string) string {
 // NewMeetingID is a fresh meeting id (120 random bits): a live meeting's,
 // or an uploaded recording's.
 func NewMeetingID() string { return newID("MT_") + newID("") }
+
+// ValidMeetingID reports whether id has the shape of the ids the server
+// gives meetings ("MT_" and letters, digits, '_' or '-'; uploads' too),
+// so that one never names a path outside a meeting's folder.
+func ValidMeetingID(id string) bool {
+	rest, ok := strings.CutPrefix(id, "MT_")
+	if !ok || rest == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range rest {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 func newID(prefix string) string {
 	const alphabet = "abcdefghijklmnopqrstuvwxyz234567"

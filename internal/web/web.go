@@ -6,6 +6,9 @@
 //
 //	GET /                      home page (new meeting or room, join by code, my rooms)
 //	GET /{room}                pre-join and meeting page, for a valid room id
+//	GET /transcribe            upload a recording to transcribe
+//	GET /meetings              my meetings, search across their transcripts
+//	GET /meetings/{id}         one meeting's transcript: read, find, correct, download
 //	GET /static/{version}/…    assets, cached for a year (the version changes
 //	                           whenever any embedded file changes)
 //
@@ -62,6 +65,8 @@ type Handler struct {
 	home       *asset
 	meeting    *asset
 	transcribe *asset // the upload page
+	meetings   *asset // my meetings and search
+	viewer     *asset // one meeting's transcript
 	missing    *asset
 }
 
@@ -102,7 +107,8 @@ func New(o Options) (*Handler, error) {
 		}
 		h.assets[p] = newAsset(p, b)
 	}
-	for name, dst := range map[string]**asset{"home.html": &h.home, "meeting.html": &h.meeting, "transcribe.html": &h.transcribe, "404.html": &h.missing} {
+	for name, dst := range map[string]**asset{"home.html": &h.home, "meeting.html": &h.meeting, "transcribe.html": &h.transcribe,
+		"meetings.html": &h.meetings, "viewer.html": &h.viewer, "404.html": &h.missing} {
 		a, ok := h.assets[name]
 		if !ok {
 			return nil, &fs.PathError{Op: "load", Path: name, Err: fs.ErrNotExist}
@@ -178,6 +184,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.page(w, r, h.home, http.StatusOK)
 	case p == "/transcribe":
 		h.page(w, r, h.transcribe, http.StatusOK)
+	case p == "/meetings":
+		h.page(w, r, h.meetings, http.StatusOK)
+	case strings.HasPrefix(p, "/meetings/") && room.ValidMeetingID(strings.TrimPrefix(p, "/meetings/")):
+		h.page(w, r, h.viewer, http.StatusOK)
 	case strings.HasPrefix(p, "/static/"):
 		h.static(w, r, strings.TrimPrefix(p, "/static/"))
 	case room.ValidRoomID(strings.TrimPrefix(p, "/")):

@@ -65,6 +65,14 @@ func TestRoutes(t *testing.T) {
 		{prefix, 404, "", ""},
 		{"/static/", 404, "", ""},
 		{"/favicon.ico", 301, "", ""},
+		{"/transcribe", 200, "text/html; charset=utf-8", `id="upload-form"`},
+		{"/meetings", 200, "text/html; charset=utf-8", `id="search-form"`},
+		{"/meetings/MT_abc123", 200, "text/html; charset=utf-8", `id="transcript"`},
+		{"/meetings/", 404, "", ""},
+		{"/meetings/MT_", 404, "", ""},
+		{"/meetings/MT_a/b", 404, "", ""},
+		{"/meetings/../meetings", 404, "", ""},
+		{"/viewer.html", 404, "", ""},
 	} {
 		w := get(h, c.path)
 		if w.Code != c.status {
@@ -137,6 +145,8 @@ func TestVersionFollowsContent(t *testing.T) {
 		"home.html":       {Data: []byte(`<script src="{{static}}/a.js"></script>`)},
 		"meeting.html":    {Data: []byte(`m`)},
 		"transcribe.html": {Data: []byte(`t`)},
+		"meetings.html":   {Data: []byte(`l`)},
+		"viewer.html":     {Data: []byte(`v`)},
 		"404.html":        {Data: []byte(`x`)},
 		"a.js":            {Data: []byte(`1`)},
 	}

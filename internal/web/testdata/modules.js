@@ -90,10 +90,15 @@ async (base) => {
 
   const { speakersOf } = await import(`${base}/js/sharedmic.js`);
   eq('people sharing a microphone', ['3', '2', '20', '21', '1', '', 'x', '2.5', '-4'].map(speakersOf), [3, 2, 20, 0, 0, 0, 0, 0, 0]);
-  const { micSharing, transcriptURL } = await import(`${base}/js/room.js`);
+  const { micSharing } = await import(`${base}/js/room.js`);
+  const { transcriptURL } = await import(`${base}/js/api.js`);
   eq('shared_mic fields', [micSharing({ shared: false, speakers: 3 }), micSharing({ shared: true, speakers: 0 }), micSharing({ shared: true, speakers: 4 })],
     [{ shared_mic: false }, { shared_mic: true }, { shared_mic: true, speakers: 4 }]);
   eq('transcript link', transcriptURL('MT_a b', 'vtt'), '/api/meetings/MT_a%20b/transcript?format=vtt');
+
+  const { clock, duration } = await import(`${base}/js/docs.js`);
+  eq('clock', [clock(0), clock(61.9), clock(3725), clock(-3)], ['0:00', '1:01', '1:02:05', '0:00']);
+  eq('duration', [duration(40), duration(720), duration(3900)], ['40 s', '12 min', '1 h 05 min']);
 
   const { tn, t } = await import(`${base}/js/i18n.js`);
   eq('plural', [tn('participantCount', 1), tn('participantCount', 2), tn('participantCount', 0)], ['1 participant', '2 participants', '0 participants']);

@@ -68,3 +68,16 @@ export function ownerHeaders(roomId) {
   const ct = creatorToken(roomId);
   return ct ? { 'X-Parley-Creator': ct } : {};
 }
+
+// TRANSCRIPT_FORMATS are the transcript downloads the server offers
+// (GET /api/meetings/{id}/transcript?format=…).
+export const TRANSCRIPT_FORMATS = ['odt', 'docx', 'txt', 'md', 'vtt', 'srt', 'json', 'rttm'];
+
+// transcriptURL is the same-origin address of a meeting's transcript.
+// The meeting key this browser got on joining goes in the link: a link
+// cannot send a header, and nobody without the key may read the meeting.
+export function transcriptURL(meetingId, format) {
+  const key = meetingKey(meetingId);
+  return `/api/meetings/${encodeURIComponent(meetingId)}/transcript?format=${encodeURIComponent(format)}` +
+    (key ? `&key=${encodeURIComponent(key)}` : '');
+}

@@ -26,7 +26,7 @@
 import { Signalling } from './signalling.js';
 import { Publisher, Subscriber, limitCamera } from './peers.js';
 import { captureScreen } from './media.js';
-import { joinToken, meetingKey, setMeetingKey } from './api.js';
+import { joinToken, meetingKey, setMeetingKey, transcriptURL } from './api.js';
 import { Access } from './access.js';
 
 export const State = Object.freeze({
@@ -51,18 +51,6 @@ export const Code = Object.freeze({
   NO_SUCH_PARTICIPANT: 4048,
 });
 
-// TRANSCRIPT_FORMATS are the transcript downloads the server offers
-// (GET /api/meetings/{id}/transcript?format=…).
-export const TRANSCRIPT_FORMATS = ['odt', 'docx', 'txt', 'md', 'vtt', 'srt', 'json', 'rttm'];
-
-// transcriptURL is the same-origin address of a meeting's transcript.
-// The meeting key this browser got on joining goes in the link: a link
-// cannot send a header, and nobody without the key may read the meeting.
-export function transcriptURL(meetingId, format) {
-  const key = meetingKey(meetingId);
-  return `/api/meetings/${encodeURIComponent(meetingId)}/transcript?format=${encodeURIComponent(format)}` +
-    (key ? `&key=${encodeURIComponent(key)}` : '');
-}
 
 // MAX_MIC_SPEAKERS is the most people the server accepts on one shared
 // microphone (docs/protocol.md, shared_mic).

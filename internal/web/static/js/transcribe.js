@@ -6,10 +6,8 @@
 
 import { $, el, clear } from './dom.js';
 import { t, translate, bindLanguageSelect, onLanguage } from './i18n.js';
-import { getSession, setMeetingKey, ApiError } from './api.js';
+import { getSession, setMeetingKey, ApiError, TRANSCRIPT_FORMATS } from './api.js';
 import { mountAccount } from './account.js';
-
-const FORMATS = ['odt', 'docx', 'txt', 'md', 'vtt', 'srt', 'json', 'rttm'];
 
 translate();
 bindLanguageSelect($('#language'));
@@ -133,7 +131,7 @@ async function follow() {
 function done() {
   bar.value = 100;
   clear(links);
-  for (const f of FORMATS) {
+  for (const f of TRANSCRIPT_FORMATS) {
     const href = `${current.transcript_url}?format=${f}&key=${encodeURIComponent(current.key)}`;
     links.append(el('li', {}, el('a', { href, download: '', dataset: { format: f } }, f.toUpperCase())));
   }

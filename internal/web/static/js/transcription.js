@@ -8,27 +8,10 @@
 
 import { $, el, icon, clear, setButton, setIconButton } from './dom.js';
 import { t, language, onLanguage } from './i18n.js';
-import { State, TRANSCRIPT_FORMATS, transcriptURL } from './room.js';
+import { State } from './room.js';
+import { transcriptURL } from './api.js';
+import { formatLinks } from './docs.js';
 import { toast } from './toasts.js';
-
-// The strings naming each download, by format.
-export const FORMAT_LABELS = {
-  odt: 'formatOdt',
-  docx: 'formatDocx',
-  txt: 'formatTxt',
-  md: 'formatMd',
-  vtt: 'formatVtt',
-  srt: 'formatSrt',
-  json: 'formatJson',
-  rttm: 'formatRttm',
-};
-
-// formatLinks returns one download link per transcript format of a
-// meeting (same origin; the server names the file).
-export function formatLinks(meetingId) {
-  return TRANSCRIPT_FORMATS.map((f) => el('li', {},
-    el('a', { href: transcriptURL(meetingId, f), download: '', dataset: { format: f } }, t(FORMAT_LABELS[f]))));
-}
 
 // transcriptExists asks the server whether a meeting has a transcript
 // (transcription may have been on before we joined).

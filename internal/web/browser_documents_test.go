@@ -1,0 +1,218 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/parleyhq/parley/internal/server"
+	"github.com/parleyhq/parley/internal/testkit/client"
+	"github.com/parleyhq/parley/internal/transcript"
+)
+
+// keptMeeting is a finished meeting made for the test: a pion client
+// joined it (so a key exists, as a browser would keep), its transcript
+// written as the live pipeline would have.
+type keptMeeting struct {
+	id, key string
+	segs    []int64
+}
+
+func keepMeeting(t *testing.T, srv *server.Server, roomID, who string, lines ...string) keptMeeting {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := client.Connect(ctx, srv.URL(), client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.Join(ctx, roomID, who)
+	if err != nil || m.MeetingKey == "" {
+		t.Fatalf("join %s: %v %s", roomID, err, m.Raw)
+	}
+	km := keptMeeting{id: m.MeetingID, key: m.MeetingKey}
+	if err := srv.Store.CreateMeeting(ctx, transcript.Meeting{ID: km.id, Title: roomID, Started: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Store.AppendEvent(ctx, km.id, transcript.Event{At: 0, Kind: transcript.TranscriptionOn})
+	ids := map[string]string{}
+	for i, l := range lines {
+		spk, text, _ := strings.Cut(l, ": ")
+		if ids[spk] == "" {
+			ids[spk] = fmt.Sprintf("PA_%c", 'a'+len(ids))
+		}
+		srv.Store.PutSpeaker(ctx, km.id, transcript.Speaker{ID: ids[spk], Name: spk})
+		id, err := srv.Store.AppendSegment(ctx, km.id, transcript.Segment{SpeakerID: ids[spk], Speaker: spk, Start: float64(4*i + 1), End: float64(4*i + 4), Text: text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		km.segs = append(km.segs, id)
+	}
+	c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, live := srv.Rooms.Room(roomID); !live {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still live", roomID)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return km
+}
+
+// TestBrowserMeetingDocuments: My meetings lists the finished meetings
+// whose keys the browser kept; a search finds a sentence of another
+// meeting (French elision typed, accents folded) and opens the viewer at
+// it; in the viewer the owner renames a speaker (every line, the legend
+// and every export change), edits a sentence and undoes it, and finds a
+// word; a browser without those keys lists nothing, finds nothing and
+// gets "not found" for the meeting's page (the API's 404).
+func TestBrowserMeetingDocuments(t *testing.T) {
+	srv, _ := startServer(t)
+	council := keepMeeting(t, srv, "council-budget-room", "Ada",
+		"SPEAKER_1: Good morning everyone and welcome.",
+		"SPEAKER_2: The budget is late by two weeks.",
+		"SPEAKER_2: We need a decision today.",
+		"SPEAKER_1: Let us vote on it.")
+	harbour := keepMeeting(t, srv, "harbour-works-room", "Ada",
+		"Marc: Passons à l’ordre du jour : les travaux du port.",
+		"Inès: Le chantier commence en été.")
+	secret := keepMeeting(t, srv, "secret-board-room", "Eve",
+		"Eve: The merger with Northwind stays secret; the budget too.")
+
+	b := newBrowser(t, "Ada", browserOptions{noDevices: true})
+	b.navigate(t, srv.URL()+"/")
+	evalJS[bool](t, b, fmt.Sprintf(`(localStorage.setItem('parley.key.%s', %s), localStorage.setItem('parley.key.%s', %s), localStorage.setItem('parley.lang', '"en"'), true)`,
+		council.id, jsString(`"`+council.key+`"`), harbour.id, jsString(`"`+harbour.key+`"`)))
+
+	// My meetings: the two kept, newest first.
+	b.navigate(t, srv.URL()+"/meetings")
+	b.waitJS(t, 15*time.Second, "two meetings listed",
+		`document.querySelectorAll('#meetings-body tr').length === 2 && document.querySelector('#meetings-body tr th').textContent === 'harbour-works-room'`,
+		`document.querySelector('#meetings-status').textContent + ' ' + document.querySelector('#meetings-body').textContent`)
+	row := evalJS[string](t, b, `[...document.querySelectorAll('#meetings-body tr')[1].children].map(c => c.textContent).join('|')`)
+	if !strings.Contains(row, "council-budget-room|") || !strings.Contains(row, "|SPEAKER_1, SPEAKER_2|Final|No") {
+		t.Errorf("council row: %q", row)
+	}
+	axCheck(t, b, "my meetings", 1)
+
+	// Search: the French sentence, typed with an elision and without accents.
+	fill(t, b, "#search-q", "l'ordre du JOUR travaux")
+	b.click(t, "#search-form button[type=submit]")
+	b.waitJS(t, 10*time.Second, "one hit", `document.querySelectorAll('#search-hits li').length === 1`, `document.querySelector('#search-results').textContent`)
+	hit := evalJS[string](t, b, `document.querySelector('#search-hits li').textContent + '|' + [...document.querySelectorAll('#search-hits mark')].map(m => m.textContent).join(',')`)
+	if !strings.Contains(hit, "Passons à l’ordre du jour") || !strings.Contains(hit, "Marc · harbour-works-room") || !strings.HasSuffix(hit, "|ordre,du,jour,travaux,du") {
+		t.Errorf("hit: %q", hit)
+	}
+	b.click(t, "#search-hits a")
+	b.waitJS(t, 15*time.Second, "the viewer at the sentence found",
+		fmt.Sprintf(`location.pathname === '/meetings/%s' && document.querySelector('.seg--target') && document.querySelector('.seg--target').id === 's%d'
+			&& document.activeElement === document.querySelector('.seg--target')`, harbour.id, harbour.segs[0]),
+		`location.href + ' ' + (document.querySelector('#viewer-error').textContent)`)
+	// Nothing of a meeting this browser has no key to.
+	b.navigate(t, srv.URL()+"/meetings")
+	fill(t, b, "#search-q", "budget")
+	b.click(t, "#search-form button[type=submit]")
+	b.waitJS(t, 10*time.Second, "budget found in the council only", `/^1 result for/.test(document.querySelector('#search-results-title').textContent)`,
+		`document.querySelector('#search-results').textContent`)
+	if txt := evalJS[string](t, b, `document.querySelector('#search-hits').textContent`); strings.Contains(txt, "Northwind") || !strings.Contains(txt, "late by two weeks") {
+		t.Errorf("budget hits: %q", txt)
+	}
+
+	// The viewer: turns, colours, events, find.
+	b.navigate(t, srv.URL()+"/meetings/"+council.id)
+	b.waitJS(t, 15*time.Second, "the council transcript", `document.querySelectorAll('#transcript .turn').length === 3 && document.querySelector('#viewer-title').textContent === 'council-budget-room'`,
+		`document.querySelector('#viewer-status').textContent + document.querySelector('#viewer-error').textContent`)
+	turns := evalJS[string](t, b, `[...document.querySelectorAll('#transcript .turn')].map(s => s.className + ':' + s.querySelector('.turn__name').textContent + ':' + s.querySelector('.turn__text').textContent).join('|')`)
+	if turns != "turn spk-0:SPEAKER_1:Good morning everyone and welcome.|turn spk-1:SPEAKER_2:The budget is late by two weeks. We need a decision today.|turn spk-0:SPEAKER_1:Let us vote on it." {
+		t.Errorf("turns: %q", turns)
+	}
+	if ev := evalJS[string](t, b, `document.querySelector('#transcript .event').textContent`); ev != "0:00 Transcription started" {
+		t.Errorf("event: %q", ev)
+	}
+	fill(t, b, "#find-q", "BUDGET")
+	b.waitJS(t, 5*time.Second, "one match", `document.querySelector('#find-count').textContent === '1 of 1' && document.querySelector('#transcript mark.current').textContent === 'budget'`,
+		`document.querySelector('#find-count').textContent`)
+	fill(t, b, "#find-q", "")
+	axCheck(t, b, "viewer", 4)
+
+	// Rename SPEAKER_2 everywhere.
+	b.click(t, `.turn[data-speaker="PA_b"] [data-action=rename]`)
+	fill(t, b, "#rename-input", "Claire Dubois")
+	b.click(t, `form.rename button[type=submit]`)
+	b.waitJS(t, 10*time.Second, "Claire everywhere",
+		`[...document.querySelectorAll('.turn__name')].map(n => n.textContent).join(',') === 'SPEAKER_1,Claire Dubois,SPEAKER_1'
+			&& [...document.querySelectorAll('#viewer-speakers li')].map(n => n.textContent).join(',') === 'SPEAKER_1,Claire Dubois'`,
+		`document.querySelector('#viewer-error').textContent`)
+	for _, f := range []string{"txt", "md", "vtt", "srt", "json", "rttm"} {
+		body := evalJS[string](t, b, fmt.Sprintf(`fetch(document.querySelector('#viewer-exports a[data-format=%s]').href).then(r => r.text())`, f))
+		if !strings.Contains(body, "Claire") || strings.Contains(body, "SPEAKER_2") {
+			t.Errorf("%s export after the rename:\n%s", f, body)
+		}
+	}
+
+	// Edit a sentence, then undo it.
+	b.click(t, `.turn[data-speaker="PA_b"] [data-action=edit]`)
+	fill(t, b, fmt.Sprintf("#text-%d", council.segs[1]), "The budget is on time.")
+	b.click(t, fmt.Sprintf(`#text-%d ~ .edit__actions [data-action=save]`, council.segs[1]))
+	b.waitJS(t, 10*time.Second, "the edit saved", `document.querySelector('#viewer-status').textContent === 'Change saved.' && !document.querySelector('#edit-undo').disabled`,
+		`document.querySelector('#viewer-error').textContent`)
+	b.click(t, `[data-action=done]`)
+	b.waitJS(t, 5*time.Second, "the edited sentence", fmt.Sprintf(`document.querySelector('#s%d').textContent === 'The budget is on time.'`, council.segs[1]), "")
+	hist := evalJS[string](t, b, `document.querySelector('#edit-history-list').textContent`)
+	if !strings.Contains(hist, "Changed “The budget is late by two weeks.” to “The budget is on time.”") || !strings.Contains(hist, "Renamed SPEAKER_2 to Claire Dubois") {
+		t.Errorf("history: %q", hist)
+	}
+	b.click(t, "#edit-undo")
+	b.waitJS(t, 10*time.Second, "the edit undone", fmt.Sprintf(`document.querySelector('#s%d') && document.querySelector('#s%d').textContent === 'The budget is late by two weeks.'`, council.segs[1], council.segs[1]),
+		`document.querySelector('#viewer-error').textContent`)
+	if txt := evalJS[string](t, b, `fetch(document.querySelector('#viewer-exports a[data-format=txt]').href).then(r => r.text())`); !strings.Contains(txt, "Claire Dubois: The budget is late by two weeks.") {
+		t.Errorf("txt after the undo:\n%s", txt)
+	}
+	// At 320 px wide (a phone), nothing scrolls sideways, on either page.
+	b.do(t, chromedp.EmulateViewport(320, 640))
+	b.waitJS(t, 5*time.Second, "the phone layout", `window.innerWidth === 320`, "")
+	for _, page := range []string{"/meetings/" + council.id, "/meetings"} {
+		b.navigate(t, srv.URL()+page)
+		b.waitJS(t, 10*time.Second, page+" at 320 px", `document.querySelector('#transcript .turn, #meetings-body tr') !== null`, "")
+		if w := evalJS[int](t, b, `document.documentElement.scrollWidth`); w > 320 {
+			t.Errorf("%s is %d px wide at 320 px: %s", page, w, evalJS[string](t, b, `[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 321).map(e => e.tagName + '.' + e.className + '#' + e.id + ':' + Math.round(e.getBoundingClientRect().right)).slice(0, 12).join(' ')`))
+		}
+	}
+	if p := b.pageProblems(t); len(p) > 0 {
+		t.Fatalf("page problems: %v", p)
+	}
+
+	// Another browser, without those keys: nothing listed, nothing found,
+	// the meeting's page says it is not there.
+	o := newBrowser(t, "Outsider", browserOptions{noDevices: true})
+	o.navigate(t, srv.URL()+"/meetings")
+	o.waitJS(t, 15*time.Second, "no meetings", `document.querySelector('#meetings-status').textContent.startsWith('No meetings yet') && document.querySelector('#meetings-table').hidden`,
+		`document.querySelector('#meetings-status').textContent`)
+	for _, q := range []string{"budget", "merger Northwind", "ordre du jour"} {
+		fill(t, o, "#search-q", q)
+		o.click(t, "#search-form button[type=submit]")
+		o.waitJS(t, 10*time.Second, "nothing found for "+q, fmt.Sprintf(`document.querySelector('#search-results-title').textContent === 'Nothing found for “%s”.'`, q),
+			`document.querySelector('#search-results').textContent`)
+	}
+	for _, id := range []string{council.id, secret.id} {
+		o.navigate(t, srv.URL()+"/meetings/"+id)
+		o.waitJS(t, 10*time.Second, "not found", `!document.querySelector('#viewer-missing').hidden && document.querySelector('#viewer-doc').hidden && document.querySelector('#transcript').textContent === ''`, "")
+		if code := evalJS[int](t, o, fmt.Sprintf(`fetch('/api/meetings/%s/transcript').then(r => r.status)`, id)); code != 404 {
+			t.Errorf("the outsider's transcript request: %d", code)
+		}
+	}
+}
+
+// fill sets an input's value as typing would, and tells the page.
+func fill(t *testing.T, b *browser, sel, value string) {
+	t.Helper()
+	evalJS[bool](t, b, `(() => { const e = document.querySelector(`+jsString(sel)+`); e.value = `+jsString(value)+`;
+		e.dispatchEvent(new Event('input', {bubbles: true})); return true; })()`)
+}
