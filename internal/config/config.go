@@ -49,6 +49,13 @@ type Config struct {
 	// believed when counting requests per address.
 	TrustedProxies []string `name:"trusted-proxies" help:"addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client, comma separated (empty: the TCP peer is the client)"`
 
+	// An OpenAI-compatible chat-completions server the organisation runs
+	// writes each meeting's summary; without one, nothing is summarised
+	// and nothing is sent anywhere.
+	LLMURL   string `name:"llm-url" help:"base URL of an OpenAI-compatible chat-completions server that writes meeting summaries, e.g. http://llm.internal:8000 (empty: no summaries)"`
+	LLMModel string `name:"llm-model" help:"model name for --llm-url"`
+	LLMKey   string `name:"llm-key" help:"API key for --llm-url (prefer the environment variable PARLEY_LLM_KEY)"`
+
 	Media  Media  `name:"media"`
 	Speech Speech `name:"speech"`
 	Limits Limits `name:"limits"`
@@ -181,6 +188,16 @@ func (c *Config) Validate() error {
 	}
 	if c.RetainRecordings < 0 {
 		bad("retain-recordings must be 0 (keep) or positive")
+	}
+	if c.LLMURL != "" {
+		if u, err := url.Parse(c.LLMURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("llm-url %q: want http(s)://host[:port]", c.LLMURL)
+		}
+		if c.LLMModel == "" {
+			bad("llm-model is required with --llm-url")
+		}
+	} else if c.LLMModel != "" || c.LLMKey != "" {
+		bad("llm-model and llm-key need --llm-url")
 	}
 	if c.RetainTranscripts < 0 {
 		bad("retain-transcripts must be 0 (keep) or positive")

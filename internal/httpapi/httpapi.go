@@ -62,6 +62,9 @@ type Options struct {
 	Uploads UploadOptions
 	// Recordings holds meetings' recordings (nil: recording is off).
 	Recordings objects.Store
+	// Summaries queues meeting summaries (nil: no language model is
+	// configured, and none is ever asked for).
+	Summaries Summaries
 }
 
 // New returns the server's HTTP handler.
@@ -134,6 +137,8 @@ func New(o Options) http.Handler {
 	mux.HandleFunc("GET /api/meetings/{id}/recording", a.recording)
 	mux.HandleFunc("POST /api/search", a.search)
 	mux.HandleFunc("POST /api/meetings/list", a.listMeetings)
+	mux.HandleFunc("GET /api/meetings/{id}/summary", a.summary)
+	mux.HandleFunc("POST /api/meetings/{id}/summary", a.regenerateSummary)
 	mux.HandleFunc("GET /api/meetings/{id}/edits", a.edits)
 	mux.HandleFunc("POST /api/meetings/{id}/edits", a.edit)
 	mux.HandleFunc("POST /api/transcriptions", a.upload)

@@ -15,6 +15,7 @@ import (
 	"github.com/parleyhq/parley/internal/room"
 	"github.com/parleyhq/parley/internal/signal"
 	"github.com/parleyhq/parley/internal/store"
+	"github.com/parleyhq/parley/internal/transcript"
 )
 
 // RoomStore keeps rooms, meeting grants and the audit log.
@@ -36,6 +37,7 @@ type RoomStore interface {
 	PendingJobKeys(ctx context.Context) ([]string, error)
 	Edit(ctx context.Context, meetingID, actor, name string, req store.EditRequest) (store.EditRecord, error)
 	Edits(ctx context.Context, meetingID string) ([]store.EditRecord, error)
+	Summary(ctx context.Context, meetingID string) (*transcript.Summary, error)
 }
 
 // MinNewRoomID is the shortest id a new room may have: shorter names are

@@ -54,9 +54,12 @@ type SpooledMic struct {
 // (and syncs) the shared microphones' spools and enqueues the finalize
 // job, which diarizes them later, in this process or after a restart.
 type Finisher struct {
-	Store  Store
-	Wake   func() // the runner's Wake (optional)
-	Logger *slog.Logger
+	Store Store
+	Wake  func() // the runner's Wake (optional)
+	// Summaries, when set, queues each meeting's summary; it runs once
+	// the meeting's other jobs are done.
+	Summaries *Summaries
+	Logger    *slog.Logger
 }
 
 var _ speech.Finisher = (*Finisher)(nil)
@@ -66,6 +69,13 @@ func (f *Finisher) FinishMeeting(ctx context.Context, meetingID string, mics []s
 	log := f.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if f.Summaries != nil {
+		defer func() {
+			if err := f.Summaries.Enqueue(ctx, meetingID, false); err != nil {
+				log.Error("summary job not queued", "meeting", meetingID, "err", err)
+			}
+		}()
 	}
 	job := Finalize{MeetingID: meetingID}
 	for _, mic := range mics {

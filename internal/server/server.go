@@ -31,6 +31,7 @@ import (
 	"github.com/parleyhq/parley/internal/signal"
 	"github.com/parleyhq/parley/internal/speech"
 	"github.com/parleyhq/parley/internal/store"
+	"github.com/parleyhq/parley/internal/summary"
 	"github.com/parleyhq/parley/internal/web"
 )
 
@@ -53,6 +54,7 @@ type Server struct {
 	deleter   *jobs.Deleter
 	retention *jobs.Retention
 	uploads   *jobs.Uploads    // nil without a speech engine
+	summaries *jobs.Summaries  // nil without --llm-url
 	Recorder  *record.Recorder // nil with --recordings off
 	signal    *signal.Server
 	http      *http.Server
@@ -145,6 +147,11 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		s.uploads = &jobs.Uploads{Store: s.Store, Dir: uploadDir, Engine: s.Engine, Wake: s.Jobs.Wake, Logger: log.With("part", "jobs")}
 		s.Jobs.Handlers[jobs.KindUpload] = s.uploads.Handler()
 	}
+	if cfg.LLMURL != "" {
+		s.summaries = &jobs.Summaries{Store: s.Store, Wake: s.Jobs.Wake, Logger: log.With("part", "summary"),
+			Client: &summary.Client{URL: cfg.LLMURL, Model: cfg.LLMModel, Key: cfg.LLMKey}}
+		s.Jobs.Handlers[jobs.KindSummary] = s.summaries.Handler()
+	}
 	if n := jobs.CleanPartial(uploadDir); n > 0 {
 		log.Info("removed partial uploads (left by a crash)", "files", n)
 	}
@@ -162,7 +169,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if s.Engine != nil {
 		s.Speech, err = speech.NewService(speech.LiveConfig{Engine: s.Engine, Store: s.Store,
 			SpoolDir: spoolDir, Logger: log.With("part", "speech"), Registerer: reg,
-			Finisher: &jobs.Finisher{Store: s.Store, Wake: s.Jobs.Wake, Logger: log.With("part", "jobs")}})
+			Finisher: &jobs.Finisher{Store: s.Store, Wake: s.Jobs.Wake, Summaries: s.summaries, Logger: log.With("part", "jobs")}})
 		if err != nil {
 			s.SFU.Close()
 			s.Engine.Close()
@@ -210,6 +217,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Keys:         keys,
 		Uploads:      s.uploadOptions(uploadDir, cfg.UploadMax),
 		Recordings:   recordings,
+		Summaries:    summaries(s.summaries),
 		DeleteMeeting: func(ctx context.Context, id string, by store.AuditEntry) error {
 			_, err := s.deleter.Delete(ctx, id, by)
 			return err
@@ -354,4 +362,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	errs = append(errs, s.Store.Close())
 	return errors.Join(errs...)
+}
+
+// summaries is the summary queue as the HTTP API sees it: nil (no
+// summaries) without --llm-url.
+func summaries(s *jobs.Summaries) httpapi.Summaries {
+	if s == nil {
+		return nil
+	}
+	return s
 }

@@ -45,6 +45,7 @@ const (
 	CodeNoRecording     Code = 4026 // this server does not record meetings
 	CodeQuota           Code = 4027 // REST API: the user's upload quota is used
 	CodeEditConflict    Code = 4028 // REST API: a transcript edit that no longer applies (nothing to undo, changed since)
+	CodeNoSummaries     Code = 4029 // REST API: this server has no language model for summaries
 
 	// Limits on one client address and on the whole server.
 	CodeTooManySockets  Code = 4030 // too many signalling sockets open from one address
@@ -98,6 +99,7 @@ var registry = map[Code]struct {
 	CodeNoRecording:     {"recording_unavailable", http.StatusNotImplemented},
 	CodeQuota:           {"quota_exceeded", http.StatusRequestEntityTooLarge},
 	CodeEditConflict:    {"edit_conflict", http.StatusConflict},
+	CodeNoSummaries:     {"summaries_unavailable", http.StatusNotImplemented},
 	CodeRoomEnded:       {"room_ended", http.StatusNotFound},
 	CodeNotFound:        {"not_found", http.StatusNotFound},
 	CodeLimit:           {"limit_exceeded", http.StatusTooManyRequests},

@@ -82,7 +82,9 @@ type SharedMic struct {
 }
 
 // Finisher does what follows a meeting's transcription once every segment
-// is committed. It owns the spools it is given (and removes them).
+// is committed; it is called for every meeting, with its shared
+// microphones (maybe none). It owns the spools it is given (and removes
+// them).
 type Finisher interface {
 	FinishMeeting(ctx context.Context, meetingID string, mics []SharedMic)
 }
@@ -385,7 +387,7 @@ func (m *meeting) finish(feeds []*feed) {
 	mics := m.mics
 	m.mics = nil
 	m.mu.Unlock()
-	if s.cfg.Finisher != nil && len(mics) > 0 {
+	if s.cfg.Finisher != nil {
 		s.cfg.Finisher.FinishMeeting(ctx, m.info.ID, mics)
 	} else {
 		for _, mic := range mics {

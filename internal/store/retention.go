@@ -55,6 +55,7 @@ func (s *SQLite) DeleteMeeting(ctx context.Context, meetingID string, jobKeys ..
 			{`DELETE FROM events WHERE meeting_id = ?`, &d.Events},
 			{`DELETE FROM revisions WHERE meeting_id = ?`, nil},
 			{`DELETE FROM edits WHERE meeting_id = ?`, nil},
+			{`DELETE FROM summaries WHERE meeting_id = ?`, nil},
 			{`DELETE FROM speakers WHERE meeting_id = ?`, nil},
 			{`DELETE FROM meeting_access WHERE meeting_id = ?`, nil},
 			{`DELETE FROM meetings WHERE id = ?`, nil},

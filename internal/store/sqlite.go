@@ -77,7 +77,7 @@ CREATE TABLE sessions (
 	expires_ms INTEGER NOT NULL
 );
 CREATE INDEX sessions_expires ON sessions(expires_ms);
-`, jobsSchema, retentionSchema, revisionsSchema, recordingRetentionSchema, searchSchema, editsSchema}
+`, jobsSchema, retentionSchema, revisionsSchema, recordingRetentionSchema, searchSchema, editsSchema, summariesSchema}
 
 // OpenSQLite opens (creating if needed) dataDir/parley.db.
 //
@@ -416,6 +416,9 @@ func (s *SQLite) Transcript(ctx context.Context, meetingID string) (*transcript.
 		t.Events = append(t.Events, e)
 	}
 	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if t.Summary, err = s.Summary(ctx, meetingID); err != nil {
 		return nil, err
 	}
 	t.Sort()

@@ -236,6 +236,22 @@ func writeMarkdown(w io.Writer, t *Transcript) error {
 		}
 		fmt.Fprintf(w, "\nSpeakers: %s.\n", strings.Join(names, ", "))
 	}
+	if s := t.Summary; s != nil {
+		fmt.Fprintf(w, "\n## Summary\n\n%s\n", mdEscape.Replace(s.Text))
+		for _, part := range []struct {
+			title string
+			items []Item
+		}{{"Decisions", s.Decisions}, {"Action items", s.Actions}} {
+			if len(part.items) == 0 {
+				continue
+			}
+			fmt.Fprintf(w, "\n## %s\n\n", part.title)
+			for _, it := range part.items {
+				fmt.Fprintf(w, "- %s\n", strings.TrimSpace(mdEscape.Replace(itemBody(it))+" "+itemTimes(t, it)))
+			}
+		}
+		fmt.Fprint(w, "\n## Transcript\n")
+	}
 	for _, it := range items(t) {
 		if it.ev != nil {
 			fmt.Fprintf(w, "\n*[%s] %s.*\n", clock(it.at, "."), mdEscape.Replace(eventText(it.ev)))

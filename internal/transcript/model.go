@@ -77,6 +77,31 @@ type Transcript struct {
 	Speakers []Speaker `json:"speakers"`
 	Segments []Segment `json:"segments"`
 	Events   []Event   `json:"events,omitempty"`
+	Summary  *Summary  `json:"summary,omitempty"`
+}
+
+// Summary is what a language model made of a meeting: a short summary,
+// the decisions and the action items, each item citing the segments
+// (by ID) it comes from.
+type Summary struct {
+	Language  string `json:"language"` // ISO 639-1, the meeting's
+	Text      string `json:"text"`
+	Decisions []Item `json:"decisions"`
+	Actions   []Item `json:"actions"`
+	// Model names the model that wrote it; Dropped counts the citations
+	// it gave that named no segment of the meeting.
+	Model   string    `json:"model,omitempty"`
+	Created time.Time `json:"created,omitzero"`
+	Dropped int       `json:"dropped_citations,omitempty"`
+}
+
+// Item is a decision or an action item: what, for an action who and
+// when if said, and the segments it comes from.
+type Item struct {
+	Text     string  `json:"text"`
+	Who      string  `json:"who,omitempty"`
+	When     string  `json:"when,omitempty"`
+	Segments []int64 `json:"segments"`
 }
 
 // Sort puts segments on one timeline: by start, then end, then speaker, so

@@ -18,7 +18,7 @@ import (
 
 // block is one paragraph of a document.
 type block struct {
-	kind string // title, meta, turn (a heading), text, event
+	kind string // title, meta, section (a heading), item, turn (a heading), text, event
 	text string
 	at   string // the turn's time
 }
@@ -41,6 +41,8 @@ func document(t *Transcript) []block {
 		}
 		out = append(out, block{kind: "meta", text: "Speakers: " + strings.Join(names, ", ") + "."})
 	}
+	out = append(out, summaryBlocks(t)...)
+	out = append(out, block{kind: "section", text: "Transcript"})
 	var turn *block
 	var turnSpeaker string
 	for _, it := range items(t) {
@@ -61,6 +63,70 @@ func document(t *Transcript) []block {
 		turn.text += oneLine.Replace(s.Text)
 	}
 	return out
+}
+
+// summaryBlocks lays out the summary, when there is one: its text, the
+// decisions and the action items, each with the times of the segments
+// it cites.
+func summaryBlocks(t *Transcript) []block {
+	if t.Summary == nil {
+		return nil
+	}
+	out := []block{{kind: "section", text: "Summary"}, {kind: "text", text: t.Summary.Text}}
+	list := func(title string, items []Item) {
+		if len(items) == 0 {
+			return
+		}
+		out = append(out, block{kind: "section", text: title})
+		for _, it := range items {
+			out = append(out, block{kind: "item", text: "• " + itemText(t, it)})
+		}
+	}
+	list("Decisions", t.Summary.Decisions)
+	list("Action items", t.Summary.Actions)
+	return out
+}
+
+// itemText is a decision or action as one line: what, who, when, and
+// the times of the segments it cites.
+func itemText(t *Transcript, it Item) string {
+	if at := itemTimes(t, it); at != "" {
+		return itemBody(it) + " " + at
+	}
+	return itemBody(it)
+}
+
+// itemBody is what, who and when.
+func itemBody(it Item) string {
+	s := it.Text
+	var extra []string
+	if it.Who != "" {
+		extra = append(extra, it.Who)
+	}
+	if it.When != "" {
+		extra = append(extra, it.When)
+	}
+	if len(extra) > 0 {
+		s += " (" + strings.Join(extra, ", ") + ")"
+	}
+	return s
+}
+
+// itemTimes is "[hh:mm:ss, …]", the times of the segments an item cites.
+func itemTimes(t *Transcript, it Item) string {
+	var at []string
+	for _, id := range it.Segments {
+		for _, seg := range t.Segments {
+			if seg.ID == id {
+				at = append(at, clock(seg.Start, ".")[:8])
+				break
+			}
+		}
+	}
+	if len(at) == 0 {
+		return ""
+	}
+	return "[" + strings.Join(at, ", ") + "]"
 }
 
 // xmlText escapes text for an XML element. Control characters and
@@ -110,8 +176,10 @@ func writeODT(w io.Writer, t *Transcript) error {
 		switch b.kind {
 		case "title":
 			fmt.Fprintf(&body, `<text:h text:style-name="Title" text:outline-level="1">%s</text:h>`, xmlText(b.text))
+		case "section":
+			fmt.Fprintf(&body, `<text:h text:style-name="Section" text:outline-level="2">%s</text:h>`, xmlText(b.text))
 		case "turn":
-			fmt.Fprintf(&body, `<text:h text:style-name="Turn" text:outline-level="2">%s <text:span text:style-name="Time">%s</text:span></text:h>`,
+			fmt.Fprintf(&body, `<text:h text:style-name="Turn" text:outline-level="3">%s <text:span text:style-name="Time">%s</text:span></text:h>`,
 				xmlText(b.text), xmlText(b.at))
 		case "event":
 			fmt.Fprintf(&body, `<text:p text:style-name="Event">%s</text:p>`, xmlText(b.text))
@@ -125,6 +193,7 @@ func writeODT(w io.Writer, t *Transcript) error {
 	content := `<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
 		`<office:document-content ` + ns + `><office:automatic-styles>` +
 		`<style:style style:name="Title" style:family="paragraph"><style:paragraph-properties fo:margin-bottom="0.3cm"/><style:text-properties fo:font-size="18pt" fo:font-weight="bold"/></style:style>` +
+		`<style:style style:name="Section" style:family="paragraph"><style:paragraph-properties fo:margin-top="0.5cm" fo:keep-with-next="always"/><style:text-properties fo:font-size="14pt" fo:font-weight="bold"/></style:style>` +
 		`<style:style style:name="Turn" style:family="paragraph"><style:paragraph-properties fo:margin-top="0.35cm" fo:keep-with-next="always"/><style:text-properties fo:font-size="11pt" fo:font-weight="bold"/></style:style>` +
 		`<style:style style:name="Body" style:family="paragraph"><style:paragraph-properties fo:margin-bottom="0.15cm"/></style:style>` +
 		`<style:style style:name="Event" style:family="paragraph"><style:text-properties fo:font-style="italic" fo:color="#555555"/></style:style>` +
@@ -161,8 +230,10 @@ func writeDOCX(w io.Writer, t *Transcript) error {
 		switch b.kind {
 		case "title":
 			body.WriteString(`<w:p><w:pPr><w:pStyle w:val="Title"/></w:pPr>` + run(b.text, "") + `</w:p>`)
+		case "section":
+			body.WriteString(`<w:p><w:pPr><w:pStyle w:val="Heading2"/></w:pPr>` + run(b.text, "") + `</w:p>`)
 		case "turn":
-			body.WriteString(`<w:p><w:pPr><w:pStyle w:val="Heading2"/></w:pPr>` + run(b.text+" ", "") +
+			body.WriteString(`<w:p><w:pPr><w:pStyle w:val="Heading3"/></w:pPr>` + run(b.text+" ", "") +
 				run(b.at, `<w:rPr><w:b w:val="0"/><w:color w:val="666666"/></w:rPr>`) + `</w:p>`)
 		case "event":
 			body.WriteString(`<w:p>` + run(b.text, `<w:rPr><w:i/><w:color w:val="555555"/></w:rPr>`) + `</w:p>`)
@@ -193,7 +264,8 @@ func writeDOCX(w io.Writer, t *Transcript) error {
 	styles := hdr + `<w:styles ` + w14 + `>` +
 		`<w:style w:type="paragraph" w:default="1" w:styleId="Normal"><w:name w:val="Normal"/><w:qFormat/><w:pPr><w:spacing w:after="80"/></w:pPr></w:style>` +
 		style("Title", "Title", `<w:outlineLvl w:val="0"/>`, `<w:sz w:val="36"/>`) +
-		style("Heading2", "heading 2", `<w:outlineLvl w:val="1"/>`, `<w:sz w:val="22"/>`) +
+		style("Heading2", "heading 2", `<w:outlineLvl w:val="1"/>`, `<w:sz w:val="28"/>`) +
+		style("Heading3", "heading 3", `<w:outlineLvl w:val="2"/>`, `<w:sz w:val="22"/>`) +
 		`</w:styles>`
 	document := hdr + `<w:document ` + w14 + `><w:body>` + body.String() + `<w:sectPr/></w:body></w:document>`
 	created := ""

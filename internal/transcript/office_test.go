@@ -19,6 +19,12 @@ func hostile() *Transcript {
 	t.Segments = append(t.Segments,
 		Segment{SpeakerID: "p4", Speaker: "Élodie <b>&amp;", Start: 4000, End: 4001, Text: "ctrl \x01\x08 chars ]]> \u202eevil\u202c and \uFFFE end"})
 	t.Sort()
+	for i := range t.Segments {
+		t.Segments[i].ID = int64(i + 1)
+	}
+	t.Summary = &Summary{Language: "en", Text: "Ada proposed to go forward; bob agreed.",
+		Decisions: []Item{{Text: "Go forward ten meters", Segments: []int64{1}}},
+		Actions:   []Item{{Text: "Send the minutes", Who: "bob", When: "Friday", Segments: []int64{2, 99}}}}
 	return t
 }
 
@@ -79,7 +85,8 @@ func TestOfficeExports(t *testing.T) {
 		}
 		for _, want := range []string{"Transcript: Weekly sync", "Ada Lovelace 00:00:00", "go forward ten meters", "bob 00:00:02",
 			"yes <exactly> & more", "Ada Lovelace 01:02:05", "see you --> next *week*", "carol opted out of transcription",
-			"Élodie <b>&amp; 01:06:40", "ctrl  chars ]]> evil and \uFFFD end"} {
+			"Élodie <b>&amp; 01:06:40", "ctrl  chars ]]> evil and \uFFFD end",
+			"Summary\nAda proposed to go forward; bob agreed.\nDecisions\n• Go forward ten meters [00:00:00]\nAction items\n• Send the minutes (bob, Friday) [00:00:02]\nTranscript\n"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("%s lacks %q:\n%s", c.f, want, text)
 			}
@@ -124,7 +131,8 @@ func TestOfficeExportsOpenInLibreOffice(t *testing.T) {
 		}
 		text := strings.Join(strings.Fields(string(b)), " ")
 		for _, want := range []string{"Transcript: Weekly sync", "Ada Lovelace", "go forward ten meters", "yes <exactly> & more",
-			"see you --> next *week*", "carol opted out of transcription", "Élodie", "]]> evil and"} {
+			"see you --> next *week*", "carol opted out of transcription", "Élodie", "]]> evil and",
+			"Ada proposed to go forward; bob agreed.", "Send the minutes (bob, Friday) [00:00:02]"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("%s as PDF lacks %q:\n%s", filepath.Base(path), want, text)
 			}

@@ -282,7 +282,7 @@ func TestBrowserCaptions(t *testing.T) {
 	t.Run("the end screen offers the transcript", func(t *testing.T) {
 		leo.click(t, "#leave")
 		leo.waitJS(t, 10*time.Second, "the transcript on the end screen",
-			`!document.querySelector('#ended').hidden && !document.querySelector('#ended-transcript').hidden && document.querySelectorAll('#ended-transcript a[data-format]').length === 6`, "")
+			`!document.querySelector('#ended').hidden && !document.querySelector('#ended-transcript').hidden && document.querySelectorAll('#ended-transcript a[data-format]').length === 8`, "")
 		links := evalJS[map[string]string](t, leo, `Object.fromEntries([...document.querySelectorAll('#ended-transcript a[data-format]')].map(a => [a.dataset.format, a.getAttribute('href')]))`)
 		checkTranscriptLinks(t, base, links, ruthName, words)
 	})

@@ -48,7 +48,7 @@ func TestBrowserUpload(t *testing.T) {
 	b.click(t, "#upload-start")
 	b.waitJS(t, 60*time.Second, "the transcript ready, with its downloads",
 		`document.querySelector('#upload-error').hidden && /Ready/.test(document.querySelector('#upload-status').textContent) && document.querySelector('#upload-progress-title').textContent === 'Transcript of council.wav'
-			&& document.querySelectorAll('#upload-links a').length === 6 && !document.querySelector('#upload-delete').hidden`,
+			&& document.querySelectorAll('#upload-links a').length === 8 && !document.querySelector('#upload-delete').hidden`,
 		`({status: document.querySelector('#upload-status').textContent, error: document.querySelector('#upload-error').textContent})`)
 	text := evalJS[string](t, b, `fetch(document.querySelector('#upload-links a[data-format=txt]').href).then(r => r.text())`)
 	if !strings.Contains(text, "SPEAKER_1") || !strings.Contains(text, "SPEAKER_2") || !strings.Contains(text, "forward") {
