@@ -9,7 +9,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/server"
+	"github.com/parleyhq/parley/internal/testkit/llmtest"
 	"github.com/parleyhq/parley/internal/testkit/client"
 	"github.com/parleyhq/parley/internal/transcript"
 )
@@ -74,7 +76,8 @@ func keepMeeting(t *testing.T, srv *server.Server, roomID, who string, lines ...
 // word; a browser without those keys lists nothing, finds nothing and
 // gets "not found" for the meeting's page (the API's 404).
 func TestBrowserMeetingDocuments(t *testing.T) {
-	srv, _ := startServer(t)
+	llm := llmtest.Start(t)
+	srv, _ := startServerWith(t, func(c *config.Config) { c.LLMURL, c.LLMModel = llm.URL, "local-model" })
 	council := keepMeeting(t, srv, "council-budget-room", "Ada",
 		"SPEAKER_1: Good morning everyone and welcome.",
 		"SPEAKER_2: The budget is late by two weeks.",
@@ -175,6 +178,26 @@ func TestBrowserMeetingDocuments(t *testing.T) {
 	if txt := evalJS[string](t, b, `fetch(document.querySelector('#viewer-exports a[data-format=txt]').href).then(r => r.text())`); !strings.Contains(txt, "Claire Dubois: The budget is late by two weeks.") {
 		t.Errorf("txt after the undo:\n%s", txt)
 	}
+	// The summary, asked for again: each decision and action links to
+	// the sentences it cites.
+	llm.Script(llmtest.Reply{Content: fmt.Sprintf(`{"summary": "The budget is two weeks late; a decision is due today.",
+		"decisions": [{"text": "Decide today", "segments": [%d]}],
+		"actions": [{"text": "Put it to a vote", "who": "SPEAKER_1", "when": "", "segments": [%d, 999999]}]}`, council.segs[2], council.segs[3])})
+	b.waitJS(t, 5*time.Second, "the summary section", visible("#summary-regenerate")+` && document.querySelector('#summary-state').textContent === 'No summary yet.'`,
+		`document.querySelector('#summary').outerHTML`)
+	b.click(t, "#summary-regenerate")
+	b.waitJS(t, 20*time.Second, "the summary written", `document.querySelector('#summary-text').textContent === 'The budget is two weeks late; a decision is due today.'`,
+		`document.querySelector('#summary-state').textContent + document.querySelector('#viewer-error').textContent`)
+	items := evalJS[string](t, b, `[...document.querySelectorAll('#summary li')].map(li => li.textContent).join('|')`)
+	if items != "Decide today 0:09|Put it to a vote (SPEAKER_1) 0:13" {
+		t.Errorf("summary items: %q", items)
+	}
+	b.click(t, "#summary-actions a.cite")
+	b.waitJS(t, 5*time.Second, "the cited sentence", fmt.Sprintf(`document.querySelector('.seg--target') && document.querySelector('.seg--target').id === 's%d'`, council.segs[3]), "")
+	if reqs := llm.Requests(); len(reqs) != 1 || !strings.Contains(reqs[0].Body.Messages[1].Content, "Claire Dubois") {
+		t.Errorf("the model got %d requests: %+v", len(reqs), reqs)
+	}
+
 	// At 320 px wide (a phone), nothing scrolls sideways, on either page.
 	b.do(t, chromedp.EmulateViewport(320, 640))
 	b.waitJS(t, 5*time.Second, "the phone layout", `window.innerWidth === 320`, "")

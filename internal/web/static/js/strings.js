@@ -443,7 +443,15 @@ export const STRINGS = /* BEGIN STRINGS */ {
     "viewerMissing": "This meeting does not exist, or this browser and account may not read it.",
     "viewerMissingTitle": "Meeting not found",
     "viewerTitle": "Transcript",
-    "yes": "Yes"
+    "yes": "Yes",
+    "summaryTitle": "Summary",
+    "summaryDecisions": "Decisions",
+    "summaryActions": "Action items",
+    "summaryRegenerate": "Write the summary again",
+    "summaryPending": "The summary is being written…",
+    "summaryNone": "No summary yet.",
+    "summaryBy": "Written by {model}, {date}. Check it against the transcript: follow each time to what was said.",
+    "citeAt": "what was said at {time}"
   },
   "fr": {
     "action": "Action",
@@ -885,6 +893,14 @@ export const STRINGS = /* BEGIN STRINGS */ {
     "viewerMissing": "Cette réunion n'existe pas, ou ce navigateur et ce compte ne peuvent pas la lire.",
     "viewerMissingTitle": "Réunion introuvable",
     "viewerTitle": "Transcription",
-    "yes": "Oui"
+    "yes": "Oui",
+    "summaryTitle": "Résumé",
+    "summaryDecisions": "Décisions",
+    "summaryActions": "Actions à mener",
+    "summaryRegenerate": "Réécrire le résumé",
+    "summaryPending": "Le résumé est en cours de rédaction…",
+    "summaryNone": "Pas encore de résumé.",
+    "summaryBy": "Rédigé par {model}, {date}. Vérifiez-le dans la transcription : chaque horaire mène à ce qui a été dit.",
+    "citeAt": "ce qui a été dit à {time}"
   }
 } /* END STRINGS */;

@@ -24,6 +24,8 @@ let history = null; // {edits, may_edit}
 let colour = new Map(); // speaker id → colour index
 let editing = null; // the turn being edited: its first segment id
 let renaming = null; // the speaker id being renamed
+let summary = null; // GET …/summary
+let summaryPoll = 0;
 let matches = []; // find: the <mark> elements, in document order
 let current = -1;
 
@@ -65,6 +67,11 @@ async function load() {
     history = await api('GET', `/api/meetings/${encodeURIComponent(meetingId)}/edits`, undefined, authHeaders());
   } catch {
     history = { edits: [], may_edit: false };
+  }
+  try {
+    summary = await api('GET', `/api/meetings/${encodeURIComponent(meetingId)}/summary`, undefined, authHeaders());
+  } catch {
+    summary = null;
   }
   colour = new Map();
   for (const s of doc.speakers || []) if (!colour.has(s.id)) colour.set(s.id, colour.size % COLOURS);
@@ -125,6 +132,7 @@ function render() {
   $('#edit-tools').hidden = !mayEdit;
   $('#edit-undo').disabled = !(history && history.edits.some((e) => e.kind !== 'undo' && !e.undone));
   renderHistory();
+  renderSummary();
 
   const box = $('#transcript');
   clear(box);
@@ -250,6 +258,55 @@ function renderHistory() {
       el('span', { class: 'hint' }, ` — ${e.name || t('someone')}, ${date(e.at)}${e.undone ? ` (${t('undone')})` : ''}`)));
   }
 }
+
+// renderSummary shows the summary, its decisions and actions, each with
+// links to the sentences it cites, and the state of one being written.
+function renderSummary() {
+  const box = $('#summary');
+  box.hidden = !summary || !summary.configured && !summary.summary;
+  if (box.hidden) return;
+  const s = summary.summary;
+  const starts = new Map(doc.segments.map((seg) => [seg.id, seg.start]));
+  $('#summary-text').textContent = s ? s.text : '';
+  const fillItems = (list, items, boxSel) => {
+    clear(list);
+    $(boxSel).hidden = !items || !items.length;
+    for (const it of items || []) {
+      const extra = [it.who, it.when].filter(Boolean).join(', ');
+      const li = el('li', {}, it.text + (extra ? ` (${extra})` : ''));
+      for (const id of it.segments) {
+        if (!starts.has(id)) continue;
+        li.append(' ', el('a', { class: 'cite', href: `#s${id}`, 'aria-label': t('citeAt', { time: clock(starts.get(id)) }) }, clock(starts.get(id))));
+      }
+      list.append(li);
+    }
+  };
+  fillItems($('#summary-decisions'), s && s.decisions, '#summary-decisions-box');
+  fillItems($('#summary-actions'), s && s.actions, '#summary-actions-box');
+  $('#summary-state').textContent = summary.pending ? t('summaryPending') : s ? t('summaryBy', { model: s.model || '', date: date(s.created) }) : t('summaryNone');
+  $('#summary-regenerate').hidden = !summary.may_regenerate;
+  $('#summary-regenerate').disabled = !!summary.pending;
+  clearTimeout(summaryPoll);
+  if (summary.pending) summaryPoll = setTimeout(refreshSummary, 2000);
+}
+
+async function refreshSummary() {
+  try {
+    summary = await api('GET', `/api/meetings/${encodeURIComponent(meetingId)}/summary`, undefined, authHeaders());
+    renderSummary();
+  } catch { /* the next action reloads */ }
+}
+
+$('#summary-regenerate').addEventListener('click', async () => {
+  showError('');
+  try {
+    await api('POST', `/api/meetings/${encodeURIComponent(meetingId)}/summary`, {}, authHeaders());
+    summary.pending = true;
+    renderSummary();
+  } catch (err) {
+    showError(errorText(err));
+  }
+});
 
 $('#edit-undo').addEventListener('click', () => send({ kind: 'undo' }, () => { editing = null; renaming = null; }));
 
