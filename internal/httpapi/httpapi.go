@@ -137,6 +137,8 @@ func New(o Options) http.Handler {
 	mux.HandleFunc("GET /api/meetings/{id}/recording", a.recording)
 	mux.HandleFunc("POST /api/search", a.search)
 	mux.HandleFunc("POST /api/meetings/list", a.listMeetings)
+	mux.HandleFunc("GET /api/meetings/{id}/playback", a.playback)
+	mux.HandleFunc("GET /api/meetings/{id}/playback/{file}", a.playbackFile)
 	mux.HandleFunc("GET /api/meetings/{id}/summary", a.summary)
 	mux.HandleFunc("POST /api/meetings/{id}/summary", a.regenerateSummary)
 	mux.HandleFunc("GET /api/meetings/{id}/edits", a.edits)

@@ -2,17 +2,27 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"math"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/parleyhq/parley/internal/config"
+	"github.com/parleyhq/parley/internal/objects"
+	"github.com/parleyhq/parley/internal/record"
 	"github.com/parleyhq/parley/internal/server"
-	"github.com/parleyhq/parley/internal/testkit/llmtest"
 	"github.com/parleyhq/parley/internal/testkit/client"
+	"github.com/parleyhq/parley/internal/testkit/llmtest"
+	"github.com/parleyhq/parley/internal/testkit/meetsynth"
 	"github.com/parleyhq/parley/internal/transcript"
 )
 
@@ -238,4 +248,80 @@ func fill(t *testing.T, b *browser, sel, value string) {
 	t.Helper()
 	evalJS[bool](t, b, `(() => { const e = document.querySelector(`+jsString(sel)+`); e.value = `+jsString(value)+`;
 		e.dispatchEvent(new Event('input', {bubbles: true})); return true; })()`)
+}
+
+// TestBrowserPlayback: a recorded meeting's viewer plays its microphone
+// from the sentence clicked, keeps the sentence being heard highlighted,
+// and is driven from the keyboard (play/pause button, position slider);
+// the audio comes with byte ranges and only to those who may read the
+// meeting.
+func TestBrowserPlayback(t *testing.T) {
+	recDir := t.TempDir()
+	srv, _ := startServerWith(t, func(c *config.Config) { c.Recordings = recDir })
+	m := keepMeeting(t, srv, "recorded-council-room",
+		"Ada: Good morning everyone.", "Ada: The budget is late.", "Ada: We vote now.", "Ada: Thank you all.")
+	// Ada's microphone: 20 s of a quiet tone, joined 3 s into the meeting.
+	dir := t.TempDir()
+	pcm := make([]float32, 20*16000)
+	for i := range pcm {
+		pcm[i] = 0.1 * float32(math.Sin(2*math.Pi*440*float64(i)/16000))
+	}
+	wav := filepath.Join(dir, "ada.wav")
+	if err := meetsynth.WriteWAV(wav, pcm); err != nil {
+		t.Fatal(err)
+	}
+	ogg := filepath.Join(dir, "ada.ogg")
+	if out, err := exec.Command("opusenc", "--quiet", "--bitrate", "24", wav, ogg).CombinedOutput(); err != nil {
+		t.Fatalf("opusenc: %v %s", err, out)
+	}
+	data, _ := os.ReadFile(ogg)
+	st := objects.Disk{Dir: recDir}
+	st.Put(m.id+"/P1-microphone-1.ogg", data)
+	man, _ := json.Marshal(record.Manifest{Version: 1, MeetingID: m.id, Room: "recorded-council-room", Complete: true,
+		Files: []record.File{{Name: "P1-microphone-1.ogg", Person: "P1", ParticipantID: "PA_a", ParticipantName: "Ada", Kind: "audio",
+			Source: "microphone", Codec: "opus", Format: "ogg", Start: 3, End: 23, Bytes: int64(len(data))}}})
+	st.Put(record.ManifestKey(m.id), man)
+
+	b := newBrowser(t, "Ada", browserOptions{noDevices: true})
+	b.navigate(t, srv.URL()+"/")
+	evalJS[bool](t, b, fmt.Sprintf(`(localStorage.setItem('parley.key.%s', %s), localStorage.setItem('parley.lang', '"en"'), true)`, m.id, jsString(`"`+m.key+`"`)))
+	b.navigate(t, srv.URL()+"/meetings/"+m.id)
+	b.waitJS(t, 15*time.Second, "the player", visible("#player")+` && document.querySelector('#player-time').textContent === '0:00 / 0:23'`,
+		`document.querySelector('#player').outerHTML`)
+	axCheck(t, b, "viewer with a recording", 5)
+
+	// Click the third sentence (9 s): the file plays from 6 s.
+	b.click(t, fmt.Sprintf("#s%d", m.segs[2]))
+	b.waitJS(t, 10*time.Second, "playing from the third sentence",
+		fmt.Sprintf(`(() => { const a = document.querySelector('#player-tracks audio'); return !a.paused && a.currentTime > 5.9 && Math.abs(a.currentTime - (Number(document.querySelector('#player').dataset.t) - 3)) < 0.4
+			&& document.querySelector('#s%d').classList.contains('seg--playing') && document.querySelector('#player-toggle').getAttribute('aria-pressed') === 'true'; })()`, m.segs[2]),
+		`(() => { const a = document.querySelector('#player-tracks audio'); return {paused: a.paused, t: a.currentTime, err: a.error && a.error.message, time: document.querySelector('#player-time').textContent}; })()`)
+	// Space on the focused button pauses; the slider moves with the arrow keys.
+	evalJS[bool](t, b, `(document.querySelector('#player-toggle').focus(), true)`)
+	b.do(t, chromedp.KeyEvent(" "))
+	b.waitJS(t, 5*time.Second, "paused", `document.querySelector('#player-tracks audio').paused && document.querySelector('#player-toggle').textContent === 'Play'`, "")
+	before := evalJS[string](t, b, `document.querySelector('#player-seek').value`)
+	evalJS[bool](t, b, `(document.querySelector('#player-seek').focus(), true)`)
+	b.do(t, chromedp.KeyEvent(kb.ArrowRight))
+	b.do(t, chromedp.KeyEvent(kb.ArrowRight))
+	b.waitJS(t, 5*time.Second, "moved two seconds on", fmt.Sprintf(`Number(document.querySelector('#player-seek').value) === %s + 2`, before), `document.querySelector('#player-seek').value`)
+
+	// The file, by range, to the meeting's readers only.
+	ranged := evalJS[string](t, b, fmt.Sprintf(`fetch('/api/meetings/%s/playback/P1-microphone-1.ogg?key=%s', {headers: {Range: 'bytes=0-3'}}).then(async r => r.status + ' ' + await r.text())`, m.id, m.key))
+	if ranged != "206 OggS" {
+		t.Errorf("a range of the file: %q", ranged)
+	}
+	for _, path := range []string{"/api/meetings/" + m.id + "/playback/P1-microphone-1.ogg", "/api/meetings/" + m.id + "/playback", "/api/meetings/" + m.id + "/playback/manifest.json?key=" + m.key} {
+		resp, err := http.Get(srv.URL() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 404 {
+			t.Errorf("%s: %d", path, resp.StatusCode)
+		}
+	}
+	if p := b.pageProblems(t); len(p) > 0 {
+		t.Fatalf("page problems: %v", p)
+	}
 }

@@ -451,7 +451,12 @@ export const STRINGS = /* BEGIN STRINGS */ {
     "summaryPending": "The summary is being written…",
     "summaryNone": "No summary yet.",
     "summaryBy": "Written by {model}, {date}. Check it against the transcript: follow each time to what was said.",
-    "citeAt": "what was said at {time}"
+    "citeAt": "what was said at {time}",
+    "playerTitle": "Recording",
+    "playerPlay": "Play",
+    "playerPause": "Pause",
+    "playerSeek": "Position in the meeting",
+    "playFrom": "play the recording from {time}"
   },
   "fr": {
     "action": "Action",
@@ -901,6 +906,11 @@ export const STRINGS = /* BEGIN STRINGS */ {
     "summaryPending": "Le résumé est en cours de rédaction…",
     "summaryNone": "Pas encore de résumé.",
     "summaryBy": "Rédigé par {model}, {date}. Vérifiez-le dans la transcription : chaque horaire mène à ce qui a été dit.",
-    "citeAt": "ce qui a été dit à {time}"
+    "citeAt": "ce qui a été dit à {time}",
+    "playerTitle": "Enregistrement",
+    "playerPlay": "Lire",
+    "playerPause": "Pause",
+    "playerSeek": "Position dans la réunion",
+    "playFrom": "écouter l'enregistrement à partir de {time}"
   }
 } /* END STRINGS */;

@@ -24,6 +24,7 @@ let history = null; // {edits, may_edit}
 let colour = new Map(); // speaker id → colour index
 let editing = null; // the turn being edited: its first segment id
 let renaming = null; // the speaker id being renamed
+let player = null; // the recording's player, when there is one
 let summary = null; // GET …/summary
 let summaryPoll = 0;
 let matches = []; // find: the <mark> elements, in document order
@@ -72,6 +73,12 @@ async function load() {
     summary = await api('GET', `/api/meetings/${encodeURIComponent(meetingId)}/summary`, undefined, authHeaders());
   } catch {
     summary = null;
+  }
+  if (!player) {
+    try {
+      const pb = await api('GET', `/api/meetings/${encodeURIComponent(meetingId)}/playback`, undefined, authHeaders());
+      if (pb.tracks.length) player = new Player(pb.tracks);
+    } catch { /* no recording to play */ }
   }
   colour = new Map();
   for (const s of doc.speakers || []) if (!colour.has(s.id)) colour.set(s.id, colour.size % COLOURS);
@@ -147,7 +154,8 @@ function render() {
     const first = item.segments[0];
     const head = el('h2', { class: 'turn__head', id: `turn-${first.id || n}` },
       el('span', { class: 'turn__name' }, item.speaker), ' ',
-      el('a', { class: 'turn__time', href: `#s${first.id}`, 'aria-label': t('turnAt', { time: clock(item.start) }) }, clock(item.start)));
+      el('a', { class: 'turn__time', href: `#s${first.id}`, 'aria-label': t(player ? 'playFrom' : 'turnAt', { time: clock(item.start) }),
+        on: { click: (e) => { if (player) { e.preventDefault(); player.seek(item.start, true); } } } }, clock(item.start)));
     const section = el('section', { class: `turn spk-${colour.get(item.speakerId)}`, 'aria-labelledby': head.id, dataset: { speaker: item.speakerId } }, head);
     if (mayEdit) section.append(editButtons(item));
     if (mayEdit && renaming === item.speakerId && editing === null) section.append(renameForm(item));
@@ -163,6 +171,7 @@ function render() {
     }
     box.append(section);
   }
+  if (player) player.show();
   find(false);
 }
 
@@ -258,6 +267,109 @@ function renderHistory() {
       el('span', { class: 'hint' }, ` — ${e.name || t('someone')}, ${date(e.at)}${e.undone ? ` (${t('undone')})` : ''}`)));
   }
 }
+
+// Player plays a finished recording's microphones together on the
+// meeting clock (each file starts where it joined): a clock of its own
+// drives them, each <audio> is started, stopped and put back in step
+// (more than 0.35 s off) as the clock passes through its file. The
+// sentence being heard is highlighted.
+class Player {
+  constructor(tracks) {
+    const key = meetingKey(meetingId);
+    const box = $('#player-tracks');
+    this.tracks = tracks.map((tr) => {
+      const audio = el('audio', { preload: 'metadata', src: tr.url + (key ? `?key=${encodeURIComponent(key)}` : '') });
+      box.append(audio);
+      return { start: tr.start, end: tr.end, audio };
+    });
+    this.length = Math.max(...tracks.map((tr) => tr.end));
+    this.t = 0;
+    this.playing = false;
+    this.timer = 0;
+    const seek = $('#player-seek');
+    seek.max = String(Math.ceil(this.length));
+    seek.addEventListener('input', () => this.seek(Number(seek.value), this.playing));
+    $('#player-toggle').addEventListener('click', () => (this.playing ? this.pause() : this.play()));
+    $('#player').hidden = false;
+    this.show();
+  }
+
+  play() {
+    if (this.t >= this.length) this.t = 0;
+    this.playing = true;
+    this.base = performance.now() - this.t * 1000;
+    this.sync(true);
+    this.tick();
+  }
+
+  pause() {
+    this.playing = false;
+    clearTimeout(this.timer);
+    for (const tr of this.tracks) tr.audio.pause();
+    this.show();
+  }
+
+  seek(t, play) {
+    this.t = Math.max(0, Math.min(t, this.length));
+    this.base = performance.now() - this.t * 1000;
+    if (play && !this.playing) this.play();
+    else this.sync(true);
+    this.show();
+  }
+
+  tick() {
+    clearTimeout(this.timer);
+    if (!this.playing) return;
+    this.t = (performance.now() - this.base) / 1000;
+    if (this.t >= this.length) {
+      this.t = this.length;
+      this.pause();
+      return;
+    }
+    this.sync(false);
+    this.show();
+    this.timer = setTimeout(() => this.tick(), 200);
+  }
+
+  sync(force) {
+    for (const tr of this.tracks) {
+      const local = this.t - tr.start;
+      const inside = local >= 0 && local < tr.end - tr.start;
+      if (this.playing && inside) {
+        if (force || Math.abs(tr.audio.currentTime - local) > 0.35) tr.audio.currentTime = local;
+        if (tr.audio.paused) tr.audio.play().catch(() => {});
+      } else if (!tr.audio.paused) {
+        tr.audio.pause();
+      }
+    }
+  }
+
+  show() {
+    const toggle = $('#player-toggle');
+    toggle.textContent = t(this.playing ? 'playerPause' : 'playerPlay');
+    toggle.setAttribute('aria-pressed', String(this.playing));
+    $('#player-seek').value = String(Math.floor(this.t));
+    $('#player-seek').setAttribute('aria-valuetext', clock(this.t));
+    $('#player-time').textContent = `${clock(this.t)} / ${clock(this.length)}`;
+    $('#player').dataset.t = this.t.toFixed(2);
+    let heard = null;
+    for (const s of doc.segments) if (s.start <= this.t && this.t < s.end + 0.3) heard = s;
+    for (const old of document.querySelectorAll('.seg--playing')) if (!heard || old.id !== `s${heard.id}`) old.classList.remove('seg--playing');
+    if (heard && (this.playing || this.t > 0)) {
+      const e = document.getElementById(`s${heard.id}`);
+      if (e && !e.classList.contains('seg--playing')) {
+        e.classList.add('seg--playing');
+        if (this.playing) e.scrollIntoView({ block: 'nearest' });
+      }
+    }
+  }
+}
+
+// A click on a sentence plays the recording from there.
+$('#transcript').addEventListener('click', (e) => {
+  const seg = e.target.closest && e.target.closest('.seg');
+  if (player && seg && !window.getSelection().toString()) player.seek(Number(seg.dataset.start), true);
+});
 
 // renderSummary shows the summary, its decisions and actions, each with
 // links to the sentences it cites, and the state of one being written.
