@@ -137,6 +137,7 @@ func TestBrowserMeetingDocuments(t *testing.T) {
 	if txt := evalJS[string](t, b, `document.querySelector('#search-hits').textContent`); strings.Contains(txt, "Northwind") || !strings.Contains(txt, "late by two weeks") {
 		t.Errorf("budget hits: %q", txt)
 	}
+	docsScreenshot(t, b, "screenshot-meetings.png")
 
 	// The viewer: turns, colours, events, find.
 	b.navigate(t, srv.URL()+"/meetings/"+council.id)
@@ -202,6 +203,7 @@ func TestBrowserMeetingDocuments(t *testing.T) {
 	if items != "Decide today 0:09|Put it to a vote (SPEAKER_1) 0:13" {
 		t.Errorf("summary items: %q", items)
 	}
+	docsScreenshot(t, b, "screenshot-viewer.png")
 	b.click(t, "#summary-actions a.cite")
 	b.waitJS(t, 5*time.Second, "the cited sentence", fmt.Sprintf(`document.querySelector('.seg--target') && document.querySelector('.seg--target').id === 's%d'`, council.segs[3]), "")
 	if reqs := llm.Requests(); len(reqs) != 1 || !strings.Contains(reqs[0].Body.Messages[1].Content, "Claire Dubois") {
@@ -324,4 +326,19 @@ func TestBrowserPlayback(t *testing.T) {
 	if p := b.pageProblems(t); len(p) > 0 {
 		t.Fatalf("page problems: %v", p)
 	}
+}
+
+// docsScreenshot writes the page for docs/web-client.md when
+// PARLEY_DOCS_SCREENSHOTS names a folder (the docs folder).
+func docsScreenshot(t *testing.T, b *browser, name string) {
+	dir := os.Getenv("PARLEY_DOCS_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	b.do(t, chromedp.EmulateViewport(1100, 1200))
+	evalJS[bool](t, b, `(window.scrollTo(0, 0), true)`)
+	if err := b.screenshot(filepath.Join(dir, name)); err != nil {
+		t.Errorf("screenshot: %v", err)
+	}
+	t.Logf("wrote %s", filepath.Join(dir, name))
 }
