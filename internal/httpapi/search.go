@@ -46,7 +46,7 @@ func meetingKeysBody(w http.ResponseWriter, r *http.Request, v any, keys func() 
 
 // search answers POST /api/search: the segments that match q in every
 // meeting the caller may read (by the keys sent and the signed-in
-// account), best first. A meeting the caller may not read is never
+// account), newest first. A meeting the caller may not read is never
 // searched; a caller with no credential finds nothing.
 func (a *api) search(w http.ResponseWriter, r *http.Request) {
 	var body searchBody

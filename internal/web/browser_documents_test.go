@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -34,7 +35,7 @@ type keptMeeting struct {
 	segs    []int64
 }
 
-func keepMeeting(t *testing.T, srv *server.Server, roomID, who string, lines ...string) keptMeeting {
+func keepMeeting(t testing.TB, srv *server.Server, roomID, who string, lines ...string) keptMeeting {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -246,7 +247,7 @@ func TestBrowserMeetingDocuments(t *testing.T) {
 }
 
 // fill sets an input's value as typing would, and tells the page.
-func fill(t *testing.T, b *browser, sel, value string) {
+func fill(t testing.TB, b *browser, sel, value string) {
 	t.Helper()
 	evalJS[bool](t, b, `(() => { const e = document.querySelector(`+jsString(sel)+`); e.value = `+jsString(value)+`;
 		e.dispatchEvent(new Event('input', {bubbles: true})); return true; })()`)
@@ -341,4 +342,41 @@ func docsScreenshot(t *testing.T, b *browser, name string) {
 		t.Errorf("screenshot: %v", err)
 	}
 	t.Logf("wrote %s", filepath.Join(dir, name))
+}
+
+// BenchmarkViewerTwoHours: the time from asking for the viewer of a
+// two-hour meeting (2 400 sentences of 6 speakers, a sentence every 3 s)
+// to every sentence shown, in headless Chromium on this machine; then
+// the time to find a common word in it.
+//
+//	go test -run '^$' -bench ViewerTwoHours -benchtime 5x ./internal/web/
+func BenchmarkViewerTwoHours(b *testing.B) {
+	srv, _ := startServerWith(b, nil)
+	rng := rand.New(rand.NewPCG(3, 4))
+	words := strings.Fields("the budget is late we need a decision today let us vote on it thank you everyone next item harbour works start in summer minutes approved report council")
+	var lines []string
+	for i := range 2400 {
+		w := make([]string, 8+rng.IntN(16))
+		for j := range w {
+			w[j] = words[rng.IntN(len(words))]
+		}
+		lines = append(lines, fmt.Sprintf("Speaker %d: %s.", i%6+1, strings.Join(w, " ")))
+	}
+	m := keepMeeting(b, srv, "two-hour-council-room", "Ada", lines...)
+	br := newBrowser(b, "Ada", browserOptions{noDevices: true})
+	br.navigate(b, srv.URL()+"/")
+	evalJS[bool](b, br, fmt.Sprintf(`(localStorage.setItem('parley.key.%s', %s), true)`, m.id, jsString(`"`+m.key+`"`)))
+	var open, find time.Duration
+	for b.Loop() {
+		start := time.Now()
+		br.navigate(b, srv.URL()+"/meetings/"+m.id)
+		br.waitJS(b, 60*time.Second, "2 400 sentences", `document.querySelectorAll('#transcript .seg').length === 2400`, "")
+		open += time.Since(start)
+		start = time.Now()
+		fill(b, br, "#find-q", "budget")
+		br.waitJS(b, 30*time.Second, "the matches", `/ of \d+$/.test(document.querySelector('#find-count').textContent)`, "")
+		find += time.Since(start)
+	}
+	b.ReportMetric(float64(open.Milliseconds())/float64(b.N), "ms/open")
+	b.ReportMetric(float64(find.Milliseconds())/float64(b.N), "ms/find")
 }

@@ -31,7 +31,7 @@ var instrumentJS string
 
 // chromium finds the browser: $PARLEY_CHROMIUM, else Debian's chromium
 // (scripts/setup-debian.sh installs it), else Chrome.
-func chromium(t *testing.T) string {
+func chromium(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("PARLEY_CHROMIUM"); p != "" {
 		return p
@@ -51,13 +51,13 @@ func chromium(t *testing.T) string {
 // startServer runs a Parley on loopback for the browser tests: HTTP on
 // port 0, media gathered on lo only. stop shuts it down (once; the test's
 // cleanup calls it too).
-func startServer(t *testing.T) (srv *server.Server, stop func()) {
+func startServer(t testing.TB) (srv *server.Server, stop func()) {
 	t.Helper()
 	return startServerWith(t, nil)
 }
 
 // startServerWith is startServer with changes to its configuration.
-func startServerWith(t *testing.T, configure func(*config.Config)) (srv *server.Server, stop func()) {
+func startServerWith(t testing.TB, configure func(*config.Config)) (srv *server.Server, stop func()) {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
@@ -120,7 +120,7 @@ type browserOptions struct {
 // browser is one headless Chromium process with its own profile: a
 // separate person in the meeting.
 type browser struct {
-	t      *testing.T
+	t      testing.TB
 	name   string
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -129,7 +129,7 @@ type browser struct {
 	console []string
 }
 
-func newBrowser(t *testing.T, name string, o browserOptions) *browser {
+func newBrowser(t testing.TB, name string, o browserOptions) *browser {
 	t.Helper()
 	if o.width == 0 {
 		o.width, o.height = 1280, 800
@@ -220,7 +220,7 @@ func (b *browser) timeout(d time.Duration) (context.Context, context.CancelFunc)
 }
 
 // do runs actions with a deadline and fails the test on error.
-func (b *browser) do(t *testing.T, actions ...chromedp.Action[chromedp.Void]) {
+func (b *browser) do(t testing.TB, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	ctx, cancel := b.timeout(15 * time.Second)
 	defer cancel()
@@ -232,7 +232,7 @@ func (b *browser) do(t *testing.T, actions ...chromedp.Action[chromedp.Void]) {
 // navigate loads a page. It has 45 s, not do's 15: a browser's first
 // navigation also starts its Chromium, which takes that long when three
 // others are already in a meeting on two cores.
-func (b *browser) navigate(t *testing.T, url string) {
+func (b *browser) navigate(t testing.TB, url string) {
 	t.Helper()
 	ctx, cancel := b.timeout(45 * time.Second)
 	defer cancel()
@@ -241,13 +241,13 @@ func (b *browser) navigate(t *testing.T, url string) {
 	}
 }
 
-func (b *browser) click(t *testing.T, sel string) {
+func (b *browser) click(t testing.TB, sel string) {
 	t.Helper()
 	b.do(t, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
 }
 
 // evalJS evaluates an expression (awaiting a promise) into T.
-func evalJS[T any](t *testing.T, b *browser, js string) T {
+func evalJS[T any](t testing.TB, b *browser, js string) T {
 	t.Helper()
 	v, err := evalErr[T](b, js)
 	if err != nil {
@@ -266,7 +266,7 @@ func evalErr[T any](b *browser, js string) (T, error) {
 // expression may be a promise (an async function's call): its value is
 // awaited, not the promise itself taken as true. On timeout it reports
 // the expression and the value of explain.
-func (b *browser) waitJS(t *testing.T, d time.Duration, what, cond, explain string) {
+func (b *browser) waitJS(t testing.TB, d time.Duration, what, cond, explain string) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	var lastErr error
@@ -306,7 +306,7 @@ type tile struct {
 	Height         float64 `json:"height"`
 }
 
-func (b *browser) tile(t *testing.T, key string) *tile {
+func (b *browser) tile(t testing.TB, key string) *tile {
 	t.Helper()
 	raw := evalJS[[]byte](t, b, "__tile("+jsString(key)+")")
 	if string(raw) == "null" {
@@ -320,14 +320,14 @@ func (b *browser) tile(t *testing.T, key string) *tile {
 }
 
 // inbound returns the bytes received of someone's video or audio.
-func (b *browser) inbound(t *testing.T, participantID, kind string) int64 {
+func (b *browser) inbound(t testing.TB, participantID, kind string) int64 {
 	t.Helper()
 	return evalJS[int64](t, b, fmt.Sprintf("__inbound(%s, %s)", jsString(participantID), jsString(kind)))
 }
 
 // flowing waits until someone's media received by b grows by more than
 // minBytes (audio: ~1 s of Opus; video: a few frames).
-func (b *browser) flowing(t *testing.T, participantID, kind string, d time.Duration) {
+func (b *browser) flowing(t testing.TB, participantID, kind string, d time.Duration) {
 	t.Helper()
 	start := b.inbound(t, participantID, kind)
 	min := int64(4000)
@@ -340,7 +340,7 @@ func (b *browser) flowing(t *testing.T, participantID, kind string, d time.Durat
 }
 
 // flowingAV waits until both someone's video and audio grow (see flowing).
-func (b *browser) flowingAV(t *testing.T, participantID string, d time.Duration) {
+func (b *browser) flowingAV(t testing.TB, participantID string, d time.Duration) {
 	t.Helper()
 	id := jsString(participantID)
 	key := jsString(fmt.Sprintf("%s-%d", participantID, time.Now().UnixNano()))
@@ -370,7 +370,7 @@ func (b *browser) screenshot(path string) error {
 }
 
 // pageProblems returns CSP violations and uncaught errors the page saw.
-func (b *browser) pageProblems(t *testing.T) []string {
+func (b *browser) pageProblems(t testing.TB) []string {
 	t.Helper()
 	raw := evalJS[[]byte](t, b, "[...window.__csp.map(v => 'CSP: ' + v), ...window.__errors]")
 	var out []string
@@ -391,7 +391,7 @@ type proxy struct {
 	wg      sync.WaitGroup
 }
 
-func newProxy(t *testing.T, target string) *proxy {
+func newProxy(t testing.TB, target string) *proxy {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -486,7 +486,7 @@ func (p *proxy) close() {
 // speechWAV returns a WAV file for a fake microphone: a dev-set recording
 // when the dev set is there (real speech: the browser's voice detection
 // flags it), else a synthetic voice-like signal written here.
-func speechWAV(t *testing.T, i int) string {
+func speechWAV(t testing.TB, i int) string {
 	t.Helper()
 	if dir, err := devset.Dir(); err == nil {
 		p := filepath.Join(dir, "audio", "dev-s-en-01.wav")
