@@ -41,16 +41,21 @@ func SummaryKey(meetingID string) string { return "summary:" + meetingID }
 // Enqueue queues a meeting's summary: the first one (again is a no-op),
 // or with regenerate a new one.
 func (s *Summaries) Enqueue(ctx context.Context, meetingID string, regenerate bool) error {
-	key := SummaryKey(meetingID)
-	if regenerate {
-		key += ":" + time.Now().UTC().Format("20060102T150405.000000000")
-	}
-	_, err := s.Store.Enqueue(ctx, store.NewJob{Kind: KindSummary, Key: key, Payload: summaryPayload{MeetingID: meetingID},
-		MaxAttempts: summaryAttempts, RunAfter: time.Now().Add(2 * time.Second)})
+	_, err := s.Store.Enqueue(ctx, s.job(meetingID, regenerate))
 	if err == nil && s.Wake != nil {
 		s.Wake()
 	}
 	return err
+}
+
+// job is a meeting's summary job, to queue alone or in a transaction.
+func (s *Summaries) job(meetingID string, regenerate bool) store.NewJob {
+	key := SummaryKey(meetingID)
+	if regenerate {
+		key += ":" + time.Now().UTC().Format("20060102T150405.000000000")
+	}
+	return store.NewJob{Kind: KindSummary, Key: key, Payload: summaryPayload{MeetingID: meetingID},
+		MaxAttempts: summaryAttempts, RunAfter: time.Now().Add(2 * time.Second)}
 }
 
 // Pending reports whether a summary job of the meeting is queued or

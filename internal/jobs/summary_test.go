@@ -2,11 +2,14 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/internal/asr/engine"
 	"github.com/parleyhq/parley/internal/store"
 	"github.com/parleyhq/parley/internal/summary"
 	"github.com/parleyhq/parley/internal/testkit/llmtest"
@@ -63,5 +66,39 @@ func TestSummaryAfterTheMeeting(t *testing.T) {
 	}
 	if _, err := st.DeleteMeeting(ctx, id); err != nil {
 		t.Fatalf("a summarised meeting is not deleted: %v", err)
+	}
+}
+
+// TestUploadQueuesItsSummary: an upload's transcription, once written,
+// queues the transcript's summary in the same transaction.
+func TestUploadQueuesItsSummary(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	eng, err := engine.New(engine.Config{Name: "pocketsphinx", Language: "en", Streams: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	llm := llmtest.Start(t)
+	u := &Uploads{Store: st, Dir: dir, Engine: eng, Summaries: &Summaries{Store: st, Client: &summary.Client{URL: llm.URL, Model: "m"}}}
+	path := longUpload(t, dir, 1)
+	const id = "MT_upsum"
+	st.CreateMeeting(context.Background(), transcript.Meeting{ID: id, Started: time.Now()})
+	payload, _ := json.Marshal(Upload{MeetingID: id, File: filepath.Base(path)})
+	res, err := u.Handler()(context.Background(), store.Job{Payload: payload})
+	if err != nil || res.Write == nil {
+		t.Fatal(err)
+	}
+	if keys, _ := st.PendingJobKeys(context.Background()); len(keys) != 0 {
+		t.Fatalf("queued before the transcript was written: %v", keys)
+	}
+	if err := st.InTx(context.Background(), res.Write); err != nil {
+		t.Fatal(err)
+	}
+	if keys, _ := st.PendingJobKeys(context.Background()); strings.Join(keys, ",") != SummaryKey(id) {
+		t.Fatalf("pending after the upload: %v", keys)
+	}
+	if len(llm.Requests()) != 0 {
+		t.Fatal("the model was asked by the upload job itself")
 	}
 }

@@ -44,7 +44,9 @@ type Uploads struct {
 	Dir    string // data-dir/uploads
 	Engine asr.Engine
 	Wake   func() // the runner's, so that the job starts at once
-	Logger *slog.Logger
+	// Summaries, when set, queues the transcript's summary with it.
+	Summaries *Summaries
+	Logger    *slog.Logger
 
 	running sync.Map // meeting id → *uploadProgress, while its job runs here
 }
@@ -171,7 +173,16 @@ func (u *Uploads) Handler() Handler {
 					return err
 				}
 			}
+			if u.Summaries != nil {
+				if _, err := tx.Enqueue(u.Summaries.job(up.MeetingID, false)); err != nil {
+					return err
+				}
+			}
 			return nil
+		}, After: func() {
+			if u.Summaries != nil && u.Summaries.Wake != nil {
+				u.Summaries.Wake()
+			}
 		}}, nil
 	}
 }

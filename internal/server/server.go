@@ -151,6 +151,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		s.summaries = &jobs.Summaries{Store: s.Store, Wake: s.Jobs.Wake, Logger: log.With("part", "summary"),
 			Client: &summary.Client{URL: cfg.LLMURL, Model: cfg.LLMModel, Key: cfg.LLMKey}}
 		s.Jobs.Handlers[jobs.KindSummary] = s.summaries.Handler()
+		if s.uploads != nil {
+			s.uploads.Summaries = s.summaries
+		}
 	}
 	if n := jobs.CleanPartial(uploadDir); n > 0 {
 		log.Info("removed partial uploads (left by a crash)", "files", n)
