@@ -32,10 +32,11 @@ func (a *api) edits(w http.ResponseWriter, r *http.Request) {
 
 // editor says whether the caller may correct a meeting's transcript: the
 // room's owner and the meeting's owner and moderators (those who may
-// delete it), and returns the meeting's room.
+// delete it), every participant when the room allows it; and returns
+// the meeting's room.
 func (a *api) editor(r *http.Request, meetingID string) (string, bool) {
 	keyHash, subject := a.credential(r)
-	roomID, ok, err := a.o.Store.MayDelete(r.Context(), meetingID, keyHash, subject)
+	roomID, ok, err := a.o.Store.MayEdit(r.Context(), meetingID, keyHash, subject)
 	if err != nil {
 		a.o.Logger.Error("meeting edit check failed", "err", err)
 	}
@@ -54,7 +55,7 @@ func (a *api) edit(w http.ResponseWriter, r *http.Request) {
 	roomID, ok := a.editor(r, id)
 	if !ok {
 		if readable {
-			writeError(w, signal.NewError(signal.CodeNotAllowed, "only the meeting's owner and moderators correct its transcript"))
+			writeError(w, signal.NewError(signal.CodeNotAllowed, "only the meeting's owner and moderators correct its transcript (the room's owner may let every participant)"))
 		} else {
 			writeError(w, errNoMeeting)
 		}

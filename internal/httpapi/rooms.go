@@ -29,6 +29,7 @@ type RoomStore interface {
 	SetListed(ctx context.Context, roomID, prefix string, listed map[string]string) error
 	MayRead(ctx context.Context, meetingID, keyHash, subject string) (bool, error)
 	MayDelete(ctx context.Context, meetingID, keyHash, subject string) (roomID string, ok bool, err error)
+	MayEdit(ctx context.Context, meetingID, keyHash, subject string) (roomID string, ok bool, err error)
 	Grant(ctx context.Context, meetingID, keyHash string) (store.Grant, error)
 	Audit(ctx context.Context, e store.AuditEntry) error
 	AuditLog(ctx context.Context, roomID string, limit int) ([]store.AuditEntry, error)
@@ -73,6 +74,9 @@ type roomSettings struct {
 	// RetainRecordingDays keeps their recording files this many days;
 	// 0: the server's --retain-recordings.
 	RetainRecordingDays int `json:"retain_recording_days"`
+	// ParticipantsEdit lets every participant correct the transcripts of
+	// the room's meetings (else the owner and moderators).
+	ParticipantsEdit bool `json:"participants_edit"`
 }
 
 // MaxRetainDays bounds a room's own retention (about ten years).
@@ -83,7 +87,7 @@ var errSettings = signal.NewError(signal.CodeInvalidField,
 
 func settingsOf(r store.Room) roomSettings {
 	return roomSettings{Access: r.Access, Locked: r.Locked, TranscriptionBy: r.TranscriptionBy, SpeakModerated: r.SpeakModerated, RetainDays: r.RetainDays,
-		RetainRecordingDays: r.RetainRecordingDays}
+		RetainRecordingDays: r.RetainRecordingDays, ParticipantsEdit: r.ParticipantsEdit}
 }
 
 // valid checks what the room package does not know of (retention) too.
@@ -175,7 +179,7 @@ func (a *api) createRoom(w http.ResponseWriter, r *http.Request) {
 	}
 	rec := store.Room{ID: id, Owner: user.Subject, Access: body.Access, Locked: body.Locked, TranscriptionBy: body.TranscriptionBy,
 		SpeakModerated: body.SpeakModerated, RetainDays: body.RetainDays,
-		RetainRecordingDays: body.RetainRecordingDays, Created: time.Now()}
+		RetainRecordingDays: body.RetainRecordingDays, ParticipantsEdit: body.ParticipantsEdit, Created: time.Now()}
 	out := map[string]any{"id": id, "url": baseURL(a.o.PublicURL, r) + "/" + id, "settings": settingsOf(rec)}
 	if !signedIn {
 		tok := access.NewSecret()
@@ -273,7 +277,7 @@ func (a *api) settings(w http.ResponseWriter, r *http.Request) {
 	}
 	detail := []string{"access=" + s.Access, "transcription_by=" + s.TranscriptionBy, "locked=" + strconv.FormatBool(s.Locked),
 		"speak_moderated=" + strconv.FormatBool(s.SpeakModerated), "retain_days=" + strconv.Itoa(s.RetainDays),
-		"retain_recording_days=" + strconv.Itoa(s.RetainRecordingDays)}
+		"retain_recording_days=" + strconv.Itoa(s.RetainRecordingDays), "participants_edit=" + strconv.FormatBool(s.ParticipantsEdit)}
 	if body.Members != nil {
 		listed, err := memberList(*body.Members)
 		if err != nil {
@@ -288,7 +292,7 @@ func (a *api) settings(w http.ResponseWriter, r *http.Request) {
 		detail = append(detail, "members="+strconv.Itoa(len(listed)))
 	}
 	rec.Access, rec.Locked, rec.TranscriptionBy, rec.SpeakModerated, rec.RetainDays = s.Access, s.Locked, s.TranscriptionBy, s.SpeakModerated, s.RetainDays
-	rec.RetainRecordingDays = s.RetainRecordingDays
+	rec.RetainRecordingDays, rec.ParticipantsEdit = s.RetainRecordingDays, s.ParticipantsEdit
 	if err := a.o.Store.UpdateRoom(r.Context(), rec); err != nil {
 		writeError(w, err)
 		return

@@ -109,4 +109,29 @@ func TestEditOverHTTP(t *testing.T) {
 	if edits, _ := hist["edits"].([]any); len(edits) != 4 || hist["may_edit"] != true {
 		t.Errorf("history %v", hist)
 	}
+
+	// The room's owner opens corrections to every participant.
+	req, _ := http.NewRequest("PATCH", srv.URL()+"/api/rooms/edit-test-room/settings", strings.NewReader(
+		`{"access":"public","transcription_by":"everyone","participants_edit":true}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Parley-CSRF", csrf)
+	req.Header.Set("X-Parley-Creator", ada.CreatorToken)
+	req.AddCookie(&http.Cookie{Name: "parley_csrf", Value: csrf})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("settings: %d", resp.StatusCode)
+	}
+	if code, out := do("GET", bobJoined.MeetingKey, ""); code != 200 || out["may_edit"] != true {
+		t.Errorf("a participant, corrections open: %d %v", code, out)
+	}
+	if code, out := do("POST", bobJoined.MeetingKey, `{"kind":"rename_speaker","speaker_id":"SPK_2","name":"Claire D."}`); code != 200 {
+		t.Errorf("a participant renames, corrections open: %d %v", code, out)
+	}
+	if code, _ := do("POST", "not-a-key", rename); code != 404 {
+		t.Errorf("an outsider, corrections open: %d", code)
+	}
 }

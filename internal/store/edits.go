@@ -33,6 +33,35 @@ CREATE TABLE edits (
 CREATE INDEX edits_meeting ON edits(meeting_id, id);
 `
 
+// roomEditSchema lets a room's owner open corrections to every
+// participant.
+const roomEditSchema = `
+ALTER TABLE rooms ADD COLUMN participants_edit INTEGER NOT NULL DEFAULT 0;
+`
+
+// MayEdit reports whether a caller may correct a meeting's transcript:
+// those who may delete it (MayDelete), and, when the room lets
+// participants edit, anyone the meeting was granted to. It returns the
+// meeting's room.
+func (s *SQLite) MayEdit(ctx context.Context, meetingID, keyHash, subject string) (roomID string, ok bool, err error) {
+	if roomID, ok, err = s.MayDelete(ctx, meetingID, keyHash, subject); ok || err != nil {
+		return roomID, ok, err
+	}
+	if keyHash == "" && subject == "" {
+		return "", false, nil
+	}
+	err = s.db.QueryRowContext(ctx, `SELECT a.room_id FROM meeting_access a JOIN rooms r ON r.id = a.room_id
+		WHERE a.meeting_id = ? AND r.participants_edit = 1 AND ((? != '' AND a.key_hash = ?) OR (? != '' AND a.subject = ?))
+		LIMIT 1`, meetingID, keyHash, keyHash, subject, subject).Scan(&roomID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("store: may edit: %w", err)
+	}
+	return roomID, true, nil
+}
+
 // Edit kinds.
 const (
 	EditRename = "rename_speaker"

@@ -71,7 +71,10 @@ type Room struct {
 	// RetainRecordingDays keeps its meetings' recording files this many
 	// days (the transcript may stay longer); 0: the server's default.
 	RetainRecordingDays int
-	Created             time.Time
+	// ParticipantsEdit lets every participant of its meetings correct
+	// their transcripts (else the owner and moderators only).
+	ParticipantsEdit bool
+	Created          time.Time
 }
 
 // CreateRoom records a new room; ErrExists if the id is taken.
@@ -79,9 +82,9 @@ func (s *SQLite) CreateRoom(ctx context.Context, r Room) error {
 	if err := s.check(r.ID); err != nil {
 		return err
 	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO rooms(id, owner, creator_hash, access, locked, transcription_by, speak_moderated, retain_days, retain_recording_days, created)
-		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
-		r.ID, r.Owner, r.CreatorHash, r.Access, r.Locked, r.TranscriptionBy, r.SpeakModerated, r.RetainDays, r.RetainRecordingDays, r.Created.UTC().Format(time.RFC3339Nano))
+	res, err := s.db.ExecContext(ctx, `INSERT INTO rooms(id, owner, creator_hash, access, locked, transcription_by, speak_moderated, retain_days, retain_recording_days, participants_edit, created)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
+		r.ID, r.Owner, r.CreatorHash, r.Access, r.Locked, r.TranscriptionBy, r.SpeakModerated, r.RetainDays, r.RetainRecordingDays, r.ParticipantsEdit, r.Created.UTC().Format(time.RFC3339Nano))
 	if err != nil {
 		return fmt.Errorf("store: create room: %w", err)
 	}
@@ -115,7 +118,7 @@ func (s *SQLite) RoomsOwnedBy(ctx context.Context, owner string) ([]Room, error)
 }
 
 func (s *SQLite) rooms(ctx context.Context, where string, args ...any) ([]Room, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, owner, creator_hash, access, locked, transcription_by, speak_moderated, retain_days, retain_recording_days, created FROM rooms `+where, args...)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, owner, creator_hash, access, locked, transcription_by, speak_moderated, retain_days, retain_recording_days, participants_edit, created FROM rooms `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: rooms: %w", err)
 	}
@@ -124,7 +127,7 @@ func (s *SQLite) rooms(ctx context.Context, where string, args ...any) ([]Room, 
 	for rows.Next() {
 		var r Room
 		var created string
-		if err := rows.Scan(&r.ID, &r.Owner, &r.CreatorHash, &r.Access, &r.Locked, &r.TranscriptionBy, &r.SpeakModerated, &r.RetainDays, &r.RetainRecordingDays, &created); err != nil {
+		if err := rows.Scan(&r.ID, &r.Owner, &r.CreatorHash, &r.Access, &r.Locked, &r.TranscriptionBy, &r.SpeakModerated, &r.RetainDays, &r.RetainRecordingDays, &r.ParticipantsEdit, &created); err != nil {
 			return nil, fmt.Errorf("store: rooms: %w", err)
 		}
 		r.Created, _ = time.Parse(time.RFC3339Nano, created)
@@ -138,8 +141,8 @@ func (s *SQLite) UpdateRoom(ctx context.Context, r Room) error {
 	if err := s.check(r.ID); err != nil {
 		return err
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE rooms SET access = ?, locked = ?, transcription_by = ?, speak_moderated = ?, retain_days = ?, retain_recording_days = ? WHERE id = ?`,
-		r.Access, r.Locked, r.TranscriptionBy, r.SpeakModerated, r.RetainDays, r.RetainRecordingDays, r.ID)
+	res, err := s.db.ExecContext(ctx, `UPDATE rooms SET access = ?, locked = ?, transcription_by = ?, speak_moderated = ?, retain_days = ?, retain_recording_days = ?, participants_edit = ? WHERE id = ?`,
+		r.Access, r.Locked, r.TranscriptionBy, r.SpeakModerated, r.RetainDays, r.RetainRecordingDays, r.ParticipantsEdit, r.ID)
 	if err != nil {
 		return fmt.Errorf("store: update room: %w", err)
 	}

@@ -77,7 +77,7 @@ CREATE TABLE sessions (
 	expires_ms INTEGER NOT NULL
 );
 CREATE INDEX sessions_expires ON sessions(expires_ms);
-`, jobsSchema, retentionSchema, revisionsSchema, recordingRetentionSchema, searchSchema, editsSchema, summariesSchema}
+`, jobsSchema, retentionSchema, revisionsSchema, recordingRetentionSchema, searchSchema, editsSchema, summariesSchema, roomEditSchema}
 
 // OpenSQLite opens (creating if needed) dataDir/parley.db.
 //

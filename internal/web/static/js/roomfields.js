@@ -62,6 +62,7 @@ export function settingsFields(mode, prefix) {
     checkbox(prefix + '-locked', t('lockedRoom'), t('lockedRoomHint')),
     by,
     checkbox(prefix + '-speak', t('speakModerated'), t('speakModeratedHint')),
+    checkbox(prefix + '-edit', t('participantsEdit'), t('participantsEditHint')),
     retain, retainRec);
   const q = (sel) => node.querySelector(sel);
   // A level this mode does not offer (set through the API) is kept as it is.
@@ -76,6 +77,7 @@ export function settingsFields(mode, prefix) {
         locked: q(`#${prefix}-locked`).checked,
         transcription_by: b ? b.value : shown.transcription_by,
         speak_moderated: q(`#${prefix}-speak`).checked,
+        participants_edit: q(`#${prefix}-edit`).checked,
         // Not a whole number in range: sent as it is, for the server's
         // error to say what is wrong (the field's own check says it too).
         retain_days: q(`#${prefix}-retain`).value === '' ? 0 : Number(q(`#${prefix}-retain`).value),
@@ -88,6 +90,7 @@ export function settingsFields(mode, prefix) {
       for (const r of node.querySelectorAll(`input[name="${prefix}-by"]`)) r.checked = r.value === s.transcription_by;
       q(`#${prefix}-locked`).checked = !!s.locked;
       q(`#${prefix}-speak`).checked = !!s.speak_moderated;
+      q(`#${prefix}-edit`).checked = !!s.participants_edit;
       q(`#${prefix}-retain`).value = s.retain_days > 0 ? String(s.retain_days) : '';
       q(`#${prefix}-retain-rec`).value = s.retain_recording_days > 0 ? String(s.retain_recording_days) : '';
     },

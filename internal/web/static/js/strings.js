@@ -456,7 +456,9 @@ export const STRINGS = /* BEGIN STRINGS */ {
     "playerPlay": "Play",
     "playerPause": "Pause",
     "playerSeek": "Position in the meeting",
-    "playFrom": "play the recording from {time}"
+    "playFrom": "play the recording from {time}",
+    "participantsEdit": "Participants may correct the transcripts",
+    "participantsEditHint": "Otherwise only you and the moderators rename speakers and edit what was said, once a meeting has ended."
   },
   "fr": {
     "action": "Action",
@@ -911,6 +913,8 @@ export const STRINGS = /* BEGIN STRINGS */ {
     "playerPlay": "Lire",
     "playerPause": "Pause",
     "playerSeek": "Position dans la réunion",
-    "playFrom": "écouter l'enregistrement à partir de {time}"
+    "playFrom": "écouter l'enregistrement à partir de {time}",
+    "participantsEdit": "Les participants peuvent corriger les transcriptions",
+    "participantsEditHint": "Sinon, seuls vous et les modérateurs renomment les intervenants et corrigent ce qui a été dit, une fois la réunion terminée."
   }
 } /* END STRINGS */;
