@@ -282,6 +282,7 @@ func (r *Room) enter(p *Participant) error {
 	joined := r.joinedLocked(p)
 	r.mu.Unlock()
 	joined.MeetingKey = key
+	r.noteAttendance(NoteJoined, p)
 
 	p.send(joined)
 	info := p.Info()
@@ -404,6 +405,7 @@ func (r *Room) remove(p *Participant, reason string) {
 	delete(m.byToken, p.token)
 	m.participants--
 	wasClosed := r.closed
+	live := r.live
 	endLive, endRec := r.closeIfEmptyLocked()
 	empty := r.closed
 	r.mu.Unlock()
@@ -413,6 +415,9 @@ func (r *Room) remove(p *Participant, reason string) {
 		// Ends p's tracks: TrackEnded unsubscribes the others, and their
 		// taps flush what p said last into the transcript.
 		peer.Close()
+	}
+	if live != nil {
+		noteAttendance(r, live, NoteLeft, p)
 	}
 	if endLive != nil {
 		// The meeting is over: finish its transcript.

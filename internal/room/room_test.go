@@ -3,6 +3,7 @@ package room
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -259,11 +260,12 @@ func TestTranscriptionConsent(t *testing.T) {
 	if err := b.SetTranscription(false); err != nil {
 		t.Fatal(err)
 	}
-	want := []NoteKind{NoteTranscriptionOn, NoteOptOut, NoteOptIn, NoteTranscriptionOff}
-	if got := sp.kinds(); len(got) != len(want) || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] || got[3] != want[3] {
+	// Carol's arrival is in the transcript too.
+	want := []NoteKind{NoteTranscriptionOn, NoteOptOut, NoteJoined, NoteOptIn, NoteTranscriptionOff}
+	if got := sp.kinds(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("notes %v, want %v", got, want)
 	}
-	if sp.notes[1].Speaker.ID != b.ID() || sp.notes[3].Speaker.Name != "Bob" || sp.ended != 1 {
+	if sp.notes[1].Speaker.ID != b.ID() || sp.notes[2].Speaker.Name != "Carol" || sp.notes[4].Speaker.Name != "Bob" || sp.ended != 1 {
 		t.Fatalf("notes %+v, ended %d", sp.notes, sp.ended)
 	}
 	// On again, then everyone leaves: the transcript ends with the room.
@@ -275,6 +277,9 @@ func TestTranscriptionConsent(t *testing.T) {
 	}
 	if sp.ended != 1 {
 		t.Fatalf("ended %d times with Carol still in", sp.ended)
+	}
+	if got := sp.kinds(); fmt.Sprint(got[len(got)-3:]) != fmt.Sprint([]NoteKind{NoteTranscriptionOn, NoteLeft, NoteLeft}) || sp.notes[len(got)-1].Speaker.Name != "Bob" {
+		t.Fatalf("departures: notes %v", got)
 	}
 	for _, p := range r.everyone() {
 		p.Leave()

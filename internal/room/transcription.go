@@ -70,6 +70,8 @@ const (
 	NoteTranscriptionOff
 	NoteOptOut // Speaker's audio is no longer transcribed
 	NoteOptIn  // … and is again
+	NoteJoined // Speaker came into the meeting (while transcribed)
+	NoteLeft   // … and left it
 )
 
 // Note is a control event: what happened, when (meeting-clock seconds)
@@ -314,3 +316,19 @@ func (p *Participant) SetSharedMic(trackID string, shared bool, speakers int) er
 
 // ErrRoomClosed is returned for operations on a room that has ended.
 var ErrRoomClosed = errors.New("room has ended")
+
+// noteAttendance writes in the transcript, when the meeting is
+// transcribed, that p came in or left. Unlike the consent records, a
+// failure here is only logged: it tells readers who was there, it
+// records no one's choice.
+func (r *Room) noteAttendance(kind NoteKind, p *Participant) {
+	if live := r.liveTranscript(); live != nil {
+		noteAttendance(r, live, kind, p)
+	}
+}
+
+func noteAttendance(r *Room, live LiveTranscript, kind NoteKind, p *Participant) {
+	if err := live.Note(Note{Kind: kind, At: r.meetingClock(), Speaker: Speaker{ID: p.id, Name: p.name}}); err != nil {
+		r.log.Warn("attendance not written in the transcript", "participant", p.id, "err", err)
+	}
+}

@@ -319,6 +319,8 @@ var noteKinds = map[room.NoteKind]transcript.EventKind{
 	room.NoteTranscriptionOff: transcript.TranscriptionOff,
 	room.NoteOptOut:           transcript.OptOut,
 	room.NoteOptIn:            transcript.OptIn,
+	room.NoteJoined:           transcript.Joined,
+	room.NoteLeft:             transcript.Left,
 }
 
 // Note implements room.LiveTranscript.

@@ -213,6 +213,10 @@ func eventText(e *Event) string {
 		return who + " opted back in to transcription"
 	case AudioDropped:
 		return "recogniser overloaded: " + e.Detail + " of " + who + "'s audio not transcribed"
+	case Joined:
+		return who + " joined"
+	case Left:
+		return who + " left"
 	}
 	return string(e.Kind)
 }

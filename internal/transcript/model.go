@@ -60,6 +60,8 @@ const (
 	OptOut           EventKind = "opt_out"       // this speaker's track is not transcribed
 	OptIn            EventKind = "opt_in"        // … and is again
 	AudioDropped     EventKind = "audio_dropped" // recogniser fell behind; seconds lost in Detail
+	Joined           EventKind = "joined"        // the speaker came into the meeting
+	Left             EventKind = "left"          // … and left it
 )
 
 // Event is a control event on the meeting clock.

@@ -458,7 +458,9 @@ export const STRINGS = /* BEGIN STRINGS */ {
     "playerSeek": "Position in the meeting",
     "playFrom": "play the recording from {time}",
     "participantsEdit": "Participants may correct the transcripts",
-    "participantsEditHint": "Otherwise only you and the moderators rename speakers and edit what was said, once a meeting has ended."
+    "participantsEditHint": "Otherwise only you and the moderators rename speakers and edit what was said, once a meeting has ended.",
+    "evJoined": "{name} joined",
+    "evLeft": "{name} left"
   },
   "fr": {
     "action": "Action",
@@ -915,6 +917,8 @@ export const STRINGS = /* BEGIN STRINGS */ {
     "playerSeek": "Position dans la réunion",
     "playFrom": "écouter l'enregistrement à partir de {time}",
     "participantsEdit": "Les participants peuvent corriger les transcriptions",
-    "participantsEditHint": "Sinon, seuls vous et les modérateurs renomment les intervenants et corrigent ce qui a été dit, une fois la réunion terminée."
+    "participantsEditHint": "Sinon, seuls vous et les modérateurs renomment les intervenants et corrigent ce qui a été dit, une fois la réunion terminée.",
+    "evJoined": "{name} est arrivé·e",
+    "evLeft": "{name} est parti·e"
   }
 } /* END STRINGS */;

@@ -115,6 +115,8 @@ function eventText(e) {
     case 'opt_out': return t('evOptOut', { name: who });
     case 'opt_in': return t('evOptIn', { name: who });
     case 'audio_dropped': return t('evAudioDropped', { name: who, detail: e.detail || '' });
+    case 'joined': return t('evJoined', { name: who });
+    case 'left': return t('evLeft', { name: who });
     default: return e.kind;
   }
 }
