@@ -18,11 +18,23 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
-fi
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-echo "setup: installing ${missing[*]}" >&2
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ "${1:-}" != "--runtime" ] && ! command -v npm >/dev/null; then
+  missing+=(npm) # the accessibility audit's axe-core comes from the npm registry
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The browser tests audit each page with axe-core (WCAG 2.1 A and AA),
+# pinned in internal/web/testdata/axe/package-lock.json.
+if [ "${1:-}" != "--runtime" ]; then
+  axe="$(cd "$(dirname "$0")/.." && pwd)/internal/web/testdata/axe"
+  if [ ! -f "$axe/node_modules/axe-core/axe.min.js" ]; then
+    echo "setup: installing axe-core for the accessibility audit" >&2
+    npm ci --prefix "$axe" --no-audit --no-fund --loglevel=error
+  fi
+fi

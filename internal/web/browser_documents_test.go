@@ -156,6 +156,11 @@ func TestBrowserMeetingDocuments(t *testing.T) {
 		`document.querySelector('#find-count').textContent`)
 	fill(t, b, "#find-q", "")
 	axCheck(t, b, "viewer", 4)
+	evalJS[bool](t, b, `(() => { const s = document.querySelector('#language'); s.value = 'fr'; s.dispatchEvent(new Event('change')); return true; })()`)
+	b.waitJS(t, 5*time.Second, "the viewer in French", `document.documentElement.lang === 'fr' && document.querySelector('#viewer-meta').textContent.includes('phrases')`, "")
+	axeAudit(t, b, "viewer in French")
+	evalJS[bool](t, b, `(() => { const s = document.querySelector('#language'); s.value = 'en'; s.dispatchEvent(new Event('change')); return true; })()`)
+	b.waitJS(t, 5*time.Second, "the viewer in English", `document.documentElement.lang === 'en'`, "")
 
 	// Rename SPEAKER_2 everywhere.
 	b.click(t, `.turn[data-speaker="PA_b"] [data-action=rename]`)

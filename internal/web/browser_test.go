@@ -518,6 +518,7 @@ func TestBrowserMeeting(t *testing.T) {
 	t.Run("leave removes the tile", func(t *testing.T) {
 		carol.click(t, "#leave")
 		carol.waitJS(t, 5*time.Second, "Carol's end screen", `!document.querySelector('#ended').hidden && document.querySelector('#ended').dataset.reason === 'left'`, "")
+		axeAudit(t, carol, "end screen")
 		for _, o := range []*browser{alice, bob} {
 			o.waitJS(t, 5*time.Second, "Carol's tile gone", `!__tile(`+jsString(ids["carol"])+`)`, "")
 		}

@@ -159,6 +159,7 @@ func axCheck(t *testing.T, b *browser, where string, minButtons int) {
 	if roles["button"] < minButtons {
 		t.Errorf("%s: only %d buttons in the accessibility tree: %v", where, roles["button"], roles)
 	}
+	axeAudit(t, b, where)
 }
 
 // narrowAndFrench checks the meeting at 320 px (a small phone): nothing
@@ -230,6 +231,15 @@ func TestClientModules(t *testing.T) {
 		`!document.querySelector('#media-error').hidden && /No camera or microphone/.test(document.querySelector('#media-error').textContent) && document.querySelector('#join').textContent === 'Join to listen and watch'`,
 		`({error: document.querySelector('#media-error').textContent, join: document.querySelector('#join').textContent})`)
 	axCheck(t, b, "pre-join page", 3)
+	// Both pages in French too.
+	for _, page := range []string{"/", "/abc-defg-hij"} {
+		b.navigate(t, srv.URL()+page)
+		evalJS[bool](t, b, `(() => { const s = document.querySelector('#language'); s.value = 'fr'; s.dispatchEvent(new Event('change')); return true; })()`)
+		b.waitJS(t, 5*time.Second, "the page in French", `document.documentElement.lang === 'fr'`, "")
+		axeAudit(t, b, page+" in French")
+		evalJS[bool](t, b, `(() => { const s = document.querySelector('#language'); s.value = 'en'; s.dispatchEvent(new Event('change')); return true; })()`)
+	}
+	b.waitJS(t, 10*time.Second, "the pre-join page in English", `document.documentElement.lang === 'en' && document.querySelector('#join').textContent === 'Join to listen and watch'`, "")
 	// An empty name is refused before asking the server.
 	b.click(t, "#join")
 	b.waitJS(t, 5*time.Second, "the name error", `!document.querySelector('#display-name-error').hidden && document.activeElement.id === 'display-name'`, "")

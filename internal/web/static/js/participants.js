@@ -102,7 +102,8 @@ export class Participants {
     }
     const n = people.length;
     setButton(this.toggle, 'people', t('participants'), { tooltip: tn('participantCount', n) });
-    this.toggle.setAttribute('aria-label', `${t('participants')} (${n})`);
+    // The name holds the visible text, label then count (WCAG 2.5.3).
+    this.toggle.setAttribute('aria-label', `${t('participants')} ${n}`);
     this.toggle.append(el('span', { class: 'badge badge--count', 'aria-hidden': 'true' }, String(n)));
     this.count.textContent = tn('participantCount', n);
   }
