@@ -44,26 +44,42 @@ func meetingKeysBody(w http.ResponseWriter, r *http.Request, v any, keys func() 
 	return hashes, nil
 }
 
+// readerBody reads the body of POST /api/search and /api/meetings/list
+// and returns it with the caller's signed-in subject and key hashes; on
+// a bad body it has answered.
+func (a *api) readerBody(w http.ResponseWriter, r *http.Request) (body searchBody, subject string, hashes []string, ok bool) {
+	hashes, err := meetingKeysBody(w, r, &body, func() []string { return body.Keys })
+	if err != nil {
+		writeError(w, err)
+		return body, "", nil, false
+	}
+	_, subject = a.credential(r)
+	return body, subject, hashes, true
+}
+
+// storeFailed answers a store error: 400 for a value it refused, else
+// 500 (logged, its text not shown).
+func (a *api) storeFailed(w http.ResponseWriter, err error, what string) {
+	if errors.Is(err, store.ErrInvalid) {
+		writeError(w, signal.NewError(signal.CodeInvalidField, err.Error()))
+		return
+	}
+	a.o.Logger.Error(what+" failed", "err", err)
+	writeError(w, signal.NewError(signal.CodeInternal, what+" failed"))
+}
+
 // search answers POST /api/search: the segments that match q in every
 // meeting the caller may read (by the keys sent and the signed-in
 // account), newest first. A meeting the caller may not read is never
 // searched; a caller with no credential finds nothing.
 func (a *api) search(w http.ResponseWriter, r *http.Request) {
-	var body searchBody
-	hashes, err := meetingKeysBody(w, r, &body, func() []string { return body.Keys })
-	if err != nil {
-		writeError(w, err)
+	body, subject, hashes, ok := a.readerBody(w, r)
+	if !ok {
 		return
 	}
-	_, subject := a.credential(r)
 	hits, err := a.o.Store.Search(r.Context(), store.SearchQuery{Text: body.Q, Subject: subject, KeyHashes: hashes, Limit: body.Limit})
-	if errors.Is(err, store.ErrInvalid) {
-		writeError(w, signal.NewError(signal.CodeInvalidField, err.Error()))
-		return
-	}
 	if err != nil {
-		a.o.Logger.Error("search failed", "err", err)
-		writeError(w, signal.NewError(signal.CodeInternal, "search failed"))
+		a.storeFailed(w, err, "search")
 		return
 	}
 	if hits == nil {
@@ -85,35 +101,24 @@ type meetingLine struct {
 // listMeetings answers POST /api/meetings/list: the meetings the caller
 // may read (by the keys sent and the signed-in account), newest first.
 func (a *api) listMeetings(w http.ResponseWriter, r *http.Request) {
-	var body searchBody
-	hashes, err := meetingKeysBody(w, r, &body, func() []string { return body.Keys })
-	if err != nil {
-		writeError(w, err)
+	body, subject, hashes, ok := a.readerBody(w, r)
+	if !ok {
 		return
 	}
-	_, subject := a.credential(r)
 	list, err := a.o.Store.Meetings(r.Context(), subject, hashes, body.Limit)
+	var pending []string
 	if err == nil && len(list) > 0 {
-		var pending []string
-		if pending, err = a.o.Store.PendingJobKeys(r.Context()); err == nil {
-			out := make([]meetingLine, len(list))
-			for i, m := range list {
-				out[i] = meetingLine{MeetingSummary: m, State: a.meetingState(m, pending), Recorded: a.recorded(m.ID)}
-			}
-			writeJSON(w, http.StatusOK, map[string]any{"meetings": out})
-			return
-		}
-	}
-	if errors.Is(err, store.ErrInvalid) {
-		writeError(w, signal.NewError(signal.CodeInvalidField, err.Error()))
-		return
+		pending, err = a.o.Store.PendingJobKeys(r.Context())
 	}
 	if err != nil {
-		a.o.Logger.Error("meetings list failed", "err", err)
-		writeError(w, signal.NewError(signal.CodeInternal, "meetings not listed"))
+		a.storeFailed(w, err, "meetings list")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"meetings": []meetingLine{}})
+	out := make([]meetingLine, len(list))
+	for i, m := range list {
+		out[i] = meetingLine{MeetingSummary: m, State: a.meetingState(m, pending), Recorded: a.recorded(m.ID)}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"meetings": out})
 }
 
 // meetingState tells live, finalizing, transcribing or final: job keys

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
@@ -29,21 +28,7 @@ func TestEditOverHTTP(t *testing.T) {
 	srv.Store.PutSpeaker(ctx, id, transcript.Speaker{ID: "SPK_2", Name: "SPEAKER_2"})
 	segID, _ := srv.Store.AppendSegment(ctx, id, transcript.Segment{SpeakerID: "SPK_2", Speaker: "SPEAKER_2", Start: 1, End: 3, Text: "the budget is late"})
 	do := func(method, key, body string) (int, map[string]any) {
-		req, _ := http.NewRequest(method, srv.URL()+"/api/meetings/"+id+"/edits", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-Parley-CSRF", csrf)
-		req.AddCookie(&http.Cookie{Name: "parley_csrf", Value: csrf})
-		if key != "" {
-			req.Header.Set("Authorization", "Bearer "+key)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		json.NewDecoder(resp.Body).Decode(&out)
-		return resp.StatusCode, out
+		return apiCall(t, srv, method, "/api/meetings/"+id+"/edits", key, body)
 	}
 	rename := `{"kind":"rename_speaker","speaker_id":"SPK_2","name":"Claire Dubois"}`
 	if code, out := do("POST", joined.MeetingKey, rename); code != http.StatusConflict || out["name"] != "meeting_in_progress" {

@@ -68,3 +68,24 @@ func TestHTTPAPI(t *testing.T) {
 		}
 	}
 }
+
+// apiCall makes a same-origin JSON request with the CSRF token and, when
+// given, a meeting key; it returns the status and the decoded answer.
+func apiCall(t *testing.T, srv *Server, method, path, key, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, srv.URL()+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Parley-CSRF", csrf)
+	req.AddCookie(&http.Cookie{Name: "parley_csrf", Value: csrf})
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}

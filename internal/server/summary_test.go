@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -41,25 +40,6 @@ func finishedMeeting(t *testing.T, srv *Server, roomID string, lines ...string) 
 	return id, aj.MeetingKey, bj.MeetingKey, segs
 }
 
-func apiCall(t *testing.T, srv *Server, method, path, key string) (int, map[string]any) {
-	t.Helper()
-	req, _ := http.NewRequest(method, srv.URL()+path, strings.NewReader("{}"))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Parley-CSRF", csrf)
-	req.AddCookie(&http.Cookie{Name: "parley_csrf", Value: csrf})
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
-}
-
 // TestSummaryJob: with a model server configured, the meeting's owner
 // asks for a summary; the job sends the transcript to the model, keeps
 // the citations of real segments and drops the invented one; the summary
@@ -75,21 +55,21 @@ func TestSummaryJob(t *testing.T) {
 		"actions": [{"text": "Send the minutes", "who": "Bob", "when": "Friday", "segments": [%d]}]}`, segs[0], segs[1])})
 
 	path := "/api/meetings/" + id + "/summary"
-	if code, out := apiCall(t, srv, "GET", path, ada); code != 200 || out["configured"] != true || out["summary"] != nil || out["may_regenerate"] != true {
+	if code, out := apiCall(t, srv, "GET", path, ada, "{}"); code != 200 || out["configured"] != true || out["summary"] != nil || out["may_regenerate"] != true {
 		t.Fatalf("before: %d %v", code, out)
 	}
-	if code, out := apiCall(t, srv, "POST", path, bob); code != http.StatusForbidden {
+	if code, out := apiCall(t, srv, "POST", path, bob, "{}"); code != http.StatusForbidden {
 		t.Errorf("a participant asks: %d %v", code, out)
 	}
-	if code, _ := apiCall(t, srv, "GET", path, "not-a-key"); code != 404 {
+	if code, _ := apiCall(t, srv, "GET", path, "not-a-key", "{}"); code != 404 {
 		t.Errorf("an outsider reads: %d", code)
 	}
-	if code, out := apiCall(t, srv, "POST", path, ada); code != http.StatusAccepted {
+	if code, out := apiCall(t, srv, "POST", path, ada, "{}"); code != http.StatusAccepted {
 		t.Fatalf("the owner asks: %d %v", code, out)
 	}
 	var got map[string]any
 	waitUntil(t, 20*time.Second, "the summary", func() bool {
-		_, got = apiCall(t, srv, "GET", path, bob)
+		_, got = apiCall(t, srv, "GET", path, bob, "{}")
 		return got["summary"] != nil
 	})
 	sum := got["summary"].(map[string]any)
@@ -120,10 +100,10 @@ func TestNoModelNothingSent(t *testing.T) {
 	llm := llmtest.Start(t)
 	srv := start(t)
 	id, ada, _, _ := finishedMeeting(t, srv, "no-model-test-room", "Ada: The budget is secret.")
-	if code, out := apiCall(t, srv, "POST", "/api/meetings/"+id+"/summary", ada); code != http.StatusNotImplemented || out["name"] != "summaries_unavailable" {
+	if code, out := apiCall(t, srv, "POST", "/api/meetings/"+id+"/summary", ada, "{}"); code != http.StatusNotImplemented || out["name"] != "summaries_unavailable" {
 		t.Errorf("asked without a model: %d %v", code, out)
 	}
-	if code, out := apiCall(t, srv, "GET", "/api/meetings/"+id+"/summary", ada); code != 200 || out["configured"] != false || out["summary"] != nil || out["may_regenerate"] != false {
+	if code, out := apiCall(t, srv, "GET", "/api/meetings/"+id+"/summary", ada, "{}"); code != 200 || out["configured"] != false || out["summary"] != nil || out["may_regenerate"] != false {
 		t.Errorf("summary state: %d %v", code, out)
 	}
 	time.Sleep(500 * time.Millisecond)
