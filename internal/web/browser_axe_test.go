@@ -23,12 +23,23 @@ var axeScript = sync.OnceValues(func() (string, error) {
 // each rule, its impact and the elements at fault.
 func axeAudit(t testing.TB, b *browser, where string) {
 	t.Helper()
+	runAxe(t, where, func(js string) []byte { return evalJS[[]byte](t, b, js) })
+}
+
+// ffAxeAudit is axeAudit in Firefox.
+func ffAxeAudit(t testing.TB, f *firefox, where string) {
+	t.Helper()
+	runAxe(t, where+" (Firefox)", func(js string) []byte { return ffEval[json.RawMessage](t, f, js) })
+}
+
+func runAxe(t testing.TB, where string, eval func(js string) []byte) {
+	t.Helper()
 	src, err := axeScript()
 	if err != nil {
 		t.Fatalf("axe-core is missing (run scripts/setup-debian.sh): %v", err)
 	}
-	evalJS[bool](t, b, `(() => { if (!window.axe) { (0, eval)(`+jsString(src)+`); } return true; })()`)
-	raw := evalJS[[]byte](t, b, `axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']},
+	eval(`(() => { if (!window.axe) { (0, eval)(` + jsString(src) + `); } return true; })()`)
+	raw := eval(`axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']},
 			rules: {'label-content-name-mismatch': {enabled: true}}, resultTypes: ['violations']})
 		.then(r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map(n => n.target.join(' ') + ': ' + n.failureSummary.replace(/\s+/g, ' ').slice(0, 300))})))`)
 	var violations []struct {

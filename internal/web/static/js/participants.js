@@ -104,7 +104,7 @@ export class Participants {
     setButton(this.toggle, 'people', t('participants'), { tooltip: tn('participantCount', n) });
     // The name holds the visible text, label then count (WCAG 2.5.3).
     this.toggle.setAttribute('aria-label', `${t('participants')} ${n}`);
-    this.toggle.append(el('span', { class: 'badge badge--count', 'aria-hidden': 'true' }, String(n)));
+    this.toggle.append(' ', el('span', { class: 'badge badge--count', 'aria-hidden': 'true' }, String(n)));
     this.count.textContent = tn('participantCount', n);
   }
 

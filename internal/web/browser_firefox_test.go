@@ -1,0 +1,171 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/internal/testkit/bidi"
+)
+
+// firefox is a Firefox participant, driven over WebDriver BiDi.
+type firefox struct {
+	*bidi.Browser
+	name string
+}
+
+// newFirefox starts Debian's Firefox ESR with fake devices, the page
+// instrumented like the Chromiums (testdata/instrument.js).
+func newFirefox(t testing.TB, name string) *firefox {
+	t.Helper()
+	bin, err := bidi.Find()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	b, err := bidi.Start(ctx, bidi.Options{Binary: bin, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	t.Cleanup(b.Close)
+	if err := b.Preload(ctx, instrumentJS); err != nil {
+		t.Fatalf("%s: instrument: %v", name, err)
+	}
+	return &firefox{Browser: b, name: name}
+}
+
+func (f *firefox) navigate(t testing.TB, url string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	if err := f.Navigate(ctx, url); err != nil {
+		t.Fatalf("%s: %v\n%s", f.name, err, f.Stderr())
+	}
+}
+
+func ffEval[T any](t testing.TB, f *firefox, js string) T {
+	t.Helper()
+	var v T
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := f.Eval(ctx, js, &v); err != nil {
+		t.Fatalf("%s: %v\n%s", f.name, err, js)
+	}
+	return v
+}
+
+// waitJS polls cond (a JavaScript expression, awaited) until true.
+func (f *firefox) waitJS(t testing.TB, d time.Duration, what, cond, explain string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	var lastErr error
+	for time.Now().Before(deadline) {
+		var ok bool
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		lastErr = f.Eval(ctx, "(async () => !!("+cond+"))()", &ok)
+		cancel()
+		if lastErr == nil && ok {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	state := ""
+	if explain != "" {
+		var v any
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		f.Eval(ctx, explain, &v)
+		cancel()
+		b, _ := json.Marshal(v)
+		state = string(b)
+	}
+	t.Fatalf("%s: timed out after %v waiting for %s (%v)\n    state: %s\n    console: %s", f.name, d, what, lastErr, state, strings.Join(f.Console(), "\n    "))
+}
+
+// click clicks an element as a script can (the page's handlers are
+// plain click listeners).
+func (f *firefox) click(t testing.TB, sel string) {
+	t.Helper()
+	if !ffEval[bool](t, f, `(() => { const e = document.querySelector(`+jsString(sel)+`); if (!e) return false; e.click(); return true; })()`) {
+		t.Fatalf("%s: no %s to click", f.name, sel)
+	}
+}
+
+// TestFirefoxInAMixedMeeting: a Chromium and a Firefox participant
+// join, each sees the other's video advancing and plays their voice,
+// chat goes both ways with hostile text shown as text, Firefox's mute
+// and raised hand reach Chromium, and Firefox leaves; its console stays
+// free of errors.
+func TestFirefoxInAMixedMeeting(t *testing.T) {
+	srv, _ := startServer(t)
+	roomURL := srv.URL() + "/mixed-browser-meeting"
+	ada := newBrowser(t, "Ada", browserOptions{audio: speechWAV(t, 0)})
+	bob := newFirefox(t, "Bob")
+	adaID := join(t, ada, roomURL, "Ada Chromium")
+
+	bob.navigate(t, srv.URL()+"/")
+	bob.waitJS(t, 20*time.Second, "the home page", `document.querySelector('#new-meeting') && !document.querySelector('#new-meeting').hidden`, "")
+	ffAxeAudit(t, bob, "home page")
+	bob.navigate(t, roomURL)
+	bob.waitJS(t, 20*time.Second, "the pre-join page", `document.querySelector('#display-name') && !document.querySelector('#join').disabled`, `document.body.innerText.slice(0, 300)`)
+	ffAxeAudit(t, bob, "pre-join page")
+	ffEval[bool](t, bob, `(() => { const n = document.querySelector('#display-name'); n.value = 'Bob Firefox'; n.dispatchEvent(new Event('input', {bubbles: true})); return true; })()`)
+	bob.click(t, "#join")
+	bob.waitJS(t, 30*time.Second, "Bob in the meeting", `!document.querySelector('#meeting').hidden && document.querySelector('#grid .tile--self')`,
+		`({status: document.querySelector('#join-status').textContent, error: document.querySelector('#media-error').textContent})`)
+	bobID := ffEval[string](t, bob, `document.querySelector('#grid .tile--self').dataset.participantId`)
+
+	// Each sees and hears the other.
+	seesPlaying(t, ada, bobID, "Bob Firefox")
+	hearsPlaying(t, ada, bobID, "Bob Firefox")
+	bob.waitJS(t, 30*time.Second, "Ada's tile playing in Firefox",
+		fmt.Sprintf(`(async () => { const x = __tile(%[1]s); if (!x || x.hidden || x.videoWidth === 0 || x.paused) return false;
+			const t0 = x.currentTime, v0 = await __inbound(%[1]s, 'video'), a0 = await __inbound(%[1]s, 'audio');
+			await new Promise(r => setTimeout(r, 1000));
+			return __tile(%[1]s).currentTime > t0 && (await __inbound(%[1]s, 'video')) > v0 && (await __inbound(%[1]s, 'audio')) > a0 && a0 >= 0; })()`, jsString(adaID)),
+		fmt.Sprintf(`({tile: __tile(%[1]s), video: await __inbound(%[1]s, 'video'), audio: await __inbound(%[1]s, 'audio')})`, jsString(adaID)))
+	bob.waitJS(t, 15*time.Second, "Ada's voice playing in Firefox",
+		fmt.Sprintf(`(() => { const a = document.querySelector('#audio-sinks audio[data-owner=%s]'); return a && !a.paused && !a.muted && a.currentTime > 0; })()`, jsString(adaID)), "")
+
+	ffAxeAudit(t, bob, "meeting")
+
+	// Chat both ways; markup and bidi controls arrive as text.
+	const hostile = `<img src=x onerror="window.__pwned=1"> **bold** ‮dlrow`
+	bob.click(t, "#chat-toggle")
+	ffEval[bool](t, bob, `(() => { const c = document.querySelector('#chat-input'); c.value = `+jsString("from Firefox "+hostile)+`; 
+		document.querySelector('#chat-form').requestSubmit(); return true; })()`)
+	ada.click(t, "#chat-toggle")
+	ada.waitJS(t, 10*time.Second, "Firefox's message in Chromium",
+		`[...document.querySelectorAll('#chat-log .chat-msg__text')].some(e => e.textContent === 'from Firefox <img src=x onerror="window.__pwned=1"> **bold** dlrow') && !window.__pwned && !document.querySelector('#chat-log img')`,
+		`[...document.querySelectorAll('#chat-log .chat-msg__text')].map(e => e.textContent)`)
+	evalJS[bool](t, ada, `(() => { const c = document.querySelector('#chat-input'); c.value = `+jsString("from Chromium "+hostile)+`;
+		document.querySelector('#chat-form').requestSubmit(); return true; })()`)
+	bob.waitJS(t, 10*time.Second, "Chromium's message in Firefox",
+		`[...document.querySelectorAll('#chat-log .chat-msg__text')].some(e => e.textContent === 'from Chromium <img src=x onerror="window.__pwned=1"> **bold** dlrow') && !window.__pwned && !document.querySelector('#chat-log img')`,
+		`[...document.querySelectorAll('#chat-log .chat-msg__text')].map(e => e.textContent)`)
+
+	// Firefox mutes, then raises its hand: Chromium's tile shows both.
+	bob.click(t, "#toggle-mic")
+	ada.waitJS(t, 10*time.Second, "Bob muted", fmt.Sprintf(`(() => { const x = __tile(%s); return x.audioMuted && x.micIconVisible; })()`, jsString(bobID)),
+		fmt.Sprintf(`__tile(%s)`, jsString(bobID)))
+	bob.click(t, "#raise-hand")
+	ada.waitJS(t, 10*time.Second, "Bob's hand up", fmt.Sprintf(`(() => { const x = __tile(%s); return x.hand && x.handIconVisible; })()`, jsString(bobID)),
+		fmt.Sprintf(`__tile(%s)`, jsString(bobID)))
+
+	ffAxeAudit(t, bob, "meeting with the chat open")
+
+	// Firefox leaves.
+	bob.click(t, "#leave")
+	bob.waitJS(t, 10*time.Second, "Bob's end screen", `!document.querySelector('#ended').hidden && document.querySelector('#ended').dataset.reason === 'left'`, "")
+	ffAxeAudit(t, bob, "end screen")
+	ada.waitJS(t, 15*time.Second, "Bob gone", fmt.Sprintf(`__tile(%s) === null`, jsString(bobID)), "")
+	if errs := bob.Console(); len(errs) > 0 {
+		t.Errorf("Firefox's console: %s", strings.Join(errs, "\n"))
+	}
+	if p := ada.pageProblems(t); len(p) > 0 {
+		t.Errorf("Chromium's page problems: %v", p)
+	}
+}
