@@ -19,7 +19,7 @@ type firefox struct {
 
 // newFirefox starts Debian's Firefox ESR with fake devices, the page
 // instrumented like the Chromiums (testdata/instrument.js).
-func newFirefox(t testing.TB, name string) *firefox {
+func newFirefox(t testing.TB, name string, prefs ...map[string]any) *firefox {
 	t.Helper()
 	bin, err := bidi.Find()
 	if err != nil {
@@ -27,7 +27,11 @@ func newFirefox(t testing.TB, name string) *firefox {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	b, err := bidi.Start(ctx, bidi.Options{Binary: bin, Dir: t.TempDir()})
+	o := bidi.Options{Binary: bin, Dir: t.TempDir()}
+	if len(prefs) > 0 {
+		o.Prefs = prefs[0]
+	}
+	b, err := bidi.Start(ctx, o)
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
@@ -169,3 +173,4 @@ func TestFirefoxInAMixedMeeting(t *testing.T) {
 		t.Errorf("Chromium's page problems: %v", p)
 	}
 }
+
