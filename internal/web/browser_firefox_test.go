@@ -173,4 +173,3 @@ func TestFirefoxInAMixedMeeting(t *testing.T) {
 		t.Errorf("Chromium's page problems: %v", p)
 	}
 }
-
