@@ -173,3 +173,46 @@ func TestFirefoxInAMixedMeeting(t *testing.T) {
 		t.Errorf("Chromium's page problems: %v", p)
 	}
 }
+
+// TestFirefoxQualityWhenSomeoneJoins: when a third person joins,
+// Firefox restarts the statistics of the streams it already receives
+// (their byte and packet counters start again from zero); the quality
+// shown on the tiles must not turn to "unknown" or "poor" for that.
+func TestFirefoxQualityWhenSomeoneJoins(t *testing.T) {
+	srv, _ := startServer(t)
+	roomURL := srv.URL() + "/third-person-meeting"
+	ada := newBrowser(t, "Ada", browserOptions{})
+	bob := newFirefox(t, "Bob")
+	adaID := join(t, ada, roomURL, "Ada Chromium")
+	bob.navigate(t, roomURL)
+	bob.waitJS(t, 20*time.Second, "the pre-join page", `document.querySelector('#display-name') && !document.querySelector('#join').disabled`, "")
+	ffEval[bool](t, bob, `(() => { document.querySelector('#display-name').value = 'Bob Firefox'; return true; })()`)
+	bob.click(t, "#join")
+	level := fmt.Sprintf(`document.querySelector('#grid [data-participant-id=%s] .tile__quality').dataset.level`, jsString(adaID))
+	bob.waitJS(t, 30*time.Second, "Ada's tile rated good in Firefox", level+` === 'good'`, level)
+	// Watch the rating every 200 ms while Carol joins, and 8 s after.
+	ffEval[bool](t, bob, `(() => { window.__levels = []; window.__bytes = []; window.__watch = setInterval(async () => { window.__levels.push(`+level+`); window.__bytes.push(await __inbound(`+jsString(adaID)+`, 'video')); }, 200); return true; })()`)
+	carol := newBrowser(t, "Carol", browserOptions{})
+	carolID := join(t, carol, roomURL, "Carol Chromium")
+	bob.waitJS(t, 30*time.Second, "Carol's video in Firefox", fmt.Sprintf(`(async () => (await __inbound(%s, 'video')) > 20000)()`, jsString(carolID)), "")
+	time.Sleep(8 * time.Second)
+	levels := ffEval[[]string](t, bob, `(clearInterval(window.__watch), window.__levels)`)
+	// The counters did start over (what the rating must survive).
+	restarted := false
+	bytes := ffEval[[]float64](t, bob, `window.__bytes`)
+	for i := 1; i < len(bytes); i++ {
+		restarted = restarted || bytes[i] < bytes[i-1]
+	}
+	if !restarted {
+		t.Logf("Firefox's counters for Ada's video did not restart this time: %v", bytes)
+	}
+	bad := 0
+	for _, l := range levels {
+		if l != "good" && l != "fair" {
+			bad++
+		}
+	}
+	if bad > 0 {
+		t.Errorf("Ada's tile in Firefox was rated unknown or poor %d times of %d while Carol joined: %v", bad, len(levels), levels)
+	}
+}

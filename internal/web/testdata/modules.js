@@ -40,7 +40,10 @@ async (base) => {
   eq('grid 3 phone', g(3, 320, 600), [1, 3]);
   eq('grid 16', g(16, 1920, 1080), [4, 4]);
 
-  const { levelOf, QualityMonitor } = await import(`${base}/js/quality.js`);
+  const { levelOf, QualityMonitor, deltaOf } = await import(`${base}/js/quality.js`);
+  eq('deltas', [deltaOf(undefined, { lost: 0, received: 10 }), deltaOf({ lost: 1, received: 10 }, { lost: 3, received: 110 }),
+    deltaOf({ lost: 1, received: 2000 }, { lost: 0, received: 40 })],
+  [{ lost: 0, received: 0, restarted: true }, { lost: 2, received: 100, restarted: false }, { lost: 0, received: 0, restarted: true }]);
   eq('levels', [levelOf(0, 0), levelOf(0.05, 0), levelOf(0.2, 0), levelOf(0, 0.05), levelOf(0, 0.5)], ['good', 'fair', 'poor', 'fair', 'poor']);
   const m = Object.assign(Object.create(QualityMonitor.prototype), { cap: 'high', bad: 0, good: 0 });
   const caps = [];

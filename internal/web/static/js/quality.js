@@ -31,6 +31,16 @@ export function levelOf(loss, jitter) {
   return 'poor';
 }
 
+// deltaOf gives the packets lost and received between two samples of a
+// stream's counters. Counters that went backwards started over (Firefox
+// restarts the statistics of the streams it receives when the
+// connection is renegotiated, e.g. someone joins): no verdict then
+// (restarted), rather than a false "nothing received".
+export function deltaOf(prev, cur) {
+  if (!prev || cur.lost < prev.lost || cur.received < prev.received) return { lost: 0, received: 0, restarted: true };
+  return { lost: cur.lost - prev.lost, received: cur.received - prev.received, restarted: false };
+}
+
 export class QualityMonitor extends EventTarget {
   constructor(room) {
     super();
@@ -73,10 +83,15 @@ export class QualityMonitor extends EventTarget {
       let s = null;
       report.forEach((x) => { if (x.type === 'inbound-rtp') s = x; });
       if (!s) continue;
-      const prev = this.prev.get(t.id) || { lost: s.packetsLost || 0, received: s.packetsReceived || 0 };
-      const dl = Math.max(0, (s.packetsLost || 0) - prev.lost);
-      const dr = Math.max(0, (s.packetsReceived || 0) - prev.received);
-      this.prev.set(t.id, { lost: s.packetsLost || 0, received: s.packetsReceived || 0 });
+      const cur = { lost: Math.max(0, s.packetsLost || 0), received: s.packetsReceived || 0 };
+      const d = deltaOf(this.prev.get(t.id), cur);
+      this.prev.set(t.id, cur);
+      if (d.restarted) {
+        if (!this.levels.has(t.id)) this.levels.set(t.id, 'unknown'); // first sample; else the last verdict stands
+        continue;
+      }
+      const dl = d.lost;
+      const dr = d.received;
       if (dr === 0) {
         this.levels.set(t.id, 'unknown'); // paused, muted or silent
         continue;
