@@ -339,6 +339,7 @@ func TestStateChangesRefuseCrossSite(t *testing.T) {
 		{"POST", "/api/rooms/csrf-test-room/transcription", `{"enabled":true}`},
 		{"DELETE", "/api/meetings/" + joined.MeetingID, ``},
 		{"POST", "/api/meetings/" + joined.MeetingID + "/edits", `{"kind":"undo"}`},
+		{"POST", "/api/meetings/" + joined.MeetingID + "/summary", `{}`},
 	} {
 		for name, mut := range map[string]func(r *http.Request){
 			"other origin":   func(r *http.Request) { r.Header.Set("Origin", "http://evil.example") },
