@@ -9,7 +9,7 @@ pkgs=(
   opus-tools sox espeak-ng flite lame                   # test and benchmark audio (lame: MP3 uploads)
   chromium fonts-noto-color-emoji                       # browser tests (chromedp); emoji in their screenshots
   libreoffice-writer-nogui poppler-utils                # ODT and DOCX exports opened by LibreOffice in the tests (pdftotext reads its PDF)
-  firefox-esr                                           # browser tests in Firefox too (WebDriver BiDi)
+  firefox-esr xvfb                                      # browser tests in Firefox too (WebDriver BiDi; a virtual display to share a screen)
 )
 if [ "${1:-}" = "--runtime" ]; then
   pkgs=(build-essential pkg-config libpocketsphinx-dev pocketsphinx-en-us)

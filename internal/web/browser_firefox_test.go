@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -21,13 +23,20 @@ type firefox struct {
 // instrumented like the Chromiums (testdata/instrument.js).
 func newFirefox(t testing.TB, name string, prefs ...map[string]any) *firefox {
 	t.Helper()
+	return startFirefox(t, name, "", prefs...)
+}
+
+// startFirefox is newFirefox on an X display (for screen capture);
+// display "" is headless.
+func startFirefox(t testing.TB, name, display string, prefs ...map[string]any) *firefox {
+	t.Helper()
 	bin, err := bidi.Find()
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	o := bidi.Options{Binary: bin, Dir: t.TempDir()}
+	o := bidi.Options{Binary: bin, Dir: t.TempDir(), Display: display}
 	if len(prefs) > 0 {
 		o.Prefs = prefs[0]
 	}
@@ -214,5 +223,106 @@ func TestFirefoxQualityWhenSomeoneJoins(t *testing.T) {
 	}
 	if bad > 0 {
 		t.Errorf("Ada's tile in Firefox was rated unknown or poor %d times of %d while Carol joined: %v", bad, len(levels), levels)
+	}
+}
+
+// startXvfb runs a virtual X display for the test (headless Firefox has
+// no screen to share) and returns its name.
+func startXvfb(t testing.TB) string {
+	t.Helper()
+	if _, err := exec.LookPath("Xvfb"); err != nil {
+		t.Fatal("Xvfb is not installed (scripts/setup-debian.sh installs xvfb)")
+	}
+	for n := 90; n < 140; n++ {
+		if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n)); err == nil {
+			continue // taken
+		}
+		if _, err := os.Stat(fmt.Sprintf("/tmp/.X%d-lock", n)); err == nil {
+			continue
+		}
+		display := fmt.Sprintf(":%d", n)
+		x := exec.Command("Xvfb", display, "-screen", "0", "1280x720x24", "-nolisten", "tcp")
+		if err := x.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { x.Process.Kill(); x.Wait() })
+		for range 100 {
+			if _, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n)); err == nil {
+				return display
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("Xvfb %s did not start", display)
+	}
+	t.Fatal("no free X display number")
+	return ""
+}
+
+// press clicks an element with the mouse, a real gesture (which
+// getDisplayMedia requires), at its centre.
+func (f *firefox) press(t testing.TB, sel string) {
+	t.Helper()
+	// Where it is once the layout has settled (the same twice, 200 ms
+	// apart), and that it is what is there.
+	where := `(() => { const e = document.querySelector(` + jsString(sel) + `); const r = e.getBoundingClientRect();
+		const x = r.x + r.width / 2, y = r.y + r.height / 2; const top = document.elementFromPoint(x, y);
+		return [x, y, top && (top === e || e.contains(top)) ? 1 : 0]; })()`
+	var at []float64
+	for i := 0; i < 50; i++ {
+		a := ffEval[[]float64](t, f, where)
+		time.Sleep(200 * time.Millisecond)
+		b := ffEval[[]float64](t, f, where)
+		if a[0] == b[0] && a[1] == b[1] && b[2] == 1 {
+			at = b
+			break
+		}
+	}
+	if at == nil {
+		t.Fatalf("%s: %s never settled on top of the page", f.name, sel)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := f.Click(ctx, int(at[0]), int(at[1])); err != nil {
+		t.Fatalf("%s: click %s: %v", f.name, sel, err)
+	}
+}
+
+// TestFirefoxSharesItsScreen: Firefox (on a virtual display) shares its
+// screen into a meeting with Chromium, which shows it large and
+// playing; Firefox shares no sound with it, is not asked for any, and
+// the page says so; Chromium's screen reaches Firefox too.
+func TestFirefoxSharesItsScreen(t *testing.T) {
+	srv, _ := startServer(t)
+	roomURL := srv.URL() + "/screen-share-meeting"
+	display := startXvfb(t)
+	ada := newBrowser(t, "Ada", browserOptions{})
+	bob := startFirefox(t, "Bob", display)
+	adaID := join(t, ada, roomURL, "Ada Chromium")
+	bob.navigate(t, roomURL)
+	bob.waitJS(t, 20*time.Second, "the pre-join page", `document.querySelector('#display-name') && !document.querySelector('#join').disabled`, "")
+	ffEval[bool](t, bob, `(() => { document.querySelector('#display-name').value = 'Bob Firefox'; return true; })()`)
+	bob.click(t, "#join")
+	bob.waitJS(t, 30*time.Second, "Bob in the meeting", `!document.querySelector('#meeting').hidden && document.querySelector('#grid .tile--self')`, "")
+	bobID := ffEval[string](t, bob, `document.querySelector('#grid .tile--self').dataset.participantId`)
+
+	bob.press(t, "#share-screen")
+	bob.waitJS(t, 15*time.Second, "Firefox sharing, told it shares no sound",
+		`document.querySelector('#share-screen').dataset.state === 'on' && /without its sound/.test(document.querySelector('#toasts').textContent)`,
+		`({state: document.querySelector('#share-screen').dataset.state, toasts: document.querySelector('#toasts').textContent})`)
+	if got := ffEval[[]string](t, bob, `__sent.filter(m => m.type === 'publish').map(m => m.source)`); strings.Contains(strings.Join(got, ","), "screen_audio") {
+		t.Errorf("Firefox published screen audio: %v", got)
+	}
+	screen := func(of string) string { return fmt.Sprintf(`document.querySelector('#grid [data-screen-of=%s]')`, jsString(of)) }
+	ada.waitJS(t, 20*time.Second, "Firefox's screen, large and playing in Chromium",
+		fmt.Sprintf(`(() => { const s = %s; const v = s && s.querySelector('video'); return !!v && v.videoWidth > 0 && !v.paused && s.classList.contains('tile--focus'); })()`, screen(bobID)), "")
+
+	// And the other way: Chromium's screen (its fake capture) in Firefox.
+	bob.press(t, "#share-screen")
+	bob.waitJS(t, 10*time.Second, "Firefox stopped sharing", `document.querySelector('#share-screen').dataset.state !== 'on'`, "")
+	ada.click(t, "#share-screen")
+	bob.waitJS(t, 20*time.Second, "Chromium's screen, playing in Firefox",
+		fmt.Sprintf(`(() => { const s = %s; const v = s && s.querySelector('video'); return !!v && v.videoWidth > 0 && !v.paused; })()`, screen(adaID)), "")
+	if errs := bob.Console(); len(errs) > 0 {
+		t.Errorf("Firefox's console: %s", strings.Join(errs, "\n"))
 	}
 }

@@ -338,6 +338,19 @@ func (b *Browser) Eval(ctx context.Context, expr string, out any) error {
 	return json.Unmarshal([]byte(s), out)
 }
 
+// Click moves the mouse to (x, y), CSS pixels of the viewport, and
+// presses its button: a real user gesture (what getDisplayMedia needs).
+func (b *Browser) Click(ctx context.Context, x, y int) error {
+	_, err := b.Call(ctx, "input.performActions", map[string]any{"context": b.context, "actions": []any{map[string]any{
+		"type": "pointer", "id": "mouse", "parameters": map[string]any{"pointerType": "mouse"},
+		"actions": []any{
+			map[string]any{"type": "pointerMove", "x": x, "y": y},
+			map[string]any{"type": "pointerDown", "button": 0},
+			map[string]any{"type": "pointerUp", "button": 0},
+		}}}})
+	return err
+}
+
 // Console returns the errors the console logged so far.
 func (b *Browser) Console() []string {
 	b.mu.Lock()

@@ -206,12 +206,22 @@ export class LocalMedia extends EventTarget {
   }
 }
 
+// canShareScreenAudio tells whether this browser can share a tab's or
+// the screen's sound with the picture: Chromium can (and says so by
+// knowing the constraints that go with it); Firefox and Safari share
+// the picture only, so they are not asked for sound (and the user is
+// told).
+export function canShareScreenAudio() {
+  const c = navigator.mediaDevices && navigator.mediaDevices.getSupportedConstraints ? navigator.mediaDevices.getSupportedConstraints() : {};
+  return !!(c.suppressLocalAudioPlayback || c.restrictOwnAudio);
+}
+
 // captureScreen asks the user for a screen, window or tab, with its
 // audio where the browser offers it (Chromium: tab and system audio).
 export async function captureScreen() {
   const stream = await navigator.mediaDevices.getDisplayMedia({
     video: { frameRate: { ideal: 15, max: 30 } },
-    audio: true,
+    audio: canShareScreenAudio(),
     systemAudio: 'include',
     selfBrowserSurface: 'exclude',
     surfaceSwitching: 'include',

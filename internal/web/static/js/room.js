@@ -25,7 +25,7 @@
 
 import { Signalling } from './signalling.js';
 import { Publisher, Subscriber, limitCamera } from './peers.js';
-import { captureScreen } from './media.js';
+import { captureScreen, canShareScreenAudio } from './media.js';
 import { joinToken, meetingKey, setMeetingKey, transcriptURL } from './api.js';
 import { Access } from './access.js';
 
@@ -551,6 +551,7 @@ export class Room extends EventTarget {
       return; // cancelled in the browser's picker
     }
     if (!cap.video) return;
+    if (!canShareScreenAudio()) this.emit('notice', { key: 'screenNoAudio' });
     this.screen = cap;
     cap.video.addEventListener('ended', () => this.stopScreenShare());
     if (this.pub) {

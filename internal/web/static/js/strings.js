@@ -460,7 +460,8 @@ export const STRINGS = /* BEGIN STRINGS */ {
     "participantsEdit": "Participants may correct the transcripts",
     "participantsEditHint": "Otherwise only you and the moderators rename speakers and edit what was said, once a meeting has ended.",
     "evJoined": "{name} joined",
-    "evLeft": "{name} left"
+    "evLeft": "{name} left",
+    "screenNoAudio": "Your screen is shared without its sound: this browser does not share a tab's or the screen's audio."
   },
   "fr": {
     "action": "Action",
@@ -919,6 +920,7 @@ export const STRINGS = /* BEGIN STRINGS */ {
     "participantsEdit": "Les participants peuvent corriger les transcriptions",
     "participantsEditHint": "Sinon, seuls vous et les modérateurs renomment les intervenants et corrigent ce qui a été dit, une fois la réunion terminée.",
     "evJoined": "{name} est arrivé·e",
-    "evLeft": "{name} est parti·e"
+    "evLeft": "{name} est parti·e",
+    "screenNoAudio": "Votre écran est partagé sans le son : ce navigateur ne partage pas l'audio d'un onglet ni de l'écran."
   }
 } /* END STRINGS */;
