@@ -312,7 +312,9 @@ func TestFirefoxSharesItsScreen(t *testing.T) {
 	if got := ffEval[[]string](t, bob, `__sent.filter(m => m.type === 'publish').map(m => m.source)`); strings.Contains(strings.Join(got, ","), "screen_audio") {
 		t.Errorf("Firefox published screen audio: %v", got)
 	}
-	screen := func(of string) string { return fmt.Sprintf(`document.querySelector('#grid [data-screen-of=%s]')`, jsString(of)) }
+	screen := func(of string) string {
+		return fmt.Sprintf(`document.querySelector('#grid [data-screen-of=%s]')`, jsString(of))
+	}
 	ada.waitJS(t, 20*time.Second, "Firefox's screen, large and playing in Chromium",
 		fmt.Sprintf(`(() => { const s = %s; const v = s && s.querySelector('video'); return !!v && v.videoWidth > 0 && !v.paused && s.classList.contains('tile--focus'); })()`, screen(bobID)), "")
 
