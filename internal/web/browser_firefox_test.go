@@ -98,6 +98,26 @@ func (f *firefox) waitJS(t testing.TB, d time.Duration, what, cond, explain stri
 	t.Fatalf("%s: timed out after %v waiting for %s (%v)\n    state: %s\n    console: %s", f.name, d, what, lastErr, state, strings.Join(f.Console(), "\n    "))
 }
 
+// prejoin opens a meeting's pre-join page.
+func (f *firefox) prejoin(t testing.TB, roomURL string) {
+	t.Helper()
+	f.navigate(t, roomURL)
+	f.waitJS(t, 20*time.Second, "the pre-join page", `document.querySelector('#display-name') && !document.querySelector('#join').disabled`,
+		`document.body.innerText.slice(0, 300)`)
+}
+
+// enter joins from the pre-join page under name and returns the
+// participant id.
+func (f *firefox) enter(t testing.TB, name string) string {
+	t.Helper()
+	ffEval[bool](t, f, `(() => { const n = document.querySelector('#display-name'); n.value = `+jsString(name)+`;
+		n.dispatchEvent(new Event('input', {bubbles: true})); return true; })()`)
+	f.click(t, "#join")
+	f.waitJS(t, 30*time.Second, name+" in the meeting", `!document.querySelector('#meeting').hidden && document.querySelector('#grid .tile--self')`,
+		`({status: document.querySelector('#join-status').textContent, error: document.querySelector('#media-error').textContent})`)
+	return ffEval[string](t, f, `document.querySelector('#grid .tile--self').dataset.participantId`)
+}
+
 // click clicks an element as a script can (the page's handlers are
 // plain click listeners).
 func (f *firefox) click(t testing.TB, sel string) {
@@ -122,14 +142,9 @@ func TestFirefoxInAMixedMeeting(t *testing.T) {
 	bob.navigate(t, srv.URL()+"/")
 	bob.waitJS(t, 20*time.Second, "the home page", `document.querySelector('#new-meeting') && !document.querySelector('#new-meeting').hidden`, "")
 	ffAxeAudit(t, bob, "home page")
-	bob.navigate(t, roomURL)
-	bob.waitJS(t, 20*time.Second, "the pre-join page", `document.querySelector('#display-name') && !document.querySelector('#join').disabled`, `document.body.innerText.slice(0, 300)`)
+	bob.prejoin(t, roomURL)
 	ffAxeAudit(t, bob, "pre-join page")
-	ffEval[bool](t, bob, `(() => { const n = document.querySelector('#display-name'); n.value = 'Bob Firefox'; n.dispatchEvent(new Event('input', {bubbles: true})); return true; })()`)
-	bob.click(t, "#join")
-	bob.waitJS(t, 30*time.Second, "Bob in the meeting", `!document.querySelector('#meeting').hidden && document.querySelector('#grid .tile--self')`,
-		`({status: document.querySelector('#join-status').textContent, error: document.querySelector('#media-error').textContent})`)
-	bobID := ffEval[string](t, bob, `document.querySelector('#grid .tile--self').dataset.participantId`)
+	bobID := bob.enter(t, "Bob Firefox")
 
 	// Each sees and hears the other.
 	seesPlaying(t, ada, bobID, "Bob Firefox")
@@ -193,10 +208,8 @@ func TestFirefoxQualityWhenSomeoneJoins(t *testing.T) {
 	ada := newBrowser(t, "Ada", browserOptions{})
 	bob := newFirefox(t, "Bob")
 	adaID := join(t, ada, roomURL, "Ada Chromium")
-	bob.navigate(t, roomURL)
-	bob.waitJS(t, 20*time.Second, "the pre-join page", `document.querySelector('#display-name') && !document.querySelector('#join').disabled`, "")
-	ffEval[bool](t, bob, `(() => { document.querySelector('#display-name').value = 'Bob Firefox'; return true; })()`)
-	bob.click(t, "#join")
+	bob.prejoin(t, roomURL)
+	bob.enter(t, "Bob Firefox")
 	level := fmt.Sprintf(`document.querySelector('#grid [data-participant-id=%s] .tile__quality').dataset.level`, jsString(adaID))
 	bob.waitJS(t, 30*time.Second, "Ada's tile rated good in Firefox", level+` === 'good'`, level)
 	// Watch the rating every 200 ms while Carol joins, and 8 s after.
@@ -298,12 +311,8 @@ func TestFirefoxSharesItsScreen(t *testing.T) {
 	ada := newBrowser(t, "Ada", browserOptions{})
 	bob := startFirefox(t, "Bob", display)
 	adaID := join(t, ada, roomURL, "Ada Chromium")
-	bob.navigate(t, roomURL)
-	bob.waitJS(t, 20*time.Second, "the pre-join page", `document.querySelector('#display-name') && !document.querySelector('#join').disabled`, "")
-	ffEval[bool](t, bob, `(() => { document.querySelector('#display-name').value = 'Bob Firefox'; return true; })()`)
-	bob.click(t, "#join")
-	bob.waitJS(t, 30*time.Second, "Bob in the meeting", `!document.querySelector('#meeting').hidden && document.querySelector('#grid .tile--self')`, "")
-	bobID := ffEval[string](t, bob, `document.querySelector('#grid .tile--self').dataset.participantId`)
+	bob.prejoin(t, roomURL)
+	bobID := bob.enter(t, "Bob Firefox")
 
 	bob.press(t, "#share-screen")
 	bob.waitJS(t, 15*time.Second, "Firefox sharing, told it shares no sound",
