@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/testkit/bidi"
 )
 
@@ -335,5 +336,51 @@ func TestFirefoxSharesItsScreen(t *testing.T) {
 		fmt.Sprintf(`(() => { const s = %s; const v = s && s.querySelector('video'); return !!v && v.videoWidth > 0 && !v.paused; })()`, screen(adaID)), "")
 	if errs := bob.Console(); len(errs) > 0 {
 		t.Errorf("Firefox's console: %s", strings.Join(errs, "\n"))
+	}
+}
+
+// TestFirefoxCaptionsAndReconnection: in a transcribed meeting Firefox
+// shows the captions of what a Chromium participant says, named; when
+// its signalling socket drops (a relay the test cuts; media goes
+// straight to the server) it says it is reconnecting, resumes as the
+// same participant without reloading, and keeps receiving.
+func TestFirefoxCaptionsAndReconnection(t *testing.T) {
+	wav, words := speakerWAV(t, "dev-s-en-01", "ruth")
+	srv, _ := startServerWith(t, func(c *config.Config) { c.Speech.Engine, c.Speech.Streams = "pocketsphinx", 1 })
+	relay := newProxy(t, srv.Addr())
+	ruth := newBrowser(t, "Ruth", browserOptions{audio: wav})
+	ruthID := join(t, ruth, srv.URL()+"/firefox-captions-meeting", "Ruth Ellis")
+	ruth.click(t, "#transcription-toggle")
+	ruth.waitJS(t, 10*time.Second, "transcription on", `document.querySelector('#transcription-toggle').getAttribute('aria-pressed') === 'true'`, "")
+
+	bob := newFirefox(t, "Bob")
+	bob.prejoin(t, relay.url()+"/firefox-captions-meeting")
+	bobID := bob.enter(t, "Bob Firefox")
+	caption := fmt.Sprintf(`[...document.querySelectorAll('#captions [data-caption]')].some(c => {
+		const words = new Set(%s.split(' '));
+		return c.dataset.speaker === %s && c.querySelector('.caption__speaker').textContent === 'Ruth Ellis' &&
+			c.querySelector('.caption__text').textContent.toLowerCase().split(/[^a-z']+/).some(w => words.has(w)); })`,
+		jsString(strings.Join(words, " ")), jsString(ruthID))
+	bob.waitJS(t, 60*time.Second, "Ruth's captions in Firefox", caption,
+		`[...document.querySelectorAll('#captions [data-caption]')].map(c => c.dataset.speaker + ' ' + c.textContent)`)
+
+	ffEval[bool](t, bob, `(() => { window.__marker = 'same page'; window.__bannerSeen = false;
+		new MutationObserver(() => { const b = document.querySelector('#banner'); if (!b.hidden && b.dataset.kind === 'reconnecting') window.__bannerSeen = true; })
+			.observe(document.querySelector('#banner'), {attributes: true, childList: true}); return true; })()`)
+	if n := relay.drop(); n == 0 {
+		t.Fatal("nothing to drop: Firefox's socket does not go through the relay")
+	}
+	bob.waitJS(t, 15*time.Second, "Firefox back", `window.__bannerSeen && document.querySelector('#banner').hidden && window.__marker === 'same page'`,
+		`({seen: window.__bannerSeen, banner: document.querySelector('#banner').textContent})`)
+	if got := ffEval[string](t, bob, `document.querySelector('#grid .tile--self').dataset.participantId`); got != bobID {
+		t.Errorf("Firefox is %s after the drop, was %s", got, bobID)
+	}
+	bob.waitJS(t, 15*time.Second, "Ruth's video still arriving in Firefox",
+		fmt.Sprintf(`(async () => { const a = await __inbound(%[1]s, 'video'); await new Promise(r => setTimeout(r, 1000)); return a >= 0 && (await __inbound(%[1]s, 'video')) > a + 10000; })()`, jsString(ruthID)), "")
+	// The one error expected: Firefox reports the socket the test cut.
+	for _, e := range bob.Console() {
+		if !strings.Contains(e, "/ws was interrupted") {
+			t.Errorf("Firefox's console: %s", e)
+		}
 	}
 }
