@@ -384,3 +384,31 @@ func TestFirefoxCaptionsAndReconnection(t *testing.T) {
 		}
 	}
 }
+
+// TestFirefoxLayerByTileSize: Firefox asks the server for the simulcast
+// layer its tile of Chromium's camera needs — the high one on a large
+// screen, the low one on a phone-sized window — and receives it.
+func TestFirefoxLayerByTileSize(t *testing.T) {
+	srv, _ := startServer(t)
+	roomURL := srv.URL() + "/firefox-layer-meeting"
+	ada := newBrowser(t, "Ada", browserOptions{})
+	adaID := join(t, ada, roomURL, "Ada Chromium")
+	bob := newFirefox(t, "Bob")
+	resize := func(w, h int) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := bob.SetViewport(ctx, w, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resize(1600, 1000)
+	bob.prejoin(t, roomURL)
+	bob.enter(t, "Bob Firefox")
+	asked := fmt.Sprintf(`(() => { const v = document.querySelector('#grid [data-participant-id=%s] video'); const tr = v && v.dataset.trackId;
+		const m = __sent.filter(m => m.type === 'subscription' && m.track_id === tr).pop(); return m ? m.layer : 'none'; })()`, jsString(adaID))
+	width := fmt.Sprintf(`__frameWidth(%s)`, jsString(adaID))
+	state := fmt.Sprintf(`({asked: %s, width: await %s, tile: __tile(%s), cap: document.querySelector('#grid').dataset.layerCap})`, asked, width, jsString(adaID))
+	bob.waitJS(t, 60*time.Second, "the high layer for a large tile", fmt.Sprintf(`%s === 'high' && (await %s) > 640`, asked, width), state)
+	resize(320, 640)
+	bob.waitJS(t, 30*time.Second, "the low layer for a phone-sized tile", fmt.Sprintf(`%s === 'low' && (await %s) > 0 && (await %s) <= 320`, asked, width, width), state)
+}

@@ -338,6 +338,13 @@ func (b *Browser) Eval(ctx context.Context, expr string, out any) error {
 	return json.Unmarshal([]byte(s), out)
 }
 
+// SetViewport resizes the page's viewport (CSS pixels).
+func (b *Browser) SetViewport(ctx context.Context, width, height int) error {
+	_, err := b.Call(ctx, "browsingContext.setViewport", map[string]any{"context": b.context,
+		"viewport": map[string]any{"width": width, "height": height}})
+	return err
+}
+
 // Click moves the mouse to (x, y), CSS pixels of the viewport, and
 // presses its button: a real user gesture (what getDisplayMedia needs).
 func (b *Browser) Click(ctx context.Context, x, y int) error {
