@@ -51,7 +51,7 @@ type requestKind int
 const (
 	kindOther  requestKind = iota
 	kindSocket             // GET /ws
-	kindJoin               // GET /api/rooms/{id}, POST /api/rooms/{id}/join
+	kindJoin               // GET /api/rooms/{id}, POST /api/rooms/{id}/join; look-ups of kept meetings: POST /api/search, /api/meetings/list
 	kindCreate             // POST /api/rooms
 )
 
@@ -72,6 +72,11 @@ func classify(r *http.Request) requestKind {
 	case http.MethodPost:
 		if p == "/api/rooms" {
 			return kindCreate
+		}
+		// Each searches the store for a caller that may hold 1000 keys:
+		// the same budget as the look-ups.
+		if p == "/api/search" || p == "/api/meetings/list" {
+			return kindJoin
 		}
 		if rest, ok := strings.CutPrefix(p, "/api/rooms/"); ok {
 			if id, ok := strings.CutSuffix(rest, "/join"); ok && id != "" && !strings.Contains(id, "/") {

@@ -86,6 +86,17 @@ func TestSearchOverHTTP(t *testing.T) {
 	if code, _ := search("application/json", big); code != 400 {
 		t.Errorf("a 200 KiB body: %d", code)
 	}
+	// Searches share one address's look-up budget (5 a second, bursts
+	// of 20): a flood is refused.
+	refused := 0
+	for range 40 {
+		if code, _ := search("application/json", q("budget", one)); code == http.StatusTooManyRequests {
+			refused++
+		}
+	}
+	if refused == 0 {
+		t.Error("40 searches at once from one address were all answered")
+	}
 }
 
 // TestMyMeetings: the meetings whose keys a browser kept, newest first,
