@@ -99,10 +99,10 @@ func TestOfficeExports(t *testing.T) {
 func TestOfficeExportsOpenInLibreOffice(t *testing.T) {
 	soffice, err := exec.LookPath("soffice")
 	if err != nil {
-		t.Skip("LibreOffice (soffice) is not installed: scripts/setup-debian.sh installs libreoffice-writer-nogui")
+		t.Fatal("LibreOffice (soffice) is not installed: scripts/setup-debian.sh installs libreoffice-writer-nogui")
 	}
 	if _, err := exec.LookPath("pdftotext"); err != nil {
-		t.Skip("pdftotext is not installed: scripts/setup-debian.sh installs poppler-utils")
+		t.Fatal("pdftotext is not installed: scripts/setup-debian.sh installs poppler-utils")
 	}
 	dir := t.TempDir()
 	var files []string
