@@ -76,17 +76,24 @@ func BenchmarkSearch1000Meetings(b *testing.B) {
 	for _, c := range []struct {
 		name, q string
 		keys    []string
+		order   string
 	}{
-		{"common_word", "budget", keys}, {"phrase", `"vote on it"`, keys}, {"rare_word", "northwind", keys},
-		{"french_elision", "l'ordre du jour", keys},
+		{"common_word", "budget", keys, ""}, {"phrase", `"vote on it"`, keys, ""}, {"rare_word", "northwind", keys, ""},
+		{"french_elision", "l'ordre du jour", keys, ""},
 		// The caller may read only the oldest meeting: every newer match
 		// is passed over.
-		{"common_word_one_old_meeting", "budget", keys[:1]},
+		{"common_word_one_old_meeting", "budget", keys[:1], ""},
+		// The order this replaced, in the same run: every match ranked.
+		{"common_word_ranked_bm25", "budget", keys, "bm25(segments_fts)"},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			var hits []Hit
 			for b.Loop() {
-				hits, err = s.Search(context.Background(), SearchQuery{Text: c.q, KeyHashes: c.keys})
+				if c.order == "" {
+					hits, err = s.Search(context.Background(), SearchQuery{Text: c.q, KeyHashes: c.keys})
+				} else {
+					hits, err = s.search(context.Background(), SearchQuery{Text: c.q, KeyHashes: c.keys}, c.order)
+				}
 				if err != nil {
 					b.Fatal(err)
 				}
