@@ -22,36 +22,29 @@ type searchBody struct {
 	Limit int      `json:"limit"`
 }
 
-// meetingKeysBody reads a JSON body that carries meeting keys (up to
-// store.MaxSearchKeys of them) and returns their hashes.
-func meetingKeysBody(w http.ResponseWriter, r *http.Request, v any, keys func() []string) ([]string, error) {
+// readerBody reads the body of POST /api/search and /api/meetings/list
+// (JSON, at most 128 KiB and store.MaxSearchKeys meeting keys) and
+// returns it with the caller's signed-in subject and the keys' hashes;
+// on a bad body it has answered.
+func (a *api) readerBody(w http.ResponseWriter, r *http.Request) (body searchBody, subject string, hashes []string, ok bool) {
+	fail := func(msg string) (searchBody, string, []string, bool) {
+		writeError(w, signal.NewError(signal.CodeInvalidField, msg))
+		return body, "", nil, false
+	}
 	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" {
-		return nil, signal.NewError(signal.CodeInvalidField, "a JSON body (Content-Type: application/json)")
+		return fail("a JSON body (Content-Type: application/json)")
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 128<<10)).Decode(v); err != nil {
-		return nil, signal.NewError(signal.CodeInvalidField, "body: "+err.Error())
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 128<<10)).Decode(&body); err != nil {
+		return fail("body: " + err.Error())
 	}
-	ks := keys()
-	if len(ks) > store.MaxSearchKeys {
-		return nil, signal.NewError(signal.CodeInvalidField, "at most 1000 meeting keys")
+	if len(body.Keys) > store.MaxSearchKeys {
+		return fail("at most 1000 meeting keys")
 	}
-	hashes := make([]string, 0, len(ks))
-	for _, k := range ks {
+	hashes = make([]string, 0, len(body.Keys))
+	for _, k := range body.Keys {
 		if k != "" && len(k) <= 128 {
 			hashes = append(hashes, access.HashSecret(k))
 		}
-	}
-	return hashes, nil
-}
-
-// readerBody reads the body of POST /api/search and /api/meetings/list
-// and returns it with the caller's signed-in subject and key hashes; on
-// a bad body it has answered.
-func (a *api) readerBody(w http.ResponseWriter, r *http.Request) (body searchBody, subject string, hashes []string, ok bool) {
-	hashes, err := meetingKeysBody(w, r, &body, func() []string { return body.Keys })
-	if err != nil {
-		writeError(w, err)
-		return body, "", nil, false
 	}
 	_, subject = a.credential(r)
 	return body, subject, hashes, true
