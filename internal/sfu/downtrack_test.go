@@ -179,11 +179,13 @@ func TestDownTrackRewrite(t *testing.T) {
 			// The old layer flows until the new one has a keyframe.
 			{layer: 2, seq: 50002, ts: base2 + perFrame, drop: true},
 			{layer: 0, seq: 1002, ts: 13600, outSeq: 1002, outTS: 13600},
-			{after: frame, layer: 2, seq: 50003, ts: base2 + 2*perFrame, key: true, outSeq: 1003, outTS: 13600 + perFrame},
+			{after: frame, layer: 2, seq: 50004, ts: base2 + 2*perFrame, key: true, outSeq: 1003, outTS: 13600 + perFrame},
 			{layer: 0, seq: 1003, ts: 17200, drop: true},
-			{after: frame, layer: 2, seq: 50004, ts: base2 + 3*perFrame, outSeq: 1004, outTS: 13600 + 2*perFrame},
+			{after: frame, layer: 2, seq: 50005, ts: base2 + 3*perFrame, outSeq: 1004, outTS: 13600 + 2*perFrame},
 			// A late packet from before the switch point is not forwarded.
-			{layer: 2, seq: 50002, ts: base2 + perFrame, drop: true, reason: DropLate},
+			{layer: 2, seq: 50003, ts: base2 + perFrame, drop: true, reason: DropLate},
+			// A copy of one forwarded already is not forwarded again.
+			{layer: 2, seq: 50005, ts: base2 + 3*perFrame, drop: true, reason: DropDuplicate},
 		}},
 		{name: "switch in the same instant advances the timestamp one tick", events: []ev{
 			{do: prefer(LayerLow, false)},

@@ -16,6 +16,7 @@ const (
 	DropMalformed  = "malformed"   // not a parseable RTP packet
 	DropLate       = "late"        // older than a layer switch point
 	DropTapFull    = "tap_full"    // a slow tap (speech, recorder) dropped it
+	DropDuplicate  = "duplicate"   // a copy of a packet already received (padding)
 )
 
 // Metrics holds the SFU's counters. Hot-path counts live in plain atomics
@@ -35,7 +36,7 @@ type Metrics struct {
 // registers nothing, for tests that build several servers).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{drops: map[string]*atomic.Uint64{}}
-	for _, r := range []string{DropMuted, DropPaused, DropKeyframe, DropWriteError, DropMalformed, DropLate, DropTapFull} {
+	for _, r := range []string{DropMuted, DropPaused, DropKeyframe, DropWriteError, DropMalformed, DropLate, DropTapFull, DropDuplicate} {
 		m.drops[r] = new(atomic.Uint64)
 	}
 	if reg == nil {

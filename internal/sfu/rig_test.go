@@ -171,40 +171,14 @@ func (r *rig) publish(owner *Peer, mime, source string, ssrcs ...uint32) *Track 
 	return t
 }
 
-// receive plays Track.readLoop for one packet of a layer, from the bytes
-// on: stored in the layer's cache, parsed, stamped, accounted, dropped if
-// the track is muted, flagged as a keyframe start, handed to every sink.
+// receive plays Track.readLoop for one packet of a layer, from its bytes.
 func (r *rig) receive(t *Track, layer int, pkt *rtp.Packet) {
 	raw, err := pkt.Marshal()
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	l := t.layerAt(layer)
-	if l.cache != nil {
-		raw = l.cache.Store(pkt.SequenceNumber, raw)
-	}
 	var p Packet
-	p.Layer = layer
-	if err := p.Unmarshal(raw); err != nil {
-		r.t.Fatal(err)
-	}
-	p.Arrival = nanotime()
-	l.lastAt.Store(p.Arrival)
-	l.account(uint64(len(raw)), p.Arrival)
-	m := r.sfu.metrics
-	if t.muted.Load() {
-		m.drop(DropMuted, uint64(t.sinkCount()))
-		return
-	}
-	p.Keyframe = t.codecKind != codecOpus && isKeyframeStart(t.codecKind, p.Payload)
-	if sinks := t.sinks.Load(); sinks != nil {
-		for _, s := range *sinks {
-			if n := s.WriteRTP(&p); n > 0 {
-				m.forwarded.Add(1)
-				m.bytes.Add(uint64(n))
-			}
-		}
-	}
+	t.handle(t.layerAt(layer), &p, raw)
 }
 
 // binding is what the subscriber's connection negotiated for a track.

@@ -337,49 +337,69 @@ func (t *Track) readLoop(l *layer) {
 	defer t.layerEnded(l)
 	buf := make([]byte, 1500)
 	var p Packet
-	p.Layer = l.index
-	m := t.sfu.metrics
 	for {
 		n, _, err := l.remote.Read(buf)
 		if err != nil {
 			return
 		}
-		raw := buf[:n]
-		if l.cache != nil && n >= 4 {
-			// Stored once: the cache slot is the copy every subscriber's
-			// packet and retransmission is made from.
-			raw = l.cache.Store(uint16(buf[2])<<8|uint16(buf[3]), raw)
+		t.handle(l, &p, buf[:n])
+	}
+}
+
+// handle takes one received packet of layer l: stored in the layer's
+// cache, parsed, accounted, dropped if it is a duplicate or the track is
+// muted, flagged as a keyframe start and handed to every sink.
+//
+// A packet whose sequence number the cache already holds is a duplicate,
+// not a repair (a retransmission the server asked for fills a gap, so its
+// number is not there yet). Firefox sends such copies as bandwidth
+// probes: without RTX negotiated, its pacer pads by resending media
+// packets under their own sequence numbers (seen at 8× the low layer's
+// cap with a fake camera). Forwarded, they would cost every subscriber
+// of that layer as much, and counted, they would make the layer look too
+// expensive for the subscribers it exists for.
+func (t *Track) handle(l *layer, p *Packet, raw []byte) {
+	m := t.sfu.metrics
+	if l.cache != nil && len(raw) >= 4 {
+		// Stored once: the cache slot is the copy every subscriber's
+		// packet and retransmission is made from.
+		var dup bool
+		raw, dup = l.cache.Store(uint16(raw[2])<<8|uint16(raw[3]), raw)
+		if dup {
+			m.drop(DropDuplicate, 1)
+			return
 		}
-		if err := p.Unmarshal(raw); err != nil {
-			m.drop(DropMalformed, 1)
-			continue
+	}
+	if err := p.Unmarshal(raw); err != nil {
+		m.drop(DropMalformed, 1)
+		return
+	}
+	p.Layer = l.index
+	p.Arrival = nanotime()
+	l.lastAt.Store(p.Arrival)
+	l.account(uint64(len(raw)), p.Arrival)
+	if t.levelExt != 0 {
+		t.observeLevel(&p.Packet, p.Arrival)
+	}
+	if t.muted.Load() {
+		m.drop(DropMuted, uint64(t.sinkCount()))
+		return
+	}
+	p.Keyframe = t.codecKind != codecOpus && isKeyframeStart(t.codecKind, p.Payload)
+	sinks := t.sinks.Load()
+	if sinks == nil {
+		return
+	}
+	var copies, bytes uint64
+	for _, s := range *sinks {
+		if n := s.WriteRTP(p); n > 0 {
+			copies++
+			bytes += uint64(n)
 		}
-		p.Arrival = nanotime()
-		l.lastAt.Store(p.Arrival)
-		l.account(uint64(n), p.Arrival)
-		if t.levelExt != 0 {
-			t.observeLevel(&p.Packet, p.Arrival)
-		}
-		if t.muted.Load() {
-			m.drop(DropMuted, uint64(t.sinkCount()))
-			continue
-		}
-		p.Keyframe = t.codecKind != codecOpus && isKeyframeStart(t.codecKind, p.Payload)
-		sinks := t.sinks.Load()
-		if sinks == nil {
-			continue
-		}
-		var copies, bytes uint64
-		for _, s := range *sinks {
-			if n := s.WriteRTP(&p); n > 0 {
-				copies++
-				bytes += uint64(n)
-			}
-		}
-		if copies > 0 {
-			m.forwarded.Add(copies)
-			m.bytes.Add(bytes)
-		}
+	}
+	if copies > 0 {
+		m.forwarded.Add(copies)
+		m.bytes.Add(bytes)
 	}
 }
 

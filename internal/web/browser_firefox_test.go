@@ -412,3 +412,121 @@ func TestFirefoxLayerByTileSize(t *testing.T) {
 	resize(320, 640)
 	bob.waitJS(t, 30*time.Second, "the low layer for a phone-sized tile", fmt.Sprintf(`%s === 'low' && (await %s) > 0 && (await %s) <= 320`, asked, width, width), state)
 }
+
+// TestFirefoxLowLayerCostsWhatItShould: a phone-sized Chromium receives
+// Firefox's camera on the low layer at about its 150 kb/s cap. Firefox
+// pads that layer to probe its uplink by resending media packets under
+// their own sequence numbers (no RTX negotiated); forwarded, those copies
+// made the low layer cost the phone 1.3 Mb/s — more than the high one.
+func TestFirefoxLowLayerCostsWhatItShould(t *testing.T) {
+	srv, _ := startServer(t)
+	roomURL := srv.URL() + "/firefox-low-layer"
+	ada := newBrowser(t, "Ada", browserOptions{width: 320, height: 480})
+	join(t, ada, roomURL, "Ada Phone")
+	bob := newFirefox(t, "Bob")
+	bob.prejoin(t, roomURL)
+	bobID := bob.enter(t, "Bob Firefox")
+	id := jsString(bobID)
+	ada.waitJS(t, 45*time.Second, "Firefox's low layer", fmt.Sprintf(`(async () => { const w = await __frameWidth(%s); return w > 0 && w <= 320; })()`, id),
+		fmt.Sprintf(`({width: await __frameWidth(%s), tile: __tile(%s), asked: __sent.filter(m => m.type === 'subscription').map(m => m.layer)})`, id, id))
+	time.Sleep(3 * time.Second) // past the first keyframes and the start-up probes
+	// What reaches the phone's network interface: the transports' bytes
+	// (a browser does not count a duplicate packet in its track's stats).
+	received := `(async () => { let n = 0; for (const pc of __pcs) { if (pc.connectionState === 'closed') continue;
+		(await pc.getStats()).forEach((s) => { if (s.type === 'transport') n += s.bytesReceived; }); } return n; })()`
+	const window = 6 * time.Second
+	before := evalJS[float64](t, ada, received)
+	time.Sleep(window)
+	after := evalJS[float64](t, ada, received)
+	kbps := (after - before) * 8 / window.Seconds() / 1000
+	w := evalJS[int](t, ada, fmt.Sprintf(`__frameWidth(%s)`, id))
+	t.Logf("Firefox's camera at %d px wide: the phone received %.0f kb/s (video, audio and RTCP)", w, kbps)
+	if w > 320 {
+		t.Fatalf("the phone received %d px frames, not the low layer", w)
+	}
+	if kbps > 350 { // the cap is 150 kb/s; audio, keyframes, headers add some
+		t.Errorf("the low layer reached the phone at %.0f kb/s, want it near its 150 kb/s cap", kbps)
+	}
+}
+
+// hostAddress gives the machine an address of its own that is not
+// loopback — one end of a veth pair, 10.77.x.1/32, removed when the test
+// ends — as a server reached by a real address has. Packets to it stay
+// on the machine. Making it needs CAP_NET_ADMIN (root, as CI runs).
+func hostAddress(t testing.TB) (iface, ip string) {
+	t.Helper()
+	n := os.Getpid()%200 + 20
+	iface, ip = fmt.Sprintf("pmdns%d", n), fmt.Sprintf("10.77.%d.1", n)
+	run := func(args ...string) error {
+		out, err := exec.Command("ip", args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	run("link", "del", iface) // left by a killed run
+	if err := run("link", "add", iface, "type", "veth", "peer", "name", iface+"p"); err != nil {
+		t.Fatalf("a non-loopback address needs CAP_NET_ADMIN (run as root, as CI does): %v", err)
+	}
+	t.Cleanup(func() { run("link", "del", iface) })
+	for _, args := range [][]string{{"addr", "add", ip + "/32", "dev", iface}, {"link", "set", iface, "up"}, {"link", "set", iface + "p", "up"}} {
+		if err := run(args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return iface, ip
+}
+
+// TestFirefoxWithObfuscatedHostCandidates: Firefox as it ships — host
+// candidates hidden behind mDNS names, no loopback ICE — in a meeting
+// whose media address is a real one. The server cannot resolve the
+// names (it does no mDNS: nothing of the meeting goes to the local
+// network), so it ignores them; Firefox's connectivity checks then reveal
+// its address (a peer-reflexive candidate) and the call connects both
+// ways, with no error sent to the page.
+func TestFirefoxWithObfuscatedHostCandidates(t *testing.T) {
+	iface, ip := hostAddress(t)
+	srv, _ := startServerWith(t, func(c *config.Config) {
+		c.Media.ICEInterfaces = []string{iface}
+		c.Media.ListenIP = ip
+	})
+	roomURL := srv.URL() + "/firefox-mdns-meeting"
+	ada := newBrowser(t, "Ada", browserOptions{})
+	adaID := join(t, ada, roomURL, "Ada Chromium")
+	bob := newFirefox(t, "Bob", map[string]any{
+		"media.peerconnection.ice.loopback":                 false,
+		"media.peerconnection.ice.obfuscate_host_addresses": true,
+	})
+	bob.prejoin(t, roomURL)
+	bobID := bob.enter(t, "Bob Firefox")
+	ada.flowing(t, bobID, "video", 30*time.Second)
+	bob.waitJS(t, 30*time.Second, "Ada's video in Firefox", fmt.Sprintf(`(await __inbound(%s, 'video')) > 20000`, jsString(adaID)),
+		fmt.Sprintf(`__inbound(%s, 'video')`, jsString(adaID)))
+
+	cands := ffEval[[]string](t, bob, `__candidates.map(m => m.candidate.candidate).filter(c => c)`)
+	if len(cands) == 0 {
+		t.Fatal("Firefox sent no candidate")
+	}
+	for _, c := range cands {
+		if f := strings.Fields(c); len(f) < 5 || !strings.HasSuffix(f[4], ".local") {
+			t.Fatalf("Firefox sent %q: not an mDNS name, so this test proves nothing", c)
+		}
+	}
+	pairs := ffEval[[]map[string]string](t, bob, `(async () => { const out = []; for (const pc of __pcs) {
+		if (pc.connectionState === 'closed') continue;
+		const s = await pc.getStats(); let pair = null;
+		s.forEach(r => { if (r.type === 'candidate-pair' && r.nominated && r.state === 'succeeded') pair = r; });
+		if (pair) out.push({local: s.get(pair.localCandidateId).address, remote: s.get(pair.remoteCandidateId).address, state: pc.connectionState});
+	} return out; })()`)
+	if len(pairs) < 2 {
+		t.Fatalf("Firefox's connections in use: %v, want the publisher's and the subscriber's", pairs)
+	}
+	for _, p := range pairs {
+		if !strings.HasSuffix(p["local"], ".local") || p["remote"] != ip || p["state"] != "connected" {
+			t.Errorf("Firefox's connection %v: want its mDNS-named candidate to the server's %s, connected", p, ip)
+		}
+	}
+	if errs := ffEval[[]string](t, bob, `__recv.filter(m => m.type === 'error').map(m => JSON.stringify(m))`); len(errs) > 0 {
+		t.Errorf("the server answered Firefox with errors: %v", errs)
+	}
+}

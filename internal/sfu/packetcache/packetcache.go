@@ -30,19 +30,23 @@ func New(size int) *Cache {
 
 // Store copies one packet (the whole RTP packet as received) into the slot
 // of its sequence number and returns the stored bytes, which stay valid
-// until Size newer sequence numbers have been stored.
-func (c *Cache) Store(seq uint16, pkt []byte) []byte {
+// until Size newer sequence numbers have been stored. When the slot
+// already holds that sequence number the packet is a duplicate: the
+// stored copy is kept and returned, and dup is true.
+func (c *Cache) Store(seq uint16, pkt []byte) (stored []byte, dup bool) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	s := &c.slots[seq&c.mask]
+	if s.valid && s.seq == seq {
+		return s.buf, true
+	}
 	if cap(s.buf) < len(pkt) {
 		s.buf = make([]byte, len(pkt), max(len(pkt), 256))
 	}
 	s.buf = s.buf[:len(pkt)]
 	copy(s.buf, pkt)
 	s.seq, s.valid = seq, true
-	out := s.buf
-	c.mu.Unlock()
-	return out
+	return s.buf, false
 }
 
 // Get copies the packet with sequence number seq into dst (grown if

@@ -32,3 +32,21 @@ func TestStoreReusesBuffers(t *testing.T) {
 		t.Fatalf("%v allocations per store", allocs)
 	}
 }
+
+// TestStoreReportsDuplicates: a second packet with a sequence number the
+// cache holds is reported and does not replace the first; once the slot
+// has been reused, the number is new again.
+func TestStoreReportsDuplicates(t *testing.T) {
+	c := New(4)
+	if _, dup := c.Store(7, []byte{7, 1}); dup {
+		t.Fatal("the first packet 7 is reported as a duplicate")
+	}
+	got, dup := c.Store(7, []byte{7, 2})
+	if !dup || !bytes.Equal(got, []byte{7, 1}) {
+		t.Fatalf("the second packet 7: dup %v, kept %v; want true and the first packet", dup, got)
+	}
+	c.Store(11, []byte{11}) // same slot, 4 numbers later
+	if _, dup := c.Store(7, []byte{7, 3}); dup {
+		t.Fatal("packet 7 after its slot was reused is reported as a duplicate")
+	}
+}

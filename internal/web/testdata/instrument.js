@@ -14,14 +14,18 @@
   Object.setPrototypeOf(Wrapped, Orig);
   window.RTCPeerConnection = Wrapped;
 
-  // Signalling messages the page sends (kept: the last 200).
+  // Signalling messages the page sends (kept: the last 200), and the
+  // ICE candidates among them (the last 50).
   window.__sent = [];
+  window.__candidates = [];
   const send = WebSocket.prototype.send;
   WebSocket.prototype.send = function (data) {
     try {
       const m = JSON.parse(data);
       if (m.type !== 'ping' && m.type !== 'candidate') window.__sent.push(m.type === 'offer' || m.type === 'answer' ? { type: m.type } : m);
       if (window.__sent.length > 200) window.__sent.shift();
+      if (m.type === 'candidate') window.__candidates.push(m);
+      if (window.__candidates.length > 50) window.__candidates.shift();
     } catch { /* not JSON */ }
     return send.call(this, data);
   };
