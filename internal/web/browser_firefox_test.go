@@ -238,6 +238,33 @@ func TestFirefoxQualityWhenSomeoneJoins(t *testing.T) {
 	if bad > 0 {
 		t.Errorf("Ada's tile in Firefox was rated unknown or poor %d times of %d while Carol joined: %v", bad, len(levels), levels)
 	}
+
+	// The accessibility audit of the meeting of three in Firefox, each
+	// side panel open, in English and in French; then the end screen,
+	// home and pre-join pages in French (English ones are audited in
+	// TestFirefoxInAMixedMeeting).
+	panels := func(lang string) {
+		bob.click(t, "#participants-toggle")
+		bob.waitJS(t, 5*time.Second, "the participants panel", `!document.querySelector('#participants-panel').hidden`, "")
+		ffAxeAudit(t, bob, "meeting of three in "+lang+", participants panel open")
+		bob.click(t, "#chat-toggle")
+		bob.waitJS(t, 5*time.Second, "the chat", `!document.querySelector('#chat-panel').hidden`, "")
+		ffAxeAudit(t, bob, "meeting of three in "+lang+", chat open")
+		bob.click(t, "#chat-close")
+	}
+	panels("English")
+	ffEval[bool](t, bob, `(() => { const s = document.querySelector('#settings-language'); s.value = 'fr'; s.dispatchEvent(new Event('change')); return true; })()`)
+	bob.waitJS(t, 5*time.Second, "the meeting in French", `document.documentElement.lang === 'fr' && document.querySelector('#leave').getAttribute('aria-label') === 'Quitter'`, "")
+	panels("French")
+	bob.click(t, "#leave")
+	bob.waitJS(t, 10*time.Second, "the end screen", `!document.querySelector('#ended').hidden`, "")
+	ffAxeAudit(t, bob, "end screen in French")
+	bob.navigate(t, srv.URL()+"/")
+	bob.waitJS(t, 20*time.Second, "the home page in French", `document.documentElement.lang === 'fr' && !document.querySelector('#new-meeting').hidden`, "")
+	ffAxeAudit(t, bob, "home page in French")
+	bob.prejoin(t, roomURL)
+	bob.waitJS(t, 5*time.Second, "the pre-join page in French", `document.documentElement.lang === 'fr'`, "")
+	ffAxeAudit(t, bob, "pre-join page in French")
 }
 
 // startXvfb runs a virtual X display for the test (headless Firefox has

@@ -198,6 +198,12 @@ func narrowAndFrench(t *testing.T, b *browser) {
 	b.waitJS(t, 5*time.Second, "French labels",
 		`document.documentElement.lang === 'fr' && ['Couper le micro', 'Ouvrir le micro'].includes(document.querySelector('#toggle-mic').getAttribute('aria-label')) && document.querySelector('#leave').getAttribute('aria-label') === 'Quitter'`,
 		`document.querySelector('#toggle-mic').getAttribute('aria-label')`)
+	// The accessibility audit in French, with each side panel open.
+	b.click(t, "#participants-toggle")
+	axeAudit(t, b, "meeting in French at 320 px, participants panel open")
+	b.click(t, "#chat-toggle")
+	axeAudit(t, b, "meeting in French at 320 px, chat open")
+	b.click(t, "#chat-close")
 	setLang("en")
 	b.waitJS(t, 5*time.Second, "English again", `document.querySelector('#leave').getAttribute('aria-label') === 'Leave'`, "")
 }
