@@ -130,9 +130,9 @@ func (f *firefox) click(t testing.TB, sel string) {
 
 // TestFirefoxInAMixedMeeting: a Chromium and a Firefox participant
 // join, each sees the other's video advancing and plays their voice,
-// chat goes both ways with hostile text shown as text, Firefox's mute
-// and raised hand reach Chromium, and Firefox leaves; its console stays
-// free of errors.
+// chat goes both ways with hostile text shown as text, Firefox's mute,
+// raised hand and camera off and on reach Chromium, and Firefox leaves;
+// its console stays free of errors.
 func TestFirefoxInAMixedMeeting(t *testing.T) {
 	srv, _ := startServer(t)
 	roomURL := srv.URL() + "/mixed-browser-meeting"
@@ -183,6 +183,18 @@ func TestFirefoxInAMixedMeeting(t *testing.T) {
 	bob.click(t, "#raise-hand")
 	ada.waitJS(t, 10*time.Second, "Bob's hand up", fmt.Sprintf(`(() => { const x = __tile(%s); return x.hand && x.handIconVisible; })()`, jsString(bobID)),
 		fmt.Sprintf(`__tile(%s)`, jsString(bobID)))
+
+	// Firefox turns its camera off, then on: Chromium's tile follows and
+	// the video plays again.
+	bobTile := fmt.Sprintf(`__tile(%s)`, jsString(bobID))
+	bob.click(t, "#toggle-camera")
+	ada.waitJS(t, 10*time.Second, "Bob's camera off", bobTile+`.videoOff`, bobTile)
+	bob.click(t, "#toggle-camera")
+	ada.waitJS(t, 10*time.Second, "Bob's camera on", `!`+bobTile+`.videoOff`, bobTile)
+	ada.flowing(t, bobID, "video", 15*time.Second)
+	ada.waitJS(t, 10*time.Second, "Bob's video playing again",
+		fmt.Sprintf(`(async () => { const a = __tile(%[1]s).currentTime; await new Promise(r => setTimeout(r, 400)); const x = __tile(%[1]s); return x.videoWidth > 0 && x.currentTime > a; })()`, jsString(bobID)),
+		bobTile)
 
 	ffAxeAudit(t, bob, "meeting with the chat open")
 
