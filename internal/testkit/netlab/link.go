@@ -269,7 +269,7 @@ type Direction struct {
 	done    chan struct{}
 	stopped atomic.Bool
 
-	outageUntil                         atomic.Int64
+	outageUntil                          atomic.Int64
 	packets, lost, outageDrops, filtered atomic.Uint64
 }
 
