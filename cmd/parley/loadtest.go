@@ -36,6 +36,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.StringVar(&cfg.AudioFile, "audio-file", "", "Ogg/Opus file (20 ms packets) to send instead of synthetic audio")
 	fs.StringVar(&cfg.VideoFile, "video-file", "", "IVF (VP8) file to send instead of synthetic video")
 	fs.StringVar(&ifaces, "ice-interfaces", "lo", "interfaces the load clients gather ICE candidates on")
+	fs.BoolVar(&cfg.NoRepair, "no-repair", false, "clients neither NACK lost packets nor resend those NACKed (browsers do both)")
 	fs.BoolVar(&asJSON, "json", false, "print the report as one JSON object")
 	cpuProfile := fs.String("cpuprofile", "", "write the load tool's own CPU profile to this file")
 	if err := fs.Parse(args); err != nil {

@@ -31,6 +31,7 @@ var commands = []command{
 	{"diarize", "write who spoke when in an audio file (RTTM or JSON)", runDiarize},
 	{"jobs", "list, retry or cancel the server's background jobs", runJobs},
 	{"loadtest", "load a server with pion clients and report what arrives", runLoadtest},
+	{"netbench", "run a meeting over emulated networks (loss, delay, narrow links; needs root) and report what arrives", runNetbench},
 	{"bench-captions", "measure live caption latency with many people speaking at once", runBenchCaptions},
 	{"bench-diarize", "measure speaker diarization (DER, speed) on the dev set and generated meetings", runBenchDiarize},
 	{"bench-vad", "measure the voice activity detector on the dev set", runBenchVAD},

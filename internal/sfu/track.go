@@ -353,9 +353,9 @@ func (t *Track) readLoop(l *layer) {
 // A packet whose sequence number the cache already holds is a duplicate,
 // not a repair (a retransmission the server asked for fills a gap, so its
 // number is not there yet). Firefox sends such copies as bandwidth
-// probes: without RTX negotiated, its pacer pads by resending media
-// packets under their own sequence numbers (seen at 8× the low layer's
-// cap with a fake camera). Forwarded, they would cost every subscriber
+// probes: its pacer pads its low simulcast layer by resending media
+// packets under their own sequence numbers (seen at 8× the layer's cap
+// with a fake camera). Forwarded, they would cost every subscriber
 // of that layer as much, and counted, they would make the layer look too
 // expensive for the subscribers it exists for.
 func (t *Track) handle(l *layer, p *Packet, raw []byte) {

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -17,6 +19,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -119,6 +123,24 @@ type Options struct {
 	// OnMessage, when set, sees every server message (from the read
 	// goroutine; it must not block).
 	OnMessage func(Message)
+	// Net and DialContext, when set, are the network the client uses:
+	// pion's sockets and the signalling and REST connections (a
+	// namespace of an emulated network, netlab). Interfaces then names
+	// that network's devices.
+	Net         transport.Net
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// NoRepair turns off what a browser does on a lossy path: NACKs for
+	// lost packets received, and retransmission of sent packets the
+	// server asks for (the latter from a buffer of the last 512).
+	NoRepair bool
+}
+
+// dialOptions are the WebSocket's options on the client's network.
+func (o Options) dialOptions() *websocket.DialOptions {
+	if o.DialContext == nil {
+		return nil
+	}
+	return &websocket.DialOptions{HTTPClient: &http.Client{Transport: &http.Transport{DialContext: o.DialContext}}}
 }
 
 // Client is one participant.
@@ -170,7 +192,7 @@ func Connect(ctx context.Context, base string, opts Options) (*Client, error) {
 	}
 	u.Scheme = strings.Replace(u.Scheme, "http", "ws", 1)
 	u.Path = strings.TrimRight(u.Path, "/") + "/ws"
-	ws, _, err := websocket.Dial(ctx, u.String(), nil)
+	ws, _, err := websocket.Dial(ctx, u.String(), opts.dialOptions())
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", u, err)
 	}
@@ -178,6 +200,9 @@ func Connect(ctx context.Context, base string, opts Options) (*Client, error) {
 	h := opts.HTTP
 	if h == nil {
 		h = NewHTTP(base)
+		if opts.DialContext != nil {
+			h.http.Transport = &http.Transport{DialContext: opts.DialContext}
+		}
 	}
 	c := &Client{opts: opts, HTTP: h, ws: ws, log: opts.Logger, mids: map[string]string{}, recv: map[string]*Received{},
 		published: map[string]string{}, answers: make(chan Message, 4)}
@@ -191,14 +216,38 @@ func Connect(ctx context.Context, base string, opts Options) (*Client, error) {
 	return c, nil
 }
 
+// mediaEngine registers what browsers offer — Opus, VP8, H.264 — with
+// their RTCP feedback, but no RTX: a client's retransmissions go on the
+// media stream, as Firefox's do. (With pion as publisher, RTX repairs
+// stall the server's reading of the whole simulcast track with the pion
+// and SRTP versions in go.mod: docs/benchmarks.md, network benchmark.)
+func mediaEngine() (*webrtc.MediaEngine, error) {
+	me := &webrtc.MediaEngine{}
+	fb := []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
+	for _, c := range []struct {
+		p    webrtc.RTPCodecParameters
+		kind webrtc.RTPCodecType
+	}{
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111}, webrtc.RTPCodecTypeAudio},
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: fb}, PayloadType: 96}, webrtc.RTPCodecTypeVideo},
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f", RTCPFeedback: fb}, PayloadType: 102}, webrtc.RTPCodecTypeVideo},
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", RTCPFeedback: fb}, PayloadType: 108}, webrtc.RTPCodecTypeVideo},
+	} {
+		if err := me.RegisterCodec(c.p, c.kind); err != nil {
+			return nil, err
+		}
+	}
+	return me, nil
+}
+
 // newAPI builds a lean pion API: loopback (or the given interfaces) only,
 // no mDNS, and only the interceptors a test client needs — receiver
 // reports and NACKs, no TWCC — so a load run spends its CPU on the
 // server, not on itself.
 func newAPI(opts Options) (*webrtc.API, error) {
 	ifaces, networks := opts.Interfaces, opts.Networks
-	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
+	me, err := mediaEngine()
+	if err != nil {
 		return nil, err
 	}
 	for _, uri := range []string{"urn:ietf:params:rtp-hdrext:sdes:mid", "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id", "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"} {
@@ -215,7 +264,25 @@ func newAPI(opts Options) (*webrtc.API, error) {
 			return nil, err
 		}
 	}
+	if !opts.NoRepair {
+		// As a browser: NACK what did not arrive, resend what the server
+		// NACKs. Video only (Chrome NACKs no audio), which the server's
+		// offer and our codecs decide: nack feedback is on video codecs.
+		gen, err := nack.NewGeneratorInterceptor()
+		if err != nil {
+			return nil, err
+		}
+		resp, err := nack.NewResponderInterceptor()
+		if err != nil {
+			return nil, err
+		}
+		reg.Add(resp)
+		reg.Add(gen)
+	}
 	se := webrtc.SettingEngine{}
+	if opts.Net != nil {
+		se.SetNet(opts.Net)
+	}
 	set := map[string]bool{}
 	for _, n := range ifaces {
 		set[n] = true
@@ -556,7 +623,7 @@ func (c *Client) Reconnect(ctx context.Context, base string) (Message, error) {
 	}
 	u.Scheme = strings.Replace(u.Scheme, "http", "ws", 1)
 	u.Path = strings.TrimRight(u.Path, "/") + "/ws"
-	ws, _, err := websocket.Dial(ctx, u.String(), nil)
+	ws, _, err := websocket.Dial(ctx, u.String(), c.opts.dialOptions())
 	if err != nil {
 		return Message{}, err
 	}

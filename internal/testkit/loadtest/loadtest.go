@@ -46,6 +46,23 @@ type Config struct {
 	// Settle is how long after the last join the measurement waits before
 	// it starts, so keyframes and layer switches are done.
 	Settle time.Duration
+	// Network, when set, places each participant on a network of its
+	// own (an emulated one: netlab) by role ("publisher", "subscriber")
+	// and index from 0; it returns the client's options to use there.
+	Network func(role string, i int) client.Options
+	// NoRepair: the clients neither NACK nor retransmit (browsers do).
+	NoRepair bool
+}
+
+// options are a participant's client options on its network.
+func (c *Config) options(role string, i int, o client.Options) client.Options {
+	o.Interfaces = c.Interfaces
+	o.NoRepair = c.NoRepair
+	if c.Network != nil {
+		n := c.Network(role, i)
+		o.Interfaces, o.Net, o.DialContext = n.Interfaces, n.Net, n.DialContext
+	}
+	return o
 }
 
 // Report is the result of a run; its JSON keys are the load tool's
@@ -76,6 +93,9 @@ type Server struct {
 	CPUMicrosPerPacket float64 `json:"cpu_us_per_forwarded_packet"`
 	PeakRSSBytes       float64 `json:"peak_rss_bytes"`
 	Dropped            float64 `json:"packets_dropped"`
+	NACKs              float64 `json:"nacks"`
+	Retransmits        float64 `json:"retransmits"`
+	PLIs               float64 `json:"plis"`
 }
 
 func (c *Config) defaults() {
@@ -154,14 +174,14 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 			return nil, err
 		}
 		recording := make(chan string, 1)
-		c, err := client.Connect(ctx, cfg.URL, client.Options{Interfaces: cfg.Interfaces, SendOnly: true, OnMessage: func(m client.Message) {
+		c, err := client.Connect(ctx, cfg.URL, cfg.options("publisher", i, client.Options{SendOnly: true, OnMessage: func(m client.Message) {
 			if m.Type == "recording" || (m.Type == "error" && m.Code == 4040) {
 				select {
 				case recording <- m.Type:
 				default:
 				}
 			}
-		}})
+		}}))
 		if err != nil {
 			return nil, err
 		}
@@ -208,14 +228,14 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 				}
 			}
 		}
-		c, err = client.Connect(ctx, cfg.URL, client.Options{Interfaces: cfg.Interfaces, NoReports: true, OnMessage: func(m client.Message) {
+		c, err = client.Connect(ctx, cfg.URL, cfg.options("subscriber", i, client.Options{NoReports: true, OnMessage: func(m client.Message) {
 			switch {
 			case m.Type == "joined":
 				go layerFor(m.Tracks)
 			case m.Type == "track_published" && m.Track != nil:
 				go layerFor([]client.TrackInfo{*m.Track})
 			}
-		}})
+		}}))
 		if err != nil {
 			return nil, err
 		}
@@ -301,6 +321,9 @@ wait:
 			PacketsForwarded: m1["parley_rtp_packets_forwarded_total"] - m0["parley_rtp_packets_forwarded_total"],
 			PeakRSSBytes:     max(peak, m1["process_resident_memory_bytes"]),
 			Dropped:          m1["parley_rtp_packets_dropped_total"] - m0["parley_rtp_packets_dropped_total"],
+			NACKs:            m1["parley_nack_total"] - m0["parley_nack_total"],
+			Retransmits:      m1["parley_rtp_retransmits_total"] - m0["parley_rtp_retransmits_total"],
+			PLIs:             m1["parley_pli_total"] - m0["parley_pli_total"],
 		}
 		s.PacketsPerSecond = s.PacketsForwarded / window.Seconds()
 		if s.PacketsForwarded > 0 {
@@ -353,6 +376,7 @@ func (r *Report) Table(w io.Writer) {
 			[2]string{"server forwarded", fmt.Sprintf("%.0f packets/s", s.PacketsPerSecond)},
 			[2]string{"server CPU", fmt.Sprintf("%.2f s = %.2f µs per forwarded packet", s.CPUSeconds, s.CPUMicrosPerPacket)},
 			[2]string{"server peak RSS", fmt.Sprintf("%.0f MB", s.PeakRSSBytes/1e6)},
+			[2]string{"repairs", fmt.Sprintf("%.0f NACKed, %.0f resent, %.0f keyframe requests", s.NACKs, s.Retransmits, s.PLIs)},
 		)
 	}
 	width := 0

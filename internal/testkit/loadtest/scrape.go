@@ -35,6 +35,9 @@ var wanted = map[string]bool{
 	"process_resident_memory_bytes":      true,
 	"parley_rtp_packets_forwarded_total": true,
 	"parley_rtp_packets_dropped_total":   true,
+	"parley_nack_total":                  true,
+	"parley_rtp_retransmits_total":       true,
+	"parley_pli_total":                   true,
 }
 
 func (s *scraper) sample() (map[string]float64, error) {

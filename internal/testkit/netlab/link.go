@@ -425,3 +425,38 @@ func (h *pktHeap) Pop() any {
 	*h = old[:len(old)-1]
 	return p
 }
+
+// Preset is a named network condition, one profile per direction (Up:
+// from the participant).
+type Preset struct {
+	Name, About string
+	Up, Down    Profile
+}
+
+// Presets are the conditions the network benchmark and tests use.
+var Presets = []Preset{
+	{"clean", "no impairment", Profile{}, Profile{}},
+	{"loss2", "2 % random loss each way, 100 ms RTT, ±20 ms jitter",
+		Profile{Delay: 50 * time.Millisecond, Jitter: 20 * time.Millisecond, Loss: 0.02},
+		Profile{Delay: 50 * time.Millisecond, Jitter: 20 * time.Millisecond, Loss: 0.02}},
+	{"loss2-nodelay", "2 % random loss each way, no added delay",
+		Profile{Loss: 0.02}, Profile{Loss: 0.02}},
+	{"burst5", "5 % loss in bursts each way (Gilbert–Elliott, mean burst 3 packets), 60 ms RTT",
+		Profile{Delay: 30 * time.Millisecond, Burst: &GilbertElliott{P: 0.0175, R: 0.333, LossBad: 1}},
+		Profile{Delay: 30 * time.Millisecond, Burst: &GilbertElliott{P: 0.0175, R: 0.333, LossBad: 1}}},
+	{"rtt300", "300 ms RTT", Profile{Delay: 150 * time.Millisecond}, Profile{Delay: 150 * time.Millisecond}},
+	{"down500", "downlink capped at 500 kb/s, 40 ms RTT", Profile{Delay: 20 * time.Millisecond}, Profile{Delay: 20 * time.Millisecond, RateKbps: 500}},
+	{"down250", "downlink capped at 250 kb/s, 40 ms RTT", Profile{Delay: 20 * time.Millisecond}, Profile{Delay: 20 * time.Millisecond, RateKbps: 250}},
+	{"up300", "uplink capped at 300 kb/s, 40 ms RTT", Profile{Delay: 20 * time.Millisecond, RateKbps: 300}, Profile{Delay: 20 * time.Millisecond}},
+	{"tcp443", "UDP blocked, only TCP to port 443", Profile{OnlyTCP443: true}, Profile{OnlyTCP443: true}},
+}
+
+// PresetByName finds a preset.
+func PresetByName(name string) (Preset, bool) {
+	for _, p := range Presets {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Preset{}, false
+}
