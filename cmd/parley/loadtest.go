@@ -39,15 +39,8 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.BoolVar(&cfg.NoRepair, "no-repair", false, "clients neither NACK lost packets nor resend those NACKed (browsers do both)")
 	fs.BoolVar(&asJSON, "json", false, "print the report as one JSON object")
 	cpuProfile := fs.String("cpuprofile", "", "write the load tool's own CPU profile to this file")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "unexpected argument %q\n", fs.Arg(0))
-		return errUsage
+	if err := parseNoArgs(fs, args, stderr); err != nil {
+		return err
 	}
 	if cfg.VideoPublishers < 0 || cfg.AudioPublishers < 0 || cfg.Subscribers < 0 || cfg.Duration <= 0 {
 		fmt.Fprintln(stderr, "counts must be ≥ 0 and --duration positive")
@@ -80,4 +73,20 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 	}
 	return err
+}
+
+// parseNoArgs parses a subcommand's flags, which take no positional
+// argument: help is returned as is, anything else wrong as errUsage.
+func parseNoArgs(fs *flag.FlagSet, args []string, stderr io.Writer) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "unexpected argument %q\n", fs.Arg(0))
+		return errUsage
+	}
+	return nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -76,15 +75,8 @@ func runNetbench(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.BoolVar(&cfg.Load.NoRepair, "no-repair", false, "clients neither NACK nor resend (to see what repair does)")
 	fs.DurationVar(&cfg.Outage, "outage", 0, "cut every subscriber's link this long during the window (e.g. 2s)")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "unexpected argument %q\n", fs.Arg(0))
-		return errUsage
+	if err := parseNoArgs(fs, args, stderr); err != nil {
+		return err
 	}
 	var ok bool
 	if cfg.Subscribers, ok = netlab.PresetByName(*subNet); !ok {
