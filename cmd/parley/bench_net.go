@@ -2,12 +2,21 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
+	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -35,6 +44,8 @@ type netbenchReport struct {
 	// Link counters summed over each side's links.
 	SubscriberLinks linkCounts `json:"subscriber_links"`
 	PublisherLinks  linkCounts `json:"publisher_links"`
+	// TURNAllocations: relays the server's TURN made (tcp443 runs).
+	TURNAllocations int64 `json:"turn_allocations"`
 }
 
 type linkCounts struct {
@@ -109,6 +120,9 @@ func runNetbench(ctx context.Context, args []string, stdout, stderr io.Writer) e
 				fmt.Fprintf(stdout, "%s: up %d packets, %d lost; down %d packets, %d lost; %d in outages, %d filtered\n",
 					s.who, s.c.UpPackets, s.c.UpLost, s.c.DownPackets, s.c.DownLost, s.c.OutageDrops, s.c.Filtered)
 			}
+			if rep.TURNAllocations > 0 {
+				fmt.Fprintf(stdout, "TURN relays made    %d (TURN over TLS on %s)\n", rep.TURNAllocations, "port 443 of the second address")
+			}
 		}
 	}
 	return err
@@ -131,18 +145,21 @@ func netbench(ctx context.Context, cfg netbenchConfig, log io.Writer) (*netbench
 	sc.Media.ICEInterfaces = []string{lab.Iface}
 	sc.MetricsListen = "127.0.0.1:0"
 	sc.Speech.Engine = "none"
-	if cfg.Subscribers.Up.OnlyTCP443 || cfg.Publishers.Up.OnlyTCP443 {
-		// Media over ICE-TCP on 443 too: signalling then moves elsewhere
-		// (a reverse proxy would share the port in production).
-		sc.Media.TCPPort = 443
-		sc.Listen = lab.ServerIP + ":8443"
-	}
 	dir, err := os.MkdirTemp("", "parley-netbench")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
 	sc.DataDir = dir
+	var turnRoots *x509.CertPool
+	if cfg.Subscribers.Up.OnlyTCP443 || cfg.Publishers.Up.OnlyTCP443 {
+		// As a locked-down deployment: signalling on 443 of one address,
+		// TURN over TLS on 443 of another, media through TURN.
+		sc.Media.TURNIP, sc.Media.TURNTLSPort = lab.SecondIP, 443
+		if sc.Media.TURNCert, sc.Media.TURNKey, turnRoots, err = selfSignedFiles(dir, lab.SecondIP); err != nil {
+			return nil, err
+		}
+	}
 	srv, err := server.New(sc, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return nil, err
@@ -167,7 +184,8 @@ func netbench(ctx context.Context, cfg netbenchConfig, log io.Writer) (*netbench
 		if err != nil {
 			return client.Options{}, err
 		}
-		return client.Options{Interfaces: []string{netlab.GuestIface}, Net: n, DialContext: k.NS.DialContext}, nil
+		return client.Options{Interfaces: []string{netlab.GuestIface}, Net: n, DialContext: k.NS.DialContext,
+			UseICEServers: turnRoots != nil, TURNRoots: turnRoots}, nil
 	}
 	// Links are made before the run (namespaces take a moment each).
 	opts := map[string][]client.Options{}
@@ -203,7 +221,8 @@ func netbench(ctx context.Context, cfg netbenchConfig, log io.Writer) (*netbench
 		}()
 	}
 	lr, err := loadtest.Run(ctx, load, log)
-	rep := &netbenchReport{Subscribers: cfg.Subscribers.Name, Publishers: cfg.Publishers.Name, Load: lr}
+	rep := &netbenchReport{Subscribers: cfg.Subscribers.Name, Publishers: cfg.Publishers.Name, Load: lr,
+		TURNAllocations: srv.SFU.TURNAllocations()}
 	for _, k := range links["subscriber"] {
 		rep.SubscriberLinks.add(k)
 	}
@@ -214,4 +233,39 @@ func netbench(ctx context.Context, cfg netbenchConfig, log io.Writer) (*netbench
 		return nil, err
 	}
 	return rep, err
+}
+
+// selfSignedFiles writes a certificate for ip and its key into dir (a
+// benchmark's TURN server) and returns their paths and a pool trusting it.
+func selfSignedFiles(dir, ip string) (certFile, keyFile string, pool *x509.CertPool, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return "", "", nil, err
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "parley netbench"},
+		IPAddresses: []net.IP{net.ParseIP(ip)}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true, IsCA: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return "", "", nil, err
+	}
+	kb, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return "", "", nil, err
+	}
+	certFile, keyFile = filepath.Join(dir, "turn.crt"), filepath.Join(dir, "turn.key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		return "", "", nil, err
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		return "", "", nil, err
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return "", "", nil, err
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(leaf)
+	return certFile, keyFile, pool, nil
 }

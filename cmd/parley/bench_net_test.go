@@ -54,3 +54,41 @@ func TestLossyLinksAreRepaired(t *testing.T) {
 		t.Errorf("with repair the receivers lost %.2f %% (%.0f NACKed, %.0f resent): want under 1.8 %%, repairs made", repaired, nacks, resent)
 	}
 }
+
+// TestOnlyTCP443JoinsThroughTURN: participants whose network lets
+// nothing through but TCP to port 443 join and exchange audio and video
+// through the embedded TURN server over TLS (needs root, as CI runs).
+func TestOnlyTCP443JoinsThroughTURN(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out, errb bytes.Buffer
+	args := []string{"netbench", "--json", "--network", "tcp443", "--subscribers", "2", "--duration", "4s", "--settle", "2s"}
+	if code := run(ctx, args, &out, &errb); code != 0 {
+		t.Fatalf("netbench: exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	var rep struct {
+		Load struct {
+			Expected int     `json:"tracks_expected"`
+			Received int     `json:"tracks_received"`
+			Packets  int     `json:"packets_received"`
+			JoinP99  float64 `json:"join_ms_p99"`
+		} `json:"load"`
+		Subs  struct{ Filtered uint64 } `json:"subscriber_links"`
+		Pubs  struct{ Filtered uint64 } `json:"publisher_links"`
+		Relay int64                     `json:"turn_allocations"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	t.Logf("%d of %d tracks, %d packets, join to first media p99 %.0f ms, %d TURN relays, %d+%d packets filtered",
+		rep.Load.Received, rep.Load.Expected, rep.Load.Packets, rep.Load.JoinP99, rep.Relay, rep.Subs.Filtered, rep.Pubs.Filtered)
+	if rep.Load.Expected != 4 || rep.Load.Received != 4 || rep.Load.Packets < 500 {
+		t.Errorf("%d of %d tracks, %d packets: want audio and video to both subscribers", rep.Load.Received, rep.Load.Expected, rep.Load.Packets)
+	}
+	if rep.Relay < 4 {
+		t.Errorf("%d TURN relays: want one per connection of each of the 4 participants at least", rep.Relay)
+	}
+	if rep.Subs.Filtered == 0 || rep.Pubs.Filtered == 0 {
+		t.Error("the links filtered nothing: UDP was not blocked, the test proves nothing")
+	}
+}

@@ -79,6 +79,15 @@ type Media struct {
 	NATIP         string   `name:"nat-ip" help:"public address of a 1:1 NAT in front of this host, announced in ICE candidates"`
 	ICEInterfaces []string `name:"ice-interfaces" help:"network interfaces to gather ICE candidates on, comma separated (lo = loopback only; empty = all)"`
 	ICEServers    []string `name:"ice-servers" help:"STUN/TURN URLs the operator runs, given to clients (none by default: Parley contacts no third party)"`
+	// The embedded TURN relay, for networks that let only TCP 443 out.
+	TURNUDPPort int           `name:"turn-udp-port" help:"serve TURN over UDP on this port (0 = off), relaying only to this server's media ports"`
+	TURNTLSPort int           `name:"turn-tls-port" help:"serve TURN over TLS on this port, typically 443 on an address HTTPS does not use (0 = off; needs --tls-cert)"`
+	TURNIP      string        `name:"turn-ip" help:"address the TURN ports bind to (default: --media-ip); TURN on 443 needs an address HTTPS does not hold"`
+	TURNCert    string        `name:"turn-tls-cert" help:"certificate (PEM) of TURN over TLS (default: --tls-cert)"`
+	TURNKey     string        `name:"turn-tls-key" help:"its private key (default: --tls-key)"`
+	TURNHost    string        `name:"turn-host" help:"name in the TURN URLs given to clients (default: --public-url's host, else the certificate's first name, else the media address)"`
+	TURNSecret  string        `name:"turn-secret" help:"key of the TURN credentials' HMAC, the same on every node (default: random per start; prefer the environment variable)"`
+	TURNTTL     time.Duration `name:"turn-credential-ttl" help:"how long a participant's TURN credentials stay valid (bounds a meeting's length through TURN)"`
 	// PeerTimeout is how long a participant whose media connection died
 	// stays in the room before it is removed and others are told.
 	PeerTimeout time.Duration `name:"peer-timeout" help:"remove a participant whose connection is lost for this long"`
@@ -150,6 +159,7 @@ func Default() Config {
 			TCPPort:     7881,
 			ListenIP:    "0.0.0.0",
 			PeerTimeout: 20 * time.Second,
+			TURNTTL:     12 * time.Hour,
 		},
 		Speech: Speech{Engine: "pocketsphinx", Language: "en", Streams: 4},
 		Limits: Limits{JoinTimeout: 10 * time.Second, MessageRate: 50, MessageBurst: 200,
@@ -240,6 +250,26 @@ func (c *Config) Validate() error {
 		if !strings.HasPrefix(s, "stun:") && !strings.HasPrefix(s, "turn:") && !strings.HasPrefix(s, "turns:") {
 			bad("ice-servers: %q is not a stun:, turn: or turns: URL", s)
 		}
+	}
+	for _, p := range []struct {
+		name string
+		v    int
+	}{{"turn-udp-port", m.TURNUDPPort}, {"turn-tls-port", m.TURNTLSPort}} {
+		if p.v < 0 || p.v > 65535 {
+			bad("%s %d out of range (0 = off)", p.name, p.v)
+		}
+	}
+	if m.TURNTLSPort > 0 && c.TLSCert == "" && m.TURNCert == "" {
+		bad("turn-tls-port needs a certificate: --tls-cert and --tls-key, or --turn-tls-cert and --turn-tls-key")
+	}
+	if (m.TURNCert == "") != (m.TURNKey == "") {
+		bad("turn-tls-cert and turn-tls-key go together")
+	}
+	if m.TURNIP != "" && net.ParseIP(m.TURNIP) == nil {
+		bad("turn-ip %q is not an IP address", m.TURNIP)
+	}
+	if (m.TURNUDPPort > 0 || m.TURNTLSPort > 0) && m.TURNTTL < time.Minute {
+		bad("turn-credential-ttl %v: at least 1m", m.TURNTTL)
 	}
 	if m.PeerTimeout < time.Second {
 		bad("peer-timeout %v: at least 1s", m.PeerTimeout)

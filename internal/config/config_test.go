@@ -73,6 +73,11 @@ func TestValidate(t *testing.T) {
 		{"--log-level", "loud"},
 		{"--ice-servers", "stun.example.org"},
 		{"--peer-timeout", "1ms"},
+		{"--turn-tls-port", "443"}, // no certificate
+		{"--turn-udp-port", "70000"},
+		{"--turn-udp-port", "3478", "--turn-credential-ttl", "1s"},
+		{"--turn-tls-cert", "/etc/turn.crt"}, // no key
+		{"--turn-ip", "turn.example.org"},
 		{"--metrics-listen", "nohostport"},
 		{"--metrics-token", "too-short"},
 		{"--trusted-proxies", "10.0.0.0/33"},

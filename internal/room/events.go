@@ -35,7 +35,7 @@ type Joined struct {
 	ResumeToken   string
 	Participants  []ParticipantInfo
 	Tracks        []sfu.Info
-	ICEServers    []string
+	ICEServers    []sfu.ICEServer
 	ActiveSpeaker string
 	Resumed       bool
 	MeetingID     string

@@ -335,7 +335,7 @@ func (m *Manager) Resume(token string, conn Conn) (*Participant, error) {
 }
 
 func (r *Room) joinedLocked(p *Participant) Joined {
-	j := Joined{ParticipantID: p.id, Room: r.id, ResumeToken: p.token, ICEServers: r.m.sfu.ICEServers(),
+	j := Joined{ParticipantID: p.id, Room: r.id, ResumeToken: p.token, ICEServers: r.m.sfu.ICEServers(p.id),
 		ActiveSpeaker: r.speaker, MeetingID: r.meetingID, MeetingStarted: r.createdAt.UTC(), Transcription: r.trState,
 		TranscriptionAvailable: r.m.opts.Speech != nil, Settings: r.settings, Role: p.Identity().Role,
 		Recording: r.recState, RecordingAvailable: r.m.opts.Recorder != nil}

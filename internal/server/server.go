@@ -86,6 +86,10 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web client: %w", err)
 	}
+	turnOpts, err := turnOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
 	s.SFU, err = sfu.New(sfu.Options{
 		UDPPort:    cfg.Media.UDPPort,
 		TCPPort:    cfg.Media.TCPPort,
@@ -93,6 +97,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		NATIP:      cfg.Media.NATIP,
 		Interfaces: cfg.Media.ICEInterfaces,
 		ICEServers: cfg.Media.ICEServers,
+		TURN:       turnOpts,
 		Limits: sfu.Limits{Publications: cfg.Limits.MaxTracks, Candidates: cfg.Limits.MaxCandidates,
 			MediaSections: cfg.Limits.MaxMediaSections},
 		Logger:  log.With("part", "sfu"),

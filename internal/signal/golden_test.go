@@ -46,7 +46,7 @@ var (
 var eventSamples = []room.Event{
 	room.Joined{ParticipantID: ada.ID, Room: "abcd-efghi-jklm", ResumeToken: "k3xq7b2mzp9d4hw6",
 		Participants: []room.ParticipantInfo{ada, grace}, Tracks: []sfu.Info{camera, roomMic},
-		ICEServers: []string{"turn:turn.example.org:3478"}, ActiveSpeaker: grace.ID, Resumed: true,
+		ICEServers: []sfu.ICEServer{{URLs: []string{"stun:stun.example.org:3478"}}, {URLs: []string{"turns:meet.example.org:443?transport=tcp"}, Username: "1796000000:PA_ada", Credential: "q3J8m5Zb0uVd4x7yH2kL9sT1wE6="}}, ActiveSpeaker: grace.ID, Resumed: true,
 		MeetingID: trState.MeetingID, MeetingStarted: t0, Transcription: trOff, TranscriptionAvailable: true,
 		Recording: recState, RecordingAvailable: true,
 		MeetingKey: "m9Qx2vT7kLp4Wz8rN3bY6cH1jD5fG0sA", Role: "owner", Settings: locked, Lobby: waiting},

@@ -102,7 +102,7 @@ type joinedMsg struct {
 	ResumeToken            string             `json:"resume_token"`
 	Participants           []participantInfo  `json:"participants"`
 	Tracks                 []trackInfo        `json:"tracks"`
-	ICEServers             []string           `json:"ice_servers"`
+	ICEServers             []iceServer        `json:"ice_servers"`
 	ActiveSpeaker          string             `json:"active_speaker,omitempty"`
 	Resumed                bool               `json:"resumed,omitempty"`
 	MeetingID              string             `json:"meeting_id"`
@@ -261,7 +261,7 @@ func encode(ev room.Event) ([]byte, error) {
 	case room.Joined:
 		m = joinedMsg{
 			Type: TypeJoined, ParticipantID: ev.ParticipantID, Room: ev.Room, ResumeToken: ev.ResumeToken,
-			Participants: participants(ev.Participants), Tracks: tracks(ev.Tracks), ICEServers: list(ev.ICEServers),
+			Participants: participants(ev.Participants), Tracks: tracks(ev.Tracks), ICEServers: iceServers(ev.ICEServers),
 			ActiveSpeaker: ev.ActiveSpeaker, Resumed: ev.Resumed, MeetingID: ev.MeetingID, MeetingStarted: ev.MeetingStarted,
 			Transcription: Transcription(ev.Transcription), TranscriptionAvailable: ev.TranscriptionAvailable,
 			Recording: RecordingState(ev.Recording), RecordingAvailable: ev.RecordingAvailable,
@@ -333,6 +333,22 @@ func lobby(es []room.LobbyEntry) []lobbyEntry {
 	out := make([]lobbyEntry, len(es))
 	for i, e := range es {
 		out[i] = lobbyEntry(e)
+	}
+	return out
+}
+
+// iceServer is an entry of RTCConfiguration.iceServers, as the browser
+// takes it.
+type iceServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
+}
+
+func iceServers(l []sfu.ICEServer) []iceServer {
+	out := make([]iceServer, 0, len(l))
+	for _, s := range l {
+		out = append(out, iceServer{URLs: list(s.URLs), Username: s.Username, Credential: s.Credential})
 	}
 	return out
 }

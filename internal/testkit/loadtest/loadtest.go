@@ -61,6 +61,7 @@ func (c *Config) options(role string, i int, o client.Options) client.Options {
 	if c.Network != nil {
 		n := c.Network(role, i)
 		o.Interfaces, o.Net, o.DialContext = n.Interfaces, n.Net, n.DialContext
+		o.UseICEServers, o.RelayOnly, o.TURNRoots = n.UseICEServers, n.RelayOnly, n.TURNRoots
 	}
 	return o
 }

@@ -18,10 +18,12 @@ import (
 // on a device of its own, and the links to each namespace.
 type Lab struct {
 	// ServerIP is the address a server under test listens on; Iface is
-	// its device (the server's ICE interface).
-	ServerIP, Iface string
-	prefix          string
-	net             int // third octet of the lab's addresses
+	// its device (the server's ICE interface). SecondIP is another
+	// address of the server's, reachable from every namespace (a TURN
+	// relay on port 443 beside HTTPS on the first).
+	ServerIP, SecondIP, Iface string
+	prefix                    string
+	net                       int // third octet of the lab's addresses
 
 	mu    sync.Mutex
 	links []*Link
@@ -33,12 +35,13 @@ func New() (*Lab, error) {
 	pid := os.Getpid()
 	l := &Lab{prefix: fmt.Sprintf("pl%04x", pid&0xffff), net: pid%250 + 1}
 	l.ServerIP = fmt.Sprintf("10.200.%d.1", l.net)
+	l.SecondIP = fmt.Sprintf("10.200.%d.2", l.net)
 	l.Iface = l.prefix + "s"
 	ip("link", "del", l.Iface) // left by a killed run
 	if err := ip("link", "add", l.Iface, "type", "veth", "peer", "name", l.prefix+"t"); err != nil {
 		return nil, fmt.Errorf("a lab needs CAP_NET_ADMIN (run as root, as CI does): %w", err)
 	}
-	for _, args := range [][]string{{"addr", "add", l.ServerIP + "/32", "dev", l.Iface}, {"link", "set", l.Iface, "up"}, {"link", "set", l.prefix + "t", "up"}} {
+	for _, args := range [][]string{{"addr", "add", l.ServerIP + "/32", "dev", l.Iface}, {"addr", "add", l.SecondIP + "/32", "dev", l.Iface}, {"link", "set", l.Iface, "up"}, {"link", "set", l.prefix + "t", "up"}} {
 		if err := ip(args...); err != nil {
 			ip("link", "del", l.Iface)
 			return nil, err
@@ -106,8 +109,9 @@ func (l *Lab) AddLink(up, down Profile) (*Link, error) {
 		{"route", "add", k.IP + "/32", "dev", k.hostName, "src", l.ServerIP},
 		{"-n", ns.Name, "addr", "add", k.IP + "/32", "dev", GuestIface},
 		{"-n", ns.Name, "link", "set", GuestIface, "up"},
-		// The one route out of the namespace: to the server's address.
+		// The only routes out of the namespace: to the server's addresses.
 		{"-n", ns.Name, "route", "add", l.ServerIP + "/32", "dev", GuestIface, "src", k.IP},
+		{"-n", ns.Name, "route", "add", l.SecondIP + "/32", "dev", GuestIface, "src", k.IP},
 	} {
 		if err := ip(args...); err != nil {
 			return fail(err)
@@ -174,6 +178,7 @@ func (k *Link) Renumber(lab *Lab) (string, error) {
 		{"-n", k.NS.Name, "addr", "add", next + "/32", "dev", GuestIface},
 		{"-n", k.NS.Name, "addr", "del", k.IP + "/32", "dev", GuestIface},
 		{"-n", k.NS.Name, "route", "replace", lab.ServerIP + "/32", "dev", GuestIface, "src", next},
+		{"-n", k.NS.Name, "route", "replace", lab.SecondIP + "/32", "dev", GuestIface, "src", next},
 	} {
 		if err := ip(args...); err != nil {
 			return "", err

@@ -25,8 +25,9 @@ const ANSWER_TIMEOUT_MS = 10_000;
 function rtcConfig(iceServers) {
   const cfg = { bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' };
   // Parley gives no STUN/TURN by default (nothing leaves the organisation),
-  // so the browser contacts no third party either.
-  cfg.iceServers = iceServers && iceServers.length ? [{ urls: iceServers }] : [];
+  // so the browser contacts no third party either. When the server runs
+  // its TURN relay, an entry carries this participant's credentials.
+  cfg.iceServers = Array.isArray(iceServers) ? iceServers.filter((s) => s && Array.isArray(s.urls)) : [];
   return cfg;
 }
 
