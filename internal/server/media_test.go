@@ -176,26 +176,67 @@ func TestPausedTrackStopsFlowing(t *testing.T) {
 }
 
 // TestBandwidthEstimateCapsLayer: a subscriber that asks for the high
-// layer but reports (REMB) only 300 kb/s gets a lower one, and the high
-// layer again when its estimate recovers.
+// layer but reports (REMB) only 300 kb/s while losing 20 % of what it is
+// sent (a narrow link) gets a lower layer, and the high layer again when
+// its estimate recovers. The same REMB without loss (a jittery link,
+// round trips measured and steady) keeps the high layer.
 func TestBandwidthEstimateCapsLayer(t *testing.T) {
 	srv := start(t)
-	_, subC, _, video := pair(t, srv)
+	pubC := dial(t, srv)
+	if _, err := pubC.Join(ctxT(t, 5*time.Second), "media-room", "Publisher"); err != nil {
+		t.Fatal(err)
+	}
+	video, err := pubC.PublishVideo(ctxT(t, 5*time.Second), client.VideoOptions{Simulcast: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 5*time.Second, "published", func() bool { return video.ServerID() != "" })
 	id := video.ServerID()
-	waitUntil(t, 5*time.Second, "high layer", func() bool { return rate(subC, id, 500*time.Millisecond) > 900e3 })
-	report := func(bps float32, until func() bool) {
+	join := func(name string, o client.Options) *client.Client {
+		o.KeepMessages = true
+		c, err := client.Connect(ctxT(t, 5*time.Second), srv.URL(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Drop() })
+		if _, err := c.Join(ctxT(t, 5*time.Second), "media-room", name); err != nil {
+			t.Fatal(err)
+		}
+		flowing(t, c, id, 10*time.Second)
+		waitUntil(t, 5*time.Second, name+" on the high layer", func() bool { return rate(c, id, 500*time.Millisecond) > 900e3 })
+		return c
+	}
+	narrow := join("Narrow", client.Options{NoReports: true})
+	jittery := join("Jittery", client.Options{})
+	var lost uint32
+	var seq uint32 = 1 << 16 // extended: the count of cycles does not matter, its steps do
+	report := func(c *client.Client, bps float32, loss uint32, until func() bool) {
 		deadline := time.Now().Add(8 * time.Second)
 		for !until() {
 			if time.Now().After(deadline) {
 				t.Fatalf("layer did not follow a REMB of %.0f b/s", bps)
 			}
-			if err := subC.SendREMB(id, bps); err != nil {
+			if err := c.SendREMB(id, bps); err != nil {
 				t.Fatal(err)
+			}
+			if c == narrow {
+				seq += 150
+				lost += 150 * loss / 100
+				if err := c.SendLossReport(id, seq, lost); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
 	}
-	report(300e3, func() bool { r := rate(subC, id, 500*time.Millisecond); return r > 50e3 && r < 350e3 })
-	report(5e6, func() bool { return rate(subC, id, 500*time.Millisecond) > 900e3 })
+	report(narrow, 300e3, 20, func() bool { r := rate(narrow, id, 500*time.Millisecond); return r > 50e3 && r < 350e3 })
+	report(narrow, 5e6, 0, func() bool { return rate(narrow, id, 500*time.Millisecond) > 900e3 })
+	start := time.Now()
+	report(jittery, 300e3, 0, func() bool {
+		if r := rate(jittery, id, 500*time.Millisecond); r < 900e3 {
+			t.Fatalf("after %v of a low REMB without loss or queue: %.0f b/s, want the high layer", time.Since(start), r)
+		}
+		return time.Since(start) > 6*time.Second
+	})
 }
 
 // TestNACKIsAnsweredFromCache: a subscriber asking for a packet again

@@ -22,6 +22,7 @@ type sim struct {
 	track  *Track
 	sub    *Peer
 	remb   atomic.Uint64
+	lossy  atomic.Bool // with each REMB, a receiver report of 12 % lost
 	silent [maxLayers]atomic.Bool
 	stop   chan struct{}
 	done   chan struct{}
@@ -67,6 +68,11 @@ func (s *sim) run() {
 		}
 		if bps := s.remb.Load(); bps != 0 {
 			s.sub.bwe.setREMB(bps)
+			if s.lossy.Load() {
+				// What setLoss records of a report of high loss, without
+				// the loss-based estimate (the tests follow REMB alone).
+				s.sub.bwe.highLossAt.Store(nanotime())
+			}
 		}
 		select {
 		case <-s.stop:
@@ -100,10 +106,14 @@ type step struct {
 
 // follow subscribes to the simulated track as a camera wanted at the high
 // layer and checks each step. Steps fall 5 ms past a multiple of 10 ms:
-// never on a frame or an allocation tick.
-func follow(t *testing.T, steps []step) {
+// never on a frame or an allocation tick. The browser reports loss with
+// its REMB (a narrow link) when lossy, none otherwise (a jittery one).
+func follow(t *testing.T, steps []step) { followOn(t, true, steps) }
+
+func followOn(t *testing.T, lossy bool, steps []step) {
 	inBubble(t, func(t *testing.T) {
 		sm := newSim(t)
+		sm.lossy.Store(lossy)
 		d := sm.subscribe("camera")
 		for _, st := range steps {
 			sm.r.sleepUntil(st.at)
@@ -163,6 +173,21 @@ func TestAllocationUnderEstimate(t *testing.T) {
 		{188005 * ms, medium, -1, 0, false, "congested 12.5 s after the last, within hold+10 s: hold 10 s"},
 		{197995 * ms, medium, -1, 0, false, "held 10 s"},
 		{198005 * ms, high, -1, 0, false, "probe"},
+	})
+}
+
+// TestAllocationLowREMBWithoutLoss: a REMB below what is sent, with no
+// loss reported (Chrome's delay-based estimator on a jittery path), is
+// believed only once it has lasted 10 s; with loss, at once.
+func TestAllocationLowREMBWithoutLoss(t *testing.T) {
+	followOn(t, false, []step{
+		{995 * ms, high, high, 300_000, false, "no estimate yet"},
+		{1505 * ms, high, high, 0, false, "300 kb/s, no loss: not believed"},
+		{10995 * ms, high, high, 0, false, "not yet 10 s"},
+		{11505 * ms, LayerLow, -1, 0, false, "low for 10 s: believed"},
+		{16495 * ms, LayerLow, -1, 3_000_000, false, "held 5 s"},
+		{17005 * ms, high, -1, 300_000, false, "probe; the estimate recovered"},
+		{17505 * ms, high, -1, 0, false, "low again, alone: not believed for 10 s"},
 	})
 }
 

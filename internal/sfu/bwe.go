@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -19,24 +20,77 @@ import (
 // 500 kb/s one. Instead: uncapped until congestion, then capped at the
 // estimate for a hold time (5 s, doubling up to 40 s when congestion comes
 // back soon after), then uncapped again to probe with real media.
+//
+// A REMB below what we send is believed when the receiver's reports
+// show loss at the same time, or when it lasts. Chrome's estimator is
+// delay-based: on a path with random jitter (±20 ms per packet, as on
+// Wi-Fi or a mobile network) it reports a fraction of what the path
+// carries, and capping on it held every subscriber on the lowest layer
+// (measured: 240–500 kb/s reported on a link that carried 3 Mb/s, the
+// lowest layer received, layer changes and their freezes every few
+// seconds). A narrow link loses packets as soon as its queue is full, or
+// delays them: a round trip (from the receiver's reports of our sender
+// reports) 80 ms above the path's least is a queue. Either is congestion.
+// Without round-trip measurements a low REMB alone is believed once it
+// has lasted rembAlone.
 type bwe struct {
-	remb   atomic.Uint64 // bits per second, 0 = never reported
-	rembAt atomic.Int64
-	loss   atomic.Uint64 // loss-based estimate, 0 = no limit seen yet
-	sent   atomic.Uint64 // what we send now, bits per second
+	remb       atomic.Uint64 // bits per second, 0 = never reported
+	rembAt     atomic.Int64
+	loss       atomic.Uint64 // loss-based estimate, 0 = no limit seen yet
+	highLossAt atomic.Int64  // last report of over 8 % lost (lossReports)
+	sent       atomic.Uint64 // what we send now, bits per second
+
+	rttMu     sync.Mutex
+	rttMin    [2]time.Duration // least round trip of this and the last period
+	rttPeriod int64            // start of this period
+	rttAt     atomic.Int64     // last round-trip measurement
+	queuedAt  atomic.Int64     // last round trip queueOver above the least
 
 	// Owned by the peer's allocation goroutine.
 	capBps    uint64
 	capUntil  int64
 	hold      time.Duration
 	lastCapAt int64
+	lowSince  int64 // REMB below what we send since, unconfirmed
 }
 
 const (
 	rembFresh = 5 * time.Second
 	minHold   = 5 * time.Second
 	maxHold   = 40 * time.Second
+	// lossRecent is how long a report of high loss confirms a low REMB;
+	// rembAlone how long a low REMB must last to be believed alone.
+	lossRecent = 3 * time.Second
+	rembAlone  = 10 * time.Second
+	// highLoss is the fraction lost (of 256) that confirms congestion:
+	// 8 %, above what a lossy but uncongested path loses after repair.
+	highLoss = 20
+	// queueOver is the round trip above the path's least that means a
+	// queue (jitter of ±20 ms per packet stays under it); rttPeriod is
+	// how long a least round trip is remembered (two periods).
+	queueOver = 80 * time.Millisecond
+	rttWindow = 30 * time.Second
 )
+
+// setRTT records a round-trip measurement taken at now.
+func (b *bwe) setRTT(rtt time.Duration, now int64) {
+	b.rttMu.Lock()
+	if now-b.rttPeriod >= int64(rttWindow) {
+		b.rttMin[1], b.rttMin[0], b.rttPeriod = b.rttMin[0], 0, now
+	}
+	if b.rttMin[0] == 0 || rtt < b.rttMin[0] {
+		b.rttMin[0] = rtt
+	}
+	least := b.rttMin[0]
+	if b.rttMin[1] != 0 && b.rttMin[1] < least {
+		least = b.rttMin[1]
+	}
+	b.rttMu.Unlock()
+	b.rttAt.Store(now)
+	if rtt > least+queueOver {
+		b.queuedAt.Store(now)
+	}
+}
 
 func (b *bwe) setREMB(bps uint64) {
 	b.remb.Store(bps)
@@ -54,19 +108,45 @@ func (b *bwe) setLoss(fraction uint8) {
 	}
 }
 
-// estimate returns the subscriber's current estimate, or 0 for "none".
-func (b *bwe) estimate() uint64 {
+// estimate returns the subscriber's current estimate, or 0 for "none",
+// and whether it is a REMB.
+func (b *bwe) estimate() (uint64, bool) {
 	if at := b.rembAt.Load(); at != 0 && nanotime()-at < int64(rembFresh) {
-		return b.remb.Load()
+		return b.remb.Load(), true
 	}
-	return b.loss.Load()
+	return b.loss.Load(), false
+}
+
+// congested tells whether an estimate below what we send is to be
+// believed now (see bwe).
+func (b *bwe) congested(now int64, remb bool) bool {
+	if !remb {
+		return true // the loss-based estimate is loss already
+	}
+	if b.lowSince == 0 {
+		b.lowSince = now
+	}
+	for _, at := range []int64{b.highLossAt.Load(), b.queuedAt.Load()} {
+		if at != 0 && now-at < int64(lossRecent) {
+			return true
+		}
+	}
+	if at := b.rttAt.Load(); at != 0 && now-at < int64(lossRecent) {
+		return false // round trips measured, and none queued
+	}
+	return now-b.lowSince >= int64(rembAlone)
 }
 
 // budget returns the bandwidth to allocate now, 0 meaning no limit.
 // Called once per allocation tick.
 func (b *bwe) budget(now int64) uint64 {
-	est, sent := b.estimate(), b.sent.Load()
-	if est != 0 && sent != 0 && est < sent*85/100 {
+	est, remb := b.estimate()
+	sent := b.sent.Load()
+	low := est != 0 && sent != 0 && est < sent*85/100
+	if !low {
+		b.lowSince = 0
+	}
+	if low && b.congested(now, remb) {
 		// Congested: cap, and hold longer if it is soon after the last time.
 		if b.capBps == 0 {
 			if b.lastCapAt != 0 && now-b.lastCapAt < int64(b.hold+10*time.Second) {

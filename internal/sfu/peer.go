@@ -312,7 +312,7 @@ func (p *Peer) connectionState(t Target, st webrtc.PeerConnectionState) {
 func (p *Peer) allocateLoop() {
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
-	var lastBytes uint64
+	var lastBytes, lastBudget uint64
 	lastAt := nanotime()
 	for {
 		select {
@@ -337,7 +337,14 @@ func (p *Peer) allocateLoop() {
 			p.bwe.sent.Store((total - lastBytes) * 8 * 1e9 / uint64(dt))
 		}
 		lastBytes, lastAt = total, now
-		allocate(downs, p.bwe.budget(now))
+		budget := p.bwe.budget(now)
+		if (budget == 0) != (lastBudget == 0) {
+			est, _ := p.bwe.estimate()
+			p.log.Debug("bandwidth cap", "cap_bps", budget, "estimate_bps", est, "sent_bps", p.bwe.sent.Load(),
+				"loss_confirms", now-p.bwe.highLossAt.Load() < int64(lossRecent), "queue_confirms", now-p.bwe.queuedAt.Load() < int64(lossRecent))
+		}
+		lastBudget = budget
+		allocate(downs, budget)
 		p.sendReports(downs)
 	}
 }

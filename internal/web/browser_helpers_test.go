@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -115,6 +116,10 @@ type browserOptions struct {
 	// lang is the browser's language (e.g. "fr-FR"); default English.
 	lang          string
 	width, height int
+	// netns runs the browser in that network namespace (netlab), and
+	// secureOrigin is the server's http origin there, which the browser
+	// must treat as secure to give camera and microphone.
+	netns, secureOrigin string
 }
 
 // browser is one headless Chromium process with its own profile: a
@@ -177,6 +182,22 @@ func newBrowser(t testing.TB, name string, o browserOptions) *browser {
 	opts = append(opts, chromedp.Flag("lang", o.lang), chromedp.Flag("accept-lang", o.lang))
 	if o.audio != "" {
 		opts = append(opts, chromedp.Flag("use-file-for-fake-audio-capture", o.audio))
+	}
+	if o.secureOrigin != "" {
+		opts = append(opts, chromedp.Flag("unsafely-treat-insecure-origin-as-secure", o.secureOrigin))
+	}
+	if o.netns != "" {
+		// DevTools goes over the pipe (fds 3 and 4), which crosses the
+		// namespace; the browser's network is the namespace's alone.
+		ipPath, err := exec.LookPath("ip")
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts = append(opts, chromedp.ModifyCmdFunc(func(cmd *exec.Cmd) {
+			cmd.Args = append([]string{"ip", "netns", "exec", o.netns, cmd.Path}, cmd.Args[1:]...)
+			cmd.Path = ipPath
+			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		}))
 	}
 	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	b := &browser{t: t, name: name}

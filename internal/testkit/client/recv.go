@@ -193,6 +193,21 @@ func (c *Client) SendREMB(trackID string, bps float32) error {
 	return c.Sub.WriteRTCP([]rtcp.Packet{&rtcp.ReceiverEstimatedMaximumBitrate{Bitrate: bps, SSRCs: []uint32{uint32(r.Remote.SSRC())}}})
 }
 
+// SendLossReport sends a receiver report about a received track saying
+// that of the packets up to extSeq (extended sequence number), lost were
+// never received: what a congested subscriber's browser reports. Use it
+// with Options.NoReports, or the interceptor's own reports interleave.
+func (c *Client) SendLossReport(trackID string, extSeq, lost uint32) error {
+	c.mu.Lock()
+	r, ok := c.recv[trackID]
+	c.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("track %s not received", trackID)
+	}
+	return c.Sub.WriteRTCP([]rtcp.Packet{&rtcp.ReceiverReport{Reports: []rtcp.ReceptionReport{
+		{SSRC: uint32(r.Remote.SSRC()), LastSequenceNumber: extSeq, TotalLost: lost}}}})
+}
+
 // SendNACK asks for retransmission of one received packet (RFC 4585 generic NACK).
 func (c *Client) SendNACK(trackID string, seq uint16) error {
 	c.mu.Lock()

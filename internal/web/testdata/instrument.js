@@ -115,6 +115,31 @@
     return bytes;
   };
 
+  // __rx returns the inbound-rtp statistics of a participant's camera
+  // and microphone as received here (null: no such track yet).
+  window.__rx = async (participantId) => {
+    const out = { audio: null, video: null };
+    const v = document.querySelector(`[data-participant-id="${participantId}"] video`);
+    const a = document.querySelector(`#audio-sinks audio[data-owner="${participantId}"]`);
+    for (const [kind, el] of [['video', v], ['audio', a]]) {
+      const track = el && el.srcObject ? (kind === 'video' ? el.srcObject.getVideoTracks()[0] : el.srcObject.getAudioTracks()[0]) : null;
+      const r = track && window.__receiverOf(track);
+      if (!r) continue;
+      (await r.getStats()).forEach((s) => {
+        if (s.type !== 'inbound-rtp') return;
+        out[kind] = {
+          packetsReceived: s.packetsReceived || 0, packetsLost: s.packetsLost || 0, nackCount: s.nackCount || 0,
+          pliCount: s.pliCount || 0, bytesReceived: s.bytesReceived || 0, codec: s.codecId || '',
+          concealedSamples: s.concealedSamples || 0, totalSamplesReceived: s.totalSamplesReceived || 0,
+          fecPacketsReceived: s.fecPacketsReceived || 0,
+          framesDecoded: s.framesDecoded || 0, frameWidth: s.frameWidth || 0, freezeCount: s.freezeCount || 0,
+          totalFreezesDuration: s.totalFreezesDuration || 0, framesPerSecond: s.framesPerSecond || 0,
+        };
+      });
+    }
+    return out;
+  };
+
   // __frameWidth returns the width of the frames received of a
   // participant's camera: the simulcast layer the server sends us.
   window.__frameWidth = async (participantId) => {
