@@ -279,9 +279,11 @@ func layerOf(d *DownTrack) int {
 }
 
 // TestLayerGoneQuiet checks that a subscriber moves off a layer the
-// publisher stopped sending (as a browser drops its high layer under
-// congestion) at the first allocation tick a second after its last
-// packet, and back when it returns, at the first tick after.
+// publisher stopped sending (as a browser drops its high layer when its
+// uplink estimate falls) at the first allocation tick 350 ms after its
+// last packet while the other layers still send, and back to it only
+// once it has been sending again for 2 s; and that a whole track going
+// quiet (a paused encoder) moves no one.
 func TestLayerGoneQuiet(t *testing.T) {
 	inBubble(t, func(t *testing.T) {
 		sm := newSim(t)
@@ -296,13 +298,18 @@ func TestLayerGoneQuiet(t *testing.T) {
 		}
 		check(1995*ms, LayerHigh, LayerHigh)
 		sm.silent[LayerHigh].Store(true) // its last frame was at 1.99 s
-		check(2995*ms, LayerHigh, -1)
-		check(3005*ms, LayerMedium, -1)
-		check(3035*ms, LayerMedium, LayerMedium)
+		check(2495*ms, LayerHigh, -1)
+		check(2505*ms, LayerMedium, -1) // 515 ms quiet at the tick
+		check(2535*ms, LayerMedium, LayerMedium)
 		sm.r.sleepUntil(4005 * ms)
 		sm.silent[LayerHigh].Store(false) // back from 4.01 s
-		check(4495*ms, LayerMedium, -1)
-		check(4505*ms, LayerHigh, -1)
-		check(4535*ms, LayerHigh, LayerHigh)
+		check(5995*ms, LayerMedium, -1)
+		check(6495*ms, LayerMedium, -1)
+		check(6505*ms, LayerHigh, -1) // sending again for 2 s
+		check(6535*ms, LayerHigh, LayerHigh)
+		for l := range maxLayers {
+			sm.silent[l].Store(true) // the encoder pauses at 7.01 s
+		}
+		check(7995*ms, LayerHigh, LayerHigh)
 	})
 }

@@ -156,8 +156,14 @@ func (d *DownTrack) setBandwidthLayer(l int) {
 // above the subscriber's wish and its bandwidth cap, else the lowest
 // available one. A keyframe is requested on a new target.
 func (d *DownTrack) retarget() {
-	avail := d.track.availableLayers()
+	avail, recent := d.track.layerStates()
 	d.mu.Lock()
+	// A layer back from a stall is not yet one to move up to.
+	for l := max(d.current, 0) + 1; l < maxLayers; l++ {
+		if recent&(1<<l) != 0 && avail&^(1<<l) != 0 {
+			avail &^= 1 << l
+		}
+	}
 	want := min(d.maxLayer, d.bwLayer)
 	target := -1
 	for l := want; l >= 0; l-- {
@@ -180,8 +186,11 @@ func (d *DownTrack) retarget() {
 	changed := target != d.target
 	d.target = target
 	needKey := (changed && target != d.current) || d.restart
-	paused := d.paused
+	paused, wish, bw := d.paused, d.maxLayer, d.bwLayer
 	d.mu.Unlock()
+	if changed && d.peer != nil {
+		d.peer.log.Debug("layer target", "track", d.track.id, "target", target, "wanted", wish, "bandwidth_layer", bw, "available", avail)
+	}
 	if needKey && !paused {
 		d.track.RequestKeyframe(target)
 	}

@@ -105,8 +105,23 @@ type layer struct {
 	rateAt  int64
 	rateB   uint64
 	lastAt  atomic.Int64       // nanotime of the last packet
+	resumed atomic.Int64       // nanotime it came back after a stall
 	cache   *packetcache.Cache // video only: serves NACKs
 }
+
+// Layer stalls: a browser whose uplink estimate falls stops sending its
+// upper simulcast layers, and sends them again when it recovers (Chrome
+// on a lossy, jittery uplink: a layer gone for seconds several times a
+// minute). Subscribers on a stalled layer see nothing until they are
+// moved to another one, so a layer is given up after stallAfter of
+// silence while another layer of the track still sends (1 s when none
+// does: a paused encoder); one that comes back is taken again only once
+// it has sent for resumeAfter, or a flapping layer would cost a
+// keyframe switch each way each time.
+const (
+	stallAfter  = 350 * time.Millisecond
+	resumeAfter = 2 * time.Second
+)
 
 // ID returns the server's id of the track.
 func (t *Track) ID() string { return t.id }
@@ -209,14 +224,33 @@ func (t *Track) Done() <-chan struct{} { return t.done }
 
 // availableLayers returns a bitmask of layers that are receiving media.
 func (t *Track) availableLayers() (mask uint8) {
-	for i := 0; i < maxLayers; i++ {
-		// A layer is available while packets arrive; a browser that drops
-		// its high layer under congestion stops sending it.
-		if l := t.layerAt(i); l != nil && nanotime()-l.lastAt.Load() < int64(time.Second) {
-			mask |= 1 << i
+	mask, _ = t.layerStates()
+	return mask
+}
+
+// layerStates returns the layers available (see stallAfter) and those
+// among them that came back from a stall less than resumeAfter ago.
+func (t *Track) layerStates() (avail, recent uint8) {
+	now := nanotime()
+	var at [maxLayers]int64
+	var newest int64
+	for i := range maxLayers {
+		if l := t.layerAt(i); l != nil {
+			at[i] = l.lastAt.Load()
+			newest = max(newest, at[i])
 		}
 	}
-	return mask
+	for i := range maxLayers {
+		idle := now - at[i]
+		if at[i] == 0 || idle >= int64(time.Second) || (idle > int64(stallAfter) && newest-at[i] > int64(stallAfter)) {
+			continue
+		}
+		avail |= 1 << i
+		if r := t.layerAt(i).resumed.Load(); r != 0 && now-r < int64(resumeAfter) {
+			recent |= 1 << i
+		}
+	}
+	return avail, recent
 }
 
 func (t *Track) cacheOf(i int) *packetcache.Cache {
@@ -376,7 +410,9 @@ func (t *Track) handle(l *layer, p *Packet, raw []byte) {
 	}
 	p.Layer = l.index
 	p.Arrival = nanotime()
-	l.lastAt.Store(p.Arrival)
+	if prev := l.lastAt.Swap(p.Arrival); prev != 0 && p.Arrival-prev > int64(stallAfter) {
+		l.resumed.Store(p.Arrival)
+	}
 	l.account(uint64(len(raw)), p.Arrival)
 	if t.levelExt != 0 {
 		t.observeLevel(&p.Packet, p.Arrival)

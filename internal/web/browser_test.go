@@ -16,7 +16,7 @@ var roomPath = regexp.MustCompile(`^/[a-z]{2,12}(-[a-z]{2,12}){0,4}$`)
 
 // join takes a browser from the pre-join page of url into the meeting
 // and returns its participant id.
-func join(t *testing.T, b *browser, url, name string) string {
+func join(t testing.TB, b *browser, url, name string) string {
 	t.Helper()
 	b.navigate(t, url)
 	return enter(t, b, name)
@@ -24,7 +24,7 @@ func join(t *testing.T, b *browser, url, name string) string {
 
 // enter takes a browser on the pre-join page into the meeting under name
 // and returns its participant id.
-func enter(t *testing.T, b *browser, name string) string {
+func enter(t testing.TB, b *browser, name string) string {
 	t.Helper()
 	b.do(t, chromedp.WaitVisible(chromedp.CSS("#display-name")))
 	evalJS[chromedp.Void](t, b, `document.querySelector('#display-name').value = ''`)
@@ -38,7 +38,7 @@ func enter(t *testing.T, b *browser, name string) string {
 
 // seesPlaying waits until b shows other's tile, named right, with
 // decoded video, and receives their audio and video.
-func seesPlaying(t *testing.T, b *browser, otherID, otherName string) {
+func seesPlaying(t testing.TB, b *browser, otherID, otherName string) {
 	t.Helper()
 	b.waitJS(t, 20*time.Second, fmt.Sprintf("%s's tile playing", otherName),
 		fmt.Sprintf(`(() => { const x = __tile(%s); return x && !x.hidden && x.name === %s && x.videoWidth > 0 && !x.paused; })()`,
