@@ -90,3 +90,45 @@ func TestPLIThrottle(t *testing.T) {
 		}
 	})
 }
+
+// TestThrottledPLIIsDeferred: a keyframe request within 500 ms of the
+// last one is sent when the 500 ms end (the last may have been lost, as
+// on a link coming back from an outage), once however many ask, and not
+// at all if a keyframe arrives meanwhile.
+func TestThrottledPLIIsDeferred(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		r := newRig(t)
+		ssrc := uint32(0x2000)
+		tr := r.publish(r.peer(), webrtc.MimeTypeVP8, "camera", ssrc)
+		seq := uint16(1)
+		frame := func(key bool) {
+			seq++
+			r.receive(tr, 0, vp8(0, seq, uint32(seq)*3000, key, 200))
+		}
+		frame(true)
+		at := func() []time.Duration {
+			var out []time.Duration
+			for _, a := range r.pubRTCP.plis(ssrc) {
+				out = append(out, time.Duration(a-r.start).Round(time.Millisecond))
+			}
+			return out
+		}
+		r.sleepUntil(1000 * time.Millisecond)
+		tr.RequestKeyframe(0) // sent
+		r.sleepUntil(1100 * time.Millisecond)
+		tr.RequestKeyframe(0) // deferred to 1.5 s
+		tr.RequestKeyframe(0)
+		r.sleepUntil(1600 * time.Millisecond)
+		if got, want := at(), []time.Duration{time.Second, 1500 * time.Millisecond}; !slices.Equal(got, want) {
+			t.Fatalf("PLIs at %v, want %v", got, want)
+		}
+		r.sleepUntil(1700 * time.Millisecond)
+		tr.RequestKeyframe(0) // deferred to 2 s…
+		r.sleepUntil(1800 * time.Millisecond)
+		frame(true) // …but answered by this keyframe
+		r.sleepUntil(2500 * time.Millisecond)
+		if got, want := at(), []time.Duration{time.Second, 1500 * time.Millisecond}; !slices.Equal(got, want) {
+			t.Fatalf("PLIs at %v after a keyframe came, want %v", got, want)
+		}
+	})
+}

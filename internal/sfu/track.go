@@ -100,6 +100,8 @@ type layer struct {
 	remote *webrtc.TrackRemote
 
 	lastPLI atomic.Int64 // nanotime
+	pliDue  atomic.Bool  // a throttled request waits to be sent
+	lastKey atomic.Int64 // nanotime of the last keyframe's first packet
 	bytes   atomic.Uint64
 	rate    atomic.Uint64 // bits per second over the last second
 	rateAt  int64
@@ -294,7 +296,24 @@ func (t *Track) RequestKeyframe(i int) {
 	}
 	now := nanotime()
 	last := l.lastPLI.Load()
-	if now-last < int64(pliInterval) || !l.lastPLI.CompareAndSwap(last, now) {
+	if wait := last + int64(pliInterval) - now; wait > 0 {
+		// Throttled, not dropped: the request sent just before may have
+		// been lost (a link coming back from an outage: subscribers' new
+		// requests came within 500 ms of the one lost in it, and video
+		// waited seconds for them to ask again). One is sent when the
+		// interval ends.
+		// Not if a keyframe came meanwhile: it answered this request.
+		if l.pliDue.CompareAndSwap(false, true) {
+			time.AfterFunc(time.Duration(wait), func() {
+				l.pliDue.Store(false)
+				if l.lastKey.Load() < now {
+					t.RequestKeyframe(i)
+				}
+			})
+		}
+		return
+	}
+	if !l.lastPLI.CompareAndSwap(last, now) {
 		return
 	}
 	if err := t.owner.pub.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: l.ssrc}}); err == nil {
@@ -422,6 +441,9 @@ func (t *Track) handle(l *layer, p *Packet, raw []byte) {
 		return
 	}
 	p.Keyframe = t.codecKind != codecOpus && isKeyframeStart(t.codecKind, p.Payload)
+	if p.Keyframe {
+		l.lastKey.Store(p.Arrival)
+	}
 	sinks := t.sinks.Load()
 	if sinks == nil {
 		return
