@@ -12,16 +12,23 @@
 # SERVER_GOMAXPROCS=N runs the server alone with GOMAXPROCS=N.
 # RECORD=1 records every meeting (loadtest --record) and prints the disk
 # bytes per participant-hour from the recordings' manifests.
+# BIN=path uses that parley binary instead of building one; SERVER_BIN=path
+# runs that binary as the server (the load tool stays BIN's): how
+# scripts/bench-sfu-ab.sh compares two servers under the same load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dur="${1:-30s}"; shift || true
 scenarios=("${@:-a b c e}")
-bin=$(mktemp -d)/parley
-go build -o "$bin" ./cmd/parley
+bin=${BIN:-}
+if [ -z "$bin" ]; then
+  bin=$(mktemp -d)/parley
+  go build -o "$bin" ./cmd/parley
+fi
+server_bin=${SERVER_BIN:-$bin}
 port=18480
 mport=18481
 data=$(mktemp -d)
-env ${SERVER_GOMAXPROCS:+GOMAXPROCS=$SERVER_GOMAXPROCS} "$bin" serve --listen 127.0.0.1:$port --data-dir "$data" --udp-port 0 --tcp-port -1 \
+env ${SERVER_GOMAXPROCS:+GOMAXPROCS=$SERVER_GOMAXPROCS} "$server_bin" serve --listen 127.0.0.1:$port --data-dir "$data" --udp-port 0 --tcp-port -1 \
   --ice-interfaces lo --media-ip 127.0.0.1 --log-level warn --metrics-listen 127.0.0.1:$mport \
   --ip-sockets 0 --ip-joins-per-second 0 2>"$data/serve.log" &
 srv=$!
