@@ -2,7 +2,9 @@
 # Compares the server CPU per forwarded packet of two parley binaries on
 # scripts/bench-sfu.sh's loopback scenarios, measured alternately in one
 # run (absolute figures on a shared machine move ±30 % from day to day;
-# only same-run ratios count). The load tool is NEW_BIN's for both.
+# only same-run ratios count). Each binary runs with its own load tool
+# (an old server does not speak today's join protocol); today's clients
+# also NACK and resend, which older ones did not.
 #
 # Usage: scripts/bench-sfu-ab.sh OLD_BIN NEW_BIN [duration] [rounds] [scenario...]
 #   (default 20s, 2 rounds, scenarios a b e)
@@ -21,7 +23,7 @@ out=$(mktemp)
 for r in $(seq "$rounds"); do
   for which in old new; do
     bin=$old; [ $which = new ] && bin=$new
-    BIN=$new SERVER_BIN=$bin scripts/bench-sfu.sh "$dur" "${scenarios[@]}" | sed "s/^/$which $r /" | tee -a "$out"
+    BIN=$bin scripts/bench-sfu.sh "$dur" "${scenarios[@]}" | sed "s/^/$which $r /" | tee -a "$out"
   done
 done
 python3 - "$out" <<'PY'

@@ -28,9 +28,17 @@ server_bin=${SERVER_BIN:-$bin}
 port=18480
 mport=18481
 data=$(mktemp -d)
+# Older binaries (before the metrics listener and per-address limits)
+# serve /metrics on the main listener and take neither flag: the A/B
+# script runs such a one with its own load tool.
+server_flags=(--metrics-listen 127.0.0.1:$mport --ip-sockets 0 --ip-joins-per-second 0)
+metrics_url=http://127.0.0.1:$mport
+if ! "$server_bin" serve --help 2>&1 | grep -q -- -metrics-listen; then
+  server_flags=()
+  metrics_url=
+fi
 env ${SERVER_GOMAXPROCS:+GOMAXPROCS=$SERVER_GOMAXPROCS} "$server_bin" serve --listen 127.0.0.1:$port --data-dir "$data" --udp-port 0 --tcp-port -1 \
-  --ice-interfaces lo --media-ip 127.0.0.1 --log-level warn --metrics-listen 127.0.0.1:$mport \
-  --ip-sockets 0 --ip-joins-per-second 0 2>"$data/serve.log" &
+  --ice-interfaces lo --media-ip 127.0.0.1 --log-level warn "${server_flags[@]}" 2>"$data/serve.log" &
 srv=$!
 trap 'kill $srv 2>/dev/null; wait $srv 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 50); do curl -sf http://127.0.0.1:$port/healthz >/dev/null && break; sleep 0.1; done
@@ -41,7 +49,8 @@ run() { # name, loadtest flags...
   local extra=()
   [ "${BURST:-}" = 1 ] && extra+=(--burst)
   [ "${RECORD:-}" = 1 ] && extra+=(--record)
-  out=$("$bin" loadtest "${extra[@]}" --url http://127.0.0.1:$port --metrics-url http://127.0.0.1:$mport --room "bench-scenario-$(echo "$name" | tr abce qrst)q${RECORD:+-rec}-$(tr -dc a-z </dev/urandom | head -c 6)" --duration "$dur" --json "$@" 2>"$data/loadtest-$name.log") || true
+  [ -n "$metrics_url" ] && extra+=(--metrics-url "$metrics_url")
+  out=$("$bin" loadtest "${extra[@]}" --url http://127.0.0.1:$port --room "bench-scenario-$(echo "$name" | tr abce qrst)q${RECORD:+-rec}-$(tr -dc a-z </dev/urandom | head -c 6)" --duration "$dur" --json "$@" 2>"$data/loadtest-$name.log") || true
   python3 - "$name" "$out" <<'PY'
 import json, sys
 name, out = sys.argv[1], sys.argv[2]

@@ -24,6 +24,13 @@ type DownTrack struct {
 	writer atomic.Pointer[boundWriter] // nil until negotiated
 	sender *webrtc.RTPSender
 
+	// scratch is WriteRTP's header storage, one per layer: each layer is
+	// forwarded from its own read loop, one packet at a time, and the
+	// transport is done with the header when WriteRTP returns. On the
+	// stack it escaped (the transport is an interface): three
+	// allocations per packet per subscriber.
+	scratch [maxLayers]writeScratch
+
 	mu sync.Mutex
 	// Preferences: the layer the subscriber asked for, the cap its
 	// bandwidth allows, and whether it paused the track.
@@ -263,7 +270,9 @@ func (d *DownTrack) WriteRTP(p *Packet) int {
 		d.mu.Unlock()
 		return 0
 	}
-	hdr := p.Header
+	sc := &d.scratch[p.Layer]
+	hdr := &sc.hdr
+	*hdr = p.Header
 	hdr.SSRC = w.ssrc
 	hdr.PayloadType = w.pt
 	hdr.SequenceNumber = p.SequenceNumber + d.seqOffset
@@ -275,10 +284,8 @@ func (d *DownTrack) WriteRTP(p *Packet) int {
 
 	// Publisher-side extension ids mean nothing on the subscriber's
 	// connection: only our own abs-send-time goes out.
-	var abs [3]byte
-	var ext [1]rtp.Extension
-	w.stamp(&hdr, &abs, &ext)
-	n, err := w.w.WriteRTP(&hdr, p.Payload)
+	w.stamp(hdr, &sc.abs, &sc.ext)
+	n, err := w.w.WriteRTP(hdr, p.Payload)
 	if err != nil {
 		m.drop(DropWriteError, 1)
 		return 0
@@ -287,6 +294,12 @@ func (d *DownTrack) WriteRTP(p *Packet) int {
 	d.bytes.Add(uint64(n))
 	d.payload.Add(uint64(len(p.Payload)))
 	return n
+}
+
+type writeScratch struct {
+	hdr rtp.Header
+	abs [3]byte
+	ext [1]rtp.Extension
 }
 
 // rebase makes the packet p follow the last forwarded one: the next

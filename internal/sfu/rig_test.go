@@ -88,7 +88,7 @@ func recordingAPI(l *rtcpLog) *webrtc.API {
 }
 
 type rig struct {
-	t        *testing.T
+	t        testing.TB
 	sfu      *SFU
 	pubRTCP  *rtcpLog // RTCP written on publisher connections
 	subRTCP  *rtcpLog // RTCP written on subscriber connections
@@ -104,7 +104,7 @@ type rig struct {
 // go test's timeout; instead, SFU.Close gets a minute of fake time to
 // return, after which the test panics with the stacks of the package's
 // goroutines still running.
-func newRig(t *testing.T) *rig {
+func newRig(t testing.TB) *rig {
 	r := &rig{t: t, pubRTCP: &rtcpLog{}, subRTCP: &rtcpLog{}, start: nanotime()}
 	r.sfu = &SFU{log: slog.New(slog.DiscardHandler), metrics: NewMetrics(nil),
 		pubAPI: recordingAPI(r.pubRTCP), subAPI: recordingAPI(r.subRTCP)}
