@@ -51,13 +51,14 @@ run() { # name, loadtest flags...
   [ "${RECORD:-}" = 1 ] && extra+=(--record)
   [ -n "$metrics_url" ] && extra+=(--metrics-url "$metrics_url")
   out=$("$bin" loadtest "${extra[@]}" --url http://127.0.0.1:$port --room "bench-scenario-$(echo "$name" | tr abce qrst)q${RECORD:+-rec}-$(tr -dc a-z </dev/urandom | head -c 6)" --duration "$dur" --json "$@" 2>"$data/loadtest-$name.log") || true
-  python3 - "$name" "$out" <<'PY'
+  python3 - "$name" "$out" "$data/loadtest-$name.log" "$data/serve.log" <<'PY'
 import json, sys
 name, out = sys.argv[1], sys.argv[2]
 try:
     r = json.loads(out)
 except Exception:
-    print(f"{name}: no report: {out[:300]}"); sys.exit()
+    tail = lambda f: " | ".join(open(f, errors="replace").read().splitlines()[-3:])
+    print(f"{name}: no report: {out[:300]} (load tool: {tail(sys.argv[3])}; server: {tail(sys.argv[4])})"); sys.exit()
 s = r.get("server") or {}
 print(f"{name}: tracks {r['tracks_received']}/{r['tracks_expected']}  "
       f"server {s.get('cpu_us_per_forwarded_packet',0):.2f} us/pkt  "
