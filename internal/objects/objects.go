@@ -208,6 +208,52 @@ func (d Disk) CleanTemp() int {
 	return n
 }
 
+// Replacer is a Store that can replace an object only if it still exists:
+// work on an object (a recording finalised after its meeting) must not
+// bring it back once it has been deleted meanwhile.
+type Replacer interface {
+	// Replace is Put for an existing object; ErrNotFound when it (or its
+	// folder) is gone, and then nothing is written.
+	Replace(key string, data []byte) error
+}
+
+// Replace implements Replacer: the new content is written beside the
+// object, in its folder (never recreated), and renamed over it if it is
+// still there. A delete that races the rename removes the new content
+// with the folder.
+func (d Disk) Replace(key string, data []byte) error {
+	p, err := d.path(key)
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(p), ".put-*")
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: %s", ErrNotFound, key)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		if _, serr := os.Stat(p); serr != nil {
+			err = fmt.Errorf("%w: %s", ErrNotFound, key)
+		}
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), p)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
+}
+
 // Truncater is a Store that can cut an object short (a torn tail left by
 // a crash). A bucket, which cannot, rewrites the object instead.
 type Truncater interface {
@@ -220,5 +266,10 @@ func (d Disk) Truncate(key string, size int64) error {
 	if err != nil {
 		return err
 	}
-	return os.Truncate(p, size)
+	if err := os.Truncate(p, size); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: %s", ErrNotFound, key)
+	} else if err != nil {
+		return err
+	}
+	return nil
 }

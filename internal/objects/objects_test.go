@@ -70,3 +70,37 @@ func TestDisk(t *testing.T) {
 		t.Errorf("after delete: %+v", all)
 	}
 }
+
+// TestReplaceNeverBringsBackADeletedObject: Replace rewrites an object
+// that exists, and writes nothing, folder included, for one that does
+// not; Truncate of a missing object is ErrNotFound.
+func TestReplaceNeverBringsBackADeletedObject(t *testing.T) {
+	d := Disk{Dir: t.TempDir()}
+	if err := d.Put("MT_a/manifest.json", []byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Replace("MT_a/manifest.json", []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(d.Dir, "MT_a", "manifest.json")); string(b) != "new" {
+		t.Fatalf("replaced content %q", b)
+	}
+	if err := d.Replace("MT_a/other.json", []byte("x")); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("replace of a missing object: %v", err)
+	}
+	if l, _ := d.List("MT_a"); len(l) != 1 {
+		t.Fatalf("after a refused replace the folder holds %v", l)
+	}
+	if _, err := d.DeletePrefix("MT_a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Replace("MT_a/manifest.json", []byte("again")); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("replace in a deleted folder: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(d.Dir, "MT_a")); !os.IsNotExist(err) {
+		t.Fatalf("the deleted folder is back: %v", err)
+	}
+	if err := d.Truncate("MT_a/manifest.json", 0); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("truncate of a missing object: %v", err)
+	}
+}

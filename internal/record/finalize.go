@@ -40,7 +40,9 @@ func Finalize(st objects.Store, meetingID string, active bool) error {
 		}
 		if valid < f.Bytes || man.Interrupted {
 			if t, ok := st.(objects.Truncater); ok {
-				if err := t.Truncate(key, valid); err != nil {
+				if err := t.Truncate(key, valid); errors.Is(err, objects.ErrNotFound) {
+					return nil // the meeting was deleted meanwhile
+				} else if err != nil {
 					return err
 				}
 			}
@@ -53,6 +55,14 @@ func Finalize(st objects.Store, meetingID string, active bool) error {
 	b, err := man.encode()
 	if err != nil {
 		return err
+	}
+	if r, ok := st.(objects.Replacer); ok {
+		// The meeting may have been deleted while its files were read:
+		// then it stays deleted.
+		if err := r.Replace(ManifestKey(meetingID), b); err == nil || !errors.Is(err, objects.ErrNotFound) {
+			return err
+		}
+		return nil
 	}
 	return st.Put(ManifestKey(meetingID), b)
 }

@@ -179,6 +179,42 @@ func TestFinalizeCutsTornTails(t *testing.T) {
 	}
 }
 
+// deletingStore deletes a meeting's folder once Finalize has cut a
+// file's torn tail: a DELETE of the meeting racing its finalisation.
+type deletingStore struct {
+	objects.Disk
+	meeting string
+}
+
+func (d deletingStore) Truncate(key string, size int64) error {
+	err := d.Disk.Truncate(key, size)
+	if _, derr := d.Disk.DeletePrefix(d.meeting); derr != nil {
+		panic(derr)
+	}
+	return err
+}
+
+func (d deletingStore) Replace(key string, data []byte) error { return d.Disk.Replace(key, data) }
+
+// TestFinalizeKeepsADeletedMeetingDeleted: a meeting deleted while its
+// recording is being finalised stays deleted: the manifest is not
+// written back into a folder made again (seen in CI: "the recording is
+// still on disk" after the DELETE answered 204).
+func TestFinalizeKeepsADeletedMeetingDeleted(t *testing.T) {
+	disk := objects.Disk{Dir: t.TempDir()}
+	man := &Manifest{Version: 1, MeetingID: "MT_y", Sessions: []Session{{Start: 1}},
+		Files: []File{{Name: "P1-microphone-1.ogg", Format: "ogg", Start: 1, End: 1.5, Bytes: 100, Open: true}}}
+	b, _ := man.encode()
+	disk.Put(ManifestKey("MT_y"), b)
+	os.WriteFile(filepath.Join(disk.Dir, "MT_y", "P1-microphone-1.ogg"), []byte("OggS"), 0o600)
+	if err := Finalize(deletingStore{disk, "MT_y"}, "MT_y", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(disk.Dir, "MT_y")); !os.IsNotExist(err) {
+		t.Fatalf("the deleted meeting's folder is back: %v", err)
+	}
+}
+
 // FuzzWriters feeds arbitrary RTP payloads (what a client may send) to
 // every writer: nothing panics, and what the Ogg writer writes scans
 // whole.
