@@ -120,6 +120,8 @@ type browserOptions struct {
 	// secureOrigin is the server's http origin there, which the browser
 	// must treat as secure to give camera and microphone.
 	netns, secureOrigin string
+	// ignoreCertErrors accepts any certificate (a test's TURN server).
+	ignoreCertErrors bool
 }
 
 // browser is one headless Chromium process with its own profile: a
@@ -185,6 +187,9 @@ func newBrowser(t testing.TB, name string, o browserOptions) *browser {
 	}
 	if o.secureOrigin != "" {
 		opts = append(opts, chromedp.Flag("unsafely-treat-insecure-origin-as-secure", o.secureOrigin))
+	}
+	if o.ignoreCertErrors {
+		opts = append(opts, chromedp.Flag("ignore-certificate-errors", true))
 	}
 	if o.netns != "" {
 		// DevTools goes over the pipe (fds 3 and 4), which crosses the

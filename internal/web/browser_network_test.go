@@ -1,8 +1,18 @@
 package web_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -311,4 +321,83 @@ func BenchmarkChromiumNetworks(b *testing.B) {
 		b.ReportMetric(capped, "s-frozen-capped/20s")
 		b.ReportMetric(up.Seconds(), "s-to-high")
 	})
+}
+
+// TestChromiumThroughTURNOnly: two Chromiums on networks that let
+// nothing through but TCP to port 443 (UDP dropped, the media TCP port
+// too) join through the server's TURN relay over TLS, on 443 of a second
+// address, with the credentials the join answer gives each, and see and
+// hear each other; both connections run over a relayed candidate.
+func TestChromiumThroughTURNOnly(t *testing.T) {
+	lab, err := netlab.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(lab.Close)
+	certFile, keyFile := turnCert(t, lab.SecondIP)
+	srv, _ := startServerWith(t, func(c *config.Config) {
+		c.Listen = lab.ServerIP + ":443"
+		c.Media.ListenIP = lab.ServerIP
+		c.Media.ICEInterfaces = []string{lab.Iface}
+		c.Media.TURNIP, c.Media.TURNTLSPort = lab.SecondIP, 443
+		c.Media.TURNCert, c.Media.TURNKey = certFile, keyFile
+	})
+	p, _ := netlab.PresetByName("tcp443")
+	origin := srv.URL()
+	roomURL := origin + "/turn-only-meeting"
+	var bs [2]*browser
+	for i, name := range []string{"Ada", "Bob"} {
+		k, err := lab.AddLink(p.Up, p.Down)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bs[i] = newBrowser(t, name, browserOptions{audio: speechWAV(t, i), netns: k.NS.Name, secureOrigin: origin, ignoreCertErrors: true})
+	}
+	ada, bob := bs[0], bs[1]
+	start := time.Now()
+	adaID := join(t, ada, roomURL, "Ada Relayed")
+	bobID := join(t, bob, roomURL, "Bob Relayed")
+	seesPlaying(t, bob, adaID, "Ada Relayed")
+	seesPlaying(t, ada, bobID, "Bob Relayed")
+	hearsPlaying(t, ada, bobID, "Bob Relayed")
+	hearsPlaying(t, bob, adaID, "Ada Relayed")
+	t.Logf("both joined and playing each other through TURN/TLS in %v", time.Since(start).Round(time.Millisecond))
+	for _, b := range bs {
+		pairs := evalJS[string](t, b, `(async () => { const out = []; for (const pc of __pcs) { if (pc.connectionState === 'closed') continue;
+			const st = await pc.getStats(); let sel = null; st.forEach(s => { if (s.type === 'transport' && s.selectedCandidatePairId) sel = st.get(s.selectedCandidatePairId); });
+			const l = sel && st.get(sel.localCandidateId); out.push(l ? l.candidateType + '/' + (l.relayProtocol || l.protocol) : 'none'); } return out.join(' '); })()`)
+		t.Logf("%s's connections: %s", b.name, pairs)
+		if pairs == "" || strings.Contains(pairs, "host") || strings.Contains(pairs, "srflx") || strings.Contains(pairs, "none") || !strings.Contains(pairs, "relay/tls") {
+			t.Errorf("%s's connections run over %q: want every one relayed over TLS", b.name, pairs)
+		}
+	}
+}
+
+// turnCert writes a self-signed certificate for ip and its key.
+func turnCert(t testing.TB, ip string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "parley turn test"},
+		IPAddresses: []net.IP{net.ParseIP(ip)}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "turn.crt"), filepath.Join(dir, "turn.key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
 }
