@@ -2,21 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
-	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -25,6 +17,7 @@ import (
 	"github.com/parleyhq/parley/internal/testkit/client"
 	"github.com/parleyhq/parley/internal/testkit/loadtest"
 	"github.com/parleyhq/parley/internal/testkit/netlab"
+	"github.com/parleyhq/parley/internal/testkit/tlscert"
 )
 
 // netbenchConfig is one run of the network benchmark.
@@ -156,7 +149,7 @@ func netbench(ctx context.Context, cfg netbenchConfig, log io.Writer) (*netbench
 		// As a locked-down deployment: signalling on 443 of one address,
 		// TURN over TLS on 443 of another, media through TURN.
 		sc.Media.TURNIP, sc.Media.TURNTLSPort = lab.SecondIP, 443
-		if sc.Media.TURNCert, sc.Media.TURNKey, turnRoots, err = selfSignedFiles(dir, lab.SecondIP); err != nil {
+		if sc.Media.TURNCert, sc.Media.TURNKey, turnRoots, err = tlscert.Write(dir, lab.SecondIP); err != nil {
 			return nil, err
 		}
 	}
@@ -233,39 +226,4 @@ func netbench(ctx context.Context, cfg netbenchConfig, log io.Writer) (*netbench
 		return nil, err
 	}
 	return rep, err
-}
-
-// selfSignedFiles writes a certificate for ip and its key into dir (a
-// benchmark's TURN server) and returns their paths and a pool trusting it.
-func selfSignedFiles(dir, ip string) (certFile, keyFile string, pool *x509.CertPool, err error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return "", "", nil, err
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "parley netbench"},
-		IPAddresses: []net.IP{net.ParseIP(ip)}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true, IsCA: true}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return "", "", nil, err
-	}
-	kb, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return "", "", nil, err
-	}
-	certFile, keyFile = filepath.Join(dir, "turn.crt"), filepath.Join(dir, "turn.key")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		return "", "", nil, err
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		return "", "", nil, err
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return "", "", nil, err
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(leaf)
-	return certFile, keyFile, pool, nil
 }

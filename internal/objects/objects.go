@@ -110,6 +110,13 @@ func (d Disk) Put(key string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
 		return err
 	}
+	return writeRenamed(p, data, nil)
+}
+
+// writeRenamed writes data to a temporary file beside p, makes it
+// durable and renames it over p, once check (if any) allows; the
+// temporary file goes on any failure.
+func writeRenamed(p string, data []byte, check func() error) error {
 	f, err := os.CreateTemp(filepath.Dir(p), ".put-*")
 	if err != nil {
 		return err
@@ -120,6 +127,9 @@ func (d Disk) Put(key string, data []byte) error {
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil && check != nil {
+		err = check()
 	}
 	if err == nil {
 		err = os.Rename(f.Name(), p)
@@ -226,30 +236,15 @@ func (d Disk) Replace(key string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(p), ".put-*")
-	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%w: %s", ErrNotFound, key)
-	}
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		if _, serr := os.Stat(p); serr != nil {
-			err = fmt.Errorf("%w: %s", ErrNotFound, key)
+	gone := fmt.Errorf("%w: %s", ErrNotFound, key)
+	err = writeRenamed(p, data, func() error {
+		if _, err := os.Stat(p); err != nil {
+			return gone
 		}
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), p)
-	}
-	if err != nil {
-		os.Remove(f.Name())
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return gone // the folder is gone
 	}
 	return err
 }

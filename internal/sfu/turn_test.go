@@ -2,13 +2,7 @@ package sfu
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"net"
 	"net/url"
 	"strconv"
@@ -17,29 +11,9 @@ import (
 	"time"
 
 	"github.com/pion/turn/v5"
-)
 
-// testCert is a self-signed certificate for 127.0.0.1 and the pool that
-// trusts it.
-func testCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "turn test"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true, IsCA: true}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
-}
+	"github.com/parleyhq/parley/internal/testkit/tlscert"
+)
 
 // turnURL finds the host:port of the scheme's URL among a server's.
 func turnURL(t *testing.T, s ICEServer, scheme string) string {
@@ -89,7 +63,10 @@ func udpConn(t *testing.T) net.PacketConn {
 // relays to any address but the server's own media addresses, and more
 // relays than a participant may hold.
 func TestTURNRelaysOnlyToTheServerForItsParticipants(t *testing.T) {
-	cert, pool := testCert(t)
+	cert, pool, err := tlscert.New("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
 	s, err := New(Options{UDPPort: 0, TCPPort: -1, Interfaces: []string{"lo"}, ICEServers: []string{"stun:stun.internal.example:3478"},
 		TURN: TURNOptions{UDPAddr: "127.0.0.1:0", TLSAddr: "127.0.0.1:0", TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, MaxAllocations: 2}})
 	if err != nil {

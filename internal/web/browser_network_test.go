@@ -1,18 +1,8 @@
 package web_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +10,7 @@ import (
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/server"
 	"github.com/parleyhq/parley/internal/testkit/netlab"
+	"github.com/parleyhq/parley/internal/testkit/tlscert"
 )
 
 // rxStats is what __rx (testdata/instrument.js) reports of one track.
@@ -385,7 +376,10 @@ func BenchmarkChromiumNetworks(b *testing.B) {
 // hear each other; both connections run over a relayed candidate.
 func TestChromiumThroughTURNOnly(t *testing.T) {
 	lab := newLab(t)
-	certFile, keyFile := turnCert(t, lab.SecondIP)
+	certFile, keyFile, _, err := tlscert.Write(t.TempDir(), lab.SecondIP)
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv, _ := startServerWith(t, func(c *config.Config) {
 		c.Listen = lab.ServerIP + ":443"
 		c.Media.ListenIP = lab.ServerIP
@@ -422,33 +416,4 @@ func TestChromiumThroughTURNOnly(t *testing.T) {
 			t.Errorf("%s's connections run over %q: want every one relayed over TLS", b.name, pairs)
 		}
 	}
-}
-
-// turnCert writes a self-signed certificate for ip and its key.
-func turnCert(t testing.TB, ip string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "parley turn test"},
-		IPAddresses: []net.IP{net.ParseIP(ip)}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "turn.crt"), filepath.Join(dir, "turn.key")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
 }
