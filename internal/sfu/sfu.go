@@ -258,7 +258,9 @@ func (s *SFU) ICEServers(participant string) []ICEServer {
 		l = append(l, ICEServer{URLs: s.opts.ICEServers})
 	}
 	if s.turn != nil {
-		l = append(l, s.turn.credentials(participant, time.Now()))
+		if c, err := s.turn.credentials(participant); err == nil {
+			l = append(l, c)
+		}
 	}
 	return l
 }

@@ -234,21 +234,25 @@ func (t *Track) availableLayers() (mask uint8) {
 // among them that came back from a stall less than resumeAfter ago.
 func (t *Track) layerStates() (avail, recent uint8) {
 	now := nanotime()
+	var ls [maxLayers]*layer
 	var at [maxLayers]int64
 	var newest int64
-	for i := range maxLayers {
-		if l := t.layerAt(i); l != nil {
+	t.mu.Lock()
+	copy(ls[:], t.layers[:])
+	t.mu.Unlock()
+	for i, l := range ls {
+		if l != nil {
 			at[i] = l.lastAt.Load()
 			newest = max(newest, at[i])
 		}
 	}
-	for i := range maxLayers {
+	for i, l := range ls {
 		idle := now - at[i]
-		if at[i] == 0 || idle >= int64(time.Second) || (idle > int64(stallAfter) && newest-at[i] > int64(stallAfter)) {
+		if l == nil || at[i] == 0 || idle >= int64(time.Second) || (idle > int64(stallAfter) && newest-at[i] > int64(stallAfter)) {
 			continue
 		}
 		avail |= 1 << i
-		if r := t.layerAt(i).resumed.Load(); r != 0 && now-r < int64(resumeAfter) {
+		if r := l.resumed.Load(); r != 0 && now-r < int64(resumeAfter) {
 			recent |= 1 << i
 		}
 	}

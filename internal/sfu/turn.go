@@ -1,17 +1,12 @@
 package sfu
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha1" //nolint:gosec // TURN REST credentials are HMAC-SHA1 by definition
 	"crypto/tls"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -93,7 +88,7 @@ func startTURN(o TURNOptions, relayIP net.IP, peers []net.IP, lf *pionLoggerFact
 	cfg := turn.ServerConfig{
 		Realm:         turnRealm,
 		LoggerFactory: lf,
-		AuthHandler:   t.auth,
+		AuthHandler:   turn.LongTermTURNRESTAuthHandler(o.Secret, lf.NewLogger("turn")),
 		QuotaHandler:  t.quota,
 		EventHandler:  turn.EventHandler{OnAllocationCreated: t.created, OnAllocationDeleted: t.deleted},
 		InboundMTU:    1600,
@@ -140,30 +135,11 @@ func port(a net.Addr) string {
 }
 
 // credentials are a participant's TURN REST credentials: the username
-// is "expiry:participant", the password its HMAC under the secret.
-func (t *turnServer) credentials(participant string, now time.Time) ICEServer {
-	user := strconv.FormatInt(now.Add(t.opts.TTL).Unix(), 10) + ":" + participant
-	return ICEServer{URLs: t.urls, Username: user, Credential: t.password(user)}
-}
-
-func (t *turnServer) password(user string) string {
-	mac := hmac.New(sha1.New, []byte(t.opts.Secret))
-	mac.Write([]byte(user))
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
-}
-
-// auth checks a request's username: not expired, and signed by us.
-// The key returned lets the server check the request's integrity.
-func (t *turnServer) auth(ra *turn.RequestAttributes) (string, []byte, bool) {
-	exp, participant, ok := strings.Cut(ra.Username, ":")
-	if !ok || participant == "" {
-		return "", nil, false
-	}
-	e, err := strconv.ParseInt(exp, 10, 64)
-	if err != nil || time.Now().Unix() > e {
-		return "", nil, false
-	}
-	return participant, turn.GenerateAuthKey(ra.Username, ra.Realm, t.password(ra.Username)), true
+// is "expiry:participant", the password its HMAC-SHA1 under the secret
+// (pion's LongTermTURNRESTAuthHandler checks both, and the expiry).
+func (t *turnServer) credentials(participant string) (ICEServer, error) {
+	user, pass, err := turn.GenerateLongTermTURNRESTCredentials(t.opts.Secret, participant, t.opts.TTL)
+	return ICEServer{URLs: t.urls, Username: user, Credential: pass}, err
 }
 
 // quota refuses a participant's allocation past MaxAllocations (pion

@@ -2,7 +2,10 @@ package sfu
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha1"
 	"crypto/tls"
+	"encoding/base64"
 	"net"
 	"net/url"
 	"strconv"
@@ -140,8 +143,12 @@ func TestTURNRelaysOnlyToTheServerForItsParticipants(t *testing.T) {
 		"a later expiry":           {strconv.FormatInt(time.Now().Add(48*time.Hour).Unix(), 10) + ":PA_ada", ada.Credential},
 		"no participant":           {exp, ada.Credential},
 	}
+	// Expired, and signed with the server's secret as a client could
+	// never do: only the expiry refuses it.
 	expired := strconv.FormatInt(time.Now().Add(-time.Minute).Unix(), 10) + ":PA_ada"
-	bad["expired"] = [2]string{expired, s.turn.password(expired)}
+	mac := hmac.New(sha1.New, []byte(s.turn.opts.Secret))
+	mac.Write([]byte(expired))
+	bad["expired"] = [2]string{expired, base64.StdEncoding.EncodeToString(mac.Sum(nil))}
 	for what, c := range bad {
 		if _, _, err := turnAllocate(t, udpConn(t), udpAddr, c[0], c[1]); err == nil {
 			t.Errorf("%s: allocation granted", what)
