@@ -88,6 +88,9 @@ type Media struct {
 	TURNHost    string        `name:"turn-host" help:"name in the TURN URLs given to clients (default: --public-url's host, else the certificate's first name, else the media address)"`
 	TURNSecret  string        `name:"turn-secret" help:"key of the TURN credentials' HMAC, the same on every node (default: random per start; prefer the environment variable)"`
 	TURNTTL     time.Duration `name:"turn-credential-ttl" help:"how long a participant's TURN credentials stay valid (bounds a meeting's length through TURN)"`
+	// NoAudioRED: subscribers get Opus alone, not RED (each packet
+	// carrying the two frames before it, to recover lost ones).
+	NoAudioRED bool `name:"no-audio-red" help:"send subscribers audio without RED redundancy (saves about 60 kb/s per audio track on each subscriber's link; lost packets are then concealed)"`
 	// PeerTimeout is how long a participant whose media connection died
 	// stays in the room before it is removed and others are told.
 	PeerTimeout time.Duration `name:"peer-timeout" help:"remove a participant whose connection is lost for this long"`

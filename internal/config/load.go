@@ -212,6 +212,9 @@ func (v fieldValue) String() string {
 
 func (v fieldValue) Set(s string) error { return setField(v.f, s) }
 
+// IsBoolFlag lets a boolean setting be given as a bare --flag.
+func (v fieldValue) IsBoolFlag() bool { return v.f.IsValid() && v.f.Kind() == reflect.Bool }
+
 func setField(f reflect.Value, s string) error {
 	if !f.IsValid() {
 		return fmt.Errorf("no such setting")

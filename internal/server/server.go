@@ -98,6 +98,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Interfaces: cfg.Media.ICEInterfaces,
 		ICEServers: cfg.Media.ICEServers,
 		TURN:       turnOpts,
+		NoAudioRED: cfg.Media.NoAudioRED,
 		Limits: sfu.Limits{Publications: cfg.Limits.MaxTracks, Candidates: cfg.Limits.MaxCandidates,
 			MediaSections: cfg.Limits.MaxMediaSections},
 		Logger:  log.With("part", "sfu"),

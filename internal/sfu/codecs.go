@@ -33,8 +33,9 @@ const (
 	subscriberSide
 )
 
-// newMediaEngine registers Opus, VP8 and H.264 (with RTX for video), the
-// header extensions each side needs, and the RTCP feedback each side reads.
+// newMediaEngine registers Opus (and RED around it, see red.go), VP8 and
+// H.264 (with RTX for video), the header extensions each side needs, and
+// the RTCP feedback each side reads.
 //
 // Publisher side: transport-cc (TWCC) so the browser's send-side bandwidth
 // estimator can ramp up to the simulcast high layer; mid/rid for simulcast;
@@ -43,7 +44,9 @@ const (
 // its receive-side estimator and reports REMB, which the server reads as
 // the subscriber's bandwidth: cheaper than running a send-side GCC (and its
 // pacer) per subscriber, and enough to choose a simulcast layer.
-func newMediaEngine(s side) (*webrtc.MediaEngine, error) {
+//
+// Without red, audio/red is not registered: publishers send Opus alone.
+func newMediaEngine(s side, red bool) (*webrtc.MediaEngine, error) {
 	m := &webrtc.MediaEngine{}
 	var videoFB []webrtc.RTCPFeedback
 	audioFB := []webrtc.RTCPFeedback(nil)
@@ -59,6 +62,7 @@ func newMediaEngine(s side) (*webrtc.MediaEngine, error) {
 		kind   webrtc.RTPCodecType
 	}{
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: opusFmtp, RTCPFeedback: audioFB}, PayloadType: ptOpus}, webrtc.RTPCodecTypeAudio},
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: mimeRED, ClockRate: 48000, Channels: 2, SDPFmtpLine: fmt.Sprintf("%d/%d", ptOpus, ptOpus)}, PayloadType: ptRED}, webrtc.RTPCodecTypeAudio},
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFB}, PayloadType: ptVP8}, webrtc.RTPCodecTypeVideo},
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: fmt.Sprintf("apt=%d", ptVP8)}, PayloadType: ptVP8RTX}, webrtc.RTPCodecTypeVideo},
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f", RTCPFeedback: videoFB}, PayloadType: ptH264}, webrtc.RTPCodecTypeVideo},
@@ -69,6 +73,9 @@ func newMediaEngine(s side) (*webrtc.MediaEngine, error) {
 	for _, c := range codecs {
 		if s == subscriberSide && c.params.MimeType == webrtc.MimeTypeRTX {
 			continue // retransmissions go on the media SSRC (see DownTrack.resend)
+		}
+		if !red && c.params.MimeType == mimeRED {
+			continue
 		}
 		if err := m.RegisterCodec(c.params, c.kind); err != nil {
 			return nil, err

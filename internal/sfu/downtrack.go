@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,6 +63,7 @@ type boundWriter struct {
 	ssrc  uint32
 	pt    uint8
 	absID uint8 // abs-send-time extension id, 0 if not negotiated
+	red   bool  // audio sent as RED (Packet.RED)
 }
 
 var (
@@ -89,6 +91,9 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 			continue
 		}
 		bw := &boundWriter{w: ctx.WriteStream(), ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType)}
+		if red, ok := d.redCodec(ctx.CodecParameters(), c); ok {
+			c, bw.pt, bw.red = red, uint8(red.PayloadType), true
+		}
 		for _, e := range ctx.HeaderExtensions() {
 			if e.URI == sdp.ABSSendTimeURI {
 				bw.absID = uint8(e.ID)
@@ -99,6 +104,20 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		return c, nil
 	}
 	return webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
+}
+
+// redCodec finds the subscriber's RED for the Opus codec it negotiated,
+// when the server writes RED (Packet.RED's blocks carry ptOpus).
+func (d *DownTrack) redCodec(codecs []webrtc.RTPCodecParameters, opus webrtc.RTPCodecParameters) (webrtc.RTPCodecParameters, bool) {
+	if d.track.codecKind != codecOpus || opus.PayloadType != ptOpus || d.track.sfu.opts.NoAudioRED {
+		return webrtc.RTPCodecParameters{}, false
+	}
+	for _, c := range codecs {
+		if strings.EqualFold(c.MimeType, mimeRED) && strings.HasPrefix(c.SDPFmtpLine, fmt.Sprintf("%d/", ptOpus)) {
+			return c, true
+		}
+	}
+	return webrtc.RTPCodecParameters{}, false
 }
 
 // Unbind stops writing.
@@ -285,14 +304,18 @@ func (d *DownTrack) WriteRTP(p *Packet) int {
 	// Publisher-side extension ids mean nothing on the subscriber's
 	// connection: only our own abs-send-time goes out.
 	w.stamp(hdr, &sc.abs, &sc.ext)
-	n, err := w.w.WriteRTP(hdr, p.Payload)
+	payload := p.Payload
+	if w.red {
+		payload = p.RED
+	}
+	n, err := w.w.WriteRTP(hdr, payload)
 	if err != nil {
 		m.drop(DropWriteError, 1)
 		return 0
 	}
 	d.packets.Add(1)
 	d.bytes.Add(uint64(n))
-	d.payload.Add(uint64(len(p.Payload)))
+	d.payload.Add(uint64(len(payload)))
 	return n
 }
 

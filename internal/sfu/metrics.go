@@ -29,6 +29,7 @@ type Metrics struct {
 	nacks       atomic.Uint64
 	retransmits atomic.Uint64
 	plis        atomic.Uint64
+	recovered   atomic.Uint64
 	drops       map[string]*atomic.Uint64
 }
 
@@ -53,6 +54,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			func() float64 { return float64(m.nacks.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_rtp_retransmits_total", Help: "Packets resent to subscribers from the packet cache after a NACK."},
 			func() float64 { return float64(m.retransmits.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_rtp_packets_recovered_total", Help: "Audio packets lost on a publisher's uplink and recovered from the redundancy (RED) of the next ones."},
+			func() float64 { return float64(m.recovered.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_pli_total", Help: "Keyframe requests (RTCP PLI) sent to publishers, after throttling."},
 			func() float64 { return float64(m.plis.Load()) }),
 	)
@@ -77,13 +80,14 @@ type Snapshot struct {
 	NACKs       uint64
 	Retransmits uint64
 	PLIs        uint64
+	Recovered   uint64
 	Drops       map[string]uint64
 }
 
 // Snapshot reads all counters.
 func (m *Metrics) Snapshot() Snapshot {
 	s := Snapshot{Tracks: m.tracks.Load(), Forwarded: m.forwarded.Load(), Bytes: m.bytes.Load(),
-		NACKs: m.nacks.Load(), Retransmits: m.retransmits.Load(), PLIs: m.plis.Load(), Drops: map[string]uint64{}}
+		NACKs: m.nacks.Load(), Retransmits: m.retransmits.Load(), PLIs: m.plis.Load(), Recovered: m.recovered.Load(), Drops: map[string]uint64{}}
 	for r, c := range m.drops {
 		s.Drops[r] = c.Load()
 	}

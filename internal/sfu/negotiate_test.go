@@ -41,7 +41,7 @@ func TestLostOfferIsSentAgain(t *testing.T) {
 		se.SetIncludeLoopbackCandidate(false)
 		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-		me, err := newMediaEngine(subscriberSide)
+		me, err := newMediaEngine(subscriberSide, true)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -229,9 +229,9 @@ func (p *Peer) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		if src == "" {
 			src = map[webrtc.RTPCodecType]string{webrtc.RTPCodecTypeAudio: "microphone", webrtc.RTPCodecTypeVideo: "camera"}[remote.Kind()]
 		}
-		codec := remote.Codec()
+		codec, redPT := trackCodec(remote, recv)
 		t = &Track{sfu: p.sfu, owner: p, id: "TR_" + randomID(10), clientID: key, kind: remote.Kind(),
-			source: src, codec: codec, codecKind: kindOf(codec.MimeType), rids: pub.Simulcast, done: make(chan struct{})}
+			source: src, codec: codec, codecKind: kindOf(codec.MimeType), redPT: redPT, rids: pub.Simulcast, done: make(chan struct{})}
 		t.SetSharedMic(pub.SharedMic, pub.Speakers)
 		p.tracks[t.id] = t
 		p.byClient[key] = t
@@ -244,6 +244,27 @@ func (p *Peer) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		p.log.Debug("track published", "track", t.id, "kind", t.Kind(), "codec", t.codec.MimeType, "rid", remote.RID())
 		p.h.TrackPublished(p, t)
 	}
+}
+
+// trackCodec returns the codec of a received track and the payload type
+// of its redundant-audio wrapper if one was negotiated (0 if not). A
+// track sent as RED is Opus to the rest of the server: its frames are
+// unwrapped on arrival.
+func trackCodec(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) (webrtc.RTPCodecParameters, uint8) {
+	codec := remote.Codec()
+	if remote.Kind() != webrtc.RTPCodecTypeAudio {
+		return codec, 0
+	}
+	var red uint8
+	for _, c := range recv.GetParameters().Codecs {
+		switch {
+		case strings.EqualFold(c.MimeType, mimeRED):
+			red = uint8(c.PayloadType)
+		case strings.EqualFold(c.MimeType, webrtc.MimeTypeOpus) && strings.EqualFold(codec.MimeType, mimeRED):
+			codec = c
+		}
+	}
+	return codec, red
 }
 
 // ClientTrackID returns the publisher's own id for a track.

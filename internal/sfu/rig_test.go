@@ -12,8 +12,6 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
-
-	"github.com/parleyhq/parley/internal/sfu/packetcache"
 )
 
 // The rig runs the media core without a network: peers are made by the
@@ -158,11 +156,7 @@ func (r *rig) publish(owner *Peer, mime, source string, ssrcs ...uint32) *Track 
 	t := &Track{sfu: r.sfu, owner: owner, id: "TR_" + randomID(10), clientID: randomID(8), kind: kind,
 		source: source, codec: codec, codecKind: kindOf(mime), done: make(chan struct{})}
 	for i, ssrc := range ssrcs {
-		l := &layer{index: i, ssrc: ssrc, rateAt: nanotime()}
-		if kind == webrtc.RTPCodecTypeVideo {
-			l.cache = packetcache.New(512)
-		}
-		t.layers[i] = l
+		t.layers[i] = newLayer(kind, i, ssrc)
 	}
 	owner.mu.Lock()
 	owner.tracks[t.id] = t

@@ -85,6 +85,9 @@ type Options struct {
 	ICEServers []string
 	// TURN is the embedded TURN server, off unless given an address.
 	TURN TURNOptions
+	// NoAudioRED turns RED (see red.go) off both ways: publishers are not
+	// offered it, subscribers get Opus alone.
+	NoAudioRED bool
 	// Limits bound what one participant may make the server hold; zero
 	// fields take DefaultLimits'.
 	Limits  Limits
@@ -190,7 +193,7 @@ func New(opts Options) (*SFU, error) {
 }
 
 func (s *SFU) newAPI(sd side, keep func(string) bool, loopback bool) (*webrtc.API, error) {
-	me, err := newMediaEngine(sd)
+	me, err := newMediaEngine(sd, !s.opts.NoAudioRED)
 	if err != nil {
 		return nil, err
 	}

@@ -35,6 +35,10 @@ type Packet struct {
 	Layer    int
 	Keyframe bool  // first packet of a keyframe (video)
 	Arrival  int64 // monotonic nanoseconds (nanotime)
+	// RED is the packet's Opus frame with the frames sent just before
+	// it, as an RFC 2198 payload whose blocks carry payload type ptOpus
+	// (audio only): what a subscriber that negotiated RED is sent.
+	RED []byte
 }
 
 // A Sink receives a track's packets: a subscriber's down-track, the speech
@@ -76,6 +80,7 @@ type Track struct {
 	codec     webrtc.RTPCodecParameters
 	codecKind codecKind
 	levelExt  uint8 // RFC 6464 audio level extension id on the publisher side, 0 if none
+	redPT     uint8 // the publisher's RED payload type, 0 if none
 
 	mu     sync.Mutex
 	layers [maxLayers]*layer
@@ -109,6 +114,18 @@ type layer struct {
 	lastAt  atomic.Int64       // nanotime of the last packet
 	resumed atomic.Int64       // nanotime it came back after a stall
 	cache   *packetcache.Cache // video only: serves NACKs
+	audio   *audioPath         // audio only
+}
+
+// audioPath is the state of an audio layer's read loop: which packets
+// arrived, frames recovered from RED, and the RED written for
+// subscribers.
+type audioPath struct {
+	seen   seenWindow
+	blocks []redBlock
+	rec    Packet // a frame recovered from the next packet's redundancy
+	enc    redEncoder
+	buf    []byte
 }
 
 // Layer stalls: a browser whose uplink estimate falls stops sending its
@@ -358,6 +375,18 @@ func layerIndex(rid string, announced []string) int {
 	return 0
 }
 
+func newLayer(kind webrtc.RTPCodecType, index int, ssrc uint32) *layer {
+	l := &layer{index: index, ssrc: ssrc, rateAt: nanotime()}
+	if kind == webrtc.RTPCodecTypeVideo {
+		// 512 packets: ~3 s of the 1.5 Mb/s layer, well beyond the RTT of
+		// any subscriber that can still use a retransmission.
+		l.cache = packetcache.New(512)
+	} else {
+		l.audio = &audioPath{enc: redEncoder{pt: ptOpus}}
+	}
+	return l
+}
+
 // addLayer attaches one received RTP stream and starts its read loop.
 func (t *Track) addLayer(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	t.mu.Lock()
@@ -369,12 +398,8 @@ func (t *Track) addLayer(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		t.mu.Unlock()
 		return
 	}
-	l := &layer{index: idx, rid: remote.RID(), ssrc: uint32(remote.SSRC()), remote: remote, rateAt: nanotime()}
-	if t.kind == webrtc.RTPCodecTypeVideo {
-		// 512 packets: ~3 s of the 1.5 Mb/s layer, well beyond the RTT of
-		// any subscriber that can still use a retransmission.
-		l.cache = packetcache.New(512)
-	}
+	l := newLayer(t.kind, idx, uint32(remote.SSRC()))
+	l.rid, l.remote = remote.RID(), remote
 	t.layers[idx] = l
 	if t.levelExt == 0 && t.kind == webrtc.RTPCodecTypeAudio {
 		for _, e := range recv.GetParameters().HeaderExtensions {
@@ -444,10 +469,62 @@ func (t *Track) handle(l *layer, p *Packet, raw []byte) {
 		m.drop(DropMuted, uint64(t.sinkCount()))
 		return
 	}
-	p.Keyframe = t.codecKind != codecOpus && isKeyframeStart(t.codecKind, p.Payload)
+	if l.audio != nil {
+		t.forwardAudio(l.audio, p)
+		return
+	}
+	p.Keyframe = isKeyframeStart(t.codecKind, p.Payload)
 	if p.Keyframe {
 		l.lastKey.Store(p.Arrival)
 	}
+	t.fanOut(p)
+}
+
+// forwardAudio hands an audio packet to the sinks: first the frames its
+// RED payload carries for packets that never arrived, then its own frame.
+func (t *Track) forwardAudio(a *audioPath, p *Packet) {
+	m := t.sfu.metrics
+	if a.seen.mark(p.SequenceNumber) {
+		m.drop(DropDuplicate, 1)
+		return
+	}
+	if t.redPT != 0 && p.PayloadType == t.redPT {
+		primary, blocks, err := splitRED(p.Payload, a.blocks)
+		if err != nil {
+			m.drop(DropMalformed, 1)
+			return
+		}
+		a.blocks = blocks
+		for k, b := range blocks {
+			// Block k of n is the frame of the packet n-k before this
+			// one (browsers send the frames of the packets just before).
+			seq := p.SequenceNumber - uint16(len(blocks)-k)
+			if len(b.payload) == 0 || b.tsOffset == 0 || a.seen.mark(seq) {
+				continue
+			}
+			r := &a.rec
+			r.Header = p.Header
+			r.SequenceNumber, r.Timestamp, r.Marker = seq, p.Timestamp-b.tsOffset, false
+			r.PayloadType = uint8(t.codec.PayloadType)
+			r.Payload, r.Layer, r.Arrival = b.payload, p.Layer, p.Arrival
+			m.recovered.Add(1)
+			t.sendAudio(a, r)
+		}
+		p.PayloadType = uint8(t.codec.PayloadType)
+		p.Payload = primary
+	}
+	t.sendAudio(a, p)
+}
+
+func (t *Track) sendAudio(a *audioPath, p *Packet) {
+	p.RED = a.enc.encode(a.buf[:0], p.SequenceNumber, p.Timestamp, p.Payload)
+	a.buf = p.RED[:0]
+	t.fanOut(p)
+}
+
+// fanOut hands a packet to every sink and counts what they sent.
+func (t *Track) fanOut(p *Packet) {
+	m := t.sfu.metrics
 	sinks := t.sinks.Load()
 	if sinks == nil {
 		return

@@ -241,6 +241,9 @@ type Profile struct {
 	Loss float64
 	// Burst, when set, drops in bursts (Gilbert–Elliott) instead.
 	Burst *GilbertElliott
+	// Every, when set, drops every Every-th packet instead: a loss
+	// whose pattern a test knows.
+	Every int
 	// RateKbps caps the rate (kernel tbf, 100 ms queue); 0: none.
 	RateKbps int
 	// OnlyTCP443 lets through only TCP to or from port 443 (a locked-down
@@ -266,7 +269,8 @@ type Counts struct {
 type Direction struct {
 	mu      sync.Mutex
 	prof    Profile
-	bad     bool // Gilbert–Elliott state
+	bad     bool   // Gilbert–Elliott state
+	count   uint64 // packets seen, for Profile.Every
 	rng     *rand.Rand
 	queue   pktHeap
 	seq     uint64
@@ -350,6 +354,10 @@ func (d *Direction) read(src *os.File, wg *sync.WaitGroup) {
 
 // drop decides one packet's fate. Called with d.mu held.
 func (d *Direction) drop(p *Profile) bool {
+	if p.Every > 0 {
+		d.count++
+		return d.count%uint64(p.Every) == 0
+	}
 	if g := p.Burst; g != nil {
 		if d.bad {
 			d.bad = d.rng.Float64() >= g.R
@@ -449,6 +457,8 @@ var Presets = []Preset{
 	{"burst5", "5 % loss in bursts each way (Gilbert–Elliott, mean burst 3 packets), 60 ms RTT",
 		Profile{Delay: 30 * time.Millisecond, Burst: &GilbertElliott{P: 0.0175, R: 0.333, LossBad: 1}},
 		Profile{Delay: 30 * time.Millisecond, Burst: &GilbertElliott{P: 0.0175, R: 0.333, LossBad: 1}}},
+	{"every10", "every tenth packet lost each way, 40 ms RTT",
+		Profile{Delay: 20 * time.Millisecond, Every: 10}, Profile{Delay: 20 * time.Millisecond, Every: 10}},
 	{"rtt300", "300 ms RTT", Profile{Delay: 150 * time.Millisecond}, Profile{Delay: 150 * time.Millisecond}},
 	{"down500", "downlink capped at 500 kb/s, 40 ms RTT", Profile{Delay: 20 * time.Millisecond}, Profile{Delay: 20 * time.Millisecond, RateKbps: 500}},
 	{"down250", "downlink capped at 250 kb/s, 40 ms RTT", Profile{Delay: 20 * time.Millisecond}, Profile{Delay: 20 * time.Millisecond, RateKbps: 250}},

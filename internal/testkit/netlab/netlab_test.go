@@ -167,3 +167,18 @@ func TestOutageAndBurstAndFilter(t *testing.T) {
 		t.Errorf("got %q", b)
 	}
 }
+
+// TestDropEvery: Profile.Every drops exactly every n-th packet.
+func TestDropEvery(t *testing.T) {
+	d := &Direction{}
+	p := Profile{Every: 10, Loss: 1} // Every wins over the other models
+	var lost []int
+	for i := 1; i <= 35; i++ {
+		if d.drop(&p) {
+			lost = append(lost, i)
+		}
+	}
+	if len(lost) != 3 || lost[0] != 10 || lost[1] != 20 || lost[2] != 30 {
+		t.Errorf("lost packets %v, want 10, 20, 30", lost)
+	}
+}

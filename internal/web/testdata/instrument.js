@@ -125,11 +125,13 @@
       const track = el && el.srcObject ? (kind === 'video' ? el.srcObject.getVideoTracks()[0] : el.srcObject.getAudioTracks()[0]) : null;
       const r = track && window.__receiverOf(track);
       if (!r) continue;
-      (await r.getStats()).forEach((s) => {
+      const stats = await r.getStats();
+      stats.forEach((s) => {
         if (s.type !== 'inbound-rtp') return;
+        const codec = s.codecId && stats.get(s.codecId);
         out[kind] = {
           packetsReceived: s.packetsReceived || 0, packetsLost: s.packetsLost || 0, nackCount: s.nackCount || 0,
-          pliCount: s.pliCount || 0, bytesReceived: s.bytesReceived || 0, codec: s.codecId || '',
+          pliCount: s.pliCount || 0, bytesReceived: s.bytesReceived || 0, codec: codec ? codec.mimeType : '',
           concealedSamples: s.concealedSamples || 0, totalSamplesReceived: s.totalSamplesReceived || 0,
           fecPacketsReceived: s.fecPacketsReceived || 0,
           framesDecoded: s.framesDecoded || 0, frameWidth: s.frameWidth || 0, freezeCount: s.freezeCount || 0,

@@ -122,6 +122,7 @@ export class Publisher extends EventTarget {
     else if (track.kind === 'video') init.sendEncodings = [{ maxBitrate: 2_500_000 }];
     p.transceiver = this.pc.addTransceiver(track, init);
     if (track.kind === 'video') preferCodecs(p.transceiver);
+    else preferRED(p.transceiver);
     this.pubs.push(p);
     this.negotiate();
     return p;
@@ -277,6 +278,22 @@ function preferCodecs(transceiver) {
   const codecs = caps.codecs.filter((c) => rank(c) < 3).sort((a, b) => rank(a) - rank(b));
   try {
     transceiver.setCodecPreferences(codecs);
+  } catch (err) {
+    console.warn('codec preferences', err);
+  }
+}
+
+// preferRED asks to send audio as RED (RFC 2198: each packet also carries
+// the two frames before it), where the browser can: a frame lost on the
+// uplink is then recovered by the server from the next packet. Browsers
+// send the first codec of the answer, which follows this order.
+function preferRED(transceiver) {
+  if (!transceiver.setCodecPreferences || !RTCRtpSender.getCapabilities) return;
+  const caps = RTCRtpSender.getCapabilities('audio');
+  if (!caps || !caps.codecs.some((c) => c.mimeType.toLowerCase() === 'audio/red')) return;
+  const rank = (c) => ({ 'audio/red': 0, 'audio/opus': 1 })[c.mimeType.toLowerCase()] ?? 2;
+  try {
+    transceiver.setCodecPreferences([...caps.codecs].sort((a, b) => rank(a) - rank(b)));
   } catch (err) {
     console.warn('codec preferences', err);
   }
