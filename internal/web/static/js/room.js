@@ -128,6 +128,8 @@ export class Room extends EventTarget {
     this.sig.addEventListener('close', () => this.onSocketLost());
     this.onOnline = () => this.networkChanged();
     window.addEventListener('online', this.onOnline);
+    // Where the browser tells (Android's Chrome: Wi-Fi to mobile data).
+    if (navigator.connection) navigator.connection.addEventListener('change', this.onOnline);
     // A device that goes away (unplugged, taken by the system) is shown
     // as off to the others rather than as a frozen picture.
     media.addEventListener('change', () => this.deviceCheck());
@@ -689,6 +691,9 @@ export class Room extends EventTarget {
     this.emit('media', { publisher: this.pub && this.pub.state, subscriber: this.sub && this.sub.state });
     clearTimeout(this.restartTimers.get(name));
     this.restartTimers.delete(name);
+    // Media stalled: the signalling path may be dead as well (our
+    // address changed), and resuming on a new socket comes first.
+    if (st === 'failed' || st === 'disconnected') this.sig.probe();
     if (st === 'failed') this.restartIce(name);
     else if (st === 'disconnected') {
       this.restartTimers.set(name, setTimeout(() => this.restartIce(name), DISCONNECTED_GRACE_MS));
@@ -713,7 +718,10 @@ export class Room extends EventTarget {
 
   networkChanged() {
     if (this.state === State.RECONNECTING) this.wake && this.wake();
-    else if (this.state === State.CONNECTED) this.checkMedia(false);
+    else if (this.state === State.CONNECTED) {
+      this.sig.probe(); // the socket may have gone with the old network
+      this.checkMedia(false);
+    }
   }
 
   onSocketLost() {
@@ -811,6 +819,7 @@ export class Room extends EventTarget {
     this.closePeers();
     this.sig.close();
     window.removeEventListener('online', this.onOnline);
+    if (navigator.connection) navigator.connection.removeEventListener('change', this.onOnline);
     this.setState(State.ENDED, reason);
   }
 }

@@ -7,6 +7,10 @@
 // (a dead TCP connection can otherwise take minutes to be noticed).
 const PING_MS = 5_000;
 const DEAD_MS = 15_000;
+// When the media connections stall, the socket is checked at once: a
+// ping unanswered this long and it is dropped (our address changed: the
+// old connection is dead, and only a new one resumes the session).
+const PROBE_MS = 1_500;
 
 export function socketURL(loc = window.location) {
   const scheme = loc.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -20,6 +24,7 @@ export class Signalling extends EventTarget {
     this.ws = null;
     this.lastSeen = 0;
     this.timer = null;
+    this.probeTimer = null;
     this.rtt = null;
   }
 
@@ -81,6 +86,18 @@ export class Signalling extends EventTarget {
     return true;
   }
 
+  // probe checks the socket now: a ping, and the socket is dropped when
+  // nothing arrives within PROBE_MS, rather than after DEAD_MS.
+  probe() {
+    if (!this.isOpen || this.probeTimer) return;
+    const sent = performance.now();
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = null;
+      if (this.lastSeen < sent) this.drop();
+    }, PROBE_MS);
+    this.send({ type: 'ping', ts: Date.now() });
+  }
+
   // close ends the socket on purpose: no 'close' event follows.
   close() { this.detach(); }
 
@@ -115,6 +132,7 @@ export class Signalling extends EventTarget {
 
   stopPing() {
     if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    clearTimeout(this.probeTimer);
+    this.timer = this.probeTimer = null;
   }
 }
