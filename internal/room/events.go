@@ -120,6 +120,13 @@ type Reaction struct {
 	Emoji         string
 }
 
+// Layers tells the publisher of a simulcast track which of its layers
+// (rids) to send: the others nobody watches (sfu/layers.go).
+type Layers struct {
+	TrackID string
+	RIDs    []string
+}
+
 // Bye tells a client the server ends its session.
 type Bye struct {
 	Reason string
@@ -137,6 +144,7 @@ func (ActiveSpeaker) event()      {}
 func (Chat) event()               {}
 func (Reaction) event()           {}
 func (Bye) event()                {}
+func (Layers) event()             {}
 
 // Reasons in ParticipantLeft and Bye.
 const (

@@ -97,6 +97,12 @@ func (p *Participant) SendOffer(sdp string, tracks map[string]string) {
 	}
 }
 
+// SendLayers implements sfu.Signaler: the publisher is told which of a
+// track's simulcast layers to send.
+func (p *Participant) SendLayers(trackID string, rids []string) {
+	p.send(Layers{TrackID: trackID, RIDs: rids})
+}
+
 // TrackPublished implements sfu.Handler: every other participant
 // subscribes, everyone is told, and the publisher learns the track's id.
 func (p *Participant) TrackPublished(_ *sfu.Peer, t *sfu.Track) {

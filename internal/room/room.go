@@ -50,7 +50,8 @@ const (
 // Conn is a participant's signalling connection, as the room sees it.
 // Send queues and returns at once.
 type Conn interface {
-	sfu.Signaler
+	// SendOffer sends a subscriber-side offer (sfu.Signaler's).
+	SendOffer(sdp string, tracks map[string]string)
 	Send(ev Event)
 	// Close ends the connection after the queued messages are written.
 	Close(reason string)

@@ -279,3 +279,39 @@ func TestNACKIsAnsweredFromCache(t *testing.T) {
 		t.Fatalf("NACKs or retransmissions not counted: %+v → %+v", before, after)
 	}
 }
+
+// TestUnwatchedLayersArePaused: when the only subscriber asks for the low
+// layer, the publisher is told to send that layer alone (after the 3 s
+// a layer must go unwatched) and stops the others; when the subscriber
+// asks for the high layer, the publisher is told at once and the
+// subscriber gets the high layer within a second or two.
+func TestUnwatchedLayersArePaused(t *testing.T) {
+	srv := start(t)
+	pubC, subC, _, video := pair(t, srv)
+	id := video.ServerID()
+	if err := subC.Subscribe(id, "low", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pubC.WaitFor(ctxT(t, 6*time.Second), func(m client.Message) bool {
+		return m.Type == "layers" && m.TrackID == id && len(m.RIDs) == 1 && m.RIDs[0] == "q"
+	}); err != nil {
+		t.Fatalf("the publisher was not told to send the low layer alone: %v", err)
+	}
+	if !video.LayerSent(0) || video.LayerSent(1) || video.LayerSent(2) {
+		t.Fatalf("layers sent: %v %v %v, want the low one alone", video.LayerSent(0), video.LayerSent(1), video.LayerSent(2))
+	}
+	if r := rate(subC, id, time.Second); r < 90e3 || r > 240e3 {
+		t.Fatalf("the subscriber receives %.0f b/s, want the low layer's 150 kb/s", r)
+	}
+	asked := time.Now()
+	if err := subC.Subscribe(id, "high", false); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, time.Second, "the high layer sent again", func() bool { return video.LayerSent(2) })
+	resumed := time.Since(asked)
+	waitUntil(t, 4*time.Second, "the high layer received", func() bool { return rate(subC, id, 250*time.Millisecond) > 900e3 })
+	t.Logf("high layer sent again %v after the subscriber asked, received within %v", resumed, time.Since(asked))
+	if video.LayerSent(1) {
+		t.Error("the medium layer, which nobody asked for, is sent again")
+	}
+}

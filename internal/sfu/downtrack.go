@@ -165,6 +165,7 @@ func (d *DownTrack) SetPreference(maxLayer int, paused bool) {
 	}
 	d.mu.Unlock()
 	d.retarget()
+	d.track.updateLayers(nanotime()) // a paused layer now wanted: resumed at once
 }
 
 // setBandwidthLayer caps the layer by the subscriber's bandwidth.

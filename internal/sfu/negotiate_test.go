@@ -16,6 +16,8 @@ type offerLog struct {
 	offers []string
 }
 
+func (o *offerLog) SendLayers(string, []string) {}
+
 func (o *offerLog) SendOffer(sdp string, _ map[string]string) {
 	o.mu.Lock()
 	o.offers = append(o.offers, sdp)

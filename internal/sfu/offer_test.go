@@ -123,6 +123,7 @@ func checkAnswer(t *testing.T, offer, answer string) {
 type nopSignaler struct{}
 
 func (nopSignaler) SendOffer(string, map[string]string) {}
+func (nopSignaler) SendLayers(string, []string)         {}
 
 type nopHandler struct{}
 

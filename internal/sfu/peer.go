@@ -29,6 +29,9 @@ type Signaler interface {
 	// SendOffer sends a subscriber-side offer; tracks maps the mid of each
 	// m-line to the id of the track it carries.
 	SendOffer(sdp string, tracks map[string]string)
+	// SendLayers tells the publisher of a simulcast track which of its
+	// layers (rids) to send; the others are paused (layers.go).
+	SendLayers(trackID string, rids []string)
 }
 
 // Handler hears what happens to a peer: its published tracks starting and
@@ -367,6 +370,9 @@ func (p *Peer) allocateLoop() {
 		lastBudget = budget
 		allocate(downs, budget)
 		p.sendReports(downs)
+		for _, t := range p.Tracks() {
+			t.updateLayers(now)
+		}
 	}
 }
 

@@ -87,7 +87,11 @@ type Track struct {
 	rids   []string // announced simulcast rids, low to high
 	taps   []*Tap
 	closed bool
-	done   chan struct{}
+	// The simulcast layers the publisher was told to send (0: not told
+	// yet, all of them), and since when each has been unneeded.
+	sending  uint8
+	unneeded [maxLayers]int64
+	done     chan struct{}
 
 	sinks     atomic.Pointer[[]Sink] // copy-on-write: the read loops never lock
 	muted     atomic.Bool
@@ -113,6 +117,7 @@ type layer struct {
 	rateB   uint64
 	lastAt  atomic.Int64       // nanotime of the last packet
 	resumed atomic.Int64       // nanotime it came back after a stall
+	wokenAt atomic.Int64       // nanotime the publisher was told to send it again
 	cache   *packetcache.Cache // video only: serves NACKs
 	audio   *audioPath         // audio only
 }
@@ -459,7 +464,15 @@ func (t *Track) handle(l *layer, p *Packet, raw []byte) {
 	p.Layer = l.index
 	p.Arrival = nanotime()
 	if prev := l.lastAt.Swap(p.Arrival); prev != 0 && p.Arrival-prev > int64(stallAfter) {
-		l.resumed.Store(p.Arrival)
+		if p.Arrival-l.wokenAt.Load() < int64(wakeWithin) {
+			// Back because we asked for it (layers.go), not a flapping
+			// encoder: subscribers waiting for it move up now, on
+			// this packet if it starts the keyframe a resumed layer
+			// begins with.
+			t.retargetSinks()
+		} else {
+			l.resumed.Store(p.Arrival)
+		}
 	}
 	l.account(uint64(len(raw)), p.Arrival)
 	if t.levelExt != 0 {
@@ -549,10 +562,15 @@ func (t *Track) sinkCount() int {
 	return 0
 }
 
-// account updates the layer's bitrate once per second.
+// account updates the layer's bitrate once per second. After a pause
+// (a layer nobody watched, or a stall) the measurement starts again and
+// the rate measured before stands meanwhile: a paused layer is not free,
+// and bandwidth allocation must not take it for so.
 func (l *layer) account(n uint64, now int64) {
 	b := l.bytes.Add(n)
-	if dt := now - l.rateAt; dt >= int64(time.Second) {
+	if dt := now - l.rateAt; dt >= int64(2*time.Second) && l.rate.Load() > 0 {
+		l.rateB, l.rateAt = b-n, now
+	} else if dt >= int64(time.Second) {
 		l.rate.Store((b - l.rateB) * 8 * uint64(time.Second) / uint64(dt))
 		l.rateB, l.rateAt = b, now
 	}

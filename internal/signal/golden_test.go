@@ -71,6 +71,7 @@ var eventSamples = []room.Event{
 	room.LobbyChanged{Waiting: waiting},
 	room.Moderated{Action: room.ActMute, By: ada.ID, ByName: ada.Name},
 	room.SettingsChanged{Settings: locked},
+	room.Layers{TrackID: camera.ID, RIDs: []string{"q", "h"}},
 }
 
 // sessionSamples are the messages the session builds itself.
@@ -108,6 +109,7 @@ var outbound = map[string]func() any{
 	TypeLobbyChanged:       func() any { return new(lobbyChangedMsg) },
 	TypeModerated:          func() any { return new(moderatedMsg) },
 	TypeSettingsChanged:    func() any { return new(settingsMsg) },
+	TypeLayers:             func() any { return new(layersMsg) },
 }
 
 // inboundSamples holds one client message of every type, every field of

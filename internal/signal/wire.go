@@ -37,6 +37,7 @@ const (
 	TypeLobbyChanged    = "lobby_changed"
 	TypeModerated       = "moderated"
 	TypeSettingsChanged = "room_settings"
+	TypeLayers          = "layers"
 )
 
 // participantInfo is room.ParticipantInfo on the wire. The two types have
@@ -177,6 +178,12 @@ type trackMsg struct {
 	Track trackInfo `json:"track"`
 }
 
+type layersMsg struct {
+	Type    string   `json:"type"`
+	TrackID string   `json:"track_id"`
+	RIDs    []string `json:"rids"`
+}
+
 type trackUnpublishedMsg struct {
 	Type          string `json:"type"`
 	TrackID       string `json:"track_id"`
@@ -304,6 +311,8 @@ func encode(ev room.Event) ([]byte, error) {
 		m = moderatedMsg{Type: TypeModerated, Action: ev.Action, By: ev.By, ByName: ev.ByName}
 	case room.SettingsChanged:
 		m = settingsMsg{Type: TypeSettingsChanged, settings: settings(ev.Settings)}
+	case room.Layers:
+		m = layersMsg{Type: TypeLayers, TrackID: ev.TrackID, RIDs: list(ev.RIDs)}
 	default:
 		return nil, fmt.Errorf("no wire message for room event %T", ev)
 	}

@@ -65,6 +65,7 @@ type Message struct {
 	Participant   *Participant `json:"participant"`
 	Track         *TrackInfo   `json:"track"`
 	TrackID       string       `json:"track_id"`
+	RIDs          []string     `json:"rids"`
 	ClientTrackID string       `json:"client_track_id"`
 	Reason        string       `json:"reason"`
 	// active_speaker
@@ -213,6 +214,7 @@ type Client struct {
 	mids       map[string]string    // subscriber mid → track id
 	recv       map[string]*Received // by track id
 	published  map[string]string    // client track id → server track id
+	videos     []*LocalTrack        // published video tracks
 	answers    chan Message
 	joinSent   time.Time
 	firstMedia time.Time
@@ -431,6 +433,15 @@ func (c *Client) handle(m Message) {
 			c.mu.Lock()
 			c.published[m.ClientTrackID] = m.Track.ID
 			c.mu.Unlock()
+		}
+	case "layers":
+		c.mu.Lock()
+		videos := c.videos
+		c.mu.Unlock()
+		for _, t := range videos {
+			if t.ServerID() == m.TrackID {
+				t.setLayers(m.RIDs)
+			}
 		}
 	case "joined":
 		if c.opts.UseICEServers && c.Pub == nil {

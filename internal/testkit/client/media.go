@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -88,6 +89,7 @@ type LocalTrack struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 	paused   atomic.Bool
+	off      [3]atomic.Bool // simulcast layers the server asked us not to send
 	finished atomic.Bool
 
 	Packets atomic.Uint64 // sent, all layers
@@ -186,9 +188,30 @@ func (c *Client) PublishVideo(ctx context.Context, o VideoOptions) (*LocalTrack,
 	for i := range t.layers {
 		c.goroutine(func() { t.readRTCP(i) })
 	}
+	c.mu.Lock()
+	c.videos = append(c.videos, t)
+	c.mu.Unlock()
 	c.goroutine(func() { t.sendVideo(o, strings.ToLower(o.Codec)) })
 	return t, nil
 }
+
+// setLayers sends the simulcast layers named and pauses the others, as
+// the server's "layers" asks; a layer sent again starts with a keyframe,
+// as a browser's does.
+func (t *LocalTrack) setLayers(send []string) {
+	if len(t.layers) < 2 {
+		return
+	}
+	for i := range t.layers {
+		off := !slices.Contains(send, rids[i])
+		if t.off[i].Swap(off) && !off {
+			t.keyframe[i].Store(true)
+		}
+	}
+}
+
+// LayerSent reports whether a simulcast layer is being sent.
+func (t *LocalTrack) LayerSent(i int) bool { return !t.off[i].Load() }
 
 // AudioOptions describes a synthetic Opus track.
 type AudioOptions struct {
@@ -342,6 +365,9 @@ func (t *LocalTrack) sendVideo(o VideoOptions, codec string) {
 		}
 		frame = frame[:0]
 		for i := range t.layers {
+			if t.off[i].Load() {
+				continue
+			}
 			rate := o.Bitrates[i]
 			if len(t.layers) == 1 {
 				rate = o.Bitrates[1]

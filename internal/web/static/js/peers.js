@@ -247,14 +247,18 @@ function setDegradation(sender, preference) {
   sender.setParameters(params).catch(() => {}); // not every browser has it
 }
 
-// limitCamera turns the camera's top simulcast layer off (while a screen
-// is shared, the screen needs the uplink more) or on again.
-export async function limitCamera(sender, limited) {
+// setLayers turns each simulcast layer of a sender on or off: on when
+// send(rid) says so. A layer turned on again starts with a keyframe.
+export async function setLayers(sender, send) {
   const params = sender.getParameters();
-  if (!params.encodings || params.encodings.length < 3) return;
-  const top = params.encodings.find((e) => e.rid === 'f');
-  if (!top || top.active === !limited) return;
-  top.active = !limited;
+  if (!params.encodings || params.encodings.length < 2) return;
+  let changed = false;
+  for (const e of params.encodings) {
+    if (!e.rid || e.active === send(e.rid)) continue;
+    e.active = !e.active;
+    changed = true;
+  }
+  if (!changed) return;
   try {
     await sender.setParameters(params);
   } catch (err) {

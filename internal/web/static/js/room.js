@@ -24,7 +24,7 @@
 // page reload. A peer connection that fails gets an ICE restart.
 
 import { Signalling } from './signalling.js';
-import { Publisher, Subscriber, limitCamera } from './peers.js';
+import { Publisher, Subscriber, setLayers } from './peers.js';
 import { captureScreen, canShareScreenAudio } from './media.js';
 import { joinToken, meetingKey, setMeetingKey, transcriptURL } from './api.js';
 import { Access } from './access.js';
@@ -124,6 +124,7 @@ export class Room extends EventTarget {
     this.optOut = optOut;
     this.captionsOn = captions;
     this.sharedMic = { shared: !!sharedMic.shared, speakers: sharedMic.speakers || 0 };
+    this.layersWanted = new Map(); // track id → rids the server asks us to send
     this.sig.addEventListener('message', (e) => this.onMessage(e.detail));
     this.sig.addEventListener('close', () => this.onSocketLost());
     this.onOnline = () => this.networkChanged();
@@ -228,6 +229,9 @@ export class Room extends EventTarget {
         break;
       case 'published':
         this.onPublished(msg);
+        break;
+      case 'layers':
+        this.onLayers(msg);
         break;
       case 'participant_joined':
         this.participants.set(msg.participant.id, msg.participant);
@@ -564,10 +568,20 @@ export class Room extends EventTarget {
     this.emit('local');
   }
 
-  // limitCamera keeps the camera's top layer off while we share a screen.
+  // limitCamera sends the camera's simulcast layers the server asks for
+  // (`layers`: those someone watches), and never the top one while we
+  // share a screen (the screen needs the uplink more).
   limitCamera() {
     const cam = this.pub && this.pub.bySource('camera');
-    if (cam) limitCamera(cam.transceiver.sender, !!this.screen);
+    if (!cam) return;
+    const wanted = cam.serverId && this.layersWanted.get(cam.serverId);
+    setLayers(cam.transceiver.sender, (rid) => (!wanted || wanted.has(rid)) && !(this.screen && rid === 'f'));
+  }
+
+  onLayers(msg) {
+    if (!Array.isArray(msg.rids)) return;
+    this.layersWanted.set(msg.track_id, new Set(msg.rids));
+    this.limitCamera();
   }
 
   // stopScreenShare ends our screen share; byServer: a moderator ended
