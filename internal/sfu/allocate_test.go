@@ -223,8 +223,8 @@ func TestAllocationStaleREMB(t *testing.T) {
 // TestAllocationOrder checks how allocate shares a budget among a
 // subscriber's video down-tracks: everyone gets the lowest layer, then
 // screen shares are upgraded first, then the tracks wanted at a higher
-// layer; paused and audio down-tracks take no share; no budget means no
-// cap. Each track's layers measure 150 kb/s, 500 kb/s and 1.5 Mb/s.
+// layer; paused down-tracks take no share, audio is served first; no
+// budget means no cap. Each track's layers measure 150 kb/s, 500 kb/s and 1.5 Mb/s.
 func TestAllocationOrder(t *testing.T) {
 	inBubble(t, func(t *testing.T) {
 		r := newRig(t)
@@ -251,23 +251,26 @@ func TestAllocationOrder(t *testing.T) {
 		screen := video("screen", LayerHigh, false)
 		downs := []*DownTrack{camMedium, camHigh, paused, audio, screen}
 
+		// Audio (40 kb/s) is served first; its redundancy (twice as
+		// much) only from what the video layers leave.
 		cases := []struct {
 			budget               uint64
 			screen, high, medium int
+			redRoom              bool
 		}{
-			{0, LayerHigh, LayerHigh, LayerMedium},          // no cap: what each wants
-			{10_000_000, LayerHigh, LayerHigh, LayerMedium}, // all fits
-			{1_900_000, LayerHigh, LayerLow, LayerLow},      // 450k + 1.35M: the screen first
-			{1_800_000, LayerHigh, LayerLow, LayerLow},      // just that: audio and paused take no share
-			{1_500_000, LayerMedium, LayerMedium, LayerMedium},
-			{1_200_000, LayerMedium, LayerMedium, LayerLow}, // the higher wish before the lower
-			{100_000, LayerLow, LayerLow, LayerLow},         // below the lows: never nothing
+			{0, LayerHigh, LayerHigh, LayerMedium, true},          // no cap: what each wants
+			{10_000_000, LayerHigh, LayerHigh, LayerMedium, true}, // all fits
+			{1_940_000, LayerHigh, LayerLow, LayerLow, true},      // 40k + 450k + 1.35M: the screen first, 100k left
+			{1_840_000, LayerHigh, LayerLow, LayerLow, false},     // just that: paused takes no share
+			{1_540_000, LayerMedium, LayerMedium, LayerMedium, false},
+			{1_240_000, LayerMedium, LayerMedium, LayerLow, false}, // the higher wish before the lower
+			{100_000, LayerLow, LayerLow, LayerLow, false},         // below the lows: never nothing
 		}
 		for _, c := range cases {
-			allocate(downs, c.budget)
-			got := fmt.Sprint(layerOf(screen), layerOf(camHigh), layerOf(camMedium))
-			if want := fmt.Sprint(c.screen, c.high, c.medium); got != want {
-				t.Errorf("budget %d: screen, camera wanted high, camera wanted medium on %s; want %s", c.budget, got, want)
+			room := allocate(downs, c.budget)
+			got := fmt.Sprint(layerOf(screen), layerOf(camHigh), layerOf(camMedium), room)
+			if want := fmt.Sprint(c.screen, c.high, c.medium, c.redRoom); got != want {
+				t.Errorf("budget %d: screen, camera wanted high, camera wanted medium on %s, room for RED; want %s", c.budget, got, want)
 			}
 		}
 	})

@@ -308,6 +308,11 @@ func (d *DownTrack) WriteRTP(p *Packet) int {
 	payload := p.Payload
 	if w.red {
 		payload = p.RED
+		if !d.peer.bwe.redundancy(p.Arrival) {
+			// RED still (the payload type negotiated), the frame alone.
+			sc.red = append(append(sc.red[:0], ptOpus), p.Payload...)
+			payload = sc.red
+		}
 	}
 	n, err := w.w.WriteRTP(hdr, payload)
 	if err != nil {
@@ -321,6 +326,7 @@ func (d *DownTrack) WriteRTP(p *Packet) int {
 }
 
 type writeScratch struct {
+	red []byte
 	hdr rtp.Header
 	abs [3]byte
 	ext [1]rtp.Extension
@@ -429,6 +435,7 @@ func (d *DownTrack) readRTCP() {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				d.track.RequestKeyframe(d.currentOrTarget())
 			case *rtcp.TransportLayerNack:
+				d.peer.bwe.lostAt.Store(nanotime())
 				for _, n := range pk.Nacks {
 					m.nacks.Add(uint64(len(n.PacketList())))
 				}
@@ -438,6 +445,9 @@ func (d *DownTrack) readRTCP() {
 			case *rtcp.ReceiverReport:
 				for _, r := range pk.Reports {
 					d.peer.bwe.setLoss(r.FractionLost)
+					if r.FractionLost > 0 {
+						d.peer.bwe.lostAt.Store(nanotime())
+					}
 					if lr.add(r) {
 						d.peer.bwe.highLossAt.Store(nanotime())
 					}

@@ -368,7 +368,7 @@ func (p *Peer) allocateLoop() {
 				"loss_confirms", now-p.bwe.highLossAt.Load() < int64(lossRecent), "queue_confirms", now-p.bwe.queuedAt.Load() < int64(lossRecent))
 		}
 		lastBudget = budget
-		allocate(downs, budget)
+		p.bwe.noRoom.Store(!allocate(downs, budget))
 		p.sendReports(downs)
 		for _, t := range p.Tracks() {
 			t.updateLayers(now)

@@ -178,30 +178,53 @@ func TestUplinkLossRecoveredFromRED(t *testing.T) {
 	})
 }
 
-// TestSubscribersGetRED: a subscriber that negotiated RED gets every frame
-// twice more, in the two packets after its own, whatever the publisher
-// sends; losing every tenth packet on its downlink it still has every
-// frame, at its timestamp. Without RED negotiated (or with NoAudioRED)
-// it gets Opus alone.
+// TestSubscribersGetRED: a subscriber that negotiated RED and reported a
+// loss gets every frame twice more, in the two packets after its own,
+// whatever the publisher sends; losing every tenth packet on its downlink
+// it still has every frame, at its timestamp. One that reported no loss,
+// or whose bandwidth cap leaves no room for the copies (unless its loss is
+// heavy: audio then comes before video), gets RED with the frame alone:
+// it loses what it loses. Without RED negotiated (or with
+// NoAudioRED) it gets Opus alone.
 func TestSubscribersGetRED(t *testing.T) {
 	red := []webrtc.RTPCodecParameters{
 		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, PayloadType: ptOpus},
 		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: mimeRED, ClockRate: 48000, Channels: 2, SDPFmtpLine: "111/111"}, PayloadType: ptRED},
 	}
 	for _, c := range []struct {
-		name   string
-		codecs []webrtc.RTPCodecParameters
-		off    bool
-		wantPT uint8
-	}{{"red", red, false, ptRED}, {"opus only", red[:1], false, ptOpus}, {"NoAudioRED", red, true, ptOpus}} {
+		name         string
+		codecs       []webrtc.RTPCodecParameters
+		off          bool
+		lost, capped bool
+		heavy        bool // loss over highLoss after repair
+		wantPT       uint8
+		redundancy   bool
+	}{
+		{"red after a loss", red, false, true, false, false, ptRED, true},
+		{"red without loss", red, false, false, false, false, ptRED, false},
+		{"red without room", red, false, true, true, false, ptRED, false},
+		{"red without room, heavy loss", red, false, true, true, true, ptRED, true},
+		{"opus only", red[:1], false, true, false, false, ptOpus, false},
+		{"NoAudioRED", red, true, true, false, false, ptOpus, false},
+	} {
 		t.Run(c.name, func(t *testing.T) {
 			inBubble(t, func(t *testing.T) {
 				r := newRig(t)
 				r.sfu.opts.NoAudioRED = c.off
 				tr := r.publish(r.peer(), webrtc.MimeTypeOpus, "microphone", 0x5001)
-				_, w := r.subscribe(r.peer(), tr, binding{ssrc: subSSRC, codecs: c.codecs})
+				sub := r.peer()
+				if c.lost {
+					sub.bwe.lostAt.Store(nanotime())
+				}
+				if c.heavy {
+					sub.bwe.highLossAt.Store(nanotime())
+				}
+				_, w := r.subscribe(sub, tr, binding{ssrc: subSSRC, codecs: c.codecs})
 				const n = 100
 				for seq := uint16(1); seq <= n; seq++ {
+					if c.capped { // as the allocation loop finds it, twice a second
+						sub.bwe.noRoom.Store(true)
+					}
 					r.receive(tr, 0, &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: seq,
 						Timestamp: 960 * uint32(seq), SSRC: 0x5001}, Payload: opusFrame(seq)})
 					time.Sleep(20 * time.Millisecond)
@@ -245,7 +268,11 @@ func TestSubscribersGetRED(t *testing.T) {
 						t.Fatalf("frame at %d is % x, want frame %d", ts, f, i+1)
 					}
 				}
-				if want := map[uint8]int{ptRED: 0, ptOpus: (n - 1) / 10}[c.wantPT]; missing != want {
+				want := (n - 1) / 10
+				if c.redundancy {
+					want = 0
+				}
+				if missing != want {
 					t.Errorf("%d frames missing after losing every tenth packet, want %d", missing, want)
 				}
 			})
