@@ -302,9 +302,6 @@ func (d *DownTrack) WriteRTP(p *Packet) int {
 	}
 	d.mu.Unlock()
 
-	// Publisher-side extension ids mean nothing on the subscriber's
-	// connection: only our own abs-send-time goes out.
-	w.stamp(hdr, &sc.abs, &sc.ext)
 	payload := p.Payload
 	if w.red {
 		payload = p.RED
@@ -314,10 +311,19 @@ func (d *DownTrack) WriteRTP(p *Packet) int {
 			payload = sc.red
 		}
 	}
-	n, err := w.w.WriteRTP(hdr, payload)
-	if err != nil {
-		m.drop(DropWriteError, 1)
-		return 0
+	var n int
+	if !isAudio && d.peer.pace.active() {
+		d.peer.pace.push(w, hdr, payload, p.Arrival) // stamped when it leaves
+		n = hdr.MarshalSize() + len(payload)
+	} else {
+		// Publisher-side extension ids mean nothing on the subscriber's
+		// connection: only our own abs-send-time goes out.
+		w.stamp(hdr, &sc.abs, &sc.ext)
+		var err error
+		if n, err = w.w.WriteRTP(hdr, payload); err != nil {
+			m.drop(DropWriteError, 1)
+			return 0
+		}
 	}
 	d.packets.Add(1)
 	d.bytes.Add(uint64(n))

@@ -17,6 +17,7 @@ const (
 	DropLate       = "late"        // older than a layer switch point
 	DropTapFull    = "tap_full"    // a slow tap (speech, recorder) dropped it
 	DropDuplicate  = "duplicate"   // a copy of a packet already received (padding)
+	DropPacedLate  = "paced_late"  // waited over paceMaxAge in a narrow subscriber's pacer
 )
 
 // Metrics holds the SFU's counters. Hot-path counts live in plain atomics
@@ -37,7 +38,7 @@ type Metrics struct {
 // registers nothing, for tests that build several servers).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{drops: map[string]*atomic.Uint64{}}
-	for _, r := range []string{DropMuted, DropPaused, DropKeyframe, DropWriteError, DropMalformed, DropLate, DropTapFull, DropDuplicate} {
+	for _, r := range []string{DropMuted, DropPaused, DropKeyframe, DropWriteError, DropMalformed, DropLate, DropTapFull, DropDuplicate, DropPacedLate} {
 		m.drops[r] = new(atomic.Uint64)
 	}
 	if reg == nil {

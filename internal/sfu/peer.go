@@ -56,14 +56,15 @@ type Publication struct {
 // Peer is one participant's media side: a publisher connection (client
 // offers, we receive) and a subscriber connection (we offer, we send).
 type Peer struct {
-	id  string
-	sfu *SFU
-	sig Signaler
-	h   Handler
-	log *slog.Logger
-	pub *webrtc.PeerConnection
-	sub *webrtc.PeerConnection
-	bwe bwe
+	id   string
+	sfu  *SFU
+	sig  Signaler
+	h    Handler
+	log  *slog.Logger
+	pub  *webrtc.PeerConnection
+	sub  *webrtc.PeerConnection
+	bwe  bwe
+	pace pacer // the subscriber's video, when its bandwidth is capped
 
 	mu          sync.Mutex
 	closed      bool
@@ -100,7 +101,9 @@ func (s *SFU) NewPeer(id string, sig Signaler, h Handler) (*Peer, error) {
 	p.pub.OnConnectionStateChange(func(st webrtc.PeerConnectionState) { p.connectionState(Publisher, st) })
 	p.sub.OnConnectionStateChange(func(st webrtc.PeerConnectionState) { p.connectionState(Subscriber, st) })
 	p.pub.OnTrack(p.onTrack)
+	p.pace.wake, p.pace.stop = make(chan struct{}, 1), p.stop
 	p.goroutine(p.allocateLoop)
+	p.goroutine(func() { p.pace.run(s.metrics) })
 	return p, nil
 }
 
@@ -369,6 +372,7 @@ func (p *Peer) allocateLoop() {
 		}
 		lastBudget = budget
 		p.bwe.noRoom.Store(!allocate(downs, budget))
+		p.pace.setRate(budget)
 		p.sendReports(downs)
 		for _, t := range p.Tracks() {
 			t.updateLayers(now)
