@@ -72,6 +72,12 @@ const GIVE_UP_MS = 45_000;
 // A peer connection "disconnected" this long gets an ICE restart;
 // "failed" gets one at once.
 const DISCONNECTED_GRACE_MS = 3_000;
+// The server sends each subscriber a report twice a second for each track
+// it receives: nothing received this long on the subscriber connection
+// (after something was) means the path is gone — sooner than the
+// browser's own "disconnected" (Chrome: 5.7 s after our address changed).
+const STALL_CHECK_MS = 1_000;
+const STALL_MS = 1_500;
 
 export class JoinError extends Error {
   constructor(msg) {
@@ -358,7 +364,10 @@ export class Room extends EventTarget {
         if (p && p.serverId === t.id && t.source === 'microphone') this.syncSharedMic(p, t);
       }
       if (this.pub) this.pub.resync();
-      this.checkMedia(true);
+      // After a stall the connections may still say "connected" while
+      // their path is gone: restart them all.
+      this.checkMedia(!this.stalled);
+      this.stalled = false;
       if (self && self.hand_raised !== this.hand) this.send({ type: 'raise_hand', raised: this.hand });
     } else {
       this.newPeers(msg.ice_servers);
@@ -390,6 +399,7 @@ export class Room extends EventTarget {
     for (const [name, pc] of [['publisher', this.pub], ['subscriber', this.sub]]) {
       pc.addEventListener('connectionstatechange', () => this.peerState(name, pc));
     }
+    this.watchStall();
     this.emit('media', { publisher: this.pub.state, subscriber: this.sub.state });
   }
 
@@ -714,6 +724,33 @@ export class Room extends EventTarget {
     }
   }
 
+  // watchStall checks once a second that the subscriber connection still
+  // receives; when it stops, the socket is probed (see STALL_MS).
+  watchStall() {
+    clearInterval(this.stallTimer);
+    let last = -1;
+    let since = performance.now();
+    this.stallTimer = setInterval(async () => {
+      const sub = this.sub;
+      if (!sub || this.state !== State.CONNECTED) return;
+      let bytes = 0;
+      try {
+        (await sub.pc.getStats()).forEach((s) => { if (s.type === 'transport') bytes += s.bytesReceived || 0; });
+      } catch { return; }
+      const now = performance.now();
+      if (bytes !== last) {
+        if (last >= 0 && this.stalled) this.stalled = false; // flowing again by itself
+        last = bytes;
+        since = now;
+        return;
+      }
+      if (bytes > 0 && now - since >= STALL_MS && !this.stalled) {
+        this.stalled = true;
+        this.sig.probe();
+      }
+    }, STALL_CHECK_MS);
+  }
+
   restartIce(name) {
     if (this.state === State.ENDED || !this.sig.isOpen) return; // done after reconnecting
     if (name === 'publisher' && this.pub) this.pub.restartIce();
@@ -832,6 +869,7 @@ export class Room extends EventTarget {
     if (this.screen) this.stopScreenShare();
     this.closePeers();
     this.sig.close();
+    clearInterval(this.stallTimer);
     window.removeEventListener('online', this.onOnline);
     if (navigator.connection) navigator.connection.removeEventListener('change', this.onOnline);
     this.setState(State.ENDED, reason);
