@@ -165,6 +165,16 @@ func (m *netMeeting) measure(window time.Duration) (adaSawBob, bobSawAda network
 	return quality(a0, a1, window), quality(b0, b1, window)
 }
 
+// measureLogged measures as measure does, logs the figures with what
+// explain tells, and returns them by receiver.
+func (m *netMeeting) measureLogged(window time.Duration) map[string]networkQuality {
+	adaSaw, bobSaw := m.measure(window)
+	m.explain()
+	m.t.Logf("Ada saw Bob: %v", adaSaw)
+	m.t.Logf("Bob saw Ada: %v", bobSaw)
+	return map[string]networkQuality{"Ada": adaSaw, "Bob": bobSaw}
+}
+
 // explain logs what each browser sends and what the server counted.
 func (m *netMeeting) explain() {
 	t := m.t
@@ -199,11 +209,7 @@ func (m *netMeeting) explain() {
 // machine can hold.
 func TestChromiumOnALossyNetwork(t *testing.T) {
 	m := newNetMeeting(t, "loss2")
-	adaSaw, bobSaw := m.measure(20 * time.Second)
-	m.explain()
-	t.Logf("Ada saw Bob: %v", adaSaw)
-	t.Logf("Bob saw Ada: %v", bobSaw)
-	for who, q := range map[string]networkQuality{"Ada": adaSaw, "Bob": bobSaw} {
+	for who, q := range m.measureLogged(20 * time.Second) {
 		if q.Concealment > 0.02 {
 			t.Errorf("%s: %.2f %% of audio concealed: want under 2 %%", who, 100*q.Concealment)
 		}
@@ -235,11 +241,7 @@ func TestChromiumOnALossyNetwork(t *testing.T) {
 func TestChromiumRecoversLostAudioFromRED(t *testing.T) {
 	m := newNetMeeting(t, "every10")
 	time.Sleep(2 * time.Second)
-	adaSaw, bobSaw := m.measure(15 * time.Second)
-	m.explain()
-	t.Logf("Ada saw Bob: %v", adaSaw)
-	t.Logf("Bob saw Ada: %v", bobSaw)
-	for who, q := range map[string]networkQuality{"Ada": adaSaw, "Bob": bobSaw} {
+	for who, q := range m.measureLogged(15 * time.Second) {
 		if q.Concealment > 0.015 {
 			t.Errorf("%s: %.2f %% of audio concealed behind links losing 10 %% each way: want under 1.5 %%", who, 100*q.Concealment)
 		}
