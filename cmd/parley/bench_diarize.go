@@ -34,6 +34,7 @@ func runBenchDiarize(ctx context.Context, args []string, stdout, stderr io.Write
 	derBin := fs.String("der", "", "path of the der scorer (default: build it from the shared tools)")
 	generated := fs.Bool("generated", true, "also score the generated tuning and held-out meetings (needs espeak-ng, flite, sox)")
 	hour := fs.Bool("hour", false, "also time `parley diarize` on a one-hour meeting")
+	perturb := fs.Bool("perturb", false, "also score 5 perturbed copies of every meeting (dither, ±1 dB, 10 ms shift) and report how much each meeting's DER moves")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -94,6 +95,11 @@ func runBenchDiarize(ctx context.Context, args []string, stdout, stderr io.Write
 		if err := printDERTable(ctx, stdout, *derBin, s, hyp); err != nil {
 			return err
 		}
+		if *perturb {
+			if err := printStability(ctx, stdout, *derBin, s, hyp, filepath.Join(tmp, "perturbed", s.Name)); err != nil {
+				return err
+			}
+		}
 	}
 	if *hour {
 		if err := benchHour(ctx, stdout, *derBin, filepath.Join(*cache, "hour"), filepath.Join(hypRoot, "hour")); err != nil {
@@ -134,6 +140,58 @@ func printDERTable(ctx context.Context, w io.Writer, der string, s diarizebench.
 			pc(z.Missed+z.FalseAlarm+z.Confusion, z.Total), pc(z.Missed, z.Total), pc(z.FalseAlarm, z.Total), pc(z.Confusion, z.Total), spk)
 	}
 	fmt.Fprintf(w, "\nMean of the per-meeting DERs (collar 0.25): %.1f %%; TOTAL is time-weighted.\n", 100*sum/float64(len(c25)-1))
+	return nil
+}
+
+// printStability diarizes and scores each perturbed copy of s (in dir)
+// and prints each meeting's DER (collar 0.25) on the original and on each
+// copy, and the spread: the most it moves.
+func printStability(ctx context.Context, w io.Writer, der string, s diarizebench.Set, hyp, dir string) error {
+	orig, err := diarizebench.Score(ctx, der, s, hyp, 0.25)
+	if err != nil {
+		return err
+	}
+	ders := map[string][]float64{}
+	for _, r := range orig {
+		ders[r.File] = []float64{r.DER()}
+	}
+	for _, p := range diarizebench.Perturbations {
+		ps, err := diarizebench.Perturb(s, p, filepath.Join(dir, p.Name))
+		if err != nil {
+			return err
+		}
+		ph := filepath.Join(dir, p.Name, "hyp")
+		if err := diarizebench.Diarize(ctx, ps, ph, diarize.Options{}); err != nil {
+			return err
+		}
+		res, err := diarizebench.Score(ctx, der, ps, ph, 0.25)
+		if err != nil {
+			return err
+		}
+		for _, r := range res {
+			ders[r.File] = append(ders[r.File], r.DER())
+		}
+	}
+	fmt.Fprintf(w, "\n### %s: DER (collar 0.25) on perturbed copies\n\n| meeting | original |", s.Name)
+	for _, p := range diarizebench.Perturbations {
+		fmt.Fprintf(w, " %s |", p.Name)
+	}
+	fmt.Fprintf(w, " spread |\n|---|---|%s---|\n", strings.Repeat("---|", len(diarizebench.Perturbations)))
+	unstable := 0
+	for _, r := range orig {
+		d := ders[r.File]
+		lo, hi := d[0], d[0]
+		fmt.Fprintf(w, "| %s |", r.File)
+		for _, x := range d {
+			lo, hi = min(lo, x), max(hi, x)
+			fmt.Fprintf(w, " %.1f %% |", 100*x)
+		}
+		fmt.Fprintf(w, " %.1f |\n", 100*(hi-lo))
+		if r.File != "TOTAL" && hi-lo >= 0.02 {
+			unstable++
+		}
+	}
+	fmt.Fprintf(w, "\nMeetings whose DER moves by 2 points or more: %d of %d.\n", unstable, len(orig)-1)
 	return nil
 }
 
