@@ -3,6 +3,7 @@ package web_test
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -398,8 +399,20 @@ func BenchmarkChromiumNetworks(b *testing.B) {
 	})
 	b.Run("cap", func(b *testing.B) {
 		m := newNetMeetingSized(b, "clean", 1600, 1000)
+		// The width of the frames each receiver decodes, the smaller of
+		// the two; 0 while either decodes nothing (a frozen picture keeps
+		// the width of its last frame).
+		var decoded [2]int64
 		width := func() int {
-			return min(m.ada.rx(b, m.bobID).Video.FrameWidth, m.bob.rx(b, m.adaID).Video.FrameWidth)
+			w := math.MaxInt
+			for i, x := range []rxPair{m.ada.rx(b, m.bobID), m.bob.rx(b, m.adaID)} {
+				if x.Video.FramesDecoded == decoded[i] {
+					w = 0
+				}
+				decoded[i] = x.Video.FramesDecoded
+				w = min(w, x.Video.FrameWidth)
+			}
+			return w
 		}
 		waitWidth := func(ok func(int) bool, d time.Duration) time.Duration {
 			start := time.Now()
