@@ -732,7 +732,9 @@ export class Room extends EventTarget {
     let since = performance.now();
     this.stallTimer = setInterval(async () => {
       const sub = this.sub;
-      if (!sub || this.state !== State.CONNECTED) return;
+      // Measured while reconnecting too: media that flows again by itself
+      // (a short outage) needs no ICE restart once the socket is back.
+      if (!sub || this.state === State.ENDED) return;
       let bytes = 0;
       try {
         (await sub.pc.getStats()).forEach((s) => { if (s.type === 'transport') bytes += s.bytesReceived || 0; });
@@ -744,7 +746,7 @@ export class Room extends EventTarget {
         since = now;
         return;
       }
-      if (bytes > 0 && now - since >= STALL_MS && !this.stalled) {
+      if (bytes > 0 && now - since >= STALL_MS && !this.stalled && this.state === State.CONNECTED) {
         this.stalled = true;
         this.sig.probe();
       }
