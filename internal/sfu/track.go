@@ -333,6 +333,7 @@ func (t *Track) RequestKeyframe(i int) {
 	}
 	if err := t.owner.pub.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: l.ssrc}}); err == nil {
 		t.sfu.metrics.plis.Add(1)
+		t.owner.log.Debug("keyframe request", "track", t.id, "layer", i)
 	}
 }
 
@@ -478,6 +479,7 @@ func (t *Track) handle(l *layer, p *Packet, raw []byte) {
 	p.Keyframe = isKeyframeStart(t.codecKind, p.Payload)
 	if p.Keyframe {
 		l.lastKey.Store(p.Arrival)
+		t.owner.log.Debug("keyframe", "track", t.id, "layer", l.index)
 	}
 	t.fanOut(p)
 }
