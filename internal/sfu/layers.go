@@ -67,6 +67,11 @@ func (t *Track) updateLayers(now int64) {
 	if n < 2 {
 		return
 	}
+	// One caller at a time, to the end: the publisher's tick and a
+	// subscriber's new preference could otherwise send their messages
+	// in the other order than they decided them.
+	t.layersMu.Lock()
+	defer t.layersMu.Unlock()
 	want := t.wantedLayers(n) | 1
 	t.mu.Lock()
 	all := uint8(1<<n - 1)

@@ -91,6 +91,7 @@ type Track struct {
 	// yet, all of them), and since when each has been unneeded.
 	sending  uint8
 	unneeded [maxLayers]int64
+	layersMu sync.Mutex // held through updateLayers
 	done     chan struct{}
 
 	sinks     atomic.Pointer[[]Sink] // copy-on-write: the read loops never lock
