@@ -28,6 +28,7 @@ type Metrics struct {
 	forwarded   atomic.Uint64
 	bytes       atomic.Uint64
 	nacks       atomic.Uint64
+	nacksSent   atomic.Uint64
 	retransmits atomic.Uint64
 	plis        atomic.Uint64
 	recovered   atomic.Uint64
@@ -53,6 +54,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			func() float64 { return float64(m.bytes.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_nack_total", Help: "Packets subscribers asked to be retransmitted (RTCP NACK)."},
 			func() float64 { return float64(m.nacks.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_nack_sent_total", Help: "Packets asked again of publishers (RTCP NACK), lost on their uplinks."},
+			func() float64 { return float64(m.nacksSent.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_rtp_retransmits_total", Help: "Packets resent to subscribers from the packet cache after a NACK."},
 			func() float64 { return float64(m.retransmits.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "parley_rtp_packets_recovered_total", Help: "Audio packets lost on a publisher's uplink and recovered from the redundancy (RED) of the next ones."},
@@ -78,7 +81,8 @@ type Snapshot struct {
 	Tracks      int64
 	Forwarded   uint64
 	Bytes       uint64
-	NACKs       uint64
+	NACKs       uint64 // asked by subscribers
+	NACKsSent   uint64 // asked of publishers
 	Retransmits uint64
 	PLIs        uint64
 	Recovered   uint64
@@ -88,7 +92,7 @@ type Snapshot struct {
 // Snapshot reads all counters.
 func (m *Metrics) Snapshot() Snapshot {
 	s := Snapshot{Tracks: m.tracks.Load(), Forwarded: m.forwarded.Load(), Bytes: m.bytes.Load(),
-		NACKs: m.nacks.Load(), Retransmits: m.retransmits.Load(), PLIs: m.plis.Load(), Recovered: m.recovered.Load(), Drops: map[string]uint64{}}
+		NACKs: m.nacks.Load(), NACKsSent: m.nacksSent.Load(), Retransmits: m.retransmits.Load(), PLIs: m.plis.Load(), Recovered: m.recovered.Load(), Drops: map[string]uint64{}}
 	for r, c := range m.drops {
 		s.Drops[r] = c.Load()
 	}

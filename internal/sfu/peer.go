@@ -103,6 +103,7 @@ func (s *SFU) NewPeer(id string, sig Signaler, h Handler) (*Peer, error) {
 	p.pub.OnTrack(p.onTrack)
 	p.pace.wake, p.pace.stop = make(chan struct{}, 1), p.stop
 	p.goroutine(p.allocateLoop)
+	p.goroutine(p.repairLoop)
 	p.goroutine(func() { p.pace.run(s.metrics) })
 	return p, nil
 }

@@ -21,7 +21,6 @@ import (
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/logging"
@@ -201,13 +200,10 @@ func (s *SFU) newAPI(sd side, keep func(string) bool, loopback bool) (*webrtc.AP
 	lf := &pionLoggerFactory{log: s.log}
 	switch sd {
 	case publisherSide:
-		// We receive: ask for lost packets, report reception, and send
-		// transport-wide feedback so the browser's estimator can ramp up.
-		gen, err := nack.NewGeneratorInterceptor(nack.WithGeneratorLoggerFactory(lf))
-		if err != nil {
-			return nil, err
-		}
-		reg.Add(gen)
+		// We receive: report reception, and send transport-wide
+		// feedback so the browser's estimator can ramp up. Lost packets
+		// are asked for by each track (repair.go), which sees repairs
+		// that arrive as RTX.
 		rr, err := report.NewReceiverInterceptor()
 		if err != nil {
 			return nil, err

@@ -120,6 +120,7 @@ type layer struct {
 	resumed atomic.Int64       // nanotime it came back after a stall
 	wokenAt atomic.Int64       // nanotime the publisher was told to send it again
 	cache   *packetcache.Cache // video only: serves NACKs
+	rep     *repairs           // video only: what to ask the publisher again
 	audio   *audioPath         // audio only
 }
 
@@ -377,6 +378,7 @@ func newLayer(kind webrtc.RTPCodecType, index int, ssrc uint32) *layer {
 		// 512 packets: ~3 s of the 1.5 Mb/s layer, well beyond the RTT of
 		// any subscriber that can still use a retransmission.
 		l.cache = packetcache.New(512)
+		l.rep = &repairs{}
 	} else {
 		l.audio = &audioPath{enc: redEncoder{pt: ptOpus}}
 	}
@@ -454,7 +456,11 @@ func (t *Track) handle(l *layer, p *Packet, raw []byte) {
 	}
 	p.Layer = l.index
 	p.Arrival = nanotime()
-	if prev := l.lastAt.Swap(p.Arrival); prev != 0 && p.Arrival-prev > int64(stallAfter) {
+	prev := l.lastAt.Swap(p.Arrival)
+	if l.rep != nil && l.rep.received(p.SequenceNumber, p.Arrival, p.Arrival-prev) {
+		t.RequestKeyframe(l.index)
+	}
+	if prev != 0 && p.Arrival-prev > int64(stallAfter) {
 		if p.Arrival-l.wokenAt.Load() < int64(wakeWithin) {
 			// Back because we asked for it (layers.go), not a flapping
 			// encoder: subscribers waiting for it move up now, on

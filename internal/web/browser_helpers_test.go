@@ -191,6 +191,16 @@ func newBrowser(t testing.TB, name string, o browserOptions) *browser {
 	if o.ignoreCertErrors {
 		opts = append(opts, chromedp.Flag("ignore-certificate-errors", true))
 	}
+	if dir := os.Getenv("PARLEY_CHROMIUM_LOG"); dir != "" {
+		// Chromium's own WebRTC log, one file per browser (diagnosis only).
+		f, err := os.Create(filepath.Join(dir, name+".log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		opts = append(opts, chromedp.CombinedOutput(f), chromedp.Flag("enable-logging", "stderr"),
+			chromedp.Flag("vmodule", "*/webrtc/*=1"))
+	}
 	if o.netns != "" {
 		// DevTools goes over the pipe (fds 3 and 4), which crosses the
 		// namespace; the browser's network is the namespace's alone.
