@@ -51,6 +51,7 @@ type DownTrack struct {
 	lastAt    int64
 	runStart  uint16 // first input sequence number of the current run
 	runs      [4]run // the last runs, for mapping NACKs back
+	vp8       vp8Renumber
 	nRuns     int
 	payload   atomic.Uint64 // payload octets sent, for sender reports
 
@@ -300,9 +301,19 @@ func (d *DownTrack) WriteRTP(p *Packet) int {
 	if int16(hdr.SequenceNumber-d.lastSeq) > 0 || !d.started {
 		d.lastSeq, d.lastTS, d.lastAt, d.started = hdr.SequenceNumber, hdr.Timestamp, p.Arrival, true
 	}
+	var pic uint16
+	var tl0 uint8
+	var renumber bool
+	if d.track.codecKind == codecVP8 {
+		pic, tl0, renumber = d.vp8.next(p.Payload)
+	}
 	d.mu.Unlock()
 
 	payload := p.Payload
+	if renumber {
+		sc.vp8 = vp8Rewrite(sc.vp8, payload, pic, tl0)
+		payload = sc.vp8
+	}
 	if w.red {
 		payload = p.RED
 		if !d.peer.bwe.redundancy(p.Arrival) {
@@ -333,6 +344,7 @@ func (d *DownTrack) WriteRTP(p *Packet) int {
 
 type writeScratch struct {
 	red []byte
+	vp8 []byte
 	hdr rtp.Header
 	abs [3]byte
 	ext [1]rtp.Extension
@@ -354,8 +366,11 @@ func (d *DownTrack) rebase(p *Packet) {
 		}
 		d.tsOffset = d.lastTS + uint32(ticks) - p.Timestamp
 	}
+	if d.track.codecKind == codecVP8 {
+		d.vp8.rebase(p.Payload)
+	}
 	d.runs[d.nRuns%len(d.runs)] = run{outStart: p.SequenceNumber + d.seqOffset, layer: p.Layer,
-		seqOffset: d.seqOffset, tsOffset: d.tsOffset}
+		seqOffset: d.seqOffset, tsOffset: d.tsOffset, picOff: d.vp8.picOff, tl0Off: d.vp8.tl0Off}
 	d.nRuns++
 }
 
@@ -366,6 +381,8 @@ type run struct {
 	layer     int
 	seqOffset uint16
 	tsOffset  uint32
+	picOff    uint16 // VP8 picture id and TL0PICIDX renumbering (vp8.go)
+	tl0Off    uint8
 }
 
 // resend answers a subscriber's NACK from the track's packet cache: the
@@ -377,7 +394,7 @@ func (d *DownTrack) resend(n *rtcp.TransportLayerNack) {
 	if w == nil {
 		return
 	}
-	var buf []byte
+	var buf, rw []byte
 	var pkt rtp.Packet
 	for _, pair := range n.Nacks {
 		for _, out := range pair.PacketList() {
@@ -411,10 +428,15 @@ func (d *DownTrack) resend(n *rtcp.TransportLayerNack) {
 			hdr.SSRC, hdr.PayloadType = w.ssrc, w.pt
 			hdr.SequenceNumber = out
 			hdr.Timestamp += r.tsOffset
+			payload := pkt.Payload
+			if d.track.codecKind == codecVP8 && (r.picOff != 0 || r.tl0Off != 0) {
+				rw = vp8Shift(rw, payload, r.picOff, r.tl0Off)
+				payload = rw
+			}
 			var abs [3]byte
 			var ext [1]rtp.Extension
 			w.stamp(&hdr, &abs, &ext)
-			if _, err := w.w.WriteRTP(&hdr, pkt.Payload); err == nil {
+			if _, err := w.w.WriteRTP(&hdr, payload); err == nil {
 				d.track.sfu.metrics.retransmits.Add(1)
 			}
 		}

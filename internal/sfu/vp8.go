@@ -1,0 +1,122 @@
+package sfu
+
+// VP8 picture numbering across layer switches.
+//
+// Each simulcast layer is its own VP8 stream, numbered on its own: its
+// picture ids (15 bits) and TL0PICIDX (8 bits, RFC 7741 §4.2) start
+// anywhere. A subscriber moved from one layer to another would see them
+// jump, and a receiver takes the numbers for the history of one stream:
+// Chrome's reference finder and frame buffer then hold or drop the
+// frames after the switch as references they never got, until another
+// keyframe (seconds, when its wait for a decodable frame ends). So a
+// down-track renumbers, as it does sequence numbers and timestamps: the
+// first picture of a run follows the last one sent.
+
+// vp8Numbers locates the 15-bit picture id and the TL0PICIDX in a VP8
+// payload descriptor: picAt is the offset of the picture id's first
+// byte (-1: absent or 7 bits, left alone), tl0At of TL0PICIDX (-1:
+// absent).
+func vp8Numbers(p []byte) (picAt, tl0At int) {
+	picAt, tl0At = -1, -1
+	if len(p) < 2 || p[0]&0x80 == 0 { // no extension byte
+		return
+	}
+	x, i := p[1], 2
+	if x&0x80 != 0 { // I
+		if len(p) <= i {
+			return -1, -1
+		}
+		if p[i]&0x80 != 0 { // M: 15 bits
+			if len(p) < i+2 {
+				return -1, -1
+			}
+			picAt = i
+			i += 2
+		} else {
+			i++
+		}
+	}
+	if x&0x40 != 0 && len(p) > i { // L
+		tl0At = i
+	}
+	return
+}
+
+// vp8Renumber is one down-track's picture numbering.
+type vp8Renumber struct {
+	started        bool
+	picOff         uint16 // added mod 2^15
+	tl0Off         uint8
+	lastPic        uint16
+	lastTl0        uint8
+	hasPic, hasTl0 bool
+}
+
+func pictureID(p []byte, at int) uint16 { return (uint16(p[at])<<8 | uint16(p[at+1])) & 0x7fff }
+
+// rebase makes the keyframe payload p, first of a run, follow the last
+// picture sent. Called with the down-track's lock held.
+func (v *vp8Renumber) rebase(p []byte) {
+	picAt, tl0At := vp8Numbers(p)
+	if !v.started {
+		v.started = true
+		return
+	}
+	if picAt >= 0 && v.hasPic {
+		v.picOff = (v.lastPic + 1 - pictureID(p, picAt)) & 0x7fff
+	}
+	if tl0At >= 0 && v.hasTl0 {
+		v.tl0Off = v.lastTl0 + 1 - p[tl0At]
+	}
+}
+
+// next returns the numbers p is sent with, and whether they differ from
+// its own (the payload must then be rewritten). Called with the
+// down-track's lock held.
+func (v *vp8Renumber) next(p []byte) (pic uint16, tl0 uint8, rewrite bool) {
+	picAt, tl0At := vp8Numbers(p)
+	if picAt >= 0 {
+		pic = (pictureID(p, picAt) + v.picOff) & 0x7fff
+		if !v.hasPic || int16((pic-v.lastPic)<<1) > 0 { // newer, mod 2^15
+			v.lastPic, v.hasPic = pic, true
+		}
+		rewrite = v.picOff != 0
+	}
+	if tl0At >= 0 {
+		tl0 = p[tl0At] + v.tl0Off
+		if !v.hasTl0 || int8(tl0-v.lastTl0) > 0 {
+			v.lastTl0, v.hasTl0 = tl0, true
+		}
+		rewrite = rewrite || v.tl0Off != 0
+	}
+	return
+}
+
+// vp8Rewrite copies payload into buf with the picture id and TL0PICIDX
+// given.
+func vp8Rewrite(buf, payload []byte, pic uint16, tl0 uint8) []byte {
+	buf = append(buf[:0], payload...)
+	picAt, tl0At := vp8Numbers(buf)
+	if picAt >= 0 {
+		buf[picAt], buf[picAt+1] = 0x80|byte(pic>>8), byte(pic)
+	}
+	if tl0At >= 0 {
+		buf[tl0At] = tl0
+	}
+	return buf
+}
+
+// vp8Shift copies payload into buf with its picture id and TL0PICIDX
+// moved by a run's offsets (a retransmission: sent again as first sent).
+func vp8Shift(buf, payload []byte, picOff uint16, tl0Off uint8) []byte {
+	buf = append(buf[:0], payload...)
+	picAt, tl0At := vp8Numbers(buf)
+	if picAt >= 0 {
+		pic := (pictureID(buf, picAt) + picOff) & 0x7fff
+		buf[picAt], buf[picAt+1] = 0x80|byte(pic>>8), byte(pic)
+	}
+	if tl0At >= 0 {
+		buf[tl0At] += tl0Off
+	}
+	return buf
+}
