@@ -71,9 +71,6 @@ func newMediaEngine(s side, red bool) (*webrtc.MediaEngine, error) {
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: fmt.Sprintf("apt=%d", ptH264CB)}, PayloadType: ptH264CBRTX}, webrtc.RTPCodecTypeVideo},
 	}
 	for _, c := range codecs {
-		if s == subscriberSide && c.params.MimeType == webrtc.MimeTypeRTX {
-			continue // retransmissions go on the media SSRC (see DownTrack.resend)
-		}
 		if !red && c.params.MimeType == mimeRED {
 			continue
 		}

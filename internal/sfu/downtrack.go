@@ -65,6 +65,23 @@ type boundWriter struct {
 	pt    uint8
 	absID uint8 // abs-send-time extension id, 0 if not negotiated
 	red   bool  // audio sent as RED (Packet.RED)
+	// Retransmissions as RTX (RFC 4588) when the subscriber negotiated
+	// it: their own SSRC and numbering, the original sequence number
+	// first in the payload; else on the media SSRC.
+	rtxSSRC uint32
+	rtxPT   uint8
+	rtxSeq  atomic.Uint32
+}
+
+// rtxFor finds the RTX payload type negotiated for the media payload
+// type pt (fmtp apt=pt).
+func rtxFor(codecs []webrtc.RTPCodecParameters, pt webrtc.PayloadType) (uint8, bool) {
+	for _, c := range codecs {
+		if strings.EqualFold(c.MimeType, webrtc.MimeTypeRTX) && c.SDPFmtpLine == fmt.Sprintf("apt=%d", pt) {
+			return uint8(c.PayloadType), true
+		}
+	}
+	return 0, false
 }
 
 var (
@@ -92,6 +109,9 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 			continue
 		}
 		bw := &boundWriter{w: ctx.WriteStream(), ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType)}
+		if pt, ok := rtxFor(ctx.CodecParameters(), c.PayloadType); ok && ctx.SSRCRetransmission() != 0 {
+			bw.rtxSSRC, bw.rtxPT = uint32(ctx.SSRCRetransmission()), pt
+		}
 		if red, ok := d.redCodec(ctx.CodecParameters(), c); ok {
 			c, bw.pt, bw.red = red, uint8(red.PayloadType), true
 		}
@@ -394,7 +414,7 @@ func (d *DownTrack) resend(n *rtcp.TransportLayerNack) {
 	if w == nil {
 		return
 	}
-	var buf, rw []byte
+	var buf, rw, rtx []byte
 	var pkt rtp.Packet
 	for _, pair := range n.Nacks {
 		for _, out := range pair.PacketList() {
@@ -432,6 +452,12 @@ func (d *DownTrack) resend(n *rtcp.TransportLayerNack) {
 			if d.track.codecKind == codecVP8 && (r.picOff != 0 || r.tl0Off != 0) {
 				rw = vp8Shift(rw, payload, r.picOff, r.tl0Off)
 				payload = rw
+			}
+			if w.rtxSSRC != 0 {
+				hdr.SSRC, hdr.PayloadType = w.rtxSSRC, w.rtxPT
+				hdr.SequenceNumber = uint16(w.rtxSeq.Add(1))
+				rtx = append(append(rtx[:0], byte(out>>8), byte(out)), payload...)
+				payload = rtx
 			}
 			var abs [3]byte
 			var ext [1]rtp.Extension

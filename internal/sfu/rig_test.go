@@ -178,6 +178,7 @@ func (r *rig) receive(t *Track, layer int, pkt *rtp.Packet) {
 // binding is what the subscriber's connection negotiated for a track.
 type binding struct {
 	ssrc   uint32
+	rtx    uint32 // the RTX SSRC, 0: none
 	codecs []webrtc.RTPCodecParameters
 	absID  int // abs-send-time extension id, 0 if not negotiated
 	// discard makes the wire keep no packet, for long runs.
@@ -219,7 +220,7 @@ func (c bindContext) HeaderExtensions() []webrtc.RTPHeaderExtensionParameter {
 	return []webrtc.RTPHeaderExtensionParameter{{URI: "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time", ID: c.b.absID}}
 }
 func (c bindContext) SSRC() webrtc.SSRC                       { return webrtc.SSRC(c.b.ssrc) }
-func (c bindContext) SSRCRetransmission() webrtc.SSRC         { return 0 }
+func (c bindContext) SSRCRetransmission() webrtc.SSRC         { return webrtc.SSRC(c.b.rtx) }
 func (c bindContext) SSRCForwardErrorCorrection() webrtc.SSRC { return 0 }
 func (c bindContext) WriteStream() webrtc.TrackLocalWriter    { return c.w }
 func (c bindContext) ID() string                              { return "bind" }

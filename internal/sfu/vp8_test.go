@@ -5,7 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
 )
 
 // vp8Numbered is a one-packet VP8 frame whose descriptor carries a 15-bit
@@ -88,4 +90,57 @@ func TestVP8Numbers(t *testing.T) {
 			t.Errorf("%s: %d, %d; want %d, %d", c.name, picAt, tl0At, c.picAt, c.tl0At)
 		}
 	}
+}
+
+// TestRetransmissionsAsRTX: a subscriber that negotiated RTX for the
+// codec gets a NACKed packet on the RTX SSRC and payload type, numbered
+// on its own, the original sequence number first in the payload and the
+// original payload after it (RFC 4588 §4); one that did not gets it on
+// the media SSRC.
+func TestRetransmissionsAsRTX(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		r := newRig(t)
+		tr := r.publish(r.peer(), webrtc.MimeTypeVP8, "camera", 0x1000)
+		codecs := []webrtc.RTPCodecParameters{
+			{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, PayloadType: 96},
+			{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: "apt=96"}, PayloadType: 97},
+		}
+		const rtxSSRC = 0xabcd
+		down, w := r.subscribe(r.peer(), tr, binding{ssrc: subSSRC, rtx: rtxSSRC, codecs: codecs})
+		for seq := uint16(10); seq < 14; seq++ {
+			r.receive(tr, 0, vp8Numbered(0, seq, 100+seq, 1, seq == 10))
+		}
+		sent := parse(t, w.take())
+		if len(sent) != 4 {
+			t.Fatalf("forwarded %d packets, want 4", len(sent))
+		}
+		var got []rtp.Packet
+		for _, i := range []int{1, 3, 1} {
+			down.resend(&rtcp.TransportLayerNack{MediaSSRC: subSSRC, Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{sent[i].SequenceNumber})})
+			got = append(got, parse(t, w.take())...)
+		}
+		if len(got) != 3 {
+			t.Fatalf("resent %d packets, want 3", len(got))
+		}
+		for k, i := range []int{1, 3, 1} {
+			p := got[k]
+			osn := uint16(p.Payload[0])<<8 | uint16(p.Payload[1])
+			if p.SSRC != rtxSSRC || p.PayloadType != 97 || osn != sent[i].SequenceNumber || !bytes.Equal(p.Payload[2:], sent[i].Payload) ||
+				p.Timestamp != sent[i].Timestamp {
+				t.Errorf("resend %d: ssrc %x pt %d osn %d ts %d; want %x, 97, %d, %d, the same payload", k, p.SSRC, p.PayloadType, osn, p.Timestamp, rtxSSRC, sent[i].SequenceNumber, sent[i].Timestamp)
+			}
+			if k > 0 && p.SequenceNumber != got[k-1].SequenceNumber+1 {
+				t.Errorf("RTX sequence numbers %d then %d: want consecutive", got[k-1].SequenceNumber, p.SequenceNumber)
+			}
+		}
+
+		// Without RTX negotiated: the media SSRC, the original number.
+		down2, w2 := r.subscribe(r.peer(), tr, binding{ssrc: subSSRC, rtx: rtxSSRC, codecs: codecs[:1]})
+		r.receive(tr, 0, vp8Numbered(0, 14, 114, 2, true))
+		first := parse(t, w2.take())
+		down2.resend(&rtcp.TransportLayerNack{MediaSSRC: subSSRC, Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{first[0].SequenceNumber})})
+		if again := parse(t, w2.take()); len(again) != 1 || again[0].SSRC != subSSRC || again[0].SequenceNumber != first[0].SequenceNumber {
+			t.Errorf("without RTX: resent %+v, want the packet on the media SSRC", again)
+		}
+	})
 }

@@ -18,6 +18,7 @@ import (
 type rxStats struct {
 	PacketsReceived int64   `json:"packetsReceived"`
 	PacketsLost     int64   `json:"packetsLost"`
+	Retransmitted   int64   `json:"retransmitted"` // repairs received as RTX, which packetsLost counts as lost
 	NACKs           int64   `json:"nackCount"`
 	PLIs            int64   `json:"pliCount"`
 	Concealed       int64   `json:"concealedSamples"`
@@ -62,11 +63,14 @@ type networkQuality struct {
 
 func quality(a, b rxPair, window time.Duration) networkQuality {
 	loss := func(x, y *rxStats) float64 {
+		// Chrome counts a packet repaired through RTX as lost on the
+		// media stream (its statistics skip recovered packets) and as a
+		// retransmission received: lost after repair is the difference.
 		got, lost := y.PacketsReceived-x.PacketsReceived, y.PacketsLost-x.PacketsLost
 		if got+lost <= 0 {
 			return 0
 		}
-		return float64(lost) / float64(got+lost)
+		return float64(max(lost-(y.Retransmitted-x.Retransmitted), 0)) / float64(got+lost)
 	}
 	q := networkQuality{AudioLoss: loss(a.Audio, b.Audio), VideoLoss: loss(a.Video, b.Video),
 		Freezes: b.Video.Freezes - a.Video.Freezes, FreezeSeconds: b.Video.FreezeSeconds - a.Video.FreezeSeconds,

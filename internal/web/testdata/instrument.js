@@ -131,6 +131,7 @@
         const codec = s.codecId && stats.get(s.codecId);
         out[kind] = {
           packetsReceived: s.packetsReceived || 0, packetsLost: s.packetsLost || 0, nackCount: s.nackCount || 0,
+          retransmitted: s.retransmittedPacketsReceived || 0,
           pliCount: s.pliCount || 0, bytesReceived: s.bytesReceived || 0, codec: codec ? codec.mimeType : '',
           concealedSamples: s.concealedSamples || 0, totalSamplesReceived: s.totalSamplesReceived || 0,
           fecPacketsReceived: s.fecPacketsReceived || 0,
