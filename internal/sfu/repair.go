@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
 )
 
 // Asking publishers for lost video packets (RTCP NACK, RFC 4585).
@@ -113,15 +114,28 @@ func (p *Peer) repairLoop() {
 	tick := time.NewTicker(repairTick)
 	defer tick.Stop()
 	var seqs []uint16
+	var video []*Track
 	for {
 		select {
 		case <-p.stop:
 			return
 		case <-tick.C:
 		}
+		// Most peers publish no video (or nothing): no allocation then.
+		video = video[:0]
+		p.mu.Lock()
+		for _, t := range p.tracks {
+			if t.kind == webrtc.RTPCodecTypeVideo {
+				video = append(video, t)
+			}
+		}
+		p.mu.Unlock()
+		if len(video) == 0 {
+			continue
+		}
 		now := nanotime()
 		var pkts []rtcp.Packet
-		for _, t := range p.Tracks() {
+		for _, t := range video {
 			for i := 0; i < maxLayers; i++ {
 				l := t.layerAt(i)
 				if l == nil || l.rep == nil {
