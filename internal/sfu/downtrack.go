@@ -73,17 +73,6 @@ type boundWriter struct {
 	rtxSeq  atomic.Uint32
 }
 
-// rtxFor finds the RTX payload type negotiated for the media payload
-// type pt (fmtp apt=pt).
-func rtxFor(codecs []webrtc.RTPCodecParameters, pt webrtc.PayloadType) (uint8, bool) {
-	for _, c := range codecs {
-		if strings.EqualFold(c.MimeType, webrtc.MimeTypeRTX) && c.SDPFmtpLine == fmt.Sprintf("apt=%d", pt) {
-			return uint8(c.PayloadType), true
-		}
-	}
-	return 0, false
-}
-
 var (
 	_ webrtc.TrackLocal = (*DownTrack)(nil)
 	_ Sink              = (*DownTrack)(nil)
@@ -392,81 +381,6 @@ func (d *DownTrack) rebase(p *Packet) {
 	d.runs[d.nRuns%len(d.runs)] = run{outStart: p.SequenceNumber + d.seqOffset, layer: p.Layer,
 		seqOffset: d.seqOffset, tsOffset: d.tsOffset, picOff: d.vp8.picOff, tl0Off: d.vp8.tl0Off}
 	d.nRuns++
-}
-
-// run is a stretch of forwarded packets with one layer and one set of
-// offsets; a NACKed sequence number is mapped back through its run.
-type run struct {
-	outStart  uint16
-	layer     int
-	seqOffset uint16
-	tsOffset  uint32
-	picOff    uint16 // VP8 picture id and TL0PICIDX renumbering (vp8.go)
-	tl0Off    uint8
-}
-
-// resend answers a subscriber's NACK from the track's packet cache: the
-// one stored copy of each packet serves every subscriber's
-// retransmissions. RFC 4585 §6.2.1 generic NACK; packets are resent on
-// the media SSRC.
-func (d *DownTrack) resend(n *rtcp.TransportLayerNack) {
-	w := d.writer.Load()
-	if w == nil {
-		return
-	}
-	var buf, rw, rtx []byte
-	var pkt rtp.Packet
-	for _, pair := range n.Nacks {
-		for _, out := range pair.PacketList() {
-			d.mu.Lock()
-			var r run
-			found := false
-			// The newest run that starts at or before out.
-			for i := 1; i <= min(d.nRuns, len(d.runs)); i++ {
-				c := d.runs[(d.nRuns-i)%len(d.runs)]
-				if int16(out-c.outStart) >= 0 && int16(d.lastSeq-out) >= 0 {
-					r, found = c, true
-					break
-				}
-			}
-			d.mu.Unlock()
-			if !found {
-				continue
-			}
-			cache := d.track.cacheOf(r.layer)
-			if cache == nil {
-				continue
-			}
-			var ok bool
-			if buf, ok = cache.Get(out-r.seqOffset, buf); !ok {
-				continue
-			}
-			if pkt.Unmarshal(buf) != nil {
-				continue
-			}
-			hdr := pkt.Header
-			hdr.SSRC, hdr.PayloadType = w.ssrc, w.pt
-			hdr.SequenceNumber = out
-			hdr.Timestamp += r.tsOffset
-			payload := pkt.Payload
-			if d.track.codecKind == codecVP8 && (r.picOff != 0 || r.tl0Off != 0) {
-				rw = vp8Shift(rw, payload, r.picOff, r.tl0Off)
-				payload = rw
-			}
-			if w.rtxSSRC != 0 {
-				hdr.SSRC, hdr.PayloadType = w.rtxSSRC, w.rtxPT
-				hdr.SequenceNumber = uint16(w.rtxSeq.Add(1))
-				rtx = append(append(rtx[:0], byte(out>>8), byte(out)), payload...)
-				payload = rtx
-			}
-			var abs [3]byte
-			var ext [1]rtp.Extension
-			w.stamp(&hdr, &abs, &ext)
-			if _, err := w.w.WriteRTP(&hdr, payload); err == nil {
-				d.track.sfu.metrics.retransmits.Add(1)
-			}
-		}
-	}
 }
 
 // Stats returns packets and bytes sent to the subscriber.

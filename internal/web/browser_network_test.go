@@ -55,6 +55,7 @@ type networkQuality struct {
 	AudioLoss, VideoLoss   float64 // share of packets lost after repair
 	Freezes                int64
 	FreezeSeconds          float64
+	LongestFreeze          float64 // seconds, from polling (measure)
 	FPS                    float64
 	Width                  int
 	VideoNACKs, AudioNACKs int64
@@ -83,8 +84,8 @@ func quality(a, b rxPair, window time.Duration) networkQuality {
 }
 
 func (q networkQuality) String() string {
-	return fmt.Sprintf("audio: %.2f %% concealed, %.2f %% lost after repair, %d NACKs; video: %.2f %% lost after repair, %d NACKs, %d PLIs, %d freezes (%.2f s), %.1f frames/s, %d px wide",
-		100*q.Concealment, 100*q.AudioLoss, q.AudioNACKs, 100*q.VideoLoss, q.VideoNACKs, q.PLIs, q.Freezes, q.FreezeSeconds, q.FPS, q.Width)
+	return fmt.Sprintf("audio: %.2f %% concealed, %.2f %% lost after repair, %d NACKs; video: %.2f %% lost after repair, %d NACKs, %d PLIs, %d freezes (%.2f s, longest %.2f s), %.1f frames/s, %d px wide",
+		100*q.Concealment, 100*q.AudioLoss, q.AudioNACKs, 100*q.VideoLoss, q.VideoNACKs, q.PLIs, q.Freezes, q.FreezeSeconds, q.LongestFreeze, q.FPS, q.Width)
 }
 
 // sendingJS describes what a browser sends: each simulcast layer's
@@ -165,9 +166,25 @@ func newNetMeetingIn(t testing.TB, lab *netlab.Lab, preset string, w, h int, con
 func (m *netMeeting) measure(window time.Duration) (adaSawBob, bobSawAda networkQuality) {
 	t := m.t
 	a0, b0 := m.ada.rx(t, m.bobID), m.bob.rx(t, m.adaID)
-	time.Sleep(window)
-	a1, b1 := m.ada.rx(t, m.bobID), m.bob.rx(t, m.adaID)
-	return quality(a0, a1, window), quality(b0, b1, window)
+	// Polled four times a second for the longest freeze: the browser
+	// adds a freeze to its totals when it ends, so the duration added
+	// between two polls is that freeze (or, rarely, several: an upper
+	// bound).
+	var longest [2]float64
+	prev := [2]rxPair{a0, b0}
+	for end := time.Now().Add(window); time.Now().Before(end); {
+		time.Sleep(min(250*time.Millisecond, time.Until(end)))
+		now := [2]rxPair{m.ada.rx(t, m.bobID), m.bob.rx(t, m.adaID)}
+		for i := range now {
+			if now[i].Video.Freezes > prev[i].Video.Freezes {
+				longest[i] = max(longest[i], now[i].Video.FreezeSeconds-prev[i].Video.FreezeSeconds)
+			}
+		}
+		prev = now
+	}
+	adaSawBob, bobSawAda = quality(a0, prev[0], window), quality(b0, prev[1], window)
+	adaSawBob.LongestFreeze, bobSawAda.LongestFreeze = longest[0], longest[1]
+	return
 }
 
 // measureLogged measures as measure does, logs the figures with what
@@ -348,6 +365,7 @@ func BenchmarkChromiumNetworks(b *testing.B) {
 			worst := func(f func(networkQuality) float64) float64 { return max(f(x), f(y)) }
 			b.ReportMetric(100*worst(func(q networkQuality) float64 { return q.Concealment }), "%concealed")
 			b.ReportMetric(worst(func(q networkQuality) float64 { return q.FreezeSeconds }), "s-frozen/40s")
+			b.ReportMetric(worst(func(q networkQuality) float64 { return q.LongestFreeze }), "s-longest-freeze")
 			b.ReportMetric(-worst(func(q networkQuality) float64 { return -q.FPS }), "min-fps")
 			b.ReportMetric(-worst(func(q networkQuality) float64 { return -float64(q.Width) }), "min-px")
 		})
