@@ -56,6 +56,7 @@ type networkQuality struct {
 	Freezes                int64
 	FreezeSeconds          float64
 	LongestFreeze          float64 // seconds, from polling (measure)
+	Wide                   float64 // share of the polls (measure) at 640 px or more
 	FPS                    float64
 	Width                  int
 	VideoNACKs, AudioNACKs int64
@@ -84,8 +85,8 @@ func quality(a, b rxPair, window time.Duration) networkQuality {
 }
 
 func (q networkQuality) String() string {
-	return fmt.Sprintf("audio: %.2f %% concealed, %.2f %% lost after repair, %d NACKs; video: %.2f %% lost after repair, %d NACKs, %d PLIs, %d freezes (%.2f s, longest %.2f s), %.1f frames/s, %d px wide",
-		100*q.Concealment, 100*q.AudioLoss, q.AudioNACKs, 100*q.VideoLoss, q.VideoNACKs, q.PLIs, q.Freezes, q.FreezeSeconds, q.LongestFreeze, q.FPS, q.Width)
+	return fmt.Sprintf("audio: %.2f %% concealed, %.2f %% lost after repair, %d NACKs; video: %.2f %% lost after repair, %d NACKs, %d PLIs, %d freezes (%.2f s, longest %.2f s), %.1f frames/s, %d px wide (≥ 640 px %.0f %% of the time)",
+		100*q.Concealment, 100*q.AudioLoss, q.AudioNACKs, 100*q.VideoLoss, q.VideoNACKs, q.PLIs, q.Freezes, q.FreezeSeconds, q.LongestFreeze, q.FPS, q.Width, 100*q.Wide)
 }
 
 // sendingJS describes what a browser sends: each simulcast layer's
@@ -171,6 +172,7 @@ func (m *netMeeting) measure(window time.Duration) (adaSawBob, bobSawAda network
 	// between two polls is that freeze (or, rarely, several: an upper
 	// bound).
 	var longest [2]float64
+	var wide, polls [2]int
 	prev := [2]rxPair{a0, b0}
 	for end := time.Now().Add(window); time.Now().Before(end); {
 		time.Sleep(min(250*time.Millisecond, time.Until(end)))
@@ -179,11 +181,18 @@ func (m *netMeeting) measure(window time.Duration) (adaSawBob, bobSawAda network
 			if now[i].Video.Freezes > prev[i].Video.Freezes {
 				longest[i] = max(longest[i], now[i].Video.FreezeSeconds-prev[i].Video.FreezeSeconds)
 			}
+			polls[i]++
+			if now[i].Video.FrameWidth >= 640 {
+				wide[i]++
+			}
 		}
 		prev = now
 	}
 	adaSawBob, bobSawAda = quality(a0, prev[0], window), quality(b0, prev[1], window)
 	adaSawBob.LongestFreeze, bobSawAda.LongestFreeze = longest[0], longest[1]
+	if polls[0] > 0 && polls[1] > 0 {
+		adaSawBob.Wide, bobSawAda.Wide = float64(wide[0])/float64(polls[0]), float64(wide[1])/float64(polls[1])
+	}
 	return
 }
 
@@ -246,8 +255,12 @@ func TestChromiumOnALossyNetwork(t *testing.T) {
 		if q.FreezeSeconds > 10 || q.FPS < 8 {
 			t.Errorf("%s: video froze %.2f s in 20 s, %.1f frames/s: want under 10 s and at least 8 frames/s", who, q.FreezeSeconds, q.FPS)
 		}
-		if q.Width < 640 {
-			t.Errorf("%s: received %d px wide: want the 640 px layer the tile asks for (random loss and jitter are no congestion)", who, q.Width)
+		// Over the window, not at the last poll: Chrome's estimate under
+		// loss still dips at times and the subscriber moves down for a
+		// while (55-100 % of a run at 640 px, docs/benchmarks.md); held
+		// low throughout, as before the loss rule, fails.
+		if q.Wide < 0.4 {
+			t.Errorf("%s: received 640 px or more %.0f %% of the time (%d px at the end): want the 640 px layer the tile asks for, at least 40 %% of the time (random loss and jitter are no congestion)", who, 100*q.Wide, q.Width)
 		}
 	}
 }
