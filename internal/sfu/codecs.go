@@ -71,6 +71,16 @@ func newMediaEngine(s side, red bool) (*webrtc.MediaEngine, error) {
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: fmt.Sprintf("apt=%d", ptH264CB)}, PayloadType: ptH264CBRTX}, webrtc.RTPCodecTypeVideo},
 	}
 	for _, c := range codecs {
+		if s == subscriberSide && c.params.MimeType == webrtc.MimeTypeRTX {
+			// Not offered yet: a DownTrack bound with RTX sends its
+			// retransmissions as RTX (resend.go), but Chrome's receiver
+			// reports then count every repaired packet as lost, and the
+			// loss-based estimate (bwe.go) reads 2 % repaired loss as
+			// congestion: on loss2 the subscriber sat on 320 px for most
+			// of a run. Retransmissions go on the media SSRC until the
+			// estimate tells repaired loss apart.
+			continue
+		}
 		if !red && c.params.MimeType == mimeRED {
 			continue
 		}
