@@ -310,17 +310,16 @@ func (d *DownTrack) WriteRTP(p *Packet) int {
 	if int16(hdr.SequenceNumber-d.lastSeq) > 0 || !d.started {
 		d.lastSeq, d.lastTS, d.lastAt, d.started = hdr.SequenceNumber, hdr.Timestamp, p.Arrival, true
 	}
-	var pic uint16
-	var tl0 uint8
-	var renumber bool
+	var picOff uint16
+	var tl0Off uint8
 	if d.track.codecKind == codecVP8 {
-		pic, tl0, renumber = d.vp8.next(p.Payload)
+		picOff, tl0Off = d.vp8.next(p.Payload)
 	}
 	d.mu.Unlock()
 
 	payload := p.Payload
-	if renumber {
-		sc.vp8 = vp8Rewrite(sc.vp8, payload, pic, tl0)
+	if picOff != 0 || tl0Off != 0 {
+		sc.vp8 = vp8Shift(sc.vp8, payload, picOff, tl0Off)
 		payload = sc.vp8
 	}
 	if w.red {

@@ -70,44 +70,29 @@ func (v *vp8Renumber) rebase(p []byte) {
 	}
 }
 
-// next returns the numbers p is sent with, and whether they differ from
-// its own (the payload must then be rewritten). Called with the
-// down-track's lock held.
-func (v *vp8Renumber) next(p []byte) (pic uint16, tl0 uint8, rewrite bool) {
+// next records the numbers p is sent with (its own moved by the run's
+// offsets) and returns the offsets, which are non-zero when the payload
+// must be rewritten (vp8Shift). Called with the down-track's lock held.
+func (v *vp8Renumber) next(p []byte) (picOff uint16, tl0Off uint8) {
 	picAt, tl0At := vp8Numbers(p)
 	if picAt >= 0 {
-		pic = (pictureID(p, picAt) + v.picOff) & 0x7fff
+		pic := (pictureID(p, picAt) + v.picOff) & 0x7fff
 		if !v.hasPic || int16((pic-v.lastPic)<<1) > 0 { // newer, mod 2^15
 			v.lastPic, v.hasPic = pic, true
 		}
-		rewrite = v.picOff != 0
 	}
 	if tl0At >= 0 {
-		tl0 = p[tl0At] + v.tl0Off
+		tl0 := p[tl0At] + v.tl0Off
 		if !v.hasTl0 || int8(tl0-v.lastTl0) > 0 {
 			v.lastTl0, v.hasTl0 = tl0, true
 		}
-		rewrite = rewrite || v.tl0Off != 0
 	}
-	return
-}
-
-// vp8Rewrite copies payload into buf with the picture id and TL0PICIDX
-// given.
-func vp8Rewrite(buf, payload []byte, pic uint16, tl0 uint8) []byte {
-	buf = append(buf[:0], payload...)
-	picAt, tl0At := vp8Numbers(buf)
-	if picAt >= 0 {
-		buf[picAt], buf[picAt+1] = 0x80|byte(pic>>8), byte(pic)
-	}
-	if tl0At >= 0 {
-		buf[tl0At] = tl0
-	}
-	return buf
+	return v.picOff, v.tl0Off
 }
 
 // vp8Shift copies payload into buf with its picture id and TL0PICIDX
-// moved by a run's offsets (a retransmission: sent again as first sent).
+// moved by a run's offsets: as forwarded, and as retransmitted (sent
+// again as first sent).
 func vp8Shift(buf, payload []byte, picOff uint16, tl0Off uint8) []byte {
 	buf = append(buf[:0], payload...)
 	picAt, tl0At := vp8Numbers(buf)
