@@ -41,7 +41,10 @@ func New() (*Lab, error) {
 	if err := ip("link", "add", l.Iface, "type", "veth", "peer", "name", l.prefix+"t"); err != nil {
 		return nil, fmt.Errorf("a lab needs CAP_NET_ADMIN (run as root, as CI does): %w", err)
 	}
-	for _, args := range [][]string{{"addr", "add", l.ServerIP + "/32", "dev", l.Iface}, {"addr", "add", l.SecondIP + "/32", "dev", l.Iface}, {"link", "set", l.Iface, "up"}, {"link", "set", l.prefix + "t", "up"}} {
+	// No IPv6 link-local addresses: made a moment after the link is up,
+	// they reach browsers outside the lab as a network change.
+	for _, args := range [][]string{{"link", "set", l.Iface, "addrgenmode", "none"}, {"link", "set", l.prefix + "t", "addrgenmode", "none"},
+		{"addr", "add", l.ServerIP + "/32", "dev", l.Iface}, {"addr", "add", l.SecondIP + "/32", "dev", l.Iface}, {"link", "set", l.Iface, "up"}, {"link", "set", l.prefix + "t", "up"}} {
 		if err := ip(args...); err != nil {
 			ip("link", "del", l.Iface)
 			return nil, err
@@ -105,9 +108,11 @@ func (l *Lab) AddLink(up, down Profile) (*Link, error) {
 		return fail(err)
 	}
 	for _, args := range [][]string{
+		{"link", "set", k.hostName, "addrgenmode", "none"},
 		{"link", "set", k.hostName, "up"},
 		{"route", "add", k.IP + "/32", "dev", k.hostName, "src", l.ServerIP},
 		{"-n", ns.Name, "addr", "add", k.IP + "/32", "dev", GuestIface},
+		{"-n", ns.Name, "link", "set", GuestIface, "addrgenmode", "none"},
 		{"-n", ns.Name, "link", "set", GuestIface, "up"},
 		// The only routes out of the namespace: to the server's addresses.
 		{"-n", ns.Name, "route", "add", l.ServerIP + "/32", "dev", GuestIface, "src", k.IP},

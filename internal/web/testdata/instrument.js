@@ -14,6 +14,21 @@
   Object.setPrototypeOf(Wrapped, Orig);
   window.RTCPeerConnection = Wrapped;
 
+  // Each screen-capture request and how it ended ('pending', 'ok' or the
+  // error's name), for a failure's report.
+  window.__displayMedia = [];
+  const md = navigator.mediaDevices;
+  if (md && md.getDisplayMedia) {
+    const gdm = md.getDisplayMedia.bind(md);
+    md.getDisplayMedia = (...args) => {
+      const rec = { outcome: 'pending', activation: !!(navigator.userActivation && navigator.userActivation.isActive) };
+      window.__displayMedia.push(rec);
+      return gdm(...args).then(
+        (s) => { rec.outcome = 'ok'; return s; },
+        (e) => { rec.outcome = (e && e.name) || String(e); throw e; });
+    };
+  }
+
   // Signalling messages the page sends (kept: the last 200), and the
   // ICE candidates among them (the last 50).
   window.__sent = [];
