@@ -11,6 +11,7 @@ pkgs=(
   libreoffice-writer-nogui poppler-utils                # ODT and DOCX exports opened by LibreOffice in the tests (pdftotext reads its PDF)
   firefox-esr xvfb                                      # browser tests in Firefox too (WebDriver BiDi; a virtual display to share a screen)
   iproute2                                              # emulated networks in tests (ip netns, TUN devices, tc tbf)
+  postgresql                                            # the store's tests on PostgreSQL (a server of their own in a temporary directory)
 )
 if [ "${1:-}" = "--runtime" ]; then
   pkgs=(build-essential pkg-config libpocketsphinx-dev pocketsphinx-en-us)

@@ -17,17 +17,19 @@ import (
 
 // runJobs is the operators' view of the durable job queue: list the jobs
 // (what failed and why), put a dead one back in the queue once its cause
-// is fixed, or cancel one. It opens the store in --data-dir; a running
-// server may share it (SQLite in WAL mode).
+// is fixed, or cancel one. It opens the store in --data-dir, or the
+// PostgreSQL database of --postgres (PARLEY_POSTGRES_URL); a running
+// server may share either.
 func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("jobs", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: parley jobs [--data-dir DIR] list [--state queued|running|done|dead|cancelled] [--limit N] [--json]")
-		fmt.Fprintln(stderr, "       parley jobs [--data-dir DIR] retry ID | cancel ID")
+		fmt.Fprintln(stderr, "usage: parley jobs [--data-dir DIR | --postgres URL] list [--state queued|running|done|dead|cancelled] [--limit N] [--json]")
+		fmt.Fprintln(stderr, "       parley jobs [--data-dir DIR | --postgres URL] retry ID | cancel ID")
 		fs.PrintDefaults()
 	}
 	dataDir := fs.String("data-dir", "data", "the server's data directory")
+	pg := fs.String("postgres", os.Getenv("PARLEY_POSTGRES_URL"), "the server's PostgreSQL database (env PARLEY_POSTGRES_URL; instead of --data-dir)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -74,10 +76,16 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return errUsage
 		}
 	}
-	if _, err := os.Stat(*dataDir); err != nil {
-		return fmt.Errorf("data directory: %w", err)
+	var st *store.DB
+	var err error
+	if *pg != "" {
+		st, err = store.OpenPostgres(ctx, *pg)
+	} else {
+		if _, err := os.Stat(*dataDir); err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
+		st, err = store.OpenSQLite(ctx, *dataDir)
 	}
-	st, err := store.OpenSQLite(ctx, *dataDir)
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ type rig struct {
 	t     *testing.T
 	base  string
 	svc   *auth.Service
-	store *store.SQLite
+	store *store.DB
 	// client follows redirects with a cookie jar, like a browser; rec
 	// keeps every answer it got.
 	client *http.Client

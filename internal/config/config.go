@@ -24,6 +24,9 @@ var ErrInvalid = errors.New("invalid configuration")
 type Config struct {
 	Listen  string `name:"listen" help:"HTTP listen address (host:port; port 0 picks one)"`
 	DataDir string `name:"data-dir" help:"directory for the database and recordings"`
+	// Postgres, when set, keeps the store in PostgreSQL instead of SQLite
+	// under DataDir (which still holds recordings and uploads).
+	Postgres string `name:"postgres" env:"PARLEY_POSTGRES_URL" help:"PostgreSQL database for the store, e.g. postgres://parley@db.internal/parley (empty: SQLite in --data-dir; the URL may carry a password: prefer the environment variable)"`
 	// RetainTranscripts deletes meetings (transcript, grants, files) this
 	// long after they started; 0 keeps them. A room's owner may set the
 	// room's own number of days.

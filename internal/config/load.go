@@ -166,15 +166,24 @@ func EnvName(name string) string {
 	return "PARLEY_" + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(name))
 }
 
+// fieldEnv is a field's environment variable: its env tag, else EnvName.
+func fieldEnv(name string, tag reflect.StructTag) string {
+	if e := tag.Get("env"); e != "" {
+		return e
+	}
+	return EnvName(name)
+}
+
 func applyEnv(cfg *Config, lookup func(string) (string, bool)) error {
 	var err error
-	leaves(reflect.ValueOf(cfg).Elem(), func(name string, _ reflect.StructTag, f reflect.Value) {
+	leaves(reflect.ValueOf(cfg).Elem(), func(name string, tag reflect.StructTag, f reflect.Value) {
 		if err != nil {
 			return
 		}
-		if s, ok := lookup(EnvName(name)); ok {
+		env := fieldEnv(name, tag)
+		if s, ok := lookup(env); ok {
 			if e := setField(f, s); e != nil {
-				err = fmt.Errorf("%w: %s: %v", ErrInvalid, EnvName(name), e)
+				err = fmt.Errorf("%w: %s: %v", ErrInvalid, env, e)
 			}
 		}
 	})
@@ -189,7 +198,7 @@ func Flags(fs *flag.FlagSet, cfg *Config) {
 		if tag.Get("flag") == "-" {
 			return
 		}
-		fs.Var(fieldValue{f}, name, tag.Get("help")+" (env "+EnvName(name)+")")
+		fs.Var(fieldValue{f}, name, tag.Get("help")+" (env "+fieldEnv(name, tag)+")")
 	})
 }
 

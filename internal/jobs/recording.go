@@ -35,7 +35,7 @@ type Recordings struct {
 	// keeping those as a revision (--final-asr-engine). Store is where
 	// the transcript is.
 	FinalEngine asr.Engine
-	Store       *store.SQLite
+	Store       *store.DB
 	Logger      *slog.Logger
 	// LiveBusy reports whether a meeting's live transcription is still
 	// running or finishing (the final pass waits for it).

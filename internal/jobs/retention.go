@@ -23,7 +23,7 @@ const KindRetention = "retention"
 // it, and a line in its room's audit log saying who deleted it and how
 // much, never what it said.
 type Deleter struct {
-	Store     *store.SQLite
+	Store     *store.DB
 	SpoolDir  string // data-dir/spool: one folder per meeting
 	UploadDir string // data-dir/uploads: UploadFile(meeting)
 	// Recordings holds recordings by meeting (nil: none).

@@ -19,7 +19,7 @@ const meetingID = "MT_jobs"
 
 // openStore opens the store in dir with one meeting whose events stand
 // for a job's result.
-func openStore(t testing.TB, dir string) *store.SQLite {
+func openStore(t testing.TB, dir string) *store.DB {
 	t.Helper()
 	s, err := store.OpenSQLite(context.Background(), dir)
 	if err != nil {
@@ -34,7 +34,7 @@ func openStore(t testing.TB, dir string) *store.SQLite {
 
 // results counts the result rows each job wrote (events whose detail
 // names the job).
-func results(t *testing.T, s *store.SQLite) map[string]int {
+func results(t *testing.T, s *store.DB) map[string]int {
 	t.Helper()
 	tr, err := s.Transcript(context.Background(), meetingID)
 	if err != nil {
@@ -292,7 +292,7 @@ func TestTwoWorkersNeverShareAJob(t *testing.T) {
 	}
 	rctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	for i, q := range []*store.SQLite{s1, s2} {
+	for i, q := range []*store.DB{s1, s2} {
 		owner := fmt.Sprintf("node-%d", i)
 		r := &Runner{Queue: q, Owner: owner, Workers: 2, Poll: 10 * time.Millisecond, Handlers: map[string]Handler{"work": handler(owner)}}
 		wg.Go(func() { r.Run(rctx) })

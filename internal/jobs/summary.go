@@ -24,7 +24,7 @@ const summaryAttempts = 12
 
 // Summaries queues and runs summary jobs.
 type Summaries struct {
-	Store  *store.SQLite
+	Store  *store.DB
 	Client *summary.Client
 	Wake   func()
 	Logger *slog.Logger

@@ -40,7 +40,7 @@ type Upload struct {
 // Uploads turns uploaded recordings into transcripts: Accept records
 // one as a meeting of its uploader and queues it; Handler runs the job.
 type Uploads struct {
-	Store  *store.SQLite
+	Store  *store.DB
 	Dir    string // data-dir/uploads
 	Engine asr.Engine
 	Wake   func() // the runner's, so that the job starts at once

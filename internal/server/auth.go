@@ -16,7 +16,7 @@ import (
 // asks the provider for its discovery document, waiting at most 10 s:
 // a provider that is down does not keep the server from starting (the
 // first sign-in asks again).
-func newAuth(cfg config.Config, st *store.SQLite, log *slog.Logger) (*auth.Service, error) {
+func newAuth(cfg config.Config, st *store.DB, log *slog.Logger) (*auth.Service, error) {
 	if cfg.AuthMode() != config.AuthOIDC {
 		return auth.NewOpen(cfg.PublicURL), nil
 	}

@@ -18,7 +18,7 @@ import (
 // newRunner is the server's worker of the durable queue: one job at a
 // time (jobs are CPU-bound speech work on a machine that forwards
 // media), named by host, process and a random suffix in its leases.
-func newRunner(st *store.SQLite, ret *jobs.Retention, log *slog.Logger) *jobs.Runner {
+func newRunner(st *store.DB, ret *jobs.Retention, log *slog.Logger) *jobs.Runner {
 	host, _ := os.Hostname()
 	var b [4]byte
 	rand.Read(b[:])
@@ -63,7 +63,7 @@ func (s *Server) scheduleRetention(ctx context.Context) {
 
 // jobsCollector puts the queue on /metrics: parley_jobs{kind,state}, read
 // from the store at each scrape.
-type jobsCollector struct{ st *store.SQLite }
+type jobsCollector struct{ st *store.DB }
 
 var jobsDesc = prometheus.NewDesc("parley_jobs", "Background jobs in the durable queue, by kind and state.", []string{"kind", "state"}, nil)
 

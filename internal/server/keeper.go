@@ -14,7 +14,7 @@ import (
 // keeper is the room manager's link to the store: rooms' settings,
 // meeting grants and the audit log.
 type keeper struct {
-	st  *store.SQLite
+	st  *store.DB
 	log *slog.Logger
 }
 

@@ -30,7 +30,7 @@ func recordingsDir(dataDir, flag string) string {
 // a transcribed one) before its first file is written.
 type recorder struct {
 	*record.Recorder
-	st *store.SQLite
+	st *store.DB
 }
 
 func (r recorder) StartRecording(m room.MeetingInfo, by room.Speaker) (room.LiveRecording, error) {

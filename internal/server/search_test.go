@@ -9,15 +9,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/store"
+	"github.com/parleyhq/parley/internal/testkit/pgtest"
 	"github.com/parleyhq/parley/internal/transcript"
 )
 
 // TestSearchOverHTTP: a participant finds what was said in the meetings
 // whose keys their browser kept, and nothing of a meeting they were not
-// in, whatever they type; a caller without keys finds nothing.
+// in, whatever they type; a caller without keys finds nothing. On either
+// store.
 func TestSearchOverHTTP(t *testing.T) {
-	srv := start(t)
+	t.Run("sqlite", func(t *testing.T) { testSearchOverHTTP(t, start(t)) })
+	t.Run("postgres", func(t *testing.T) {
+		dsn := pgtest.Database(t)
+		testSearchOverHTTP(t, start(t, func(c *config.Config) { c.Postgres = dsn }))
+	})
+}
+
+func testSearchOverHTTP(t *testing.T, srv *Server) {
 	ctx := context.Background()
 	said := map[string]string{"search-room-one": "Passons à l’ordre du jour : le budget.", "search-room-two": "The secret budget figures."}
 	keys := map[string]string{}

@@ -42,7 +42,7 @@ type Server struct {
 	Registry *prometheus.Registry
 	SFU      *sfu.SFU
 	Rooms    *room.Manager
-	Store    *store.SQLite
+	Store    *store.DB
 	Engine   asr.Engine      // nil when --asr-engine none
 	final    asr.Engine      // --final-asr-engine; nil when not set
 	Speech   *speech.Service // live transcription; nil when --asr-engine none
@@ -108,7 +108,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	s.Store, err = openStore(ctx, cfg.DataDir)
+	s.Store, err = openStore(ctx, cfg)
 	cancel()
 	if err != nil {
 		s.SFU.Close()

@@ -12,6 +12,7 @@ import (
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/testkit/client"
 	"github.com/parleyhq/parley/internal/testkit/leak"
+	"github.com/parleyhq/parley/internal/testkit/pgtest"
 )
 
 // testConfig keeps everything on loopback: HTTP on port 0, media gathered
@@ -41,6 +42,9 @@ func testLogger(t *testing.T) *slog.Logger {
 
 // start runs a server for one test and checks, when the test ends, that
 // shutting it down left no goroutine of ours or pion's behind.
+// TestMain stops the PostgreSQL server the tests on PostgreSQL start.
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
 func start(t *testing.T, mutate ...func(*config.Config)) *Server {
 	t.Helper()
 	before := leak.Take()

@@ -33,7 +33,11 @@ func newFinalEngine(c config.Speech) (asr.Engine, error) {
 		OpenAIURL: c.FinalOpenAIURL, OpenAIModel: c.FinalOpenAIModel, OpenAIKey: c.FinalOpenAIKey, Lazy: true})
 }
 
-// openStore opens the SQLite database under the data directory.
-func openStore(ctx context.Context, dataDir string) (*store.SQLite, error) {
-	return store.OpenSQLite(ctx, dataDir)
+// openStore opens the PostgreSQL database when one is configured, else
+// the SQLite one under the data directory.
+func openStore(ctx context.Context, cfg config.Config) (*store.DB, error) {
+	if cfg.Postgres != "" {
+		return store.OpenPostgres(ctx, cfg.Postgres)
+	}
+	return store.OpenSQLite(ctx, cfg.DataDir)
 }

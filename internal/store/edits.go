@@ -43,7 +43,7 @@ ALTER TABLE rooms ADD COLUMN participants_edit INTEGER NOT NULL DEFAULT 0;
 // those who may delete it (MayDelete), and, when the room lets
 // participants edit, anyone the meeting was granted to. It returns the
 // meeting's room.
-func (s *SQLite) MayEdit(ctx context.Context, meetingID, keyHash, subject string) (roomID string, ok bool, err error) {
+func (s *DB) MayEdit(ctx context.Context, meetingID, keyHash, subject string) (roomID string, ok bool, err error) {
 	if roomID, ok, err = s.MayDelete(ctx, meetingID, keyHash, subject); ok || err != nil {
 		return roomID, ok, err
 	}
@@ -120,7 +120,7 @@ var ErrConflict = errors.New("store: edit does not apply")
 
 // Edit applies one correction to a meeting's transcript in one
 // transaction, with its row in the history, and returns that row.
-func (s *SQLite) Edit(ctx context.Context, meetingID, actor, name string, req EditRequest) (EditRecord, error) {
+func (s *DB) Edit(ctx context.Context, meetingID, actor, name string, req EditRequest) (EditRecord, error) {
 	var rec EditRecord
 	if err := s.check(meetingID); err != nil {
 		return rec, err
@@ -152,8 +152,9 @@ func (s *SQLite) Edit(ctx context.Context, meetingID, actor, name string, req Ed
 		bj, _ := json.Marshal(before)
 		aj, _ := json.Marshal(after)
 		now := time.Now().UTC()
-		res, err := tx.tx.ExecContext(ctx, `INSERT INTO edits(meeting_id, at, actor, name, kind, before, after, undoes) VALUES(?, ?, ?, ?, ?, ?, ?, ?)`,
-			meetingID, now.Format(time.RFC3339Nano), actor, name, req.Kind, string(bj), string(aj), undoes)
+		var id int64
+		err = tx.tx.QueryRowContext(ctx, `INSERT INTO edits(meeting_id, at, actor, name, kind, before, after, undoes) VALUES(?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			meetingID, now.Format(time.RFC3339Nano), actor, name, req.Kind, string(bj), string(aj), undoes).Scan(&id)
 		if err != nil {
 			return err
 		}
@@ -163,7 +164,7 @@ func (s *SQLite) Edit(ctx context.Context, meetingID, actor, name string, req Ed
 			}
 		}
 		rec = EditRecord{At: now, Actor: actor, Name: name, Kind: req.Kind, Before: bj, After: aj, Undoes: undoes}
-		rec.ID, err = res.LastInsertId()
+		rec.ID = id
 		return err
 	})
 	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrConflict) {
@@ -173,7 +174,7 @@ func (s *SQLite) Edit(ctx context.Context, meetingID, actor, name string, req Ed
 }
 
 // Edits lists a meeting's edit history, oldest first.
-func (s *SQLite) Edits(ctx context.Context, meetingID string) ([]EditRecord, error) {
+func (s *DB) Edits(ctx context.Context, meetingID string) ([]EditRecord, error) {
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -196,7 +197,7 @@ func (s *SQLite) Edits(ctx context.Context, meetingID string) ([]EditRecord, err
 	return out, rows.Err()
 }
 
-func meetingOf(ctx context.Context, db *sql.Tx, id string) (string, error) {
+func meetingOf(ctx context.Context, db *dbTx, id string) (string, error) {
 	var got string
 	err := db.QueryRowContext(ctx, `SELECT id FROM meetings WHERE id = ?`, id).Scan(&got)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -230,7 +231,7 @@ func cleanText(s string, maxLen int, what string) (string, error) {
 	return s, nil
 }
 
-func segmentByID(ctx context.Context, db *sql.Tx, meetingID string, id int64) (transcript.Segment, error) {
+func segmentByID(ctx context.Context, db *dbTx, meetingID string, id int64) (transcript.Segment, error) {
 	var seg transcript.Segment
 	var wj string
 	err := db.QueryRowContext(ctx, `SELECT id, speaker_id, speaker, start_s, end_s, text, words FROM segments WHERE meeting_id = ? AND id = ?`,
@@ -245,7 +246,7 @@ func segmentByID(ctx context.Context, db *sql.Tx, meetingID string, id int64) (t
 	return seg, nil
 }
 
-func renameSpeaker(ctx context.Context, db *sql.Tx, meetingID string, req EditRequest) (before, after editState, err error) {
+func renameSpeaker(ctx context.Context, db *dbTx, meetingID string, req EditRequest) (before, after editState, err error) {
 	name, err := cleanText(req.Name, MaxSpeakerName, "name")
 	if err != nil {
 		return before, after, err
@@ -273,7 +274,7 @@ func renameSpeaker(ctx context.Context, db *sql.Tx, meetingID string, req EditRe
 
 // setSpeakerName renames a speaker everywhere: the speaker list, every
 // segment and event.
-func setSpeakerName(ctx context.Context, db *sql.Tx, meetingID, speakerID, name string) error {
+func setSpeakerName(ctx context.Context, db *dbTx, meetingID, speakerID, name string) error {
 	if _, err := db.ExecContext(ctx, `UPDATE speakers SET name = ? WHERE meeting_id = ? AND id = ?`, name, meetingID, speakerID); err != nil {
 		return err
 	}
@@ -304,7 +305,7 @@ func spreadWords(text string, start, end float64) []transcript.Word {
 
 func round3(v float64) float64 { return float64(int64(v*1000+0.5)) / 1000 }
 
-func updateSegment(ctx context.Context, db *sql.Tx, seg transcript.Segment) error {
+func updateSegment(ctx context.Context, db *dbTx, seg transcript.Segment) error {
 	wj, _ := json.Marshal(seg.Words)
 	if seg.Words == nil {
 		wj = []byte("[]")
@@ -316,7 +317,7 @@ func updateSegment(ctx context.Context, db *sql.Tx, seg transcript.Segment) erro
 
 // insertSegmentWithID puts back a segment an undo restores, under its
 // own id so that links to it hold.
-func insertSegmentWithID(ctx context.Context, db *sql.Tx, meetingID string, seg transcript.Segment) error {
+func insertSegmentWithID(ctx context.Context, db *dbTx, meetingID string, seg transcript.Segment) error {
 	wj, _ := json.Marshal(seg.Words)
 	if seg.Words == nil {
 		wj = []byte("[]")
@@ -326,7 +327,7 @@ func insertSegmentWithID(ctx context.Context, db *sql.Tx, meetingID string, seg 
 	return err
 }
 
-func editText(ctx context.Context, db *sql.Tx, meetingID string, req EditRequest) (before, after editState, err error) {
+func editText(ctx context.Context, db *dbTx, meetingID string, req EditRequest) (before, after editState, err error) {
 	text, err := cleanText(req.Text, MaxSegmentText, "text")
 	if err != nil {
 		return before, after, err
@@ -346,7 +347,7 @@ func editText(ctx context.Context, db *sql.Tx, meetingID string, req EditRequest
 	return editState{Segments: []transcript.Segment{seg}}, editState{Segments: []transcript.Segment{changed}}, nil
 }
 
-func mergeSegments(ctx context.Context, db *sql.Tx, meetingID string, req EditRequest) (before, after editState, err error) {
+func mergeSegments(ctx context.Context, db *dbTx, meetingID string, req EditRequest) (before, after editState, err error) {
 	a, err := segmentByID(ctx, db, meetingID, req.SegmentID)
 	if err != nil {
 		return before, after, err
@@ -386,7 +387,7 @@ func mergeSegments(ctx context.Context, db *sql.Tx, meetingID string, req EditRe
 	return editState{Segments: []transcript.Segment{a, b}}, editState{Segments: []transcript.Segment{merged}}, nil
 }
 
-func splitSegment(ctx context.Context, db *sql.Tx, meetingID string, req EditRequest) (before, after editState, err error) {
+func splitSegment(ctx context.Context, db *dbTx, meetingID string, req EditRequest) (before, after editState, err error) {
 	seg, err := segmentByID(ctx, db, meetingID, req.SegmentID)
 	if err != nil {
 		return before, after, err
@@ -428,7 +429,7 @@ func splitSegment(ctx context.Context, db *sql.Tx, meetingID string, req EditReq
 // undoLast reverts the latest edit not undone (undos are not undone in
 // turn: the history shows both). Its segments must still be as the edit
 // left them.
-func undoLast(ctx context.Context, db *sql.Tx, meetingID string) (before, after editState, undoes int64, err error) {
+func undoLast(ctx context.Context, db *dbTx, meetingID string) (before, after editState, undoes int64, err error) {
 	var bj, aj string
 	err = db.QueryRowContext(ctx, `SELECT id, before, after FROM edits WHERE meeting_id = ? AND kind != ? AND undone = 0 ORDER BY id DESC LIMIT 1`,
 		meetingID, EditUndo).Scan(&undoes, &bj, &aj)

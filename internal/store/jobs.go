@@ -83,11 +83,11 @@ type Job struct {
 // a job's result and its completion) commit together or not at all.
 type Tx struct {
 	ctx context.Context
-	tx  *sql.Tx
+	tx  *dbTx
 }
 
 // InTx runs fn in one transaction, committed when fn returns nil.
-func (s *SQLite) InTx(ctx context.Context, fn func(*Tx) error) error {
+func (s *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
@@ -168,7 +168,7 @@ func enqueue(ctx context.Context, db querier, j NewJob, now time.Time) (int64, e
 }
 
 // Enqueue adds a job on its own (see Tx.Enqueue).
-func (s *SQLite) Enqueue(ctx context.Context, j NewJob) (int64, error) {
+func (s *DB) Enqueue(ctx context.Context, j NewJob) (int64, error) {
 	if s.closed.Load() {
 		return 0, ErrClosed
 	}
@@ -201,7 +201,7 @@ func scanJob(r scanner) (Job, error) {
 // (its worker died) — with a lease until now+lease, and counts an
 // attempt. ok is false when nothing is due. The claim is one UPDATE:
 // two workers, in one process or several, never get the same job.
-func (s *SQLite) ClaimJob(ctx context.Context, owner string, kinds []string, now time.Time, lease time.Duration) (j Job, ok bool, err error) {
+func (s *DB) ClaimJob(ctx context.Context, owner string, kinds []string, now time.Time, lease time.Duration) (j Job, ok bool, err error) {
 	if s.closed.Load() {
 		return Job{}, false, ErrClosed
 	}
@@ -211,9 +211,9 @@ func (s *SQLite) ClaimJob(ctx context.Context, owner string, kinds []string, now
 	kj, _ := json.Marshal(kinds)
 	ms := now.UnixMilli()
 	row := s.db.QueryRowContext(ctx, `UPDATE jobs SET state = ?, lease_owner = ?, lease_ms = ?, attempts = attempts + 1, updated_ms = ?
-		WHERE id = (SELECT id FROM jobs WHERE kind IN (SELECT value FROM json_each(?))
+		WHERE id = (SELECT id FROM jobs WHERE kind IN (SELECT value FROM `+s.db.jsonEach()+`)
 			AND ((state = ? AND run_after_ms <= ?) OR (state = ? AND lease_ms < ?))
-			ORDER BY run_after_ms, id LIMIT 1)
+			ORDER BY run_after_ms, id LIMIT 1`+s.db.pick("", " FOR UPDATE SKIP LOCKED")+`)
 		RETURNING `+jobColumns,
 		JobRunning, owner, now.Add(lease).UnixMilli(), ms, string(kj), JobQueued, ms, JobRunning, ms)
 	j, err = scanJob(row)
@@ -228,7 +228,7 @@ func (s *SQLite) ClaimJob(ctx context.Context, owner string, kinds []string, now
 
 // ExtendLease is a worker's heartbeat: it moves its lease on to until,
 // or answers ErrLeaseLost.
-func (s *SQLite) ExtendLease(ctx context.Context, id int64, owner string, until time.Time) error {
+func (s *DB) ExtendLease(ctx context.Context, id int64, owner string, until time.Time) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE jobs SET lease_ms = ?, updated_ms = ? WHERE id = ? AND state = ? AND lease_owner = ?`,
 		until.UnixMilli(), time.Now().UnixMilli(), id, JobRunning, owner)
 	if err != nil {
@@ -244,7 +244,7 @@ func (s *SQLite) ExtendLease(ctx context.Context, id int64, owner string, until 
 // transaction, only while owner holds it: a worker whose job was taken
 // over writes nothing (ErrLeaseLost), so a result is written once even
 // when a job runs twice. write may be nil.
-func (s *SQLite) FinishJob(ctx context.Context, id int64, owner string, write func(*Tx) error) error {
+func (s *DB) FinishJob(ctx context.Context, id int64, owner string, write func(*Tx) error) error {
 	return s.InTx(ctx, func(t *Tx) error {
 		res, err := t.tx.ExecContext(ctx, `UPDATE jobs SET state = ?, lease_ms = 0, last_error = '', updated_ms = ?
 			WHERE id = ? AND state = ? AND lease_owner = ?`, JobDone, time.Now().UnixMilli(), id, JobRunning, owner)
@@ -264,7 +264,7 @@ func (s *SQLite) FinishJob(ctx context.Context, id int64, owner string, write fu
 // FailJob records a failed attempt: the job runs again at retryAt, or,
 // when it has had its attempts (or permanent is set), it is dead with
 // msg as its last error.
-func (s *SQLite) FailJob(ctx context.Context, id int64, owner, msg string, retryAt time.Time, permanent bool) (dead bool, err error) {
+func (s *DB) FailJob(ctx context.Context, id int64, owner, msg string, retryAt time.Time, permanent bool) (dead bool, err error) {
 	err = s.InTx(ctx, func(t *Tx) error {
 		var attempts, max int
 		err := t.tx.QueryRowContext(ctx, `SELECT attempts, max_attempts FROM jobs WHERE id = ? AND state = ? AND lease_owner = ?`,
@@ -292,7 +292,7 @@ func (s *SQLite) FailJob(ctx context.Context, id int64, owner, msg string, retry
 // ReleaseJob gives a running job back to the queue without counting the
 // attempt: its worker is stopping (a shutdown), not failing, and the job
 // should run again at once rather than when the lease runs out.
-func (s *SQLite) ReleaseJob(ctx context.Context, id int64, owner string) error {
+func (s *DB) ReleaseJob(ctx context.Context, id int64, owner string) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE jobs SET state = ?, attempts = MAX(attempts - 1, 0), lease_owner = '', lease_ms = 0, updated_ms = ?
 		WHERE id = ? AND state = ? AND lease_owner = ?`, JobQueued, time.Now().UnixMilli(), id, JobRunning, owner)
 	if err != nil {
@@ -305,7 +305,7 @@ func (s *SQLite) ReleaseJob(ctx context.Context, id int64, owner string) error {
 }
 
 // Job returns one job or ErrNotFound.
-func (s *SQLite) Job(ctx context.Context, id int64) (Job, error) {
+func (s *DB) Job(ctx context.Context, id int64) (Job, error) {
 	j, err := scanJob(s.db.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Job{}, ErrNotFound
@@ -314,7 +314,7 @@ func (s *SQLite) Job(ctx context.Context, id int64) (Job, error) {
 }
 
 // JobByKey returns the job enqueued under key, or ErrNotFound.
-func (s *SQLite) JobByKey(ctx context.Context, key string) (Job, error) {
+func (s *DB) JobByKey(ctx context.Context, key string) (Job, error) {
 	j, err := scanJob(s.db.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE key = ?`, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Job{}, ErrNotFound
@@ -323,7 +323,7 @@ func (s *SQLite) JobByKey(ctx context.Context, key string) (Job, error) {
 }
 
 // Jobs lists jobs, newest first, in one state (all when state is "").
-func (s *SQLite) Jobs(ctx context.Context, state string, limit int) ([]Job, error) {
+func (s *DB) Jobs(ctx context.Context, state string, limit int) ([]Job, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE ? = '' OR state = ? ORDER BY id DESC LIMIT ?`,
 		state, state, limit)
 	if err != nil {
@@ -343,7 +343,7 @@ func (s *SQLite) Jobs(ctx context.Context, state string, limit int) ([]Job, erro
 
 // RetryJob puts a dead or cancelled job back in the queue with its
 // attempts counted afresh (an operator fixed the cause).
-func (s *SQLite) RetryJob(ctx context.Context, id int64) error {
+func (s *DB) RetryJob(ctx context.Context, id int64) error {
 	now := time.Now().UnixMilli()
 	res, err := s.db.ExecContext(ctx, `UPDATE jobs SET state = ?, attempts = 0, lease_owner = '', lease_ms = 0, run_after_ms = ?, updated_ms = ?
 		WHERE id = ? AND state IN (?, ?)`, JobQueued, now, now, id, JobDead, JobCancelled)
@@ -358,7 +358,7 @@ func (s *SQLite) RetryJob(ctx context.Context, id int64) error {
 
 // CancelJob stops a queued or running job; a running job's worker loses
 // its lease (its result is not written).
-func (s *SQLite) CancelJob(ctx context.Context, id int64) error {
+func (s *DB) CancelJob(ctx context.Context, id int64) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE jobs SET state = ?, lease_owner = '', lease_ms = 0, updated_ms = ?
 		WHERE id = ? AND state IN (?, ?)`, JobCancelled, time.Now().UnixMilli(), id, JobQueued, JobRunning)
 	if err != nil {
@@ -372,7 +372,7 @@ func (s *SQLite) CancelJob(ctx context.Context, id int64) error {
 
 // noJob explains why a job was not changed: it does not exist, or it is
 // not in one of the states the change needs.
-func (s *SQLite) noJob(ctx context.Context, id int64, states string) error {
+func (s *DB) noJob(ctx context.Context, id int64, states string) error {
 	j, err := s.Job(ctx, id)
 	if err != nil {
 		return fmt.Errorf("job %d: %w", id, err)
@@ -387,7 +387,7 @@ type JobCount struct {
 }
 
 // JobCounts counts the jobs by kind and state (for /metrics).
-func (s *SQLite) JobCounts(ctx context.Context) ([]JobCount, error) {
+func (s *DB) JobCounts(ctx context.Context) ([]JobCount, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT kind, state, COUNT(*) FROM jobs GROUP BY kind, state ORDER BY kind, state`)
 	if err != nil {
 		return nil, fmt.Errorf("store: job counts: %w", err)
@@ -407,14 +407,17 @@ func (s *SQLite) JobCounts(ctx context.Context) ([]JobCount, error) {
 // PayloadBytes sums the "size" field of the payloads of jobs of kind
 // whose payload's "subject" is subject and whose "meeting_id" names a
 // meeting that still exists: the bytes of uploads a user keeps.
-func (s *SQLite) PayloadBytes(ctx context.Context, kind, subject string) (int64, error) {
+func (s *DB) PayloadBytes(ctx context.Context, kind, subject string) (int64, error) {
 	if s.closed.Load() {
 		return 0, ErrClosed
 	}
 	var n int64
-	err := s.db.QueryRowContext(ctx, `SELECT coalesce(sum(json_extract(j.payload, '$.size')), 0) FROM jobs j
+	err := s.db.QueryRowContext(ctx, s.db.pick(`SELECT coalesce(sum(json_extract(j.payload, '$.size')), 0) FROM jobs j
 		WHERE j.kind = ? AND json_extract(j.payload, '$.subject') = ?
-		AND EXISTS (SELECT 1 FROM meetings m WHERE m.id = json_extract(j.payload, '$.meeting_id'))`, kind, subject).Scan(&n)
+		AND EXISTS (SELECT 1 FROM meetings m WHERE m.id = json_extract(j.payload, '$.meeting_id'))`,
+		`SELECT coalesce(sum((j.payload::json->>'size')::bigint), 0) FROM jobs j
+		WHERE j.kind = ? AND j.payload::json->>'subject' = ?
+		AND EXISTS (SELECT 1 FROM meetings m WHERE m.id = j.payload::json->>'meeting_id')`), kind, subject).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("store: payload bytes: %w", err)
 	}

@@ -29,7 +29,7 @@ var roleRank = map[string]int{"owner": 4, "moderator": 3, "participant": 2, "gue
 // hashes, the signed-in subject's meetings and those of the rooms it
 // owns), transcribed or not (a meeting never transcribed has no title
 // and starts when its first participant was let in), newest first, at most limit (100 when 0, at most 1000).
-func (s *SQLite) Meetings(ctx context.Context, subject string, keyHashes []string, limit int) ([]MeetingSummary, error) {
+func (s *DB) Meetings(ctx context.Context, subject string, keyHashes []string, limit int) ([]MeetingSummary, error) {
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -43,14 +43,15 @@ func (s *SQLite) Meetings(ctx context.Context, subject string, keyHashes []strin
 		limit = 100
 	}
 	limit = min(limit, 1000)
-	rows, err := s.db.QueryContext(ctx, readableCTE+`
+	rows, err := s.db.QueryContext(ctx, s.db.readableCTE()+`
 		SELECT d.id, coalesce(m.title, ''),
 			coalesce(nullif(m.started, ''), (SELECT min(granted) FROM meeting_access WHERE meeting_id = d.id)) AS started,
 			coalesce((SELECT min(room_id) FROM meeting_access WHERE meeting_id = d.id), ''),
-			(SELECT group_concat(role) FROM readable WHERE meeting_id = d.id),
+			(SELECT `+s.db.pick("group_concat(role)", "string_agg(role, ',')")+` FROM readable WHERE meeting_id = d.id),
 			coalesce((SELECT max(end_s) FROM segments WHERE meeting_id = d.id), 0),
 			(SELECT count(*) FROM segments WHERE meeting_id = d.id),
-			(SELECT json_group_array(name) FROM (SELECT name FROM speakers WHERE meeting_id = d.id ORDER BY seq))
+			`+s.db.pick(`(SELECT json_group_array(name) FROM (SELECT name FROM speakers WHERE meeting_id = d.id ORDER BY seq))`,
+		`coalesce((SELECT json_agg(name ORDER BY seq) FROM speakers WHERE meeting_id = d.id)::text, '[]')`)+`
 		FROM (SELECT DISTINCT meeting_id AS id FROM readable) d
 		LEFT JOIN meetings m ON m.id = d.id
 		ORDER BY started DESC, d.id
@@ -86,7 +87,7 @@ func (s *SQLite) Meetings(ctx context.Context, subject string, keyHashes []strin
 // PendingJobKeys lists the keys of the jobs queued or running: few at
 // any time, so a caller can tell which meetings are still being worked
 // on (finalized, transcribed) without a query per meeting.
-func (s *SQLite) PendingJobKeys(ctx context.Context) ([]string, error) {
+func (s *DB) PendingJobKeys(ctx context.Context) ([]string, error) {
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}

@@ -33,7 +33,7 @@ type Deleted struct {
 // cancels its jobs (by key: finalize, upload) that have not finished. ErrNotFound if the
 // meeting does not exist (deleting twice is harmless for the caller that
 // ignores it). Files (spools, recordings) are the caller's.
-func (s *SQLite) DeleteMeeting(ctx context.Context, meetingID string, jobKeys ...string) (Deleted, error) {
+func (s *DB) DeleteMeeting(ctx context.Context, meetingID string, jobKeys ...string) (Deleted, error) {
 	d := Deleted{MeetingID: meetingID}
 	if err := s.check(meetingID); err != nil {
 		return d, err
@@ -94,7 +94,7 @@ type DueMeeting struct {
 // now: the room's own (retain_days) when set, else def; def 0 keeps
 // meetings of rooms without their own forever. Meetings without a start
 // time are kept.
-func (s *SQLite) MeetingsDue(ctx context.Context, now time.Time, def time.Duration) ([]DueMeeting, error) {
+func (s *DB) MeetingsDue(ctx context.Context, now time.Time, def time.Duration) ([]DueMeeting, error) {
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -133,7 +133,7 @@ func (s *SQLite) MeetingsDue(ctx context.Context, now time.Time, def time.Durati
 // meeting's room: the owner of its room (a signed-in subject), or someone
 // who joined it as its owner or a moderator (their meeting key, or their
 // subject).
-func (s *SQLite) MayDelete(ctx context.Context, meetingID, keyHash, subject string) (roomID string, ok bool, err error) {
+func (s *DB) MayDelete(ctx context.Context, meetingID, keyHash, subject string) (roomID string, ok bool, err error) {
 	if s.closed.Load() {
 		return "", false, ErrClosed
 	}

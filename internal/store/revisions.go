@@ -64,11 +64,11 @@ func (t *Tx) Segments(meetingID string) ([]transcript.Segment, error) {
 }
 
 // Revisions lists a meeting's kept revisions, oldest first.
-func (s *SQLite) Revisions(ctx context.Context, meetingID string) ([]Revision, error) {
+func (s *DB) Revisions(ctx context.Context, meetingID string) ([]Revision, error) {
 	if _, err := s.Meeting(ctx, meetingID); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT n, label, created, json_array_length(segments) FROM revisions WHERE meeting_id = ? ORDER BY n`, meetingID)
+	rows, err := s.db.QueryContext(ctx, `SELECT n, label, created, `+s.db.pick("json_array_length(segments)", "json_array_length(segments::json)")+` FROM revisions WHERE meeting_id = ? ORDER BY n`, meetingID)
 	if err != nil {
 		return nil, fmt.Errorf("store: revisions: %w", err)
 	}
@@ -88,7 +88,7 @@ func (s *SQLite) Revisions(ctx context.Context, meetingID string) ([]Revision, e
 
 // RevisionTranscript is the meeting's transcript with revision n's
 // segments in place of the current ones (ErrNotFound without it).
-func (s *SQLite) RevisionTranscript(ctx context.Context, meetingID string, n int) (*transcript.Transcript, error) {
+func (s *DB) RevisionTranscript(ctx context.Context, meetingID string, n int) (*transcript.Transcript, error) {
 	t, err := s.Transcript(ctx, meetingID)
 	if err != nil {
 		return nil, err

@@ -78,7 +78,7 @@ type Room struct {
 }
 
 // CreateRoom records a new room; ErrExists if the id is taken.
-func (s *SQLite) CreateRoom(ctx context.Context, r Room) error {
+func (s *DB) CreateRoom(ctx context.Context, r Room) error {
 	if err := s.check(r.ID); err != nil {
 		return err
 	}
@@ -95,7 +95,7 @@ func (s *SQLite) CreateRoom(ctx context.Context, r Room) error {
 }
 
 // Room returns one room or ErrNotFound.
-func (s *SQLite) Room(ctx context.Context, id string) (Room, error) {
+func (s *DB) Room(ctx context.Context, id string) (Room, error) {
 	if err := s.check(id); err != nil {
 		return Room{}, err
 	}
@@ -110,14 +110,14 @@ func (s *SQLite) Room(ctx context.Context, id string) (Room, error) {
 }
 
 // RoomsOwnedBy lists a subject's rooms, newest first.
-func (s *SQLite) RoomsOwnedBy(ctx context.Context, owner string) ([]Room, error) {
+func (s *DB) RoomsOwnedBy(ctx context.Context, owner string) ([]Room, error) {
 	if owner == "" {
 		return nil, fmt.Errorf("%w: empty owner", ErrInvalid)
 	}
 	return s.rooms(ctx, `WHERE owner = ? ORDER BY created DESC`, owner)
 }
 
-func (s *SQLite) rooms(ctx context.Context, where string, args ...any) ([]Room, error) {
+func (s *DB) rooms(ctx context.Context, where string, args ...any) ([]Room, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, owner, creator_hash, access, locked, transcription_by, speak_moderated, retain_days, retain_recording_days, participants_edit, created FROM rooms `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: rooms: %w", err)
@@ -137,7 +137,7 @@ func (s *SQLite) rooms(ctx context.Context, where string, args ...any) ([]Room, 
 }
 
 // UpdateRoom saves a room's settings (not its owner or creator).
-func (s *SQLite) UpdateRoom(ctx context.Context, r Room) error {
+func (s *DB) UpdateRoom(ctx context.Context, r Room) error {
 	if err := s.check(r.ID); err != nil {
 		return err
 	}
@@ -154,7 +154,7 @@ func (s *SQLite) UpdateRoom(ctx context.Context, r Room) error {
 
 // SetMember lists subject in a room with a role (member or moderator);
 // an empty role takes them off the list.
-func (s *SQLite) SetMember(ctx context.Context, roomID, subject, role string) error {
+func (s *DB) SetMember(ctx context.Context, roomID, subject, role string) error {
 	if err := s.check(roomID); err != nil {
 		return err
 	}
@@ -178,7 +178,7 @@ func (s *SQLite) SetMember(ctx context.Context, roomID, subject, role string) er
 // starts with prefix (the owner's list of e-mail addresses, say) by
 // listed, in one transaction; other entries (people promoted in a
 // meeting) stay.
-func (s *SQLite) SetListed(ctx context.Context, roomID, prefix string, listed map[string]string) error {
+func (s *DB) SetListed(ctx context.Context, roomID, prefix string, listed map[string]string) error {
 	if err := s.check(roomID); err != nil {
 		return err
 	}
@@ -206,7 +206,7 @@ func (s *SQLite) SetListed(ctx context.Context, roomID, prefix string, listed ma
 }
 
 // Members returns a room's listed subjects and their roles.
-func (s *SQLite) Members(ctx context.Context, roomID string) (map[string]string, error) {
+func (s *DB) Members(ctx context.Context, roomID string) (map[string]string, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT subject, role FROM room_members WHERE room_id = ?`, roomID)
 	if err != nil {
 		return nil, fmt.Errorf("store: members: %w", err)
@@ -235,7 +235,7 @@ type Grant struct {
 // GrantMeeting records a participant's right to a meeting. A subject
 // granted again (a second join) gets the newer key; the older stays
 // valid through its own row only if the subject differs.
-func (s *SQLite) GrantMeeting(ctx context.Context, g Grant) error {
+func (s *DB) GrantMeeting(ctx context.Context, g Grant) error {
 	if err := s.check(g.MeetingID); err != nil {
 		return err
 	}
@@ -258,7 +258,7 @@ func grantMeeting(ctx context.Context, db execer, g Grant) error {
 // MayRead reports whether a meeting may be read with a meeting key's
 // hash, or by a signed-in subject who took part in it or owns its room.
 // Empty credentials match nothing.
-func (s *SQLite) MayRead(ctx context.Context, meetingID, keyHash, subject string) (bool, error) {
+func (s *DB) MayRead(ctx context.Context, meetingID, keyHash, subject string) (bool, error) {
 	if s.closed.Load() {
 		return false, ErrClosed
 	}
@@ -289,7 +289,7 @@ type AuditEntry struct {
 }
 
 // Audit appends a row to the audit log.
-func (s *SQLite) Audit(ctx context.Context, e AuditEntry) error {
+func (s *DB) Audit(ctx context.Context, e AuditEntry) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
@@ -309,7 +309,7 @@ func (s *SQLite) Audit(ctx context.Context, e AuditEntry) error {
 
 // AuditLog returns a room's audit rows, newest first, at most limit (so
 // a long log loses its oldest rows, never its latest).
-func (s *SQLite) AuditLog(ctx context.Context, roomID string, limit int) ([]AuditEntry, error) {
+func (s *DB) AuditLog(ctx context.Context, roomID string, limit int) ([]AuditEntry, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, at, room_id, actor, name, addr, action, detail FROM audit
 		WHERE room_id = ? ORDER BY id DESC LIMIT ?`, roomID, limit)
 	if err != nil {
@@ -330,7 +330,7 @@ func (s *SQLite) AuditLog(ctx context.Context, roomID string, limit int) ([]Audi
 }
 
 // Grant returns the grant of a meeting key's hash, or ErrNotFound.
-func (s *SQLite) Grant(ctx context.Context, meetingID, keyHash string) (Grant, error) {
+func (s *DB) Grant(ctx context.Context, meetingID, keyHash string) (Grant, error) {
 	g := Grant{MeetingID: meetingID, KeyHash: keyHash}
 	err := s.db.QueryRowContext(ctx, `SELECT room_id, subject, role FROM meeting_access WHERE meeting_id = ? AND key_hash = ?`,
 		meetingID, keyHash).Scan(&g.RoomID, &g.Subject, &g.Role)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -79,29 +80,29 @@ type HitPart struct {
 var elisions = map[string]bool{"l": true, "d": true, "j": true, "m": true, "n": true, "s": true, "t": true, "c": true,
 	"qu": true, "jusqu": true, "lorsqu": true, "puisqu": true, "quoiqu": true, "presqu": true}
 
-// FTSQuery turns what a person typed into an FTS5 query: words are
-// ANDed, "quoted text" is a phrase, a word ending in * matches as a
-// prefix; everything else (FTS5 operators, column filters, brackets,
-// quotes left open) is only text. Every term goes to FTS5 as a quoted
-// string of letters and digits, so no input can change the query's
+// queryTerm is one thing to find: a word or a phrase (words in a row),
+// the last word a prefix when prefix is set.
+type queryTerm struct {
+	words  []string
+	prefix bool
+}
+
+// parseQuery reads what a person typed: words are ANDed, "quoted text"
+// is a phrase, a word ending in * matches as a prefix; everything else
+// (operators, column filters, brackets, quotes left open) is only text.
+// Terms hold letters and digits only, so no input can change a query's
 // shape. ErrInvalid when nothing is left to search for or the query is
 // too long.
-func FTSQuery(s string) (string, error) {
+func parseQuery(s string) ([]queryTerm, error) {
 	if len(s) > MaxQueryLen {
-		return "", fmt.Errorf("%w: a query of at most %d bytes", ErrInvalid, MaxQueryLen)
+		return nil, fmt.Errorf("%w: a query of at most %d bytes", ErrInvalid, MaxQueryLen)
 	}
 	s = strings.NewReplacer("\u2019", "'", "\u02bc", "'", "\u2018", "'", "\u00ab", `"`, "\u00bb", `"`, "\u201c", `"`, "\u201d", `"`).Replace(s)
-	var terms []string
+	var terms []queryTerm
 	add := func(text string, prefix bool) {
-		toks := words(text)
-		if len(toks) == 0 {
-			return
+		if toks := words(text); len(toks) > 0 {
+			terms = append(terms, queryTerm{toks, prefix})
 		}
-		t := `"` + strings.Join(toks, " ") + `"`
-		if prefix {
-			t += "*"
-		}
-		terms = append(terms, t)
 	}
 	for i, part := range strings.Split(s, `"`) {
 		if i%2 == 1 { // inside quotes: one phrase
@@ -113,12 +114,50 @@ func FTSQuery(s string) (string, error) {
 		}
 	}
 	if len(terms) == 0 {
-		return "", fmt.Errorf("%w: nothing to search for", ErrInvalid)
+		return nil, fmt.Errorf("%w: nothing to search for", ErrInvalid)
 	}
 	if len(terms) > maxQueryTerms {
-		return "", fmt.Errorf("%w: at most %d words or phrases", ErrInvalid, maxQueryTerms)
+		return nil, fmt.Errorf("%w: at most %d words or phrases", ErrInvalid, maxQueryTerms)
 	}
-	return strings.Join(terms, " AND "), nil
+	return terms, nil
+}
+
+// FTSQuery turns what a person typed (parseQuery) into an FTS5 query:
+// every term a quoted string.
+func FTSQuery(s string) (string, error) {
+	terms, err := parseQuery(s)
+	if err != nil {
+		return "", err
+	}
+	out := make([]string, len(terms))
+	for i, t := range terms {
+		out[i] = `"` + strings.Join(t.words, " ") + `"`
+		if t.prefix {
+			out[i] += "*"
+		}
+	}
+	return strings.Join(out, " AND "), nil
+}
+
+// tsQuery turns what a person typed (parseQuery) into PostgreSQL's
+// to_tsquery syntax: every word a quoted lexeme, phrases joined by <->.
+func tsQuery(s string) (string, error) {
+	terms, err := parseQuery(s)
+	if err != nil {
+		return "", err
+	}
+	out := make([]string, len(terms))
+	for i, t := range terms {
+		ws := make([]string, len(t.words))
+		for j, w := range t.words {
+			ws[j] = "'" + w + "'"
+		}
+		if t.prefix {
+			ws[len(ws)-1] += ":*"
+		}
+		out[i] = "(" + strings.Join(ws, " <-> ") + ")"
+	}
+	return strings.Join(out, " & "), nil
 }
 
 // words splits text into the tokens the index holds (letters and digits),
@@ -153,17 +192,21 @@ func words(text string) []string {
 // sentences, where ranking every match by relevance (bm25) took 624 ms
 // in the same run). A caller
 // with no credential finds nothing.
-func (s *SQLite) Search(ctx context.Context, q SearchQuery) ([]Hit, error) {
+func (s *DB) Search(ctx context.Context, q SearchQuery) ([]Hit, error) {
 	return s.search(ctx, q, "f.rowid DESC")
 }
 
 // search is Search with its order (BenchmarkSearch1000Meetings compares
 // it with relevance, bm25(segments_fts)).
-func (s *SQLite) search(ctx context.Context, q SearchQuery, order string) ([]Hit, error) {
+func (s *DB) search(ctx context.Context, q SearchQuery, order string) ([]Hit, error) {
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
-	match, err := FTSQuery(q.Text)
+	toQuery := FTSQuery
+	if s.db.pg {
+		toQuery = tsQuery
+	}
+	match, err := toQuery(q.Text)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +221,21 @@ func (s *SQLite) search(ctx context.Context, q SearchQuery, order string) ([]Hit
 	if q.Subject == "" && len(q.KeyHashes) == 0 {
 		return nil, nil
 	}
-	rows, err := s.db.QueryContext(ctx, readableCTE+`
+	args := append(readableArgs(q.Subject, q.KeyHashes), match, limit)
+	var rows *sql.Rows
+	if s.db.pg {
+		rows, err = s.db.QueryContext(ctx, s.db.readableCTE()+`, q(query) AS (SELECT to_tsquery('parley', ?))
+		SELECT s.id, s.meeting_id, m.title, m.started,
+			coalesce((SELECT min(room_id) FROM meeting_access WHERE meeting_id = s.meeting_id), ''),
+			s.speaker_id, s.speaker, s.start_s, s.end_s, s.text,
+			ts_headline('parley', s.text, q.query, 'HighlightAll=true, StartSel=`+"\x02"+`, StopSel=`+"\x03"+`')
+		FROM q, segments s
+		JOIN meetings m ON m.id = s.meeting_id
+		WHERE to_tsvector('parley', s.text) @@ q.query AND s.meeting_id IN (SELECT meeting_id FROM readable)
+		ORDER BY `+strings.NewReplacer("f.rowid", "s.id").Replace(order)+`
+		LIMIT ?`, args...)
+	} else {
+		rows, err = s.db.QueryContext(ctx, s.db.readableCTE()+`
 		SELECT s.id, s.meeting_id, m.title, m.started,
 			coalesce((SELECT min(room_id) FROM meeting_access WHERE meeting_id = s.meeting_id), ''),
 			s.speaker_id, s.speaker, s.start_s, s.end_s, s.text,
@@ -188,8 +245,8 @@ func (s *SQLite) search(ctx context.Context, q SearchQuery, order string) ([]Hit
 		JOIN meetings m ON m.id = s.meeting_id
 		WHERE segments_fts MATCH ? AND s.meeting_id IN (SELECT meeting_id FROM readable)
 		ORDER BY `+order+`
-		LIMIT ?`,
-		append(readableArgs(q.Subject, q.KeyHashes), match, limit)...)
+		LIMIT ?`, args...)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: search: %w", err)
 	}
@@ -216,13 +273,15 @@ func (s *SQLite) search(ctx context.Context, q SearchQuery, order string) ([]Hit
 // grant gives ("owner" for the owner of the meeting's room): those a key
 // hash opens (a JSON array), those the signed-in subject took part in,
 // and those of rooms the subject owns. Its arguments: readableArgs.
-const readableCTE = `WITH readable(meeting_id, role) AS (
+func (c *conn) readableCTE() string {
+	return `WITH readable(meeting_id, role) AS (
 		SELECT a.meeting_id, CASE WHEN ? != '' AND r.owner = ? THEN 'owner' ELSE a.role END
 		FROM meeting_access a LEFT JOIN rooms r ON r.id = a.room_id
-		WHERE a.key_hash IN (SELECT value FROM json_each(?))
+		WHERE a.key_hash IN (SELECT value FROM ` + c.jsonEach() + `)
 			OR (? != '' AND a.subject = ?)
 			OR (? != '' AND r.owner = ?)
 	)`
+}
 
 func readableArgs(subject string, keyHashes []string) []any {
 	keys, _ := json.Marshal(keyHashes)

@@ -21,7 +21,7 @@ var benchWords = strings.Fields(`the budget is late we need a decision today let
 // searchCorpus fills a store with n meetings of segs segments each
 // (about a sentence every 3 s: 1 200 segments is an hour), each meeting
 // granted to its own key; it returns the keys.
-func searchCorpus(b *testing.B, s *SQLite, n, segs int) []string {
+func searchCorpus(b *testing.B, s *DB, n, segs int) []string {
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(1, 2))
 	keys := make([]string, n)

@@ -16,11 +16,9 @@ import (
 // searchFixture: three meetings in two rooms. MT_fr (French, room-fr,
 // owned by "owner") and MT_en (English, room-en) were joined with keys
 // kfr and ken; MT_bob only by the signed-in "bob".
-func searchFixture(t *testing.T) *SQLite {
+func searchFixture(t *testing.T, s *DB) *DB {
 	t.Helper()
 	ctx := context.Background()
-	s := open(t, t.TempDir())
-	t.Cleanup(func() { s.Close() })
 	if err := s.CreateRoom(ctx, Room{ID: "room-fr", Owner: "owner", Access: "public", TranscriptionBy: "everyone", Created: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
@@ -63,59 +61,61 @@ func meetingsOf(hits []Hit) []string {
 // TestSearch: accents and case folded, French elisions either way,
 // quoted phrases, prefixes, and only the meetings the caller may read.
 func TestSearch(t *testing.T) {
-	s := searchFixture(t)
-	ctx := context.Background()
-	both := []string{"kfr", "ken"}
-	for _, c := range []struct {
-		q    string
-		keys []string
-		subj string
-		want []string // meeting@text of every hit, in any order
-	}{
-		{"ordre du jour", both, "", []string{"MT_fr@Bonjour à tous, passons à l’ordre du jour"}},
-		{"l'ordre du jour", both, "", []string{"MT_fr@Bonjour à tous, passons à l’ordre du jour"}},
-		{"L’ORDRE", both, "", []string{"MT_fr@Bonjour à tous, passons à l’ordre du jour"}},
-		{"elysee", both, "", []string{"MT_fr@La réunion de l'Élysée est reportée"}},
-		{"ÉLYSÉE REPORTEE", both, "", []string{"MT_fr@La réunion de l'Élysée est reportée"}},
-		{"reunion", both, "", []string{"MT_fr@La réunion de l'Élysée est reportée"}},
-		{`"budget vote"`, both, "", []string{"MT_en@The budget vote is postponed; ORDER of the day next"}},
-		{"vote budget", both, "", []string{"MT_en@Let us vote on the budget first", "MT_en@The budget vote is postponed; ORDER of the day next", "MT_fr@Le budget est voté à l'unanimité"}}, // voté
-		{"unanim*", both, "", []string{"MT_fr@Le budget est voté à l'unanimité"}},
-		{"don't", both, "", []string{"MT_en@Don't forget the minutes"}},
-		{"budget", []string{"ken"}, "", []string{"MT_en@Let us vote on the budget first", "MT_en@The budget vote is postponed; ORDER of the day next"}},
-		{"budget", nil, "bob", []string{"MT_bob@Secret budget figures for the board"}},
-		{"budget", nil, "owner", []string{"MT_fr@Le budget est voté à l'unanimité"}}, // owns room-fr
-		{"budget", nil, "", nil},
-		{"budget", []string{"nokey"}, "", nil},
-		{"secret", both, "", nil},
-		// Query syntax is only text.
-		{"budget OR secret", both, "", nil},
-		{"secret OR budget", both, "", nil},
-		{"text:secret", both, "", nil},
-		{"NEAR(budget secret)", both, "", nil},
-		{`"budget`, []string{"ken"}, "", []string{"MT_en@Let us vote on the budget first", "MT_en@The budget vote is postponed; ORDER of the day next"}},
-		{"budget'); DELETE FROM segments; --", both, "", nil},
-		{"^budget -vote", []string{"ken"}, "", []string{"MT_en@Let us vote on the budget first", "MT_en@The budget vote is postponed; ORDER of the day next"}},
-	} {
-		hits, err := s.Search(ctx, SearchQuery{Text: c.q, KeyHashes: c.keys, Subject: c.subj})
-		if err != nil {
-			t.Errorf("%q: %v", c.q, err)
-			continue
+	eachStore(t, func(t *testing.T, reopen func() *DB) {
+		s := searchFixture(t, reopen())
+		ctx := context.Background()
+		both := []string{"kfr", "ken"}
+		for _, c := range []struct {
+			q    string
+			keys []string
+			subj string
+			want []string // meeting@text of every hit, in any order
+		}{
+			{"ordre du jour", both, "", []string{"MT_fr@Bonjour à tous, passons à l’ordre du jour"}},
+			{"l'ordre du jour", both, "", []string{"MT_fr@Bonjour à tous, passons à l’ordre du jour"}},
+			{"L’ORDRE", both, "", []string{"MT_fr@Bonjour à tous, passons à l’ordre du jour"}},
+			{"elysee", both, "", []string{"MT_fr@La réunion de l'Élysée est reportée"}},
+			{"ÉLYSÉE REPORTEE", both, "", []string{"MT_fr@La réunion de l'Élysée est reportée"}},
+			{"reunion", both, "", []string{"MT_fr@La réunion de l'Élysée est reportée"}},
+			{`"budget vote"`, both, "", []string{"MT_en@The budget vote is postponed; ORDER of the day next"}},
+			{"vote budget", both, "", []string{"MT_en@Let us vote on the budget first", "MT_en@The budget vote is postponed; ORDER of the day next", "MT_fr@Le budget est voté à l'unanimité"}}, // voté
+			{"unanim*", both, "", []string{"MT_fr@Le budget est voté à l'unanimité"}},
+			{"don't", both, "", []string{"MT_en@Don't forget the minutes"}},
+			{"budget", []string{"ken"}, "", []string{"MT_en@Let us vote on the budget first", "MT_en@The budget vote is postponed; ORDER of the day next"}},
+			{"budget", nil, "bob", []string{"MT_bob@Secret budget figures for the board"}},
+			{"budget", nil, "owner", []string{"MT_fr@Le budget est voté à l'unanimité"}}, // owns room-fr
+			{"budget", nil, "", nil},
+			{"budget", []string{"nokey"}, "", nil},
+			{"secret", both, "", nil},
+			// Query syntax is only text.
+			{"budget OR secret", both, "", nil},
+			{"secret OR budget", both, "", nil},
+			{"text:secret", both, "", nil},
+			{"NEAR(budget secret)", both, "", nil},
+			{`"budget`, []string{"ken"}, "", []string{"MT_en@Let us vote on the budget first", "MT_en@The budget vote is postponed; ORDER of the day next"}},
+			{"budget'); DELETE FROM segments; --", both, "", nil},
+			{"^budget -vote", []string{"ken"}, "", []string{"MT_en@Let us vote on the budget first", "MT_en@The budget vote is postponed; ORDER of the day next"}},
+		} {
+			hits, err := s.Search(ctx, SearchQuery{Text: c.q, KeyHashes: c.keys, Subject: c.subj})
+			if err != nil {
+				t.Errorf("%q: %v", c.q, err)
+				continue
+			}
+			got := meetingsOf(hits)
+			if strings.Join(sorted(got), "|") != strings.Join(sorted(c.want), "|") {
+				t.Errorf("%q (keys %v, subject %q): found %q, want %q", c.q, c.keys, c.subj, got, c.want)
+			}
 		}
-		got := meetingsOf(hits)
-		if strings.Join(sorted(got), "|") != strings.Join(sorted(c.want), "|") {
-			t.Errorf("%q (keys %v, subject %q): found %q, want %q", c.q, c.keys, c.subj, got, c.want)
+		for _, bad := range []string{"", "   ", `""`, "*", "' - ( ) :", strings.Repeat("a ", 200)} {
+			if _, err := s.Search(ctx, SearchQuery{Text: bad, KeyHashes: both}); !errors.Is(err, ErrInvalid) {
+				t.Errorf("%q: %v, want ErrInvalid", bad, err)
+			}
 		}
-	}
-	for _, bad := range []string{"", "   ", `""`, "*", "' - ( ) :", strings.Repeat("a ", 200)} {
-		if _, err := s.Search(ctx, SearchQuery{Text: bad, KeyHashes: both}); !errors.Is(err, ErrInvalid) {
-			t.Errorf("%q: %v, want ErrInvalid", bad, err)
+		// Nothing was harmed by the queries above.
+		if tr, err := s.Transcript(ctx, "MT_en"); err != nil || len(tr.Segments) != 3 {
+			t.Fatalf("MT_en after the searches: %v", err)
 		}
-	}
-	// Nothing was harmed by the queries above.
-	if tr, err := s.Transcript(ctx, "MT_en"); err != nil || len(tr.Segments) != 3 {
-		t.Fatalf("MT_en after the searches: %v", err)
-	}
+	})
 }
 
 func sorted(s []string) []string {
@@ -133,54 +133,58 @@ func sorted(s []string) []string {
 // TestSearchHit: a hit says where it is (meeting, room, date, speaker,
 // time) and which words matched.
 func TestSearchHit(t *testing.T) {
-	s := searchFixture(t)
-	hits, err := s.Search(context.Background(), SearchQuery{Text: "elysee reportee", KeyHashes: []string{"kfr"}})
-	if err != nil || len(hits) != 1 {
-		t.Fatalf("%v %v", hits, err)
-	}
-	h := hits[0]
-	if h.MeetingID != "MT_fr" || h.RoomID != "room-fr" || h.Speaker != "Marc" || h.SpeakerID != "PA_Marc" || h.Start != 10 || h.End != 15 ||
-		!h.Started.Equal(time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)) {
-		t.Errorf("hit: %+v", h)
-	}
-	var marked []string
-	var all string
-	for _, p := range h.Parts {
-		all += p.Text
-		if p.Match {
-			marked = append(marked, p.Text)
+	eachStore(t, func(t *testing.T, reopen func() *DB) {
+		s := searchFixture(t, reopen())
+		hits, err := s.Search(context.Background(), SearchQuery{Text: "elysee reportee", KeyHashes: []string{"kfr"}})
+		if err != nil || len(hits) != 1 {
+			t.Fatalf("%v %v", hits, err)
 		}
-	}
-	if all != h.Text || strings.Join(marked, ",") != "Élysée,reportée" {
-		t.Errorf("parts %+v", h.Parts)
-	}
+		h := hits[0]
+		if h.MeetingID != "MT_fr" || h.RoomID != "room-fr" || h.Speaker != "Marc" || h.SpeakerID != "PA_Marc" || h.Start != 10 || h.End != 15 ||
+			!h.Started.Equal(time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)) {
+			t.Errorf("hit: %+v", h)
+		}
+		var marked []string
+		var all string
+		for _, p := range h.Parts {
+			all += p.Text
+			if p.Match {
+				marked = append(marked, p.Text)
+			}
+		}
+		if all != h.Text || strings.Join(marked, ",") != "Élysée,reportée" {
+			t.Errorf("parts %+v", h.Parts)
+		}
+	})
 }
 
 // TestSearchFollowsEdits: search finds a segment by its current text
 // only, and nothing of a deleted meeting.
 func TestSearchFollowsEdits(t *testing.T) {
-	s := searchFixture(t)
-	ctx := context.Background()
-	keys := []string{"kfr", "ken"}
-	err := s.ReplaceSegments(ctx, "MT_en", "PA_Ada", 0, 1, []transcript.Segment{{SpeakerID: "PA_Ada", Speaker: "Ada", Start: 0, End: 5, Text: "Let us vote on the accounts first."}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if hits, _ := s.Search(ctx, SearchQuery{Text: "accounts", KeyHashes: keys}); len(hits) != 1 {
-		t.Errorf("the new text is not found: %v", meetingsOf(hits))
-	}
-	if hits, _ := s.Search(ctx, SearchQuery{Text: "vote first", KeyHashes: keys}); len(hits) != 1 || hits[0].Text != "Let us vote on the accounts first." {
-		t.Errorf("vote first: %v", meetingsOf(hits))
-	}
-	if hits, _ := s.Search(ctx, SearchQuery{Text: `"the budget first"`, KeyHashes: keys}); len(hits) != 0 {
-		t.Errorf("the old text is still found: %v", meetingsOf(hits))
-	}
-	if _, err := s.DeleteMeeting(ctx, "MT_fr"); err != nil {
-		t.Fatal(err)
-	}
-	if hits, _ := s.Search(ctx, SearchQuery{Text: "elysee", KeyHashes: keys, Subject: "owner"}); len(hits) != 0 {
-		t.Errorf("a deleted meeting is found: %v", meetingsOf(hits))
-	}
+	eachStore(t, func(t *testing.T, reopen func() *DB) {
+		s := searchFixture(t, reopen())
+		ctx := context.Background()
+		keys := []string{"kfr", "ken"}
+		err := s.ReplaceSegments(ctx, "MT_en", "PA_Ada", 0, 1, []transcript.Segment{{SpeakerID: "PA_Ada", Speaker: "Ada", Start: 0, End: 5, Text: "Let us vote on the accounts first."}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hits, _ := s.Search(ctx, SearchQuery{Text: "accounts", KeyHashes: keys}); len(hits) != 1 {
+			t.Errorf("the new text is not found: %v", meetingsOf(hits))
+		}
+		if hits, _ := s.Search(ctx, SearchQuery{Text: "vote first", KeyHashes: keys}); len(hits) != 1 || hits[0].Text != "Let us vote on the accounts first." {
+			t.Errorf("vote first: %v", meetingsOf(hits))
+		}
+		if hits, _ := s.Search(ctx, SearchQuery{Text: `"the budget first"`, KeyHashes: keys}); len(hits) != 0 {
+			t.Errorf("the old text is still found: %v", meetingsOf(hits))
+		}
+		if _, err := s.DeleteMeeting(ctx, "MT_fr"); err != nil {
+			t.Fatal(err)
+		}
+		if hits, _ := s.Search(ctx, SearchQuery{Text: "elysee", KeyHashes: keys, Subject: "owner"}); len(hits) != 0 {
+			t.Errorf("a deleted meeting is found: %v", meetingsOf(hits))
+		}
+	})
 }
 
 // TestSearchIndexesEarlierSegments: a database made before the index
@@ -193,7 +197,7 @@ func TestSearchIndexesEarlierSegments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := &SQLite{db: db, path: filepath.Join(dir, FileName)}
+	old := &DB{db: &conn{DB: db}, path: filepath.Join(dir, FileName)}
 	if err := old.migrate(ctx, searchAt); err != nil {
 		t.Fatal(err)
 	}
@@ -232,29 +236,31 @@ func FuzzFTSQuery(f *testing.F) {
 // TestMeetingsList: a caller's meetings, newest first, with their
 // length, speakers and the caller's role; nothing without a credential.
 func TestMeetingsList(t *testing.T) {
-	s := searchFixture(t)
-	ctx := context.Background()
-	s.PutSpeaker(ctx, "MT_fr", transcript.Speaker{ID: "PA_Marc", Name: "Marc"})
-	s.PutSpeaker(ctx, "MT_fr", transcript.Speaker{ID: "PA_Claire", Name: "Claire"})
-	list, err := s.Meetings(ctx, "", []string{"kfr", "ken", "nokey"}, 0)
-	if err != nil || len(list) != 2 {
-		t.Fatalf("%+v %v", list, err)
-	}
-	en, fr := list[0], list[1]
-	if en.ID != "MT_en" || fr.ID != "MT_fr" || fr.RoomID != "room-fr" || fr.Duration != 25 || fr.Segments != 3 ||
-		strings.Join(fr.Speakers, ",") != "Marc,Claire" || fr.Role != "participant" || len(en.Speakers) != 0 || en.Speakers == nil {
-		t.Errorf("list %+v", list)
-	}
-	if l, _ := s.Meetings(ctx, "owner", nil, 0); len(l) != 1 || l[0].ID != "MT_fr" || l[0].Role != "owner" {
-		t.Errorf("the room's owner: %+v", l)
-	}
-	if l, _ := s.Meetings(ctx, "bob", nil, 0); len(l) != 1 || l[0].ID != "MT_bob" {
-		t.Errorf("bob: %+v", l)
-	}
-	if l, _ := s.Meetings(ctx, "", []string{"kfr", "ken"}, 1); len(l) != 1 || l[0].ID != "MT_en" {
-		t.Errorf("limit 1: %+v", l)
-	}
-	if l, err := s.Meetings(ctx, "", nil, 0); err != nil || len(l) != 0 {
-		t.Errorf("no credential: %+v %v", l, err)
-	}
+	eachStore(t, func(t *testing.T, reopen func() *DB) {
+		s := searchFixture(t, reopen())
+		ctx := context.Background()
+		s.PutSpeaker(ctx, "MT_fr", transcript.Speaker{ID: "PA_Marc", Name: "Marc"})
+		s.PutSpeaker(ctx, "MT_fr", transcript.Speaker{ID: "PA_Claire", Name: "Claire"})
+		list, err := s.Meetings(ctx, "", []string{"kfr", "ken", "nokey"}, 0)
+		if err != nil || len(list) != 2 {
+			t.Fatalf("%+v %v", list, err)
+		}
+		en, fr := list[0], list[1]
+		if en.ID != "MT_en" || fr.ID != "MT_fr" || fr.RoomID != "room-fr" || fr.Duration != 25 || fr.Segments != 3 ||
+			strings.Join(fr.Speakers, ",") != "Marc,Claire" || fr.Role != "participant" || len(en.Speakers) != 0 || en.Speakers == nil {
+			t.Errorf("list %+v", list)
+		}
+		if l, _ := s.Meetings(ctx, "owner", nil, 0); len(l) != 1 || l[0].ID != "MT_fr" || l[0].Role != "owner" {
+			t.Errorf("the room's owner: %+v", l)
+		}
+		if l, _ := s.Meetings(ctx, "bob", nil, 0); len(l) != 1 || l[0].ID != "MT_bob" {
+			t.Errorf("bob: %+v", l)
+		}
+		if l, _ := s.Meetings(ctx, "", []string{"kfr", "ken"}, 1); len(l) != 1 || l[0].ID != "MT_en" {
+			t.Errorf("limit 1: %+v", l)
+		}
+		if l, err := s.Meetings(ctx, "", nil, 0); err != nil || len(l) != 0 {
+			t.Errorf("no credential: %+v %v", l, err)
+		}
+	})
 }

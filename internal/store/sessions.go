@@ -10,13 +10,13 @@ import (
 	"github.com/parleyhq/parley/internal/auth"
 )
 
-var _ auth.Sessions = (*SQLite)(nil)
+var _ auth.Sessions = (*DB)(nil)
 
 // Sign-in sessions (table sessions, migration 2). Times are Unix
 // milliseconds, so that expiry is one indexed integer comparison.
 
 // PutSession implements auth.Sessions.
-func (s *SQLite) PutSession(ctx context.Context, ss auth.Session) error {
+func (s *DB) PutSession(ctx context.Context, ss auth.Session) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
@@ -33,7 +33,7 @@ func (s *SQLite) PutSession(ctx context.Context, ss auth.Session) error {
 }
 
 // Session implements auth.Sessions.
-func (s *SQLite) Session(ctx context.Context, idHash string) (auth.Session, error) {
+func (s *DB) Session(ctx context.Context, idHash string) (auth.Session, error) {
 	if s.closed.Load() {
 		return auth.Session{}, ErrClosed
 	}
@@ -52,7 +52,7 @@ func (s *SQLite) Session(ctx context.Context, idHash string) (auth.Session, erro
 }
 
 // DeleteSession implements auth.Sessions.
-func (s *SQLite) DeleteSession(ctx context.Context, idHash string) error {
+func (s *DB) DeleteSession(ctx context.Context, idHash string) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
@@ -63,7 +63,7 @@ func (s *SQLite) DeleteSession(ctx context.Context, idHash string) error {
 }
 
 // DeleteExpiredSessions implements auth.Sessions.
-func (s *SQLite) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
+func (s *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
 	if s.closed.Load() {
 		return 0, ErrClosed
 	}

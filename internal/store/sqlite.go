@@ -21,14 +21,15 @@ import (
 // FileName is the database file under the data directory.
 const FileName = "parley.db"
 
-// SQLite is the single-node Store: one database file in WAL mode.
-type SQLite struct {
-	db     *sql.DB
+// DB is the Store on SQLite (one database file in WAL mode: the
+// single-node default, OpenSQLite) or on PostgreSQL (OpenPostgres).
+type DB struct {
+	db     *conn
 	path   string
 	closed atomic.Bool
 }
 
-var _ Store = (*SQLite)(nil)
+var _ Store = (*DB)(nil)
 
 // schema is applied once per database (user_version 0 → 1). Future
 // versions append migrations; never edit a released one.
@@ -86,7 +87,7 @@ CREATE INDEX sessions_expires ON sessions(expires_ms);
 // utterance (a few per second at most in a busy meeting), so the cost is
 // small and a committed segment survives even an OS crash, not only a
 // process crash (NORMAL would only guarantee the latter in WAL mode).
-func OpenSQLite(ctx context.Context, dataDir string) (*SQLite, error) {
+func OpenSQLite(ctx context.Context, dataDir string) (*DB, error) {
 	if err := os.MkdirAll(dataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("store: data dir: %w", err)
 	}
@@ -106,7 +107,7 @@ func OpenSQLite(ctx context.Context, dataDir string) (*SQLite, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	s := &SQLite{db: db, path: path}
+	s := &DB{db: &conn{DB: db}, path: path}
 	if err := s.migrate(ctx, len(migrations)); err != nil {
 		db.Close()
 		return nil, err
@@ -114,12 +115,12 @@ func OpenSQLite(ctx context.Context, dataDir string) (*SQLite, error) {
 	return s, nil
 }
 
-// Path is the database file.
-func (s *SQLite) Path() string { return s.path }
+// Path is the database file ("postgres" on PostgreSQL).
+func (s *DB) Path() string { return s.path }
 
 // migrate brings the schema to version `to` (tests stop early to make a
 // database of an earlier version).
-func (s *SQLite) migrate(ctx context.Context, to int) error {
+func (s *DB) migrate(ctx context.Context, to int) error {
 	var v int
 	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
 		return fmt.Errorf("store: %s: %w", s.path, err)
@@ -147,7 +148,7 @@ func (s *SQLite) migrate(ctx context.Context, to int) error {
 	return nil
 }
 
-func (s *SQLite) check(id string) error {
+func (s *DB) check(id string) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
@@ -167,7 +168,7 @@ func finite(vs ...float64) bool {
 }
 
 // CreateMeeting implements Store.
-func (s *SQLite) CreateMeeting(ctx context.Context, m transcript.Meeting) error {
+func (s *DB) CreateMeeting(ctx context.Context, m transcript.Meeting) error {
 	if err := s.check(m.ID); err != nil {
 		return err
 	}
@@ -188,7 +189,7 @@ func createMeeting(ctx context.Context, db execer, m transcript.Meeting) error {
 }
 
 // Meeting implements Store.
-func (s *SQLite) Meeting(ctx context.Context, id string) (transcript.Meeting, error) {
+func (s *DB) Meeting(ctx context.Context, id string) (transcript.Meeting, error) {
 	if err := s.check(id); err != nil {
 		return transcript.Meeting{}, err
 	}
@@ -208,7 +209,7 @@ func (s *SQLite) Meeting(ctx context.Context, id string) (transcript.Meeting, er
 }
 
 // notFound turns a foreign-key failure (meeting missing) into ErrNotFound.
-func (s *SQLite) notFound(ctx context.Context, id string, err error) error {
+func (s *DB) notFound(ctx context.Context, id string, err error) error {
 	if _, merr := s.Meeting(ctx, id); errors.Is(merr, ErrNotFound) {
 		return merr
 	}
@@ -216,7 +217,7 @@ func (s *SQLite) notFound(ctx context.Context, id string, err error) error {
 }
 
 // PutSpeaker implements Store.
-func (s *SQLite) PutSpeaker(ctx context.Context, meetingID string, sp transcript.Speaker) error {
+func (s *DB) PutSpeaker(ctx context.Context, meetingID string, sp transcript.Speaker) error {
 	if err := s.check(meetingID); err != nil {
 		return err
 	}
@@ -240,7 +241,7 @@ func putSpeaker(ctx context.Context, db execer, meetingID string, sp transcript.
 }
 
 // AppendSegment implements Store.
-func (s *SQLite) AppendSegment(ctx context.Context, meetingID string, seg transcript.Segment) (int64, error) {
+func (s *DB) AppendSegment(ctx context.Context, meetingID string, seg transcript.Segment) (int64, error) {
 	if err := s.check(meetingID); err != nil {
 		return 0, err
 	}
@@ -251,9 +252,10 @@ func (s *SQLite) AppendSegment(ctx context.Context, meetingID string, seg transc
 	return id, nil
 }
 
-// execer is a *sql.DB or a *sql.Tx.
+// execer is a *conn or a *dbTx.
 type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 func insertSegment(ctx context.Context, db execer, meetingID string, seg transcript.Segment) (int64, error) {
@@ -273,16 +275,17 @@ func insertSegment(ctx context.Context, db execer, meetingID string, seg transcr
 	if err != nil {
 		return 0, err
 	}
-	res, err := db.ExecContext(ctx, `INSERT INTO segments(meeting_id, speaker_id, speaker, start_s, end_s, text, words)
-		VALUES(?, ?, ?, ?, ?, ?, ?)`, meetingID, seg.SpeakerID, seg.Speaker, seg.Start, seg.End, seg.Text, string(wj))
+	var id int64
+	err = db.QueryRowContext(ctx, `INSERT INTO segments(meeting_id, speaker_id, speaker, start_s, end_s, text, words)
+		VALUES(?, ?, ?, ?, ?, ?, ?) RETURNING id`, meetingID, seg.SpeakerID, seg.Speaker, seg.Start, seg.End, seg.Text, string(wj)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("store: append segment: %w", err)
 	}
-	return res.LastInsertId()
+	return id, nil
 }
 
 // ReplaceSegments implements Store.
-func (s *SQLite) ReplaceSegments(ctx context.Context, meetingID, speakerID string, from, to float64, segs []transcript.Segment) error {
+func (s *DB) ReplaceSegments(ctx context.Context, meetingID, speakerID string, from, to float64, segs []transcript.Segment) error {
 	if err := s.check(meetingID); err != nil {
 		return err
 	}
@@ -320,7 +323,7 @@ func replaceSegments(ctx context.Context, db execer, meetingID, speakerID string
 }
 
 // AppendEvent implements Store.
-func (s *SQLite) AppendEvent(ctx context.Context, meetingID string, e transcript.Event) error {
+func (s *DB) AppendEvent(ctx context.Context, meetingID string, e transcript.Event) error {
 	if err := s.check(meetingID); err != nil {
 		return err
 	}
@@ -346,7 +349,7 @@ func insertEvent(ctx context.Context, db execer, meetingID string, e transcript.
 }
 
 // Segments implements Store.
-func (s *SQLite) Segments(ctx context.Context, meetingID string) ([]transcript.Segment, error) {
+func (s *DB) Segments(ctx context.Context, meetingID string) ([]transcript.Segment, error) {
 	if _, err := s.Meeting(ctx, meetingID); err != nil {
 		return nil, err
 	}
@@ -378,7 +381,7 @@ func segmentsOf(ctx context.Context, db interface {
 }
 
 // Transcript implements Store.
-func (s *SQLite) Transcript(ctx context.Context, meetingID string) (*transcript.Transcript, error) {
+func (s *DB) Transcript(ctx context.Context, meetingID string) (*transcript.Transcript, error) {
 	m, err := s.Meeting(ctx, meetingID)
 	if err != nil {
 		return nil, err
@@ -426,7 +429,7 @@ func (s *SQLite) Transcript(ctx context.Context, meetingID string) (*transcript.
 }
 
 // Close implements Store.
-func (s *SQLite) Close() error {
+func (s *DB) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}

@@ -1,8 +1,8 @@
 // Package store persists meetings and their transcripts behind one small
-// API. SQLite (pure Go, modernc.org/sqlite) is the single-node default; the
-// Store interface is shaped so a PostgreSQL implementation can follow
-// (plain SQL, words kept as a JSON column, no SQLite-only semantics that
-// callers can see).
+// API. SQLite (pure Go, modernc.org/sqlite) is the single-node default;
+// PostgreSQL (pgx) serves several nodes. Both run the same SQL but for a
+// few statements (JSON functions, search, the job claim), and the same
+// tests.
 //
 // Durability: every Append* call is its own committed transaction before it
 // returns, so a crash loses nothing that a caller was told was stored.

@@ -34,7 +34,7 @@ func (t *Tx) SaveSummary(meetingID string, sum transcript.Summary) error {
 }
 
 // Summary returns a meeting's summary, or nil when it has none.
-func (s *SQLite) Summary(ctx context.Context, meetingID string) (*transcript.Summary, error) {
+func (s *DB) Summary(ctx context.Context, meetingID string) (*transcript.Summary, error) {
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}

@@ -1,0 +1,128 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/internal/testkit/pgtest"
+)
+
+// TestSchemasAgree: the PostgreSQL schema has SQLite's tables and
+// columns, no more and no fewer (the two are written apart).
+func TestSchemasAgree(t *testing.T) {
+	ctx := context.Background()
+	lite := open(t, t.TempDir())
+	defer lite.Close()
+	pg, err := OpenPostgres(ctx, pgtest.Database(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	columns := func(db *DB, q string) map[string][]string {
+		rows, err := db.db.QueryContext(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		out := map[string][]string{}
+		for rows.Next() {
+			var table, col string
+			if err := rows.Scan(&table, &col); err != nil {
+				t.Fatal(err)
+			}
+			out[table] = append(out[table], col)
+		}
+		for _, cs := range out {
+			slices.Sort(cs)
+		}
+		return out
+	}
+	l := columns(lite, `SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p
+		WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE 'segments_fts%'`)
+	p := columns(pg, `SELECT table_name, column_name FROM information_schema.columns
+		WHERE table_schema = 'public' AND table_name != 'schema_version'`)
+	if len(l) < 10 {
+		t.Fatalf("SQLite tables: %v", slices.Sorted(maps.Keys(l)))
+	}
+	for _, table := range slices.Sorted(maps.Keys(l)) {
+		if a, b := strings.Join(l[table], " "), strings.Join(p[table], " "); a != b {
+			t.Errorf("table %s: SQLite has %q, PostgreSQL %q", table, a, b)
+		}
+	}
+	for table := range p {
+		if l[table] == nil {
+			t.Errorf("table %s only on PostgreSQL", table)
+		}
+	}
+}
+
+// TestJobsClaimedOnce: workers claiming at once from one queue (two
+// connections' worth on PostgreSQL, where claims run side by side) get
+// every job, each once.
+func TestJobsClaimedOnce(t *testing.T) {
+	eachStore(t, func(t *testing.T, reopen func() *DB) {
+		ctx := context.Background()
+		s := reopen()
+		const jobs = 60
+		for i := range jobs {
+			if _, err := s.Enqueue(ctx, NewJob{Kind: "k", Key: fmt.Sprint("job-", i), Payload: i, RunAfter: time.Now().Add(-time.Second)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var mu sync.Mutex
+		seen := map[int64]string{}
+		var wg sync.WaitGroup
+		for w := range 4 {
+			wg.Go(func() {
+				owner := fmt.Sprint("worker-", w)
+				for {
+					j, ok, err := s.ClaimJob(ctx, owner, []string{"k"}, time.Now(), time.Minute)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if !ok {
+						return
+					}
+					mu.Lock()
+					if prev, dup := seen[j.ID]; dup {
+						t.Errorf("job %d claimed by %s and %s", j.ID, prev, owner)
+					}
+					seen[j.ID] = owner
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if len(seen) != jobs {
+			t.Errorf("%d jobs claimed of %d", len(seen), jobs)
+		}
+	})
+}
+
+// TestPostgresRefusesCLocale: a database whose character classification
+// is C would break search (every non-ASCII character a letter); opening
+// it says why instead.
+func TestPostgresRefusesCLocale(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.Database(t)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, "CREATE DATABASE clocale LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = OpenPostgres(ctx, strings.Replace(dsn, dsn[strings.LastIndex(dsn, "/")+1:strings.Index(dsn, "?")], "clocale", 1))
+	if err == nil || !strings.Contains(err.Error(), "LC_CTYPE is C") {
+		t.Fatalf("opened a C-locale database: %v", err)
+	}
+}
