@@ -51,17 +51,17 @@ func (b *browser) rx(t testing.TB, participantID string) rxPair {
 
 // networkQuality is what a receiver saw of a sender over a window.
 type networkQuality struct {
-	Concealment            float64 // share of audio samples concealed
-	AudioLoss, VideoLoss   float64 // share of packets lost after repair
-	Freezes                int64
-	FreezeSeconds          float64
-	LongestFreeze          float64 // seconds, from polling (measure)
-	Wide                   float64 // share of the polls (measure) at 640 px or more
+	Concealment          float64 // share of audio samples concealed
+	AudioLoss, VideoLoss float64 // share of packets lost after repair
+	Freezes              int64
+	FreezeSeconds        float64
+	LongestFreeze        float64 // seconds, from polling (measure)
+	Wide                 float64 // share of the polls (measure) at 640 px or more
 	// SentWide is the share of the polls in which the publisher encoded
 	// its 640 px layer (its own estimate may stop it: nothing the
 	// server can forward then); WideOfSent the share of those in which
 	// this receiver got 640 px or more.
-	SentWide, WideOfSent float64
+	SentWide, WideOfSent   float64
 	FPS                    float64
 	Width                  int
 	VideoNACKs, AudioNACKs int64
