@@ -35,7 +35,15 @@ type Config struct {
 	RetainTranscripts time.Duration `name:"retain-transcripts" help:"delete a meeting's transcript and files this long after it started, e.g. 720h for 30 days (0 = keep; a room's owner may set their room's own)"`
 	// Recordings is where meetings' recordings go (default
 	// <data-dir>/recordings); "off" disables recording.
-	Recordings       string        `name:"recordings" help:"directory for meeting recordings (default <data-dir>/recordings; off = moderators cannot record)"`
+	Recordings string `name:"recordings" help:"directory for meeting recordings (default <data-dir>/recordings; off = moderators cannot record)"`
+	// An S3-compatible bucket, when set, keeps the recordings instead of
+	// the recordings directory: nodes that share it share them.
+	S3Endpoint       string        `name:"s3-endpoint" help:"S3-compatible server for recordings, host:port (empty: recordings on local disk)"`
+	S3Bucket         string        `name:"s3-bucket" help:"bucket for recordings on --s3-endpoint (it must exist)"`
+	S3Region         string        `name:"s3-region" help:"region of --s3-bucket (default us-east-1)"`
+	S3Insecure       bool          `name:"s3-insecure" help:"speak plain HTTP to --s3-endpoint (a server on loopback or a private network only)"`
+	S3AccessKey      string        `name:"s3-access-key" env:"PARLEY_S3_ACCESS_KEY" flag:"-" help:"access key for --s3-endpoint"`
+	S3SecretKey      string        `name:"s3-secret-key" env:"PARLEY_S3_SECRET_KEY" flag:"-" help:"secret key for --s3-endpoint"`
 	RetainRecordings time.Duration `name:"retain-recordings" help:"delete a meeting's recording files this long after it started, e.g. 168h (0 = keep; --retain-transcripts deletes them too)"`
 	PublicURL        string        `name:"public-url" help:"URL users reach Parley at, e.g. https://meet.example.org (default: from --listen)"`
 	TLSCert          string        `name:"tls-cert" help:"TLS certificate file (PEM); serve HTTPS when set with --tls-key"`
@@ -220,6 +228,16 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		bad("data-dir must not be empty")
+	}
+	if c.S3Endpoint != "" {
+		if strings.Contains(c.S3Endpoint, "/") {
+			bad("s3-endpoint %q: want host:port, no scheme (--s3-insecure for plain HTTP)", c.S3Endpoint)
+		}
+		if c.S3Bucket == "" || c.S3AccessKey == "" || c.S3SecretKey == "" {
+			bad("s3-endpoint needs --s3-bucket, PARLEY_S3_ACCESS_KEY and PARLEY_S3_SECRET_KEY")
+		}
+	} else if c.S3Bucket != "" {
+		bad("s3-bucket needs --s3-endpoint")
 	}
 	if c.PublicURL != "" {
 		u, err := url.Parse(c.PublicURL)

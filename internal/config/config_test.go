@@ -129,3 +129,32 @@ func TestLimitDefaultsAndSources(t *testing.T) {
 		t.Fatalf("trusted proxies %q: %v %v", cfg.TrustedProxies, p, err)
 	}
 }
+
+// TestStoreAndBucketSettings: PostgreSQL's URL and the bucket's keys come
+// from the variables the documentation names (keys never from flags);
+// a bucket without its keys, or keys without a bucket, is refused.
+func TestStoreAndBucketSettings(t *testing.T) {
+	env := map[string]string{"PARLEY_POSTGRES_URL": "postgres://parley@db/parley", "PARLEY_S3_ACCESS_KEY": "ak", "PARLEY_S3_SECRET_KEY": "sk"}
+	cfg, err := load(t, []string{"--s3-endpoint", "s3.internal:9000", "--s3-bucket", "rec"}, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Postgres != env["PARLEY_POSTGRES_URL"] || cfg.S3AccessKey != "ak" || cfg.S3SecretKey != "sk" || cfg.S3Bucket != "rec" {
+		t.Fatalf("%+v", cfg)
+	}
+	if _, err := load(t, []string{"--s3-secret-key", "x"}, nil); err == nil {
+		t.Error("a secret key was taken from a flag")
+	}
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+	}{
+		{[]string{"--s3-endpoint", "s3.internal:9000", "--s3-bucket", "rec"}, nil},
+		{[]string{"--s3-endpoint", "https://s3.internal", "--s3-bucket", "rec"}, env},
+		{[]string{"--s3-bucket", "rec"}, env},
+	} {
+		if _, err := load(t, c.args, c.env); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%v: want ErrInvalid, got %v", c.args, err)
+		}
+	}
+}

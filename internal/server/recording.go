@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"github.com/parleyhq/parley/internal/config"
 	"log/slog"
 	"path/filepath"
 
@@ -12,6 +13,19 @@ import (
 	"github.com/parleyhq/parley/internal/store"
 	"github.com/parleyhq/parley/internal/transcript"
 )
+
+// recordingsStore is where recordings go: the S3 bucket when one is
+// configured, else the recordings directory; nil when recording is off.
+func recordingsStore(ctx context.Context, cfg config.Config) (objects.Store, error) {
+	if cfg.Recordings == "off" {
+		return nil, nil
+	}
+	if cfg.S3Endpoint != "" {
+		return objects.NewS3(ctx, objects.S3Config{Endpoint: cfg.S3Endpoint, Bucket: cfg.S3Bucket, Region: cfg.S3Region,
+			AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, Insecure: cfg.S3Insecure})
+	}
+	return objects.Disk{Dir: recordingsDir(cfg.DataDir, cfg.Recordings)}, nil
+}
 
 // recordingsDir is where recordings go: --recordings, by default
 // <data-dir>/recordings; "" when recording is off.
@@ -46,14 +60,15 @@ func (r recorder) StartRecording(m room.MeetingInfo, by room.Speaker) (room.Live
 
 // newRecording builds the recorder and its jobs, and queues the
 // finalize job of every recording a crash left open.
-func (s *Server) newRecording(dir string, log *slog.Logger) (*record.Recorder, *jobs.Recordings) {
-	disk := objects.Disk{Dir: dir}
-	if n := disk.CleanTemp(); n > 0 {
-		log.Info("removed partial manifests (left by a crash)", "files", n)
+func (s *Server) newRecording(st objects.Store, log *slog.Logger) (*record.Recorder, *jobs.Recordings) {
+	if disk, ok := st.(objects.Disk); ok {
+		if n := disk.CleanTemp(); n > 0 {
+			log.Info("removed partial manifests (left by a crash)", "files", n)
+		}
 	}
-	jr := &jobs.Recordings{Objects: disk, Queue: s.Store, Wake: s.Jobs.Wake, FinalEngine: s.final, Store: s.Store,
+	jr := &jobs.Recordings{Objects: st, Queue: s.Store, Wake: s.Jobs.Wake, FinalEngine: s.final, Store: s.Store,
 		Logger: log}
-	rec := record.New(record.Options{Objects: disk, Logger: log, Registerer: s.Registry,
+	rec := record.New(record.Options{Objects: st, Logger: log, Registerer: s.Registry,
 		Finished: func(id string) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10e9)
 			defer cancel()

@@ -16,10 +16,12 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/internal/audio/audiofile"
+	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/objects"
 	"github.com/parleyhq/parley/internal/record"
 	"github.com/parleyhq/parley/internal/testkit/client"
 	"github.com/parleyhq/parley/internal/testkit/meetsynth"
+	"github.com/parleyhq/parley/internal/testkit/s3test"
 )
 
 // toneOpus writes a 3 s Opus file (20 ms packets, as a browser sends)
@@ -88,8 +90,40 @@ func toneOnset(t *testing.T, path string) (onset, length float64) {
 // whole VP8 frames from a keyframe; a mute and a reconnection are gaps
 // in the manifest; the moderator downloads it all as one ZIP (a
 // participant cannot), and deleting the meeting deletes the files.
+//
+// On local disk and in an S3 bucket (s3test: a real S3-compatible server).
 func TestRecordingMeeting(t *testing.T) {
-	srv := start(t)
+	t.Run("disk", func(t *testing.T) { testRecordingMeeting(t, start(t)) })
+	t.Run("s3", func(t *testing.T) {
+		s3 := s3test.Bucket(t, "parley-recordings")
+		testRecordingMeeting(t, start(t, func(c *config.Config) {
+			c.S3Endpoint, c.S3Bucket, c.S3Insecure = s3.Endpoint, "parley-recordings", true
+			c.S3AccessKey, c.S3SecretKey = s3.AccessKey, s3.SecretKey
+		}))
+	})
+}
+
+// localCopy copies an object to a file, for readers that want one.
+func localCopy(t *testing.T, st objects.Store, key string) string {
+	t.Helper()
+	rd, err := st.Open(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	p := filepath.Join(t.TempDir(), filepath.Base(key))
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, rd); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func testRecordingMeeting(t *testing.T, srv *Server) {
 	ctx := ctxT(t, 90*time.Second)
 	const roomID = "recording-test-room"
 	dir := t.TempDir()
@@ -196,7 +230,10 @@ func TestRecordingMeeting(t *testing.T) {
 		t.Fatalf("Bob was not told the recording stopped: %v", err)
 	}
 
-	st := objects.Disk{Dir: filepath.Join(srv.cfg.DataDir, "recordings")}
+	st := srv.retention.Recordings.Objects
+	if _, onS3 := st.(*objects.S3); onS3 != (srv.cfg.S3Endpoint != "") {
+		t.Fatalf("recordings kept in %T", st)
+	}
 	man, err := record.ReadManifest(st, adaJoined.MeetingID)
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +259,7 @@ func TestRecordingMeeting(t *testing.T) {
 	var sent []float64
 	for _, name := range []string{"Ada", "Bob", "Cleo"} {
 		f := byName[name+"/microphone"][0]
-		onset, length := toneOnset(t, filepath.Join(st.Dir, man.MeetingID, f.Name))
+		onset, length := toneOnset(t, localCopy(t, st, man.MeetingID+"/"+f.Name))
 		at := f.Start + onset - tones[name].Seconds()
 		t.Logf("%s: file %s starts at %.3f s, tone at +%.3f s: sent at %.3f s on the meeting clock (the test saw %.3f s); %.2f s of audio, manifest %.3f–%.3f",
 			name, f.Name, f.Start, onset, at, sentAt, length, f.Start, f.End)
@@ -256,7 +293,7 @@ func TestRecordingMeeting(t *testing.T) {
 	}
 	// The camera: whole VP8 frames, the first a keyframe.
 	cam := byName["Ada/camera"][0]
-	frames, _, err := client.LoadIVF(filepath.Join(st.Dir, man.MeetingID, cam.Name))
+	frames, _, err := client.LoadIVF(localCopy(t, st, man.MeetingID+"/"+cam.Name))
 	if err != nil || len(frames) < 30 {
 		t.Fatalf("camera: %d frames, %v", len(frames), err)
 	}
@@ -309,8 +346,8 @@ func TestRecordingMeeting(t *testing.T) {
 	if resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("delete: %d", resp.StatusCode)
 	}
-	if _, err := os.Stat(filepath.Join(st.Dir, man.MeetingID)); !os.IsNotExist(err) {
-		t.Errorf("the recording is still on disk: %v", err)
+	if l, err := st.List(man.MeetingID); err != nil || len(l) != 0 {
+		t.Errorf("the recording is still kept: %v %v", l, err)
 	}
 }
 

@@ -24,7 +24,6 @@ import (
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/httpapi"
 	"github.com/parleyhq/parley/internal/jobs"
-	"github.com/parleyhq/parley/internal/objects"
 	"github.com/parleyhq/parley/internal/record"
 	"github.com/parleyhq/parley/internal/room"
 	"github.com/parleyhq/parley/internal/sfu"
@@ -144,10 +143,23 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	s.deleter = &jobs.Deleter{Store: s.Store, SpoolDir: spoolDir, UploadDir: uploadDir, Logger: log.With("part", "jobs")}
 	s.retention = &jobs.Retention{Deleter: s.deleter, Default: cfg.RetainTranscripts, RecordingsKept: cfg.RetainRecordings}
 	s.Jobs = newRunner(s.Store, s.retention, log.With("part", "jobs"))
-	var recordings objects.Store
-	if dir := recordingsDir(cfg.DataDir, cfg.Recordings); dir != "" {
-		s.Recorder, s.retention.Recordings = s.newRecording(dir, log.With("part", "record"))
-		recordings, s.deleter.Recordings = s.retention.Recordings.Objects, s.retention.Recordings.Objects
+	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
+	recordings, err := recordingsStore(ctx, cfg)
+	cancel()
+	if err != nil {
+		s.SFU.Close()
+		s.Store.Close()
+		if s.Engine != nil {
+			s.Engine.Close()
+		}
+		if s.final != nil {
+			s.final.Close()
+		}
+		return nil, fmt.Errorf("recordings: %w", err)
+	}
+	if recordings != nil {
+		s.Recorder, s.retention.Recordings = s.newRecording(recordings, log.With("part", "record"))
+		s.deleter.Recordings = recordings
 	}
 	if s.Engine != nil {
 		s.uploads = &jobs.Uploads{Store: s.Store, Dir: uploadDir, Engine: s.Engine, Wake: s.Jobs.Wake, Logger: log.With("part", "jobs")}
