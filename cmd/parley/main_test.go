@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/internal/testkit/client"
+	"github.com/parleyhq/parley/internal/testkit/pgtest"
 )
 
 // TestMain lets tests run the real binary: the test executable re-runs
@@ -22,7 +23,7 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	pgtest.Main(m) // runs the tests, then stops the PostgreSQL server they started
 }
 
 func parley(args ...string) *exec.Cmd {

@@ -24,6 +24,11 @@ var ErrInvalid = errors.New("invalid configuration")
 type Config struct {
 	Listen  string `name:"listen" help:"HTTP listen address (host:port; port 0 picks one)"`
 	DataDir string `name:"data-dir" help:"directory for the database and recordings"`
+	// Several nodes: NATS servers to coordinate through (with --postgres,
+	// which they share), this node's id and its own public URL.
+	NATS      []string `name:"nats" help:"NATS servers (nats://host:port, comma separated) that nodes coordinate through; needs --postgres and --public-url (empty: one node)"`
+	NATSCreds string   `name:"nats-creds" help:"NATS credentials file (JWT and NKey seed) for --nats"`
+	NodeID    string   `name:"node-id" help:"this node's name among the nodes (letters, digits, '-', '_'; default: the host name)"`
 	// Postgres, when set, keeps the store in PostgreSQL instead of SQLite
 	// under DataDir (which still holds recordings and uploads).
 	Postgres string `name:"postgres" env:"PARLEY_POSTGRES_URL" help:"PostgreSQL database for the store, e.g. postgres://parley@db.internal/parley (empty: SQLite in --data-dir; the URL may carry a password: prefer the environment variable)"`
@@ -229,6 +234,24 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		bad("data-dir must not be empty")
 	}
+	if len(c.NATS) > 0 {
+		for _, u := range c.NATS {
+			if !strings.HasPrefix(u, "nats://") && !strings.HasPrefix(u, "tls://") {
+				bad("nats: %q is not a nats:// or tls:// URL", u)
+			}
+		}
+		if c.Postgres == "" {
+			bad("nats needs --postgres: nodes share their rooms, meetings and keys through it")
+		}
+		if c.PublicURL == "" {
+			bad("nats needs --public-url: the address other nodes send browsers to")
+		}
+		if c.NodeID != "" && !validNodeID(c.NodeID) {
+			bad("node-id %q: letters, digits, '-' and '_', at most 64", c.NodeID)
+		}
+	} else if c.NATSCreds != "" {
+		bad("nats-creds needs --nats")
+	}
 	if c.S3Endpoint != "" {
 		if strings.Contains(c.S3Endpoint, "/") {
 			bad("s3-endpoint %q: want host:port, no scheme (--s3-insecure for plain HTTP)", c.S3Endpoint)
@@ -394,4 +417,16 @@ func (s Speech) problems() []string {
 		bad("asr-streams %d: 1 to 256", s.Streams)
 	}
 	return errs
+}
+
+func validNodeID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }

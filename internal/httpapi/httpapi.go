@@ -47,6 +47,12 @@ type Options struct {
 	// Ready reports whether the server takes new meetings (false while
 	// draining on shutdown).
 	Ready func() bool
+	// Place, with several nodes, returns where a room's signalling
+	// socket is ("" on this node); the join answer names it.
+	Place func(ctx context.Context, roomID string) (signalURL string, err error)
+	// Peers lists the other nodes' signalling socket URLs (ws://host or
+	// wss://host), which pages may connect to.
+	Peers func() []string
 	// Web serves the client pages and assets (nil: none).
 	Web http.Handler
 	// Auth identifies requests and checks them against CSRF (required).
@@ -151,17 +157,26 @@ func New(o Options) http.Handler {
 	if o.Web != nil {
 		mux.Handle("/", o.Web)
 	}
-	return securityHeaders(g)
+	return securityHeaders(g, o.Peers)
 }
 
 // securityHeaders sets the headers every response carries: a strict CSP
 // (our own origin only, no inline script), no MIME sniffing, no referrer
 // leaking room ids to other sites, and devices limited to our own pages.
-func securityHeaders(next http.Handler) http.Handler {
+//
+// With several nodes (peers), the page may also open its signalling
+// socket on another node: connect-src names their socket URLs.
+func securityHeaders(next http.Handler, peers func() []string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
+		connect := "'self'"
+		if peers != nil {
+			for _, p := range peers() {
+				connect += " " + p
+			}
+		}
 		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "+
-			"media-src 'self' blob: mediastream:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "+
+			"media-src 'self' blob: mediastream:; connect-src "+connect+"; font-src 'self'; object-src 'none'; base-uri 'none'; "+
 			"frame-ancestors 'none'; form-action 'self'")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")

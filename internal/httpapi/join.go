@@ -112,6 +112,16 @@ func (a *api) join(w http.ResponseWriter, r *http.Request) {
 		writeError(w, room.ErrRemoved)
 		return
 	}
+	if a.o.Place != nil {
+		where, err := a.o.Place(r.Context(), id)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		if where != "" {
+			out["signal_url"] = where
+		}
+	}
 	out["token"] = a.o.Keys.Sign(c)
 	out["role"] = c.Role
 	out["lobby"] = c.Lobby

@@ -235,6 +235,9 @@ func (r *Room) closeIfEmptyLocked() (LiveTranscript, LiveRecording) {
 	if r.m.rooms[r.id] == r {
 		delete(r.m.rooms, r.id)
 	}
+	if f := r.m.opts.Closed; f != nil {
+		go f(r.id)
+	}
 	live, rec := r.live, r.rec
 	r.live, r.transcribing, r.rec = nil, false, nil
 	return live, rec

@@ -77,6 +77,9 @@ type Options struct {
 	// MaxRooms and MaxParticipantsTotal cap the whole server (0: the
 	// defaults in caps.go).
 	MaxRooms, MaxParticipantsTotal int
+	// Closed is told (in a goroutine of its own) of each room that
+	// closes, its last participant gone (optional).
+	Closed func(roomID string)
 }
 
 // Manager holds the live rooms.

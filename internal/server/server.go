@@ -4,10 +4,13 @@
 package server
 
 import (
+	"sync/atomic"
+
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/parleyhq/parley/internal/cluster"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,7 +22,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/parleyhq/parley/internal/access"
 	"github.com/parleyhq/parley/internal/asr"
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/httpapi"
@@ -56,6 +58,7 @@ type Server struct {
 	summaries *jobs.Summaries  // nil without --llm-url
 	Recorder  *record.Recorder // nil with --recordings off
 	signal    *signal.Server
+	cluster   atomic.Pointer[cluster.Cluster] // with --nats, once started
 	http      *http.Server
 	ln        net.Listener
 	metrics   *http.Server // nil when --metrics-listen is empty
@@ -132,7 +135,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		}
 		return nil, fmt.Errorf("final speech engine: %w", err)
 	}
-	keys, err := access.LoadKeys(cfg.DataDir)
+	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
+	keys, err := loadKeys(ctx, cfg, s.Store)
+	cancel()
 	if err != nil {
 		s.SFU.Close()
 		s.Store.Close()
@@ -205,6 +210,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if s.Recorder != nil {
 		ropts.Recorder = recorder{s.Recorder, s.Store}
 	}
+	ropts.Closed = s.roomClosed
 	s.Rooms = room.NewManager(ropts)
 	var origins []string
 	if cfg.PublicURL != "" {
@@ -213,7 +219,8 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		}
 	}
 	s.signal = signal.NewServer(s.Rooms, signal.Options{Logger: log.With("part", "signal"), Origins: origins, Registerer: reg,
-		JoinTimeout: cfg.Limits.JoinTimeout, Rate: cfg.Limits.MessageRate, Burst: cfg.Limits.MessageBurst, Keys: keys})
+		JoinTimeout: cfg.Limits.JoinTimeout, Rate: cfg.Limits.MessageRate, Burst: cfg.Limits.MessageBurst, Keys: keys, Admit: s.admit,
+		PeerOrigins: s.peerHosts})
 	proxies, err := config.ParsePrefixes(cfg.TrustedProxies)
 	if err != nil { // Validate has checked them
 		return nil, err
@@ -232,6 +239,8 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		WriteTimeout: l.HTTPWriteTimeout,
 		Logger:       log.With("part", "http"),
 		Ready:        func() bool { return !s.Rooms.Draining() },
+		Place:        s.placeJoin,
+		Peers:        s.peerSockets,
 		Web:          client,
 		Auth:         authSvc,
 		Store:        s.Store,
@@ -295,6 +304,14 @@ func (s *Server) Start() error {
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	}
 	s.ln = ln
+	if err := s.joinCluster(); err != nil {
+		ln.Close()
+		if s.metricsL != nil {
+			s.metricsL.Close()
+		}
+		s.SFU.Close()
+		return fmt.Errorf("nats: %w", err)
+	}
 	jctx, stop := context.WithCancel(context.Background())
 	s.jobsStop, s.jobsDone = stop, make(chan struct{})
 	go func() {
@@ -343,10 +360,17 @@ func (s *Server) Done() <-chan error { return s.serveErr }
 // disconnected, HTTP closed, media ports released. It returns when all is
 // closed or ctx expires (then it closes what remains forcibly).
 func (s *Server) Shutdown(ctx context.Context) error {
+	c := s.cluster.Load()
+	if c != nil {
+		c.Drain(ctx) // no new rooms here
+	}
 	s.Rooms.Shutdown()
 	var errs []error
 	if err := s.signal.Wait(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("signalling sessions: %w", err))
+	}
+	if c != nil {
+		c.Close() // gone from the registry: its rooms move on their next join
 	}
 	if err := s.http.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		errs = append(errs, err)

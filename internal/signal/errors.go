@@ -53,6 +53,8 @@ const (
 	CodeServerFull      Code = 4032 // the server holds as many participants as it may
 	CodeTooManyRooms    Code = 4033 // the server holds as many rooms as it may
 	CodeWrongHost       Code = 4034 // the request's Host is not the server's public host
+	CodeRoomElsewhere   Code = 4035 // the room lives on another node: ask for a join token again, which names it
+	CodeNoNode          Code = 4036 // no node can take the room now (coordination down, every node full or draining)
 	CodeNotAllowed      Code = 4040 // your role may not do this
 	CodeRemoved         Code = 4041 // a moderator removed you from this meeting
 	CodeNotAdmitted     Code = 4042 // you wait in the lobby: nothing but leave until admitted
@@ -111,6 +113,8 @@ var registry = map[Code]struct {
 	CodeServerFull:      {"server_full", http.StatusServiceUnavailable},
 	CodeTooManyRooms:    {"too_many_rooms", http.StatusServiceUnavailable},
 	CodeWrongHost:       {"wrong_host", http.StatusMisdirectedRequest},
+	CodeRoomElsewhere:   {"room_elsewhere", http.StatusMisdirectedRequest},
+	CodeNoNode:          {"no_node", http.StatusServiceUnavailable},
 	CodeNotAllowed:      {"not_allowed", http.StatusForbidden},
 	CodeRemoved:         {"removed", http.StatusForbidden},
 	CodeNotAdmitted:     {"not_admitted", http.StatusForbidden},

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,6 +60,12 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Keys checks join tokens: a join must carry one (required).
 	Keys *access.Keys
+	// Admit, with several nodes, refuses a join for a room that lives
+	// on another node (optional).
+	Admit func(ctx context.Context, roomID string) error
+	// PeerOrigins, with several nodes, lists the other nodes' hosts: a
+	// page one of them served may open its socket here.
+	PeerOrigins func() []string
 }
 
 // Server accepts signalling WebSockets at GET /ws.
@@ -101,7 +108,11 @@ func NewServer(mgr *room.Manager, opts Options) *Server {
 
 // ServeHTTP upgrades the request and runs the session until it ends.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.opts.Origins})
+	origins := s.opts.Origins
+	if s.opts.PeerOrigins != nil {
+		origins = append(slices.Clip(origins), s.opts.PeerOrigins()...)
+	}
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: origins})
 	if err != nil {
 		s.log.Debug("websocket accept", "err", err)
 		return
@@ -362,6 +373,12 @@ func (s *Session) joinWithToken(m *Inbound) (*room.Participant, error) {
 	if m.Room != "" && m.Room != c.Room {
 		s.srv.refused.WithLabelValues("token").Inc()
 		return nil, NewError(CodeTokenRoom, "this join token is for another room")
+	}
+	if s.srv.opts.Admit != nil {
+		if err := s.srv.opts.Admit(context.Background(), c.Room); err != nil {
+			s.srv.refused.WithLabelValues("node").Inc()
+			return nil, err
+		}
 	}
 	return s.srv.mgr.Join(c.Room, c.Name, s, room.JoinOptions{
 		SendOnly: m.Subscribe != nil && !*m.Subscribe,

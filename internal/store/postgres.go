@@ -9,7 +9,8 @@ import (
 )
 
 // pgMigrations is the PostgreSQL schema, versioned like migrations (its
-// first version is where SQLite's eleven had arrived); never edit a
+// first version is where SQLite's eleven had arrived, then one each as
+// SQLite's, the same SQL where it can be); never edit a
 // released one. The tables and columns are SQLite's, with PostgreSQL's
 // types: BIGINT for SQLite's INTEGER, DOUBLE PRECISION for REAL, identity
 // columns for AUTOINCREMENT. TestSchemasAgree compares the two.
@@ -150,7 +151,7 @@ CREATE TABLE summaries (
 	meeting_id TEXT PRIMARY KEY REFERENCES meetings(id),
 	summary    TEXT NOT NULL
 );
-`}
+`, secretsSchema}
 
 // migrateLock is the advisory lock under which a node migrates: nodes
 // starting together take turns, and all but the first find nothing to do.

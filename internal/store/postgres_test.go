@@ -126,3 +126,33 @@ func TestPostgresRefusesCLocale(t *testing.T) {
 		t.Fatalf("opened a C-locale database: %v", err)
 	}
 }
+
+// TestSecretIsShared: the first node to ask makes the secret; every
+// handle, and every later call, gets that one.
+func TestSecretIsShared(t *testing.T) {
+	eachStore(t, func(t *testing.T, reopen func() *DB) {
+		ctx := context.Background()
+		a, b := reopen(), reopen()
+		var wg sync.WaitGroup
+		got := make([][]byte, 8)
+		for i := range got {
+			wg.Go(func() {
+				s := a
+				if i%2 == 1 {
+					s = b
+				}
+				v, err := s.Secret(ctx, "token-key", 32)
+				if err != nil {
+					t.Error(err)
+				}
+				got[i] = v
+			})
+		}
+		wg.Wait()
+		for _, v := range got {
+			if len(v) != 32 || string(v) != string(got[0]) {
+				t.Fatalf("secrets differ: %x", got)
+			}
+		}
+	})
+}

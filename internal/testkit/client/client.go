@@ -193,6 +193,7 @@ type Client struct {
 	// Role and CreatorToken are what the join endpoint answered.
 	Role, CreatorToken string
 	ws                 *websocket.Conn
+	wsURL              string // the socket's address
 	log                *slog.Logger
 	api                *webrtc.API
 	Pub                *webrtc.PeerConnection
@@ -248,7 +249,7 @@ func Connect(ctx context.Context, base string, opts Options) (*Client, error) {
 			h.http.Transport = &http.Transport{DialContext: opts.DialContext}
 		}
 	}
-	c := &Client{opts: opts, HTTP: h, ws: ws, log: opts.Logger, mids: map[string]string{}, recv: map[string]*Received{},
+	c := &Client{opts: opts, HTTP: h, ws: ws, wsURL: u.String(), log: opts.Logger, mids: map[string]string{}, recv: map[string]*Received{},
 		published: map[string]string{}, answers: make(chan Message, 4)}
 	c.cond = sync.NewCond(&c.mu)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -380,6 +381,12 @@ func (c *Client) readLoop() {
 	for {
 		_, b, err := ws.Read(c.ctx)
 		if err != nil {
+			c.writeMu.Lock()
+			replaced := c.ws != ws
+			c.writeMu.Unlock()
+			if replaced {
+				return // redial closed it: the new socket has its own loop
+			}
 			c.mu.Lock()
 			c.readErr = err
 			c.closed = true
@@ -525,6 +532,15 @@ func (c *Client) Join(ctx context.Context, room, name string) (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
+	if tok.SignalURL != "" && tok.SignalURL != c.wsURL {
+		// The room lives on another node: its socket, as the page does.
+		if err := c.redial(ctx, tok.SignalURL); err != nil {
+			return Message{}, err
+		}
+		c.mu.Lock()
+		from = len(c.msgs)
+		c.mu.Unlock()
+	}
 	join := map[string]any{"type": "join", "token": tok.Token}
 	if c.opts.SendOnly {
 		join["subscribe"] = false
@@ -553,6 +569,9 @@ type JoinAnswer struct {
 	Role         string `json:"role"`
 	Lobby        bool   `json:"lobby"`
 	CreatorToken string `json:"creator_token"`
+	// SignalURL names the node the room lives on, with several nodes,
+	// when it is not the one asked.
+	SignalURL string `json:"signal_url"`
 }
 
 // JoinToken asks the server for a join token, as the web page does: the
@@ -694,30 +713,48 @@ func (c *Client) DropSocket() {
 	c.ws.CloseNow()
 }
 
+// SocketURL is the signalling socket's address (another node's, with
+// several nodes, when the room lives there).
+func (c *Client) SocketURL() string {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	return c.wsURL
+}
+
+// redial replaces the signalling socket by one to wsURL.
+func (c *Client) redial(ctx context.Context, wsURL string) error {
+	c.ws.CloseNow()
+	ws, _, err := websocket.Dial(ctx, wsURL, c.opts.dialOptions())
+	if err != nil {
+		return fmt.Errorf("dial %s: %w", wsURL, err)
+	}
+	ws.SetReadLimit(1 << 20)
+	c.writeMu.Lock()
+	c.ws, c.wsURL = ws, wsURL
+	c.writeMu.Unlock()
+	c.mu.Lock()
+	c.closed = false
+	c.mu.Unlock()
+	c.goroutine(c.readLoop)
+	return nil
+}
+
 // Reconnect opens a new signalling socket and resumes the session with
 // the resume token; media connections are kept.
 func (c *Client) Reconnect(ctx context.Context, base string) (Message, error) {
-	c.ws.CloseNow()
 	u, err := url.Parse(base)
 	if err != nil {
 		return Message{}, err
 	}
 	u.Scheme = strings.Replace(u.Scheme, "http", "ws", 1)
 	u.Path = strings.TrimRight(u.Path, "/") + "/ws"
-	ws, _, err := websocket.Dial(ctx, u.String(), c.opts.dialOptions())
-	if err != nil {
-		return Message{}, err
-	}
-	ws.SetReadLimit(1 << 20)
-	c.writeMu.Lock()
-	c.ws = ws
-	c.writeMu.Unlock()
 	c.mu.Lock()
-	c.closed = false
 	from := len(c.msgs)
 	token := c.token
 	c.mu.Unlock()
-	c.goroutine(c.readLoop)
+	if err := c.redial(ctx, u.String()); err != nil {
+		return Message{}, err
+	}
 	if err := c.Send(map[string]string{"type": "join", "resume_token": token}); err != nil {
 		return Message{}, err
 	}

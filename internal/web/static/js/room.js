@@ -101,6 +101,7 @@ export class Room extends EventTarget {
     this.name = name;
     this.media = media;
     this.sig = new Signalling(url);
+    this.homeURL = this.sig.url; // the socket of the node that served the page
     this.state = State.CONNECTING;
     this.selfId = '';
     this.token = '';
@@ -188,14 +189,27 @@ export class Room extends EventTarget {
 
   // tokenJoin asks the server for a join token and returns the join
   // message that carries it; the server's answer names our role.
+  //
+  // With several nodes the answer names the node the room lives on
+  // (signal_url) when it is not this one: the socket moves there.
   async tokenJoin() {
+    let out;
     try {
-      const out = await joinToken(this.roomId, this.name);
+      out = await joinToken(this.roomId, this.name);
       this.access.role = out.role;
-      return { type: 'join', token: out.token };
     } catch (err) {
       throw new JoinError({ code: err.code, name: err.wire || 'unreachable', message: err.message });
     }
+    const url = out.signal_url || this.homeURL;
+    if (url !== this.sig.url || !this.sig.isOpen) {
+      this.sig.url = url;
+      try {
+        await this.sig.open();
+      } catch {
+        throw new JoinError({ name: 'unreachable', message: 'the meeting\'s server is unreachable' });
+      }
+    }
+    return { type: 'join', token: out.token };
   }
 
   join(msg) {
@@ -832,7 +846,15 @@ export class Room extends EventTarget {
     try {
       await this.sig.open();
     } catch {
-      return false;
+      // With several nodes, the one that held the room may be gone: ask
+      // (any node, through our own origin) where it lives now, and join
+      // there afresh.
+      try {
+        await this.join(await this.tokenJoin());
+        return true;
+      } catch {
+        return false;
+      }
     }
     if (this.token) {
       try {

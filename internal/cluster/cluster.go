@@ -1,0 +1,408 @@
+// Package cluster lets several Parley nodes share the work over NATS
+// JetStream: a registry of the live nodes (a key-value bucket whose
+// entries expire unless their node renews them: a dead node drops out by
+// itself) and the placement of rooms (a bucket of room → node, written
+// with compare-and-set, so that a room lives on exactly one node at a
+// time, and moves when its node is gone).
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Node is one node's record in the registry.
+type Node struct {
+	ID string `json:"id"`
+	// PublicURL is where browsers reach the node (its signalling socket
+	// is PublicURL + "/ws").
+	PublicURL string `json:"public_url"`
+	// Load is the participants the node serves; Capacity how many it
+	// takes (0: no limit).
+	Load     int  `json:"load"`
+	Capacity int  `json:"capacity"`
+	Draining bool `json:"draining"`
+}
+
+// Options configure a node's membership.
+type Options struct {
+	URLs      []string // NATS servers
+	CredsFile string   // NATS credentials file (JWT and NKey), optional
+	NodeID    string
+	PublicURL string
+	Capacity  int
+	// Load reports the node's load at each heartbeat.
+	Load func() int
+	// Heartbeat is how often the node renews its entry (default 2 s);
+	// an entry not renewed for TTL (default 3 heartbeats) expires.
+	Heartbeat, TTL time.Duration
+	// Replicas of the buckets (default: 3 when the NATS cluster has
+	// three servers or more, else 1).
+	Replicas int
+	Logger   *slog.Logger
+}
+
+// Bucket names.
+const (
+	NodesBucket = "parley_nodes"
+	RoomsBucket = "parley_rooms"
+)
+
+// ErrNoNode means no live node may take a room.
+var ErrNoNode = errors.New("cluster: no node available")
+
+// Cluster is this node's membership.
+type Cluster struct {
+	o     Options
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	nodes jetstream.KeyValue
+	rooms jetstream.KeyValue
+	log   *slog.Logger
+
+	peers atomic.Pointer[[]Node] // the registry at the last heartbeat
+
+	mu       sync.Mutex
+	draining bool
+	touch    chan struct{}
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+// Join connects to NATS, opens (or creates) the buckets and registers
+// the node; it renews the registration until Close.
+func Join(ctx context.Context, o Options) (*Cluster, error) {
+	if o.NodeID == "" {
+		return nil, errors.New("cluster: a node needs an id")
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 2 * time.Second
+	}
+	if o.TTL <= 0 {
+		o.TTL = 3 * o.Heartbeat
+	}
+	if o.Load == nil {
+		o.Load = func() int { return 0 }
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	opts := []nats.Option{nats.Name("parley " + o.NodeID), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second)}
+	if o.CredsFile != "" {
+		opts = append(opts, nats.UserCredentials(o.CredsFile))
+	}
+	nc, err := nats.Connect(strings.Join(o.URLs, ","), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: nats: %w", err)
+	}
+	c := &Cluster{o: o, nc: nc, log: o.Logger, touch: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	if err := c.open(ctx); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	if err := c.register(ctx); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	go c.heartbeat()
+	return c, nil
+}
+
+func (c *Cluster) open(ctx context.Context) error {
+	js, err := jetstream.New(c.nc)
+	if err != nil {
+		return fmt.Errorf("cluster: jetstream: %w", err)
+	}
+	c.js = js
+	replicas := c.o.Replicas
+	if replicas <= 0 {
+		replicas = 1
+		if len(c.nc.Servers()) >= 3 {
+			replicas = 3
+		}
+	}
+	if c.nodes, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: NodesBucket, TTL: c.o.TTL, Replicas: replicas,
+		Description: "Parley nodes: entries expire unless renewed"}); err != nil {
+		return fmt.Errorf("cluster: %s bucket: %w", NodesBucket, err)
+	}
+	if c.rooms, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: RoomsBucket, Replicas: replicas,
+		Description: "Parley rooms: the node hosting each"}); err != nil {
+		return fmt.Errorf("cluster: %s bucket: %w", RoomsBucket, err)
+	}
+	return nil
+}
+
+// ID is this node's id.
+func (c *Cluster) ID() string { return c.o.NodeID }
+
+// Self is this node's record as registered now.
+func (c *Cluster) Self() Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return Node{ID: c.o.NodeID, PublicURL: c.o.PublicURL, Load: c.o.Load(), Capacity: c.o.Capacity, Draining: c.draining}
+}
+
+func (c *Cluster) register(ctx context.Context) error {
+	b, _ := json.Marshal(c.Self())
+	if _, err := c.nodes.Put(ctx, c.o.NodeID, b); err != nil {
+		return fmt.Errorf("cluster: register %s: %w", c.o.NodeID, err)
+	}
+	return nil
+}
+
+func (c *Cluster) heartbeat() {
+	defer close(c.done)
+	t := time.NewTicker(c.o.Heartbeat)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+		case <-c.touch:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), c.o.Heartbeat)
+		err := c.register(ctx)
+		if nodes, lerr := c.Nodes(ctx); lerr == nil {
+			c.peers.Store(&nodes)
+		}
+		cancel()
+		if err != nil && !failing {
+			c.log.Warn("cluster: heartbeat failed: other nodes will think this one gone", "err", err)
+		} else if err == nil && failing {
+			c.log.Info("cluster: heartbeat back")
+		}
+		failing = err != nil
+	}
+}
+
+// Peers is the registry as last read (every heartbeat): for what may
+// be a few seconds stale, such as which origins may open a socket here.
+func (c *Cluster) Peers() []Node {
+	if p := c.peers.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Touch renews the node's entry soon, with its load as it is then (a
+// room or participant was just added): placements elsewhere see it
+// before the next heartbeat.
+func (c *Cluster) Touch() {
+	select {
+	case c.touch <- struct{}{}:
+	default:
+	}
+}
+
+// Drain marks the node as taking no new rooms (its rooms go on).
+func (c *Cluster) Drain(ctx context.Context) error {
+	c.mu.Lock()
+	c.draining = true
+	c.mu.Unlock()
+	return c.register(ctx)
+}
+
+// Nodes lists the live nodes, by id.
+func (c *Cluster) Nodes(ctx context.Context) ([]Node, error) {
+	keys, err := c.nodes.Keys(ctx)
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cluster: nodes: %w", err)
+	}
+	var out []Node
+	for _, k := range keys {
+		if n, ok, err := c.node(ctx, k); err != nil {
+			return nil, err
+		} else if ok {
+			out = append(out, n)
+		}
+	}
+	slices.SortFunc(out, func(a, b Node) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// node reads one node's record; ok is false when it is not registered
+// (never, or expired).
+func (c *Cluster) node(ctx context.Context, id string) (Node, bool, error) {
+	e, err := c.nodes.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return Node{}, false, nil
+	}
+	if err != nil {
+		return Node{}, false, fmt.Errorf("cluster: node %s: %w", id, err)
+	}
+	var n Node
+	if err := json.Unmarshal(e.Value(), &n); err != nil {
+		return Node{}, false, fmt.Errorf("cluster: node %s: %w", id, err)
+	}
+	return n, true, nil
+}
+
+// pick chooses the node for a new room: the least loaded for its
+// capacity of the live nodes that take rooms, this one on a tie.
+func (c *Cluster) pick(nodes []Node) (Node, error) {
+	var best Node
+	bestScore := -1.0
+	for _, n := range nodes {
+		if n.Draining || n.Capacity > 0 && n.Load >= n.Capacity {
+			continue
+		}
+		score := float64(n.Load)
+		if n.Capacity > 0 {
+			score /= float64(n.Capacity)
+		}
+		if bestScore < 0 || score < bestScore || score == bestScore && n.ID == c.o.NodeID {
+			best, bestScore = n, score
+		}
+	}
+	if bestScore < 0 {
+		return Node{}, ErrNoNode
+	}
+	return best, nil
+}
+
+// Place returns the node that hosts roomID: the one it is placed on if
+// that node is alive, else a node chosen now (pick) and written with
+// compare-and-set, so that nodes placing the same room at once agree.
+func (c *Cluster) Place(ctx context.Context, roomID string) (Node, error) {
+	return c.place(ctx, roomID, c.pick)
+}
+
+// Claim is Place preferring this node: a participant arriving with a
+// join token for a room that lost its placement meanwhile (it ended, or
+// its node died) makes it live here rather than being sent on.
+func (c *Cluster) Claim(ctx context.Context, roomID string) (Node, error) {
+	return c.place(ctx, roomID, func(nodes []Node) (Node, error) {
+		if self := c.Self(); !self.Draining {
+			return self, nil
+		}
+		return c.pick(nodes)
+	})
+}
+
+func (c *Cluster) place(ctx context.Context, roomID string, choose func([]Node) (Node, error)) (Node, error) {
+	for {
+		n, err := c.placeOnce(ctx, roomID, choose)
+		if err == nil || !transient(err) {
+			return n, err
+		}
+		// NATS is moving this client to another server, or electing a
+		// stream leader: try again until the caller gives up.
+		select {
+		case <-ctx.Done():
+			return Node{}, err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// transient tells an error that a retry may not meet.
+func transient(err error) bool {
+	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, nats.ErrTimeout) ||
+		strings.Contains(err.Error(), "temporarily unavailable")
+}
+
+func (c *Cluster) placeOnce(ctx context.Context, roomID string, choose func([]Node) (Node, error)) (Node, error) {
+	for range 10 {
+		e, err := c.rooms.Get(ctx, roomID)
+		var rev uint64
+		switch {
+		case err == nil:
+			if n, ok, err := c.node(ctx, string(e.Value())); err != nil {
+				return Node{}, err
+			} else if ok {
+				return n, nil
+			}
+			rev = e.Revision() // its node is gone: move it
+		case errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, jetstream.ErrKeyDeleted):
+		default:
+			return Node{}, fmt.Errorf("cluster: room %s: %w", roomID, err)
+		}
+		// Listing the registry needs JetStream's meta leader, which a
+		// NATS cluster re-elects for a while when a server goes (seen:
+		// 18 s); reading and writing keys does not. Without the list this
+		// node takes the room itself.
+		lctx, cancel := context.WithTimeout(ctx, time.Second)
+		nodes, err := c.Nodes(lctx)
+		cancel()
+		if err != nil {
+			c.log.Warn("cluster: the registry cannot be listed: this node takes the room", "room", roomID, "err", err)
+			nodes = []Node{c.Self()}
+		}
+		n, err := choose(nodes)
+		if err != nil {
+			return Node{}, err
+		}
+		if rev == 0 {
+			_, err = c.rooms.Create(ctx, roomID, []byte(n.ID))
+		} else {
+			_, err = c.rooms.Update(ctx, roomID, []byte(n.ID), rev)
+		}
+		if err == nil {
+			if rev != 0 {
+				c.log.Info("cluster: room moved from a node that is gone", "room", roomID, "to", n.ID)
+			}
+			return n, nil
+		}
+		if !conflict(err) {
+			return Node{}, fmt.Errorf("cluster: place %s: %w", roomID, err)
+		}
+		// Another node placed it in between: read again.
+	}
+	return Node{}, fmt.Errorf("cluster: place %s: too many concurrent placements", roomID)
+}
+
+// conflict tells a compare-and-set that lost.
+func conflict(err error) bool {
+	var api *jetstream.APIError
+	if errors.As(err, &api) {
+		return api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+	}
+	return errors.Is(err, jetstream.ErrKeyExists)
+}
+
+// Release removes roomID's placement if it is on this node (the room
+// ended here); a room placed elsewhere meanwhile is left alone.
+func (c *Cluster) Release(ctx context.Context, roomID string) error {
+	e, err := c.rooms.Get(ctx, roomID)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("cluster: release %s: %w", roomID, err)
+	}
+	if string(e.Value()) != c.o.NodeID {
+		return nil
+	}
+	if err := c.rooms.Delete(ctx, roomID, jetstream.LastRevision(e.Revision())); err != nil && !conflict(err) {
+		return fmt.Errorf("cluster: release %s: %w", roomID, err)
+	}
+	return nil
+}
+
+// Close stops the heartbeat, removes the node from the registry (its
+// rooms move on their next join) and disconnects.
+func (c *Cluster) Close() {
+	close(c.stop)
+	<-c.done
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	c.nodes.Delete(ctx, c.o.NodeID)
+	cancel()
+	c.nc.Drain()
+}

@@ -1,0 +1,175 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/internal/testkit/natstest"
+)
+
+func join(t *testing.T, urls []string, id string, load *int) *Cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	o := Options{URLs: urls, NodeID: id, PublicURL: "http://" + id + ".test", Capacity: 100, Heartbeat: 200 * time.Millisecond}
+	if load != nil {
+		var mu sync.Mutex
+		o.Load = func() int { mu.Lock(); defer mu.Unlock(); return *load }
+	}
+	c, err := Join(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestPlacement: three nodes on a real three-server NATS cluster. A room
+// is placed on exactly one node however many nodes place it at once;
+// new rooms go to the least loaded node; a draining node takes none; a
+// node that dies (stops renewing) drops out of the registry by itself
+// and its rooms move on their next placement; a released room is placed
+// afresh.
+func TestPlacement(t *testing.T) {
+	nc := natstest.Start(t, 3)
+	urls := nc.URLs()
+	loads := map[string]*int{"a": new(int), "b": new(int), "c": new(int)}
+	*loads["a"], *loads["b"], *loads["c"] = 5, 1, 9
+	nodes := map[string]*Cluster{}
+	for _, id := range []string{"a", "b", "c"} {
+		// Each node speaks to its own NATS server.
+		nodes[id] = join(t, []string{urls[len(nodes)]}, id, loads[id])
+	}
+	t.Cleanup(func() {
+		for _, n := range nodes {
+			n.Close()
+		}
+	})
+	ctx := context.Background()
+	if l, err := nodes["a"].Nodes(ctx); err != nil || len(l) != 3 {
+		t.Fatalf("registry: %+v %v", l, err)
+	}
+
+	// The same room placed by all three at once: one answer.
+	var wg sync.WaitGroup
+	got := make([]string, 30)
+	for i := range got {
+		wg.Go(func() {
+			n, err := nodes[string(rune('a'+i%3))].Place(ctx, "board-meeting")
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = n.ID
+		})
+	}
+	wg.Wait()
+	for _, g := range got {
+		if g != "b" {
+			t.Fatalf("placements of one room: %v, want all on b (the least loaded)", got)
+		}
+	}
+
+	// Draining: b takes no new room; a (5) is then the least loaded.
+	if err := nodes["b"].Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := nodes["c"].Place(ctx, "standup"); err != nil || n.ID != "a" {
+		t.Fatalf("with b draining: %+v %v", n, err)
+	}
+	if n, _ := nodes["c"].Place(ctx, "board-meeting"); n.ID != "b" {
+		t.Fatalf("a draining node lost its room: %+v", n)
+	}
+
+	// a dies without a word (its heartbeat stops): gone from the registry
+	// within its TTL, and its room moves to a live node.
+	close(nodes["a"].stop)
+	<-nodes["a"].done
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		l, _ := nodes["c"].Nodes(ctx)
+		if len(l) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a dead node is still registered: %+v", l)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n, err := nodes["b"].Place(ctx, "standup"); err != nil || n.ID != "c" {
+		t.Fatalf("the dead node's room: %+v %v, want it on c (b is draining)", n, err)
+	}
+	nodes["a"].nc.Close()
+	delete(nodes, "a")
+
+	// Released by its node, a room is placed afresh; a release by
+	// another node changes nothing.
+	if err := nodes["b"].Release(ctx, "standup"); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := nodes["b"].Place(ctx, "standup"); n.ID != "c" {
+		t.Fatalf("released by a node that does not host it: %+v", n)
+	}
+	if err := nodes["c"].Release(ctx, "standup"); err != nil {
+		t.Fatal(err)
+	}
+	*loads["c"] = 0
+	time.Sleep(300 * time.Millisecond) // a heartbeat with the new load
+	if n, _ := nodes["b"].Place(ctx, "standup"); n.ID != "c" {
+		t.Fatalf("after release: %+v", n)
+	}
+
+	// Claim prefers the claiming node for a room with no placement, and
+	// follows the placement of one that has it.
+	if n, err := nodes["b"].Claim(ctx, "fresh-room"); err == nil || n.ID != "" {
+		// b is draining: it takes nothing, and sends the room to c.
+		if err != nil || n.ID != "c" {
+			t.Fatalf("claim by a draining node: %+v %v", n, err)
+		}
+	}
+	if n, err := nodes["c"].Claim(ctx, "board-meeting"); err != nil || n.ID != "b" {
+		t.Fatalf("claim of a placed room: %+v %v", n, err)
+	}
+
+	// No node that takes rooms: a clear error.
+	nodes["c"].Drain(ctx)
+	if _, err := nodes["b"].Place(ctx, "new-room"); err != ErrNoNode {
+		t.Fatalf("every node draining: %v", err)
+	}
+}
+
+// TestPlacementSurvivesANATSServer: with the NATS server a node speaks to
+// stopped (one of three), placements go on (the client moves, the
+// buckets are replicated), and the server comes back.
+func TestPlacementSurvivesANATSServer(t *testing.T) {
+	nc := natstest.Start(t, 3)
+	urls := nc.URLs()
+	a := join(t, urls, "a", nil)
+	defer a.Close()
+	ctx := context.Background()
+	if _, err := a.Place(ctx, "room-1"); err != nil {
+		t.Fatal(err)
+	}
+	// The server this node speaks to goes: the client moves to another,
+	// the buckets' leaders may move too.
+	down := -1
+	for i, u := range urls {
+		if u == a.nc.ConnectedUrl() {
+			down = i
+		}
+	}
+	nc.StopServer(down)
+	for i := range 5 {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		n, err := a.Place(ctx, fmt.Sprint("room-after-", i))
+		cancel()
+		if err != nil || n.ID != "a" {
+			t.Fatalf("with a NATS server down: %+v %v", n, err)
+		}
+	}
+	nc.StartServer(t, down)
+	if n, err := a.Place(ctx, "room-1"); err != nil || n.ID != "a" {
+		t.Fatalf("after the server came back: %+v %v", n, err)
+	}
+}

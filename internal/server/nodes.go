@@ -1,0 +1,170 @@
+package server
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/parleyhq/parley/internal/access"
+	"github.com/parleyhq/parley/internal/cluster"
+	"github.com/parleyhq/parley/internal/config"
+	"github.com/parleyhq/parley/internal/signal"
+	"github.com/parleyhq/parley/internal/store"
+)
+
+// Several nodes (--nats): they share the store (PostgreSQL), so the key
+// that signs join tokens is the store's; each registers in the cluster
+// once it listens; a join asks the cluster where its room lives and
+// sends the browser's signalling socket there; a node takes a socket
+// only for a room placed on it.
+
+// tokenKeyName is the store's secret that signs join tokens when nodes
+// share the store.
+const tokenKeyName = "join-token-key"
+
+// loadKeys is the join-token key: the store's, shared by every node, with
+// --nats; else the data directory's.
+func loadKeys(ctx context.Context, cfg config.Config, st *store.DB) (*access.Keys, error) {
+	if len(cfg.NATS) == 0 {
+		return access.LoadKeys(cfg.DataDir)
+	}
+	k, err := st.Secret(ctx, tokenKeyName, 32)
+	if err != nil {
+		return nil, err
+	}
+	return access.NewKeys(k), nil
+}
+
+// nodeID is --node-id, else the host name.
+func nodeID(cfg config.Config) string {
+	if cfg.NodeID != "" {
+		return cfg.NodeID
+	}
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "parley"
+	}
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '-'
+	}, h)
+}
+
+// joinCluster registers the node (Start, once it listens).
+func (s *Server) joinCluster() error {
+	if len(s.cfg.NATS) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := cluster.Join(ctx, cluster.Options{URLs: s.cfg.NATS, CredsFile: s.cfg.NATSCreds, NodeID: nodeID(s.cfg),
+		PublicURL: s.URL(), Capacity: s.cfg.Limits.MaxParticipants, Logger: s.log.With("part", "cluster"),
+		Load: func() int { _, n := s.Rooms.Stats(); return n }})
+	if err != nil {
+		return err
+	}
+	s.cluster.Store(c)
+	return nil
+}
+
+// placeJoin tells the join API where the room's signalling socket is:
+// "" for this node, else the hosting node's socket URL.
+func (s *Server) placeJoin(ctx context.Context, roomID string) (string, error) {
+	c := s.cluster.Load()
+	if c == nil {
+		return "", nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	n, err := c.Place(ctx, roomID)
+	if err != nil {
+		s.log.Warn("no node for a join", "room", roomID, "err", err)
+		return "", signal.NewError(signal.CodeNoNode, "no node can take this meeting now: try again in a moment")
+	}
+	if n.ID == c.ID() {
+		return "", nil
+	}
+	return socketURL(n.PublicURL), nil
+}
+
+// admit lets a signalling socket join roomID here only if the room is
+// placed here (claiming it when it has no live node).
+func (s *Server) admit(ctx context.Context, roomID string) error {
+	c := s.cluster.Load()
+	if c == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	n, err := c.Claim(ctx, roomID)
+	if err != nil {
+		s.log.Warn("no node for a socket's join", "room", roomID, "err", err)
+		return signal.NewError(signal.CodeNoNode, "no node can take this meeting now: try again in a moment")
+	}
+	if n.ID != c.ID() {
+		return signal.NewError(signal.CodeRoomElsewhere, "this meeting is on another node: ask for a join token again")
+	}
+	// The participant joins right after: publish the new load then.
+	time.AfterFunc(100*time.Millisecond, c.Touch)
+	return nil
+}
+
+// roomClosed releases a room's placement when it ends here.
+func (s *Server) roomClosed(roomID string) {
+	c := s.cluster.Load()
+	if c == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Release(ctx, roomID); err != nil {
+		s.log.Warn("room placement not released", "room", roomID, "err", err)
+	}
+}
+
+// socketURL is a node's signalling socket.
+func socketURL(publicURL string) string {
+	u := strings.TrimRight(publicURL, "/")
+	if rest, ok := strings.CutPrefix(u, "https://"); ok {
+		return "wss://" + rest + "/ws"
+	}
+	return "ws://" + strings.TrimPrefix(u, "http://") + "/ws"
+}
+
+// peerHosts are the other nodes' hosts (Origin patterns), peerSockets
+// their socket origins (CSP connect-src), from the registry.
+func (s *Server) peerHosts() []string {
+	var out []string
+	for _, n := range s.peers() {
+		if u, err := url.Parse(n.PublicURL); err == nil && u.Host != "" {
+			out = append(out, u.Host)
+		}
+	}
+	return out
+}
+
+func (s *Server) peerSockets() []string {
+	var out []string
+	for _, n := range s.peers() {
+		out = append(out, strings.TrimSuffix(socketURL(n.PublicURL), "/ws"))
+	}
+	return out
+}
+
+func (s *Server) peers() []cluster.Node {
+	c := s.cluster.Load()
+	if c == nil {
+		return nil
+	}
+	var out []cluster.Node
+	for _, n := range c.Peers() {
+		if n.ID != c.ID() {
+			out = append(out, n)
+		}
+	}
+	return out
+}
