@@ -4,10 +4,10 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -31,7 +31,7 @@ type node struct {
 // startNode runs `parley serve` as one node of a cluster: its own NATS
 // server of natsURLs, the shared PostgreSQL database, its own data
 // directory and loopback port.
-func startNode(t *testing.T, id, natsURL, dsn string) *node {
+func startNode(t testing.TB, id, natsURL, dsn string) *node {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -51,14 +51,12 @@ func startNode(t *testing.T, id, natsURL, dsn string) *node {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	up := make(chan struct{})
-	var log strings.Builder
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			if servingURL.MatchString(sc.Text()) {
 				close(up)
 			}
-			log.WriteString(sc.Text() + "\n")
 		}
 	}()
 	select {
@@ -161,25 +159,9 @@ func TestThreeNodes(t *testing.T) {
 	}
 	ada.Drop()
 	bob.Drop()
-	rejoin := func(via *node, name string) (*client.Client, client.Message) {
-		for {
-			c, m, err := joinVia(ctx, via, "board-meeting", name)
-			if err == nil {
-				return c, m
-			}
-			if ctx.Err() != nil {
-				t.Fatalf("%s never got back in: %v", name, err)
-			}
-			var ne *net.OpError
-			if !errors.As(err, &ne) && !strings.Contains(err.Error(), "dial") && !strings.Contains(err.Error(), "4036") {
-				t.Logf("%s: %v", name, err)
-			}
-			time.Sleep(250 * time.Millisecond)
-		}
-	}
-	ada2, a2 := rejoin(nodes[1], "Ada")
+	ada2, a2 := rejoin(t, ctx, nodes[1], "board-meeting", "Ada")
 	defer ada2.Drop()
-	bob2, b2 := rejoin(nodes[2], "Bob")
+	bob2, b2 := rejoin(t, ctx, nodes[2], "board-meeting", "Bob")
 	defer bob2.Drop()
 	took := time.Since(killed)
 	t.Logf("back together %.1f s after the kill, meeting %s", took.Seconds(), b2.MeetingID)
@@ -189,6 +171,77 @@ func TestThreeNodes(t *testing.T) {
 	if took > 10*time.Second {
 		t.Errorf("back together %.1f s after the kill: want within 10 s", took.Seconds())
 	}
+}
+
+// rejoin joins room through via, again and again, as a page whose node
+// died does, until it is in.
+func rejoin(t testing.TB, ctx context.Context, via *node, room, name string) (*client.Client, client.Message) {
+	t.Helper()
+	for {
+		c, m, err := joinVia(ctx, via, room, name)
+		if err == nil {
+			return c, m
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%s never got back in: %v", name, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// BenchmarkFailover kills the node hosting a two-person meeting of three
+// nodes (SIGKILL), ten times per iteration (the killed node restarted
+// each time), and reports the median and slowest time until both people
+// are in the meeting together again through the other nodes.
+//
+//	go test ./cmd/parley -run '^$' -bench Failover -benchtime 1x
+func BenchmarkFailover(b *testing.B) {
+	nc := natstest.Start(b, 3)
+	dsn := pgtest.Database(b)
+	nodes := make([]*node, 3)
+	for i := range nodes {
+		nodes[i] = startNode(b, fmt.Sprint("node-", i), nc.URLs()[i], dsn)
+	}
+	var took []float64
+	for n := range b.N {
+		for k := range 10 {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			room := fmt.Sprintf("failover-room-%c%c", 'a'+rune(n%26), 'a'+rune(k))
+			ada, _, err := joinVia(ctx, nodes[k%3], room, "Ada")
+			if err != nil {
+				b.Fatal(err)
+			}
+			bob, _, err := joinVia(ctx, nodes[(k+1)%3], room, "Bob")
+			if err != nil {
+				b.Fatal(err)
+			}
+			host := -1
+			for i, nd := range nodes {
+				if strings.Contains(ada.SocketURL(), strings.TrimPrefix(nd.base, "http://")) {
+					host = i
+				}
+			}
+			killed := time.Now()
+			nodes[host].cmd.Process.Signal(syscall.SIGKILL)
+			nodes[host].cmd.Wait()
+			ada.Drop()
+			bob.Drop()
+			ada2, a2 := rejoin(b, ctx, nodes[(host+1)%3], room, "Ada")
+			bob2, b2 := rejoin(b, ctx, nodes[(host+2)%3], room, "Bob")
+			if a2.MeetingID != b2.MeetingID {
+				b.Fatalf("apart after the kill: %s, %s", a2.MeetingID, b2.MeetingID)
+			}
+			took = append(took, time.Since(killed).Seconds())
+			ada2.Drop()
+			bob2.Drop()
+			cancel()
+			nodes[host] = startNode(b, fmt.Sprint("node-", host), nc.URLs()[host], dsn)
+		}
+	}
+	slices.Sort(took)
+	b.ReportMetric(took[len(took)/2], "s-p50")
+	b.ReportMetric(took[len(took)-1], "s-max")
+	b.Logf("back together after a kill, seconds: %v", took)
 }
 
 // waitLoad waits until a node's entry in the registry reports load.

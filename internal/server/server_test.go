@@ -40,11 +40,11 @@ func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// start runs a server for one test and checks, when the test ends, that
-// shutting it down left no goroutine of ours or pion's behind.
 // TestMain stops the PostgreSQL server the tests on PostgreSQL start.
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
+// start runs a server for one test and checks, when the test ends, that
+// shutting it down left no goroutine of ours or pion's behind.
 func start(t *testing.T, mutate ...func(*config.Config)) *Server {
 	t.Helper()
 	before := leak.Take()

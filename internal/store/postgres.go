@@ -2,10 +2,11 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
+	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // pgMigrations is the PostgreSQL schema, versioned like migrations (its
@@ -160,10 +161,17 @@ const migrateLock = 0x7061726c6565
 // OpenPostgres connects to a PostgreSQL database (a postgres:// URL or
 // key=value DSN) and brings its schema up to date.
 func OpenPostgres(ctx context.Context, dsn string) (*DB, error) {
-	db, err := sql.Open("pgx", dsn)
+	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: postgres: %w", err)
 	}
+	// A pooled connection idle for a moment is pinged before it is
+	// used: after a restart of the server its connections are dead, and
+	// the first statement on one would fail (pgx pings only after 1 s,
+	// shorter than a quick restart).
+	db := stdlib.OpenDB(*cfg, stdlib.OptionShouldPing(func(_ context.Context, p stdlib.ShouldPingParams) bool {
+		return p.IdleDuration > 200*time.Millisecond
+	}))
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: postgres: %w", err)

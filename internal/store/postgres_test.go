@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/internal/testkit/pgtest"
+	"github.com/parleyhq/parley/internal/transcript"
 )
 
 // TestSchemasAgree: the PostgreSQL schema has SQLite's tables and
@@ -155,4 +156,59 @@ func TestSecretIsShared(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestPostgresRestartLosesNothing: PostgreSQL restarted under a running
+// store (connections cut): what was committed is there after, the job
+// claimed before finishes after, and writing goes on through the same
+// handle.
+func TestPostgresRestartLosesNothing(t *testing.T) {
+	ctx := context.Background()
+	srv, err := pgtest.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	dsn, err := srv.NewDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenPostgres(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.CreateMeeting(ctx, transcript.Meeting{ID: "MT_pg", Started: time.Now()})
+	for i := range 3 {
+		if _, err := s.AppendSegment(ctx, "MT_pg", seg("ada", float64(i), fmt.Sprint("before ", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Enqueue(ctx, NewJob{Kind: "k", Key: "job-1", Payload: 1, RunAfter: time.Now().Add(-time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	job, ok, err := s.ClaimJob(ctx, "worker", []string{"k"}, time.Now(), time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	if err := srv.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AppendSegment(ctx, "MT_pg", seg("ada", 3, "after")); err != nil {
+		t.Fatalf("the first write after the restart: %v", err)
+	}
+	if err := s.FinishJob(ctx, job.ID, "worker", nil); err != nil {
+		t.Fatalf("finishing the job claimed before the restart: %v", err)
+	}
+	tr, err := s.Transcript(ctx, "MT_pg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var texts []string
+	for _, g := range tr.Segments {
+		texts = append(texts, g.Text)
+	}
+	if fmt.Sprint(texts) != "[before 0 before 1 before 2 after]" {
+		t.Fatalf("after the restart: %v", texts)
+	}
 }

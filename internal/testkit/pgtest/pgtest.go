@@ -33,11 +33,13 @@ var ErrNoPostgres = errors.New("pgtest: PostgreSQL is not installed (scripts/set
 // Server is one running PostgreSQL server.
 type Server struct {
 	// URL reaches its postgres database as the superuser postgres.
-	URL  string
-	port int
-	dir  string
-	cmd  *exec.Cmd
-	n    atomic.Int64
+	URL       string
+	port      int
+	dir       string
+	bin, data string
+	cred      *syscall.Credential
+	cmd       *exec.Cmd
+	n         atomic.Int64
 }
 
 // binDir finds Debian's newest PostgreSQL server binaries.
@@ -92,20 +94,29 @@ func Start(ctx context.Context) (*Server, error) {
 	if s.port, err = freePort(); err != nil {
 		return fail(err)
 	}
-	s.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(s.port), "-k", dir,
-		"-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", "-c", "shared_buffers=32MB")
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
-	s.cmd.Dir = dir
-	logf, err := os.Create(filepath.Join(dir, "postgres.log"))
-	if err != nil {
+	s.bin, s.data, s.cred = bin, data, cred
+	s.URL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", s.port)
+	if err := s.run(ctx); err != nil {
 		return fail(err)
+	}
+	return s, nil
+}
+
+// run starts the server process and waits until it takes connections.
+func (s *Server) run(ctx context.Context) error {
+	s.cmd = exec.Command(filepath.Join(s.bin, "postgres"), "-D", s.data, "-p", strconv.Itoa(s.port), "-k", s.dir,
+		"-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", "-c", "shared_buffers=32MB")
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Pdeathsig: syscall.SIGKILL}
+	s.cmd.Dir = s.dir
+	logf, err := os.OpenFile(filepath.Join(s.dir, "postgres.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
 	}
 	defer logf.Close()
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	if err := s.cmd.Start(); err != nil {
-		return fail(fmt.Errorf("pgtest: postgres: %w", err))
+		return fmt.Errorf("pgtest: postgres: %w", err)
 	}
-	s.URL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", s.port)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		db, err := sql.Open("pgx", s.URL)
@@ -114,14 +125,21 @@ func Start(ctx context.Context) (*Server, error) {
 			db.Close()
 		}
 		if err == nil {
-			return s, nil
+			return nil
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			log, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
-			return fail(fmt.Errorf("pgtest: server did not come up: %v\n%s", err, log))
+			log, _ := os.ReadFile(filepath.Join(s.dir, "postgres.log"))
+			return fmt.Errorf("pgtest: server did not come up: %v\n%s", err, log)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// Restart stops the server (a fast shutdown: connections are cut) and
+// starts it again on the same data and port.
+func (s *Server) Restart(ctx context.Context) error {
+	s.stop()
+	return s.run(ctx)
 }
 
 func freePort() (int, error) {
@@ -135,6 +153,11 @@ func freePort() (int, error) {
 
 // Stop stops the server (a fast shutdown) and removes its directory.
 func (s *Server) Stop() {
+	s.stop()
+	os.RemoveAll(s.dir)
+}
+
+func (s *Server) stop() {
 	if s.cmd != nil && s.cmd.Process != nil {
 		s.cmd.Process.Signal(syscall.SIGINT)
 		done := make(chan struct{})
@@ -146,7 +169,6 @@ func (s *Server) Stop() {
 			<-done
 		}
 	}
-	os.RemoveAll(s.dir)
 }
 
 // NewDatabase creates an empty database and returns its URL.

@@ -1,0 +1,75 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/parleyhq/parley/internal/config"
+	"github.com/parleyhq/parley/internal/signal"
+	"github.com/parleyhq/parley/internal/testkit/client"
+	"github.com/parleyhq/parley/internal/testkit/natstest"
+	"github.com/parleyhq/parley/internal/testkit/pgtest"
+)
+
+// TestNATSOutage: a node of a cluster whose NATS server stops. The
+// meeting under way goes on (its participants stay, and still talk to
+// the node); a new join gets a clear error (503 no_node) in bounded time
+// rather than a room made behind the cluster's back; once NATS is back,
+// joins work again.
+func TestNATSOutage(t *testing.T) {
+	nc := natstest.Start(t, 1)
+	dsn := pgtest.Database(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	srv := start(t, func(c *config.Config) {
+		c.Listen, c.PublicURL = addr, "http://"+addr
+		c.NATS, c.Postgres, c.NodeID = nc.URLs(), dsn, "lone-node"
+	})
+	ada, _ := joinAs(t, srv, "outage-room", "Ada")
+	defer ada.Drop()
+
+	nc.StopServer(0)
+	time.Sleep(500 * time.Millisecond)
+	if n := srv.Rooms.Participants("outage-room"); n != 1 {
+		t.Fatalf("the meeting lost its participant with NATS down: %d", n)
+	}
+	if err := ada.Send(map[string]any{"type": "chat", "text": "still here"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ada.WaitFor(ctxT(t, 5*time.Second), func(m client.Message) bool { return m.Type == "chat" }); err != nil {
+		t.Fatalf("the meeting stopped answering with NATS down: %v", err)
+	}
+	bob := dial(t, srv)
+	defer bob.Drop()
+	t0 := time.Now()
+	_, err = bob.JoinToken(ctxT(t, 20*time.Second), "another-room", "Bob")
+	var he *client.HTTPError
+	if !errors.As(err, &he) || he.Status != 503 || he.Code != int(signal.CodeNoNode) {
+		t.Fatalf("a join with NATS down: %v, want 503 no_node", err)
+	}
+	if d := time.Since(t0); d > 10*time.Second {
+		t.Errorf("the refusal took %v", d)
+	}
+
+	nc.StartServer(t, 0)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := bob.Join(ctx, "another-room", "Bob")
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("joins did not come back with NATS: %v", err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
