@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os/exec"
 	"slices"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/parleyhq/parley/internal/testkit/client"
 	"github.com/parleyhq/parley/internal/testkit/natstest"
 	"github.com/parleyhq/parley/internal/testkit/pgtest"
+	"github.com/parleyhq/parley/internal/testkit/ports"
 )
 
 // node is one `parley serve` process of a cluster.
@@ -33,12 +33,7 @@ type node struct {
 // directory and loopback port.
 func startNode(t testing.TB, id, natsURL, dsn string) *node {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := ports.FreeAddr(t)
 	cmd := parley("serve", "--listen", addr, "--public-url", "http://"+addr, "--data-dir", t.TempDir(),
 		"--udp-port", "0", "--tcp-port", "-1", "--ice-interfaces", "lo", "--media-ip", "127.0.0.1", "--metrics-listen", "",
 		"--nats", natsURL, "--postgres", dsn, "--node-id", id, "--asr-engine", "none")

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"net"
 	"testing"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/parleyhq/parley/internal/testkit/client"
 	"github.com/parleyhq/parley/internal/testkit/natstest"
 	"github.com/parleyhq/parley/internal/testkit/pgtest"
+	"github.com/parleyhq/parley/internal/testkit/ports"
 )
 
 // TestNATSOutage: a node of a cluster whose NATS server stops. The
@@ -22,12 +22,7 @@ import (
 func TestNATSOutage(t *testing.T) {
 	nc := natstest.Start(t, 1)
 	dsn := pgtest.Database(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := ports.FreeAddr(t)
 	srv := start(t, func(c *config.Config) {
 		c.Listen, c.PublicURL = addr, "http://"+addr
 		c.NATS, c.Postgres, c.NodeID = nc.URLs(), dsn, "lone-node"
@@ -49,7 +44,7 @@ func TestNATSOutage(t *testing.T) {
 	bob := dial(t, srv)
 	defer bob.Drop()
 	t0 := time.Now()
-	_, err = bob.JoinToken(ctxT(t, 20*time.Second), "another-room", "Bob")
+	_, err := bob.JoinToken(ctxT(t, 20*time.Second), "another-room", "Bob")
 	var he *client.HTTPError
 	if !errors.As(err, &he) || he.Status != 503 || he.Code != int(signal.CodeNoNode) {
 		t.Fatalf("a join with NATS down: %v, want 503 no_node", err)

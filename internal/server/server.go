@@ -362,7 +362,10 @@ func (s *Server) Done() <-chan error { return s.serveErr }
 func (s *Server) Shutdown(ctx context.Context) error {
 	c := s.cluster.Load()
 	if c != nil {
-		c.Drain(ctx) // no new rooms here
+		// No new rooms here; bounded, for NATS may be down.
+		dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		c.Drain(dctx)
+		cancel()
 	}
 	s.Rooms.Shutdown()
 	var errs []error

@@ -3,7 +3,6 @@ package web_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/parleyhq/parley/internal/testkit/client"
 	"github.com/parleyhq/parley/internal/testkit/natstest"
 	"github.com/parleyhq/parley/internal/testkit/pgtest"
+	"github.com/parleyhq/parley/internal/testkit/ports"
 )
 
 // TestMain stops the PostgreSQL server the multi-node test starts.
@@ -23,12 +23,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // loopback port (its public URL), the shared NATS and PostgreSQL.
 func startNode(t *testing.T, id, natsURL, dsn string) *server.Server {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := ports.FreeAddr(t)
 	srv, _ := startServerWith(t, func(c *config.Config) {
 		c.Listen, c.PublicURL = addr, "http://"+addr
 		c.NATS, c.Postgres, c.NodeID = []string{natsURL}, dsn, id

@@ -6,7 +6,6 @@ package natstest
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/url"
 	"testing"
 	"time"
@@ -14,21 +13,14 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/parleyhq/parley/internal/testkit/ports"
 )
 
 // Cluster is n NATS servers routed to each other.
 type Cluster struct {
 	Servers []*server.Server
 	opts    []*server.Options
-}
-
-func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // Start starts n servers (1 for a lone server) and waits until
@@ -38,10 +30,10 @@ func Start(t testing.TB, n int) *Cluster {
 	c := &Cluster{}
 	routePorts := make([]int, n)
 	for i := range routePorts {
-		routePorts[i] = freePort(t)
+		routePorts[i] = ports.Free(t)
 	}
 	for i := range n {
-		o := &server.Options{ServerName: fmt.Sprintf("nats-%d", i), Host: "127.0.0.1", Port: freePort(t),
+		o := &server.Options{ServerName: fmt.Sprintf("nats-%d", i), Host: "127.0.0.1", Port: ports.Free(t),
 			JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true}
 		if n > 1 {
 			o.Cluster = server.ClusterOpts{Name: "parley-test", Host: "127.0.0.1", Port: routePorts[i]}
