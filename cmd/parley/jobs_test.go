@@ -24,7 +24,7 @@ func TestJobsCommand(t *testing.T) {
 	}
 	st.Enqueue(ctx, store.NewJob{Kind: "finalize", Key: "finalize:MT_a", MaxAttempts: 1})
 	st.Enqueue(ctx, store.NewJob{Kind: "transcribe_upload", Key: "upload:UP_b"})
-	j, ok, err := st.ClaimJob(ctx, "w", []string{"finalize"}, time.Now(), time.Minute)
+	j, ok, err := st.ClaimJob(ctx, store.Claim{Owner: "w", Kinds: []string{"finalize"}}, time.Now(), time.Minute)
 	if err != nil || !ok {
 		t.Fatal(ok, err)
 	}

@@ -30,6 +30,7 @@ var commands = []command{
 	{"transcribe", "transcribe audio files (one per speaker with --track)", runTranscribe},
 	{"diarize", "write who spoke when in an audio file (RTTM or JSON)", runDiarize},
 	{"jobs", "list, retry or cancel the server's background jobs", runJobs},
+	{"worker", "run background jobs (uploads, summaries) for the nodes sharing a PostgreSQL database", runWorker},
 	{"loadtest", "load a server with pion clients and report what arrives", runLoadtest},
 	{"netbench", "run a meeting over emulated networks (loss, delay, narrow links; needs root) and report what arrives", runNetbench},
 	{"bench-captions", "measure live caption latency with many people speaking at once", runBenchCaptions},

@@ -26,17 +26,19 @@ import (
 type node struct {
 	cmd  *exec.Cmd
 	base string
+	dir  string // its --data-dir
 }
 
 // startNode runs `parley serve` as one node of a cluster: its own NATS
 // server of natsURLs, the shared PostgreSQL database, its own data
-// directory and loopback port.
-func startNode(t testing.TB, id, natsURL, dsn string) *node {
+// directory and loopback port; extra flags come last (and win).
+func startNode(t testing.TB, id, natsURL, dsn string, extra ...string) *node {
 	t.Helper()
 	addr := ports.FreeAddr(t)
-	cmd := parley("serve", "--listen", addr, "--public-url", "http://"+addr, "--data-dir", t.TempDir(),
+	dir := t.TempDir()
+	cmd := parley(append([]string{"serve", "--listen", addr, "--public-url", "http://" + addr, "--data-dir", dir,
 		"--udp-port", "0", "--tcp-port", "-1", "--ice-interfaces", "lo", "--media-ip", "127.0.0.1", "--metrics-listen", "",
-		"--nats", natsURL, "--postgres", dsn, "--node-id", id, "--asr-engine", "none")
+		"--nats", natsURL, "--postgres", dsn, "--node-id", id, "--asr-engine", "none"}, extra...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +61,7 @@ func startNode(t testing.TB, id, natsURL, dsn string) *node {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("node %s did not start", id)
 	}
-	return &node{cmd: cmd, base: "http://" + addr}
+	return &node{cmd: cmd, base: "http://" + addr, dir: dir}
 }
 
 // joinVia connects to a node and joins room, following the join answer

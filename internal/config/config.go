@@ -29,6 +29,11 @@ type Config struct {
 	NATS      []string `name:"nats" help:"NATS servers (nats://host:port, comma separated) that nodes coordinate through; needs --postgres and --public-url (empty: one node)"`
 	NATSCreds string   `name:"nats-creds" help:"NATS credentials file (JWT and NKey seed) for --nats"`
 	NodeID    string   `name:"node-id" help:"this node's name among the nodes (letters, digits, '-', '_'; default: the host name)"`
+	// Jobs says which background jobs this node runs: "all" (default),
+	// or "local", only those tied to it (whose files are on its disk),
+	// leaving the others to `parley worker` processes.
+	Jobs   string `name:"jobs" help:"background jobs this node runs: all, or local (only those whose files are on this node; parley worker runs the rest)"`
+	worker bool   // validated as `parley worker`'s (ValidateWorker)
 	// Postgres, when set, keeps the store in PostgreSQL instead of SQLite
 	// under DataDir (which still holds recordings and uploads).
 	Postgres string `name:"postgres" env:"PARLEY_POSTGRES_URL" help:"PostgreSQL database for the store, e.g. postgres://parley@db.internal/parley (empty: SQLite in --data-dir; the URL may carry a password: prefer the environment variable)"`
@@ -190,6 +195,19 @@ func Default() Config {
 	}
 }
 
+// ValidateWorker is Validate for `parley worker`: it shares the nodes'
+// store, so --postgres is required, and serves no browser, so --nats
+// needs no --public-url.
+func (c *Config) ValidateWorker() error {
+	w := *c
+	w.worker = true
+	err := w.Validate()
+	if c.Postgres == "" {
+		err = errors.Join(err, fmt.Errorf("%w: a worker shares the nodes' store: set --postgres (or PARLEY_POSTGRES_URL)", ErrInvalid))
+	}
+	return err
+}
+
 // Validate checks every field and returns all problems at once.
 func (c *Config) Validate() error {
 	var errs []string
@@ -234,6 +252,9 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		bad("data-dir must not be empty")
 	}
+	if c.Jobs != "" && c.Jobs != "all" && c.Jobs != "local" {
+		bad("jobs %q: all or local", c.Jobs)
+	}
 	if len(c.NATS) > 0 {
 		for _, u := range c.NATS {
 			if !strings.HasPrefix(u, "nats://") && !strings.HasPrefix(u, "tls://") {
@@ -243,7 +264,7 @@ func (c *Config) Validate() error {
 		if c.Postgres == "" {
 			bad("nats needs --postgres: nodes share their rooms, meetings and keys through it")
 		}
-		if c.PublicURL == "" {
+		if c.PublicURL == "" && !c.worker {
 			bad("nats needs --public-url: the address other nodes send browsers to")
 		}
 		if c.NodeID != "" && !validNodeID(c.NodeID) {

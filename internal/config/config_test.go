@@ -15,7 +15,11 @@ func load(t *testing.T, args []string, env map[string]string) (Config, error) {
 	t.Helper()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	return Load(fs, args, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	cfg, err := Load(fs, args, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err == nil {
+		err = cfg.Validate()
+	}
+	return cfg, err
 }
 
 func TestDefaultsAreValid(t *testing.T) {

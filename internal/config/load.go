@@ -12,9 +12,10 @@ import (
 	"time"
 )
 
-// Load builds a Config for `parley serve`: defaults, then the JSON file
-// named by --config (or PARLEY_CONFIG), then the environment (lookup, so
-// tests pass their own), then the flags in args, then Validate.
+// Load builds a Config for `parley serve` (or worker): defaults, then
+// the JSON file named by --config (or PARLEY_CONFIG), then the
+// environment (lookup, so tests pass their own), then the flags in args.
+// The caller validates it (Validate, ValidateWorker).
 func Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool)) (Config, error) {
 	// Flags are parsed into a scratch config first: they are applied last,
 	// over the file and the environment, so that they win.
@@ -51,7 +52,7 @@ func Load(fs *flag.FlagSet, args []string, lookup func(string) (string, bool)) (
 			return cfg, fmt.Errorf("%w: --%s: %v", ErrInvalid, name, err)
 		}
 	}
-	return cfg, cfg.Validate()
+	return cfg, nil
 }
 
 func loadFile(path string, cfg *Config) error {

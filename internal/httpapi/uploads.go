@@ -25,7 +25,9 @@ import (
 
 // Uploader queues the transcription of an uploaded recording (jobs.Uploads).
 type Uploader interface {
-	Accept(ctx context.Context, up jobs.Upload, grant store.Grant, started time.Time) (int64, error)
+	// Accept keeps the checked upload in file (moving or copying it
+	// away) and queues its transcription.
+	Accept(ctx context.Context, up jobs.Upload, grant store.Grant, started time.Time, file string) (int64, error)
 	// Used is the bytes of uploads a user keeps (for the quota).
 	Used(ctx context.Context, subject string) (int64, error)
 }
@@ -33,7 +35,7 @@ type Uploader interface {
 // UploadOptions configures POST /api/transcriptions.
 type UploadOptions struct {
 	Uploader Uploader // nil: no uploads (no speech engine)
-	Dir      string   // where uploads are kept (data-dir/uploads)
+	Dir      string   // where an upload is received and checked (data-dir/uploads)
 	Max      int64    // largest body accepted, in bytes
 	// Quota is the bytes of uploads one signed-in user may keep (0: no
 	// quota); deleting an upload's meeting frees its share.
@@ -148,19 +150,13 @@ func (a *api) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := room.NewMeetingID()
-	final := filepath.Join(o.Dir, jobs.UploadFile(id))
-	part := final + ".part"
+	part := filepath.Join(o.Dir, jobs.UploadFile(id)) + ".part"
 	f, err := os.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		a.fail(w, "upload file", err)
 		return
 	}
-	keep := false
-	defer func() {
-		if !keep {
-			os.Remove(part)
-		}
-	}()
+	defer os.Remove(part) // gone already once accepted
 	// An upload may take longer than the server's read timeout: the
 	// deadline moves on as long as bytes keep coming (as for slow
 	// downloads, guard.go).
@@ -191,10 +187,6 @@ func (a *api) upload(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if err := os.Rename(part, final); err != nil {
-		a.fail(w, "upload file", err)
-		return
-	}
 	key := access.NewSecret()
 	subject := user.Subject
 	if !signedIn {
@@ -204,12 +196,10 @@ func (a *api) upload(w http.ResponseWriter, r *http.Request) {
 		name = "Upload " + time.Now().UTC().Format("2006-01-02 15:04")
 	}
 	if _, err := o.Uploader.Accept(r.Context(), jobs.Upload{MeetingID: id, Name: name, Speakers: speakers, Language: lang, Subject: subject, Size: size},
-		store.Grant{Subject: subject, KeyHash: access.HashSecret(key), Role: "owner"}, time.Now()); err != nil {
-		os.Remove(final)
+		store.Grant{Subject: subject, KeyHash: access.HashSecret(key), Role: "owner"}, time.Now(), part); err != nil {
 		a.fail(w, "upload job", err)
 		return
 	}
-	keep = true
 	writeJSON(w, http.StatusAccepted, map[string]string{"meeting_id": id, "key": key,
 		"status_url":     "/api/transcriptions/" + id,
 		"transcript_url": "/api/meetings/" + id + "/transcript"})

@@ -23,6 +23,9 @@ const KindFinalizeRecording = "finalize_recording"
 // Recordings runs the recording jobs.
 type Recordings struct {
 	Objects objects.Store
+	// Node is this node's id: its recording jobs run here (Active and
+	// LiveBusy know only this node's meetings).
+	Node string
 	// Active reports whether a meeting records right now (its files are
 	// still being written: finalizing waits for the stop).
 	Active func(meetingID string) bool
@@ -56,7 +59,7 @@ func (r *Recordings) Finished(ctx context.Context, meetingID string) error {
 	if err != nil {
 		return err
 	}
-	_, err = r.Queue.Enqueue(ctx, store.NewJob{Kind: KindFinalizeRecording,
+	_, err = r.Queue.Enqueue(ctx, store.NewJob{Kind: KindFinalizeRecording, Node: r.Node,
 		Key: fmt.Sprintf("%s:%s:%d", KindFinalizeRecording, meetingID, len(man.Sessions)), Payload: recordingPayload{MeetingID: meetingID}})
 	if err == nil && r.Wake != nil {
 		r.Wake()
@@ -67,7 +70,7 @@ func (r *Recordings) Finished(ctx context.Context, meetingID string) error {
 // Ended enqueues the final job of a recorded meeting that is over: its
 // recording finalized, then, with a FinalEngine, transcribed again.
 func (r *Recordings) Ended(ctx context.Context, meetingID string) error {
-	_, err := r.Queue.Enqueue(ctx, store.NewJob{Kind: KindFinalizeRecording,
+	_, err := r.Queue.Enqueue(ctx, store.NewJob{Kind: KindFinalizeRecording, Node: r.Node,
 		Key: KindFinalizeRecording + ":" + meetingID + ":end", Payload: recordingPayload{MeetingID: meetingID, Final: true}})
 	if err == nil && r.Wake != nil {
 		r.Wake()
@@ -79,7 +82,7 @@ func (r *Recordings) Ended(ctx context.Context, meetingID string) error {
 // (the meeting is over: the process that held it is gone); call it at
 // startup, before any meeting records.
 func (r *Recordings) Recover(ctx context.Context) (int, error) {
-	ids, err := record.Unfinished(r.Objects)
+	ids, err := record.Unfinished(r.Objects, r.Node)
 	if err != nil {
 		return 0, err
 	}

@@ -26,6 +26,9 @@ type Deleter struct {
 	Store     *store.DB
 	SpoolDir  string // data-dir/spool: one folder per meeting
 	UploadDir string // data-dir/uploads: UploadFile(meeting)
+	// Uploads holds uploads by meeting (UploadObject) when they are kept
+	// in shared storage (nil: in UploadDir).
+	Uploads objects.Store
 	// Recordings holds recordings by meeting (nil: none).
 	Recordings objects.Store
 	Logger     *slog.Logger
@@ -59,6 +62,13 @@ func (d *Deleter) Delete(ctx context.Context, id string, by store.AuditEntry) (s
 		} else if !os.IsNotExist(err) {
 			d.log().Warn("meeting deleted, its upload not", "meeting", id, "err", err)
 		}
+	}
+	if d.Uploads != nil {
+		n, err := d.Uploads.DeletePrefix(id)
+		if err != nil {
+			d.log().Warn("meeting deleted, its upload not", "meeting", id, "err", err)
+		}
+		files += n
 	}
 	if d.Recordings != nil {
 		n, err := d.Recordings.DeletePrefix(id)

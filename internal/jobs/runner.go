@@ -24,7 +24,7 @@ import (
 
 // Queue is the store's side of the queue.
 type Queue interface {
-	ClaimJob(ctx context.Context, owner string, kinds []string, now time.Time, lease time.Duration) (store.Job, bool, error)
+	ClaimJob(ctx context.Context, c store.Claim, now time.Time, lease time.Duration) (store.Job, bool, error)
 	ExtendLease(ctx context.Context, id int64, owner string, until time.Time) error
 	FinishJob(ctx context.Context, id int64, owner string, write func(*store.Tx) error) error
 	FailJob(ctx context.Context, id int64, owner, msg string, retryAt time.Time, permanent bool) (bool, error)
@@ -60,6 +60,10 @@ type Runner struct {
 	Handlers map[string]Handler
 	// Owner names this worker in leases (node and process); unique.
 	Owner string
+	// Nodes are the nodes whose jobs this runner takes (store.Claim): a
+	// server's own and "" (the jobs any node may run), a worker's "";
+	// nil: all.
+	Nodes []string
 	// Workers run jobs at once (default 1: jobs are CPU-bound speech
 	// work on a machine that also forwards media).
 	Workers int
@@ -169,7 +173,7 @@ func (r *Runner) work(ctx context.Context, kinds []string) {
 // was due.
 func (r *Runner) RunOne(ctx context.Context, kinds []string) (ran bool, err error) {
 	r.init()
-	j, ok, err := r.Queue.ClaimJob(ctx, r.Owner, kinds, r.Now(), r.Lease)
+	j, ok, err := r.Queue.ClaimJob(ctx, store.Claim{Owner: r.Owner, Kinds: kinds, Nodes: r.Nodes}, r.Now(), r.Lease)
 	if err != nil || !ok {
 		return false, err
 	}

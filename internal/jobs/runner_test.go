@@ -180,14 +180,14 @@ func TestLostLeaseWritesNothing(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	s.Enqueue(ctx, store.NewJob{Kind: "k", Key: "slow", RunAfter: now})
-	a, ok, err := s.ClaimJob(ctx, "worker-a", []string{"k"}, now, time.Second)
+	a, ok, err := s.ClaimJob(ctx, store.Claim{Owner: "worker-a", Kinds: []string{"k"}}, now, time.Second)
 	if err != nil || !ok {
 		t.Fatal(ok, err)
 	}
-	if _, ok, _ := s.ClaimJob(ctx, "worker-b", []string{"k"}, now.Add(500*time.Millisecond), time.Second); ok {
+	if _, ok, _ := s.ClaimJob(ctx, store.Claim{Owner: "worker-b", Kinds: []string{"k"}}, now.Add(500*time.Millisecond), time.Second); ok {
 		t.Fatal("a leased job was claimed again before its lease ran out")
 	}
-	b, ok, err := s.ClaimJob(ctx, "worker-b", []string{"k"}, now.Add(2*time.Second), time.Minute)
+	b, ok, err := s.ClaimJob(ctx, store.Claim{Owner: "worker-b", Kinds: []string{"k"}}, now.Add(2*time.Second), time.Minute)
 	if err != nil || !ok || b.ID != a.ID || b.Attempts != 2 {
 		t.Fatalf("take-over: %+v %v %v", b, ok, err)
 	}
@@ -205,7 +205,7 @@ func TestLostLeaseWritesNothing(t *testing.T) {
 	}
 
 	s.Enqueue(ctx, store.NewJob{Kind: "k", Key: "cancelled", RunAfter: now})
-	c, _, _ := s.ClaimJob(ctx, "worker-a", []string{"k"}, now, time.Minute)
+	c, _, _ := s.ClaimJob(ctx, store.Claim{Owner: "worker-a", Kinds: []string{"k"}}, now, time.Minute)
 	if err := s.CancelJob(ctx, c.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -451,7 +451,7 @@ func TestCleanSpoolKeepsWhatJobsNeed(t *testing.T) {
 	// Claim both; finish MT_c's job (its file is no longer needed) and
 	// give MT_a's back to the queue.
 	claim := func() store.Job {
-		j, ok, err := s.ClaimJob(ctx, "w", []string{KindFinalize}, time.Now().Add(time.Second), time.Minute)
+		j, ok, err := s.ClaimJob(ctx, store.Claim{Owner: "w", Kinds: []string{KindFinalize}}, time.Now().Add(time.Second), time.Minute)
 		if err != nil || !ok {
 			t.Fatalf("claim: %v %v", ok, err)
 		}

@@ -55,7 +55,10 @@ type SpooledMic struct {
 // job, which diarizes them later, in this process or after a restart.
 type Finisher struct {
 	Store Store
-	Wake  func() // the runner's Wake (optional)
+	// Node is this node's id: the spooled audio is on its disk, so the
+	// finalize job runs here.
+	Node string
+	Wake func() // the runner's Wake (optional)
 	// Summaries, when set, queues each meeting's summary; it runs once
 	// the meeting's other jobs are done.
 	Summaries *Summaries
@@ -94,7 +97,7 @@ func (f *Finisher) FinishMeeting(ctx context.Context, meetingID string, mics []s
 	if len(job.Mics) == 0 {
 		return
 	}
-	if _, err := f.Store.Enqueue(ctx, store.NewJob{Kind: KindFinalize, Key: FinalizeKey(meetingID), Payload: job}); err != nil {
+	if _, err := f.Store.Enqueue(ctx, store.NewJob{Kind: KindFinalize, Key: FinalizeKey(meetingID), Node: f.Node, Payload: job}); err != nil {
 		log.Error("finalize job not queued; the shared microphones stay undiarized", "meeting", meetingID, "err", err)
 		for _, m := range job.Mics {
 			os.Remove(m.Path)

@@ -17,6 +17,7 @@ import (
 	"github.com/parleyhq/parley/internal/asr"
 	"github.com/parleyhq/parley/internal/audio/audiofile"
 	"github.com/parleyhq/parley/internal/diarize"
+	"github.com/parleyhq/parley/internal/objects"
 	"github.com/parleyhq/parley/internal/store"
 	"github.com/parleyhq/parley/internal/transcript"
 )
@@ -40,10 +41,18 @@ type Upload struct {
 // Uploads turns uploaded recordings into transcripts: Accept records
 // one as a meeting of its uploader and queues it; Handler runs the job.
 type Uploads struct {
-	Store  *store.DB
-	Dir    string // data-dir/uploads
-	Engine asr.Engine
-	Wake   func() // the runner's, so that the job starts at once
+	Store *store.DB
+	// Dir (data-dir/uploads) keeps the uploads when Objects is nil (their
+	// jobs then run on this node), and otherwise the copy of one being
+	// transcribed here.
+	Dir string
+	// Objects, when set, keeps the uploads (UploadObject) where every
+	// node and worker reads them (an S3 bucket): any of them may run
+	// the job.
+	Objects objects.Store
+	Node    string // this node's id (the jobs of uploads kept in Dir)
+	Engine  asr.Engine
+	Wake    func() // the runner's, so that the job starts at once
 	// Summaries, when set, queues the transcript's summary with it.
 	Summaries *Summaries
 	Logger    *slog.Logger
@@ -87,6 +96,9 @@ func (u *Uploads) Progress(meetingID string) (fraction float64, step string, ok 
 // by the meeting, so that deleting the meeting finds it.
 func UploadFile(meetingID string) string { return meetingID + ".audio" }
 
+// UploadObject is where Objects keeps the upload of a meeting.
+func UploadObject(meetingID string) string { return meetingID + "/audio" }
+
 // UploadKey is the queue key of an upload's transcription job.
 func UploadKey(meetingID string) string { return "upload:" + meetingID }
 
@@ -96,11 +108,25 @@ func (u *Uploads) Used(ctx context.Context, subject string) (int64, error) {
 	return u.Store.PayloadBytes(ctx, KindUpload, subject)
 }
 
-// Accept records an upload already stored (decodable) in Dir as
-// UploadFile(up.MeetingID): a meeting titled by its name, readable by
-// grant's holder, and its transcription job, in one transaction.
-func (u *Uploads) Accept(ctx context.Context, up Upload, grant store.Grant, started time.Time) (int64, error) {
+// Accept keeps an upload (file: its checked, decodable copy, which it
+// moves or copies away) and records it: a meeting titled by its name,
+// readable by grant's holder, and its transcription job, in one
+// transaction. Nothing is kept when it fails.
+func (u *Uploads) Accept(ctx context.Context, up Upload, grant store.Grant, started time.Time, file string) (int64, error) {
 	up.File = UploadFile(up.MeetingID)
+	job := store.NewJob{Kind: KindUpload, Key: UploadKey(up.MeetingID), Payload: up}
+	forget := func() { os.Remove(filepath.Join(u.Dir, up.File)) }
+	if u.Objects != nil {
+		if err := u.putObject(up.MeetingID, file); err != nil {
+			return 0, err
+		}
+		forget = func() { u.Objects.DeletePrefix(up.MeetingID) }
+	} else {
+		if err := os.Rename(file, filepath.Join(u.Dir, up.File)); err != nil {
+			return 0, err
+		}
+		job.Node = u.Node
+	}
 	var id int64
 	err := u.Store.InTx(ctx, func(tx *store.Tx) error {
 		if err := tx.CreateMeeting(transcript.Meeting{ID: up.MeetingID, Title: up.Name, Started: started}); err != nil {
@@ -111,13 +137,61 @@ func (u *Uploads) Accept(ctx context.Context, up Upload, grant store.Grant, star
 			return err
 		}
 		var err error
-		id, err = tx.Enqueue(store.NewJob{Kind: KindUpload, Key: UploadKey(up.MeetingID), Payload: up})
+		id, err = tx.Enqueue(job)
 		return err
 	})
-	if err == nil && u.Wake != nil {
+	if err != nil {
+		forget()
+		return 0, err
+	}
+	if u.Wake != nil {
 		u.Wake()
 	}
-	return id, err
+	return id, nil
+}
+
+// putObject streams file into Objects as the upload of meetingID.
+func (u *Uploads) putObject(meetingID, file string) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	return u.Objects.PutFrom(UploadObject(meetingID), f, fi.Size())
+}
+
+// fetch copies the upload of meetingID from Objects into Dir (a
+// ".part" file, which a crash leaves to CleanPartial) and returns its
+// path; the caller removes it.
+func (u *Uploads) fetch(meetingID string) (string, error) {
+	rd, err := u.Objects.Open(UploadObject(meetingID))
+	if errors.Is(err, objects.ErrNotFound) {
+		return "", Permanent(err)
+	}
+	if err != nil {
+		return "", err
+	}
+	defer rd.Close()
+	if err := os.MkdirAll(u.Dir, 0o700); err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp(u.Dir, meetingID+"-*.part")
+	if err != nil {
+		return "", err
+	}
+	_, err = io.Copy(f, rd)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
 }
 
 // Handler transcribes the upload (one mixed source, diarized into
@@ -136,7 +210,14 @@ func (u *Uploads) Handler() Handler {
 		if err != nil {
 			return Result{}, err
 		}
-		r, err := audiofile.Open(filepath.Join(u.Dir, up.File))
+		path := filepath.Join(u.Dir, up.File)
+		if u.Objects != nil && j.Node == "" {
+			if path, err = u.fetch(up.MeetingID); err != nil {
+				return Result{}, err
+			}
+			defer os.Remove(path)
+		}
+		r, err := audiofile.Open(path)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) || errors.Is(err, audiofile.ErrUnsupportedFormat) || errors.Is(err, audiofile.ErrEmpty) {
 				err = Permanent(err)
@@ -152,7 +233,7 @@ func (u *Uploads) Handler() Handler {
 			// The file is read again to diarize it: memory stays at the
 			// features, however long the recording.
 			Reopen: func() (diarize.SampleSource, io.Closer, error) {
-				r, err := audiofile.Open(filepath.Join(u.Dir, up.File))
+				r, err := audiofile.Open(path)
 				return r, r, err
 			}})
 		if err != nil {

@@ -8,6 +8,7 @@
 package objects
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +32,9 @@ type Store interface {
 	// Put replaces an object whole and atomically: a reader sees the old
 	// content or the new, never a mix.
 	Put(key string, data []byte) error
+	// PutFrom is Put from a reader of size bytes (a large file), streamed:
+	// memory stays bounded whatever the size.
+	PutFrom(key string, r io.Reader, size int64) error
 	// Open reads an object.
 	Open(key string) (io.ReadCloser, error)
 	// List returns the objects under prefix (a key's folder; "" for
@@ -110,18 +114,30 @@ func (d Disk) Put(key string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
 		return err
 	}
-	return writeRenamed(p, data, nil)
+	return writeRenamed(p, bytes.NewReader(data), nil)
+}
+
+// PutFrom implements Store.
+func (d Disk) PutFrom(key string, r io.Reader, _ int64) error {
+	p, err := d.path(key)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+		return err
+	}
+	return writeRenamed(p, r, nil)
 }
 
 // writeRenamed writes data to a temporary file beside p, makes it
 // durable and renames it over p, once check (if any) allows; the
 // temporary file goes on any failure.
-func writeRenamed(p string, data []byte, check func() error) error {
+func writeRenamed(p string, data io.Reader, check func() error) error {
 	f, err := os.CreateTemp(filepath.Dir(p), ".put-*")
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(data)
+	_, err = io.Copy(f, data)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -237,7 +253,7 @@ func (d Disk) Replace(key string, data []byte) error {
 		return err
 	}
 	gone := fmt.Errorf("%w: %s", ErrNotFound, key)
-	err = writeRenamed(p, data, func() error {
+	err = writeRenamed(p, bytes.NewReader(data), func() error {
 		if _, err := os.Stat(p); err != nil {
 			return gone
 		}
@@ -267,4 +283,36 @@ func (d Disk) Truncate(key string, size int64) error {
 		return err
 	}
 	return nil
+}
+
+// Under is st seen from a folder: every key is prefix/key. Uploads and
+// recordings share one bucket this way.
+func Under(st Store, prefix string) Store { return under{st, prefix} }
+
+type under struct {
+	st     Store
+	prefix string
+}
+
+func (u under) key(k string) string { return u.prefix + "/" + k }
+
+func (u under) Create(key string) (Writer, error)       { return u.st.Create(u.key(key)) }
+func (u under) Put(key string, data []byte) error       { return u.st.Put(u.key(key), data) }
+func (u under) Open(key string) (io.ReadCloser, error)  { return u.st.Open(u.key(key)) }
+func (u under) DeletePrefix(prefix string) (int, error) { return u.st.DeletePrefix(u.key(prefix)) }
+
+func (u under) PutFrom(key string, r io.Reader, size int64) error {
+	return u.st.PutFrom(u.key(key), r, size)
+}
+
+func (u under) List(prefix string) ([]Info, error) {
+	p := u.prefix
+	if prefix != "" {
+		p = u.key(prefix)
+	}
+	list, err := u.st.List(p)
+	for i := range list {
+		list[i].Key = strings.TrimPrefix(list[i].Key, u.prefix+"/")
+	}
+	return list, err
 }

@@ -152,3 +152,44 @@ func TestS3(t *testing.T) {
 		t.Errorf("after delete: %+v", all)
 	}
 }
+
+// TestPutFromUnder: a large object streamed from a reader (an upload of
+// several parts on S3) reads back byte for byte, in a folder of the
+// store (Under) that lists, opens and deletes only its own objects, on
+// disk and on S3.
+func TestPutFromUnder(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		st   Store
+	}{{"disk", Disk{Dir: t.TempDir()}}, {"s3", newS3(t)}} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := make([]byte, 40<<20+12345) // three 16 MiB parts, the last short
+			rng := rand.New(rand.NewPCG(1, 2))
+			for i := range data {
+				data[i] = byte(rng.Uint32())
+			}
+			if err := tc.st.Put("MT_a/manifest.json", []byte("{}")); err != nil {
+				t.Fatal(err)
+			}
+			up := Under(tc.st, "uploads")
+			if err := up.PutFrom("MT_a/audio", bytes.NewReader(data), int64(len(data))); err != nil {
+				t.Fatal(err)
+			}
+			if got := readAll(t, up, "MT_a/audio"); !bytes.Equal(got, data) {
+				t.Fatalf("read back %d bytes, not what was put (%d)", len(got), len(data))
+			}
+			if list, err := up.List(""); err != nil || len(list) != 1 || list[0].Key != "MT_a/audio" || list[0].Size != int64(len(data)) {
+				t.Fatalf("list under uploads: %+v %v", list, err)
+			}
+			if n, err := up.DeletePrefix("MT_a"); err != nil || n != 1 {
+				t.Fatalf("delete under uploads: %d %v", n, err)
+			}
+			if _, err := up.Open("MT_a/audio"); !errors.Is(err, ErrNotFound) {
+				t.Errorf("deleted upload: %v", err)
+			}
+			if got := readAll(t, tc.st, "MT_a/manifest.json"); string(got) != "{}" {
+				t.Errorf("the store's own MT_a/manifest.json: %q", got)
+			}
+		})
+	}
+}

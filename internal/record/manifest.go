@@ -21,6 +21,8 @@ type Manifest struct {
 	MeetingID string    `json:"meeting_id"`
 	Room      string    `json:"room"`
 	Started   time.Time `json:"meeting_started"`
+	// Node is the node that recorded it ("" before nodes were named).
+	Node string `json:"node,omitempty"`
 	// Sessions are the stretches the recording was on (a moderator may
 	// stop and start it again).
 	Sessions []Session `json:"sessions"`
@@ -146,9 +148,11 @@ func ReadManifest(st objects.Store, meetingID string) (*Manifest, error) {
 	return man, nil
 }
 
-// Unfinished lists the meetings whose manifest is not complete: a crash
-// left their recording open (at startup, when nothing records yet).
-func Unfinished(st objects.Store) ([]string, error) {
+// Unfinished lists the meetings whose manifest is not complete and that
+// node recorded (or no node named): a crash left their recording open (at
+// startup, when nothing records on that node yet; another node sharing
+// the bucket may be recording its own).
+func Unfinished(st objects.Store, node string) ([]string, error) {
 	list, err := st.List("")
 	if err != nil {
 		return nil, err
@@ -163,7 +167,7 @@ func Unfinished(st objects.Store) ([]string, error) {
 		if err != nil {
 			return ids, err
 		}
-		if !man.Complete {
+		if !man.Complete && (man.Node == "" || man.Node == node) {
 			ids = append(ids, id)
 		}
 	}

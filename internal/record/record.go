@@ -31,7 +31,10 @@ import (
 // Options configures a Recorder.
 type Options struct {
 	Objects objects.Store
-	Logger  *slog.Logger
+	// Node names this node in the manifests it writes (several nodes
+	// may share one bucket: each finalizes only what it left open).
+	Node   string
+	Logger *slog.Logger
 	// SyncEvery is how often open files are synced and the manifest
 	// rewritten (default 2 s; at most 5 s is promised).
 	SyncEvery  time.Duration
@@ -92,7 +95,7 @@ func (rc *Recorder) StartRecording(m room.MeetingInfo, by room.Speaker) (room.Li
 	man, err := ReadManifest(rc.opts.Objects, m.ID)
 	switch {
 	case errors.Is(err, objects.ErrNotFound):
-		man = &Manifest{Version: 1, MeetingID: m.ID, Room: m.Title, Started: m.Started}
+		man = &Manifest{Version: 1, MeetingID: m.ID, Room: m.Title, Started: m.Started, Node: rc.opts.Node}
 	case err != nil:
 		return nil, err
 	}

@@ -150,8 +150,15 @@ func TestFinalizeCutsTornTails(t *testing.T) {
 	st.Put(ManifestKey("MT_x"), b)
 	os.WriteFile(filepath.Join(st.Dir, "MT_x", "P1-microphone-1.ogg"), torn, 0o600)
 	os.WriteFile(filepath.Join(st.Dir, "MT_x", "P1-camera-1.ivf"), ivfTorn, 0o600)
-	if ids, err := Unfinished(st); err != nil || len(ids) != 1 || ids[0] != "MT_x" {
-		t.Fatalf("unfinished: %v %v", ids, err)
+	// Another node sharing the storage records MT_y right now: not this
+	// node's to finalize.
+	other, _ := (&Manifest{Version: 1, MeetingID: "MT_y", Node: "node-b", Sessions: []Session{{Start: 1}}}).encode()
+	st.Put(ManifestKey("MT_y"), other)
+	if ids, err := Unfinished(st, "node-a"); err != nil || len(ids) != 1 || ids[0] != "MT_x" {
+		t.Fatalf("unfinished on node-a: %v %v", ids, err)
+	}
+	if ids, err := Unfinished(st, "node-b"); err != nil || len(ids) != 2 {
+		t.Fatalf("unfinished on node-b: %v %v, want MT_x (no node) and MT_y", ids, err)
 	}
 	for range 2 {
 		if err := Finalize(st, "MT_x", false); err != nil {
@@ -174,7 +181,7 @@ func TestFinalizeCutsTornTails(t *testing.T) {
 			t.Errorf("ogg file is %d bytes, want %d", fi.Size(), whole)
 		}
 	}
-	if ids, _ := Unfinished(st); len(ids) != 0 {
+	if ids, _ := Unfinished(st, "node-a"); len(ids) != 0 {
 		t.Errorf("still unfinished: %v", ids)
 	}
 }

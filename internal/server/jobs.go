@@ -7,27 +7,114 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
+	"github.com/parleyhq/parley/internal/asr"
+	"github.com/parleyhq/parley/internal/cluster"
+	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/httpapi"
 	"github.com/parleyhq/parley/internal/jobs"
+	"github.com/parleyhq/parley/internal/objects"
 	"github.com/parleyhq/parley/internal/store"
+	"github.com/parleyhq/parley/internal/summary"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// newRunner is the server's worker of the durable queue: one job at a
-// time (jobs are CPU-bound speech work on a machine that forwards
-// media), named by host, process and a random suffix in its leases.
-func newRunner(st *store.DB, ret *jobs.Retention, log *slog.Logger) *jobs.Runner {
+// jobParts are the background jobs' machinery, a server's and a
+// worker's alike.
+type jobParts struct {
+	st   *store.DB
+	log  *slog.Logger
+	node string // this node's id: the jobs tied to it run here
+	// Jobs is the durable queue's worker: one job at a time (jobs are
+	// CPU-bound speech work on a machine that forwards media), named by
+	// host, process and a random suffix in its leases.
+	Jobs *jobs.Runner
+	// deleter forgets meetings (on request, and for retention, the daily
+	// job).
+	deleter   *jobs.Deleter
+	retention *jobs.Retention
+	uploads   *jobs.Uploads   // nil without a speech engine
+	summaries *jobs.Summaries // nil without --llm-url
+	// recordings keeps recordings (nil: --recordings off); shared the
+	// bucket, if any, with the uploads (under "uploads/").
+	recordings objects.Store
+	// bell, with --nats, wakes every node's and worker's runner when a
+	// job any of them may run is queued (set before the runner starts).
+	bell *cluster.Bell
+}
+
+// newJobParts builds the runner and the handlers of the jobs that need
+// no meeting running here: finalizing shared microphones (spooled on
+// this node), retention, uploads (with a speech engine), summaries (with
+// --llm-url). Uploads are kept in the S3 bucket when there is one (any
+// node or worker transcribes them), else in data-dir/uploads (this node
+// does).
+func newJobParts(ctx context.Context, cfg config.Config, st *store.DB, engine asr.Engine, log *slog.Logger) (*jobParts, error) {
+	log = log.With("part", "jobs")
+	p := &jobParts{st: st, log: log, node: nodeID(cfg)}
+	bucket, err := sharedObjects(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("s3: %w", err)
+	}
+	p.recordings = recordingsStore(cfg, bucket)
+	uploadDir := filepath.Join(cfg.DataDir, "uploads")
+	var uploadObjects objects.Store
+	if bucket != nil {
+		uploadObjects = objects.Under(bucket, "uploads")
+	}
+	p.deleter = &jobs.Deleter{Store: st, UploadDir: uploadDir, Uploads: uploadObjects, Recordings: p.recordings, Logger: log}
+	p.retention = &jobs.Retention{Deleter: p.deleter, Default: cfg.RetainTranscripts, RecordingsKept: cfg.RetainRecordings}
 	host, _ := os.Hostname()
 	var b [4]byte
 	rand.Read(b[:])
-	return &jobs.Runner{
+	p.Jobs = &jobs.Runner{
 		Queue:    st,
 		Owner:    fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:])),
-		Handlers: map[string]jobs.Handler{jobs.KindFinalize: jobs.FinalizeHandler(st, log), jobs.KindRetention: ret.Handler()},
+		Nodes:    []string{"", p.node},
+		Handlers: map[string]jobs.Handler{jobs.KindFinalize: jobs.FinalizeHandler(st, log), jobs.KindRetention: p.retention.Handler()},
 		Log:      log,
 	}
+	if cfg.Jobs == "local" {
+		p.Jobs.Nodes = []string{p.node}
+	}
+	if engine != nil {
+		p.uploads = &jobs.Uploads{Store: st, Dir: uploadDir, Objects: uploadObjects, Node: p.node, Engine: engine, Wake: p.wake, Logger: log}
+		p.Jobs.Handlers[jobs.KindUpload] = p.uploads.Handler()
+	}
+	if cfg.LLMURL != "" {
+		p.summaries = &jobs.Summaries{Store: st, Wake: p.wake, Logger: log.With("part", "summary"),
+			Client: &summary.Client{URL: cfg.LLMURL, Model: cfg.LLMModel, Key: cfg.LLMKey}}
+		p.Jobs.Handlers[jobs.KindSummary] = p.summaries.Handler()
+		if p.uploads != nil {
+			p.uploads.Summaries = p.summaries
+		}
+	}
+	if n := jobs.CleanPartial(uploadDir); n > 0 {
+		log.Info("removed partial uploads (left by a crash)", "files", n)
+	}
+	return p, nil
+}
+
+// wake makes the runners look for jobs now: this process's, and with
+// --nats every node's and worker's.
+func (p *jobParts) wake() {
+	p.Jobs.Wake()
+	p.bell.Ring()
+}
+
+// ringBell connects the job bell (with --nats), before the runner runs.
+func (p *jobParts) ringBell(cfg config.Config, name string) error {
+	if len(cfg.NATS) == 0 {
+		return nil
+	}
+	b, err := cluster.DialBell(cfg.NATS, cfg.NATSCreds, name, p.Jobs.Wake)
+	if err != nil {
+		return err
+	}
+	p.bell = b
+	return nil
 }
 
 // uploadOptions are POST /api/transcriptions' (no uploader without a
@@ -41,17 +128,26 @@ func (s *Server) uploadOptions(dir string, max int64) httpapi.UploadOptions {
 	return o
 }
 
+// run runs the jobs until ctx ends, and schedules the day's retention
+// job meanwhile.
+func (p *jobParts) run(ctx context.Context) {
+	sched := make(chan struct{})
+	go func() { p.scheduleRetention(ctx); close(sched) }()
+	p.Jobs.Run(ctx)
+	<-sched
+}
+
 // scheduleRetention enqueues the day's retention job now and then every
 // hour until ctx ends (the job's key is the date: one a day, however
 // many processes schedule it), and wakes the runner.
-func (s *Server) scheduleRetention(ctx context.Context) {
+func (p *jobParts) scheduleRetention(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		if err := s.retention.Schedule(ctx, s.Store); err != nil && ctx.Err() == nil {
-			s.log.Warn("retention job not scheduled", "err", err)
+		if err := p.retention.Schedule(ctx, p.st); err != nil && ctx.Err() == nil {
+			p.log.Warn("retention job not scheduled", "err", err)
 		} else {
-			s.Jobs.Wake()
+			p.Jobs.Wake()
 		}
 		select {
 		case <-ctx.Done():

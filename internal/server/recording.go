@@ -14,17 +14,25 @@ import (
 	"github.com/parleyhq/parley/internal/transcript"
 )
 
-// recordingsStore is where recordings go: the S3 bucket when one is
-// configured, else the recordings directory; nil when recording is off.
-func recordingsStore(ctx context.Context, cfg config.Config) (objects.Store, error) {
-	if cfg.Recordings == "off" {
+// sharedObjects is the S3 bucket, when one is configured (else nil).
+func sharedObjects(ctx context.Context, cfg config.Config) (*objects.S3, error) {
+	if cfg.S3Endpoint == "" {
 		return nil, nil
 	}
-	if cfg.S3Endpoint != "" {
-		return objects.NewS3(ctx, objects.S3Config{Endpoint: cfg.S3Endpoint, Bucket: cfg.S3Bucket, Region: cfg.S3Region,
-			AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, Insecure: cfg.S3Insecure})
+	return objects.NewS3(ctx, objects.S3Config{Endpoint: cfg.S3Endpoint, Bucket: cfg.S3Bucket, Region: cfg.S3Region,
+		AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, Insecure: cfg.S3Insecure})
+}
+
+// recordingsStore is where recordings go: the bucket when there is one,
+// else the recordings directory; nil when recording is off.
+func recordingsStore(cfg config.Config, bucket *objects.S3) objects.Store {
+	if cfg.Recordings == "off" {
+		return nil
 	}
-	return objects.Disk{Dir: recordingsDir(cfg.DataDir, cfg.Recordings)}, nil
+	if bucket != nil {
+		return bucket
+	}
+	return objects.Disk{Dir: recordingsDir(cfg.DataDir, cfg.Recordings)}
 }
 
 // recordingsDir is where recordings go: --recordings, by default
@@ -66,9 +74,9 @@ func (s *Server) newRecording(st objects.Store, log *slog.Logger) (*record.Recor
 			log.Info("removed partial manifests (left by a crash)", "files", n)
 		}
 	}
-	jr := &jobs.Recordings{Objects: st, Queue: s.Store, Wake: s.Jobs.Wake, FinalEngine: s.final, Store: s.Store,
+	jr := &jobs.Recordings{Objects: st, Node: s.node, Queue: s.Store, Wake: s.Jobs.Wake, FinalEngine: s.final, Store: s.Store,
 		Logger: log}
-	rec := record.New(record.Options{Objects: st, Logger: log, Registerer: s.Registry,
+	rec := record.New(record.Options{Objects: st, Node: s.node, Logger: log, Registerer: s.Registry,
 		Finished: func(id string) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10e9)
 			defer cancel()

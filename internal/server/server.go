@@ -32,7 +32,6 @@ import (
 	"github.com/parleyhq/parley/internal/signal"
 	"github.com/parleyhq/parley/internal/speech"
 	"github.com/parleyhq/parley/internal/store"
-	"github.com/parleyhq/parley/internal/summary"
 	"github.com/parleyhq/parley/internal/web"
 )
 
@@ -47,23 +46,17 @@ type Server struct {
 	Engine   asr.Engine      // nil when --asr-engine none
 	final    asr.Engine      // --final-asr-engine; nil when not set
 	Speech   *speech.Service // live transcription; nil when --asr-engine none
-	Jobs     *jobs.Runner    // the durable queue's worker
+	*jobParts
 	jobsStop context.CancelFunc
 	jobsDone chan struct{}
-	// deleter forgets meetings (on request, and for retention, the daily
-	// job scheduled while the server runs).
-	deleter   *jobs.Deleter
-	retention *jobs.Retention
-	uploads   *jobs.Uploads    // nil without a speech engine
-	summaries *jobs.Summaries  // nil without --llm-url
-	Recorder  *record.Recorder // nil with --recordings off
-	signal    *signal.Server
-	cluster   atomic.Pointer[cluster.Cluster] // with --nats, once started
-	http      *http.Server
-	ln        net.Listener
-	metrics   *http.Server // nil when --metrics-listen is empty
-	metricsL  net.Listener
-	serveErr  chan error
+	Recorder *record.Recorder // nil with --recordings off
+	signal   *signal.Server
+	cluster  atomic.Pointer[cluster.Cluster] // with --nats, once started
+	http     *http.Server
+	ln       net.Listener
+	metrics  *http.Server // nil when --metrics-listen is empty
+	metricsL net.Listener
+	serveErr chan error
 }
 
 // New builds a server from a validated configuration; nothing listens
@@ -144,12 +137,8 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	spoolDir := filepath.Join(cfg.DataDir, "spool")
-	uploadDir := filepath.Join(cfg.DataDir, "uploads")
-	s.deleter = &jobs.Deleter{Store: s.Store, SpoolDir: spoolDir, UploadDir: uploadDir, Logger: log.With("part", "jobs")}
-	s.retention = &jobs.Retention{Deleter: s.deleter, Default: cfg.RetainTranscripts, RecordingsKept: cfg.RetainRecordings}
-	s.Jobs = newRunner(s.Store, s.retention, log.With("part", "jobs"))
 	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
-	recordings, err := recordingsStore(ctx, cfg)
+	parts, err := newJobParts(ctx, cfg, s.Store, s.Engine, log)
 	cancel()
 	if err != nil {
 		s.SFU.Close()
@@ -160,26 +149,12 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		if s.final != nil {
 			s.final.Close()
 		}
-		return nil, fmt.Errorf("recordings: %w", err)
+		return nil, err
 	}
-	if recordings != nil {
-		s.Recorder, s.retention.Recordings = s.newRecording(recordings, log.With("part", "record"))
-		s.deleter.Recordings = recordings
-	}
-	if s.Engine != nil {
-		s.uploads = &jobs.Uploads{Store: s.Store, Dir: uploadDir, Engine: s.Engine, Wake: s.Jobs.Wake, Logger: log.With("part", "jobs")}
-		s.Jobs.Handlers[jobs.KindUpload] = s.uploads.Handler()
-	}
-	if cfg.LLMURL != "" {
-		s.summaries = &jobs.Summaries{Store: s.Store, Wake: s.Jobs.Wake, Logger: log.With("part", "summary"),
-			Client: &summary.Client{URL: cfg.LLMURL, Model: cfg.LLMModel, Key: cfg.LLMKey}}
-		s.Jobs.Handlers[jobs.KindSummary] = s.summaries.Handler()
-		if s.uploads != nil {
-			s.uploads.Summaries = s.summaries
-		}
-	}
-	if n := jobs.CleanPartial(uploadDir); n > 0 {
-		log.Info("removed partial uploads (left by a crash)", "files", n)
+	s.jobParts = parts
+	s.deleter.SpoolDir = spoolDir
+	if s.recordings != nil {
+		s.Recorder, s.retention.Recordings = s.newRecording(s.recordings, log.With("part", "record"))
 	}
 	ctx, cancel = context.WithTimeout(context.Background(), 30*time.Second)
 	if n, err := jobs.CleanSpool(ctx, spoolDir, s.Store.Jobs); err != nil {
@@ -195,7 +170,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if s.Engine != nil {
 		s.Speech, err = speech.NewService(speech.LiveConfig{Engine: s.Engine, Store: s.Store,
 			SpoolDir: spoolDir, Logger: log.With("part", "speech"), Registerer: reg,
-			Finisher: &jobs.Finisher{Store: s.Store, Wake: s.Jobs.Wake, Summaries: s.summaries, Logger: log.With("part", "jobs")}})
+			Finisher: &jobs.Finisher{Store: s.Store, Node: s.node, Wake: s.Jobs.Wake, Summaries: s.summaries, Logger: log.With("part", "jobs")}})
 		if err != nil {
 			s.SFU.Close()
 			s.Engine.Close()
@@ -245,8 +220,8 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Auth:         authSvc,
 		Store:        s.Store,
 		Keys:         keys,
-		Uploads:      s.uploadOptions(uploadDir, cfg.UploadMax),
-		Recordings:   recordings,
+		Uploads:      s.uploadOptions(filepath.Join(cfg.DataDir, "uploads"), cfg.UploadMax),
+		Recordings:   s.recordings,
 		Summaries:    summaries(s.summaries),
 		DeleteMeeting: func(ctx context.Context, id string, by store.AuditEntry) error {
 			_, err := s.deleter.Delete(ctx, id, by)
@@ -304,7 +279,14 @@ func (s *Server) Start() error {
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	}
 	s.ln = ln
-	if err := s.joinCluster(); err != nil {
+	err = s.joinCluster()
+	if err == nil {
+		err = s.ringBell(s.cfg, "parley node "+s.node)
+	}
+	if err != nil {
+		if c := s.cluster.Load(); c != nil {
+			c.Close()
+		}
 		ln.Close()
 		if s.metricsL != nil {
 			s.metricsL.Close()
@@ -315,10 +297,7 @@ func (s *Server) Start() error {
 	jctx, stop := context.WithCancel(context.Background())
 	s.jobsStop, s.jobsDone = stop, make(chan struct{})
 	go func() {
-		sched := make(chan struct{})
-		go func() { s.scheduleRetention(jctx); close(sched) }()
-		s.Jobs.Run(jctx)
-		<-sched
+		s.run(jctx)
 		close(s.jobsDone)
 	}()
 	go func() { s.serveErr <- s.http.Serve(ln) }()
@@ -401,6 +380,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.jobsStop()
 		<-s.jobsDone
 	}
+	s.bell.Close()
 	errs = append(errs, s.SFU.Close())
 	if s.Engine != nil {
 		errs = append(errs, s.Engine.Close())

@@ -146,6 +146,11 @@ func TestUploadTranscribed(t *testing.T) {
 		if _, err := os.Stat(stored); err != nil {
 			t.Fatalf("%s: the upload is not kept: %v", format, err)
 		}
+		// Kept on this node's disk: its job is this node's alone (another
+		// node sharing the queue could not read it).
+		if j, err := srv.Store.JobByKey(context.Background(), jobs.UploadKey(up.MeetingID)); err != nil || j.Node == "" || j.Node != srv.node {
+			t.Errorf("%s: the upload's job is tied to node %q (%v), want this node's %q", format, j.Node, err, srv.node)
+		}
 		if code, body := post(t, srv, "DELETE", "/api/meetings/"+up.MeetingID, nil, up.Key); code != http.StatusNoContent {
 			t.Fatalf("%s: delete: %d %s", format, code, body)
 		}

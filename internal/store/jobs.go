@@ -33,6 +33,12 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_ready ON jobs(state, run_after_ms);
 `
 
+// jobNodeSchema ties a job to the node whose disk holds its input
+// (NewJob.Node); the same SQL on both databases.
+const jobNodeSchema = `
+ALTER TABLE jobs ADD COLUMN node TEXT NOT NULL DEFAULT '';
+`
+
 // Job states.
 const (
 	JobQueued    = "queued"    // waiting for its run_after time and a worker
@@ -61,12 +67,17 @@ type NewJob struct {
 	Payload     any // encoded as JSON
 	MaxAttempts int // 0: DefaultMaxAttempts
 	RunAfter    time.Time
+	// Node ties the job to one node (its --node-id), whose disk holds
+	// what the job reads (a meeting's spooled audio, an upload kept
+	// locally); "" lets any node or worker run it.
+	Node string
 }
 
 // Job is one row of the queue.
 type Job struct {
 	ID          int64
 	Kind, Key   string
+	Node        string // "" : any node
 	Payload     json.RawMessage
 	State       string
 	Attempts    int
@@ -155,9 +166,9 @@ func enqueue(ctx context.Context, db querier, j NewJob, now time.Time) (int64, e
 	if j.RunAfter.IsZero() {
 		j.RunAfter = now
 	}
-	if _, err := db.ExecContext(ctx, `INSERT INTO jobs(kind, key, payload, state, max_attempts, run_after_ms, created_ms, updated_ms)
-		VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING`,
-		j.Kind, j.Key, string(p), JobQueued, j.MaxAttempts, j.RunAfter.UnixMilli(), now.UnixMilli(), now.UnixMilli()); err != nil {
+	if _, err := db.ExecContext(ctx, `INSERT INTO jobs(kind, key, node, payload, state, max_attempts, run_after_ms, created_ms, updated_ms)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING`,
+		j.Kind, j.Key, j.Node, string(p), JobQueued, j.MaxAttempts, j.RunAfter.UnixMilli(), now.UnixMilli(), now.UnixMilli()); err != nil {
 		return 0, fmt.Errorf("store: enqueue: %w", err)
 	}
 	var id int64
@@ -175,7 +186,7 @@ func (s *DB) Enqueue(ctx context.Context, j NewJob) (int64, error) {
 	return enqueue(ctx, s.db, j, time.Now())
 }
 
-const jobColumns = `id, kind, key, payload, state, attempts, max_attempts, run_after_ms, lease_owner, lease_ms, last_error, created_ms, updated_ms`
+const jobColumns = `id, kind, key, node, payload, state, attempts, max_attempts, run_after_ms, lease_owner, lease_ms, last_error, created_ms, updated_ms`
 
 type scanner interface{ Scan(...any) error }
 
@@ -183,7 +194,7 @@ func scanJob(r scanner) (Job, error) {
 	var j Job
 	var payload string
 	var runAfter, lease, created, updated int64
-	err := r.Scan(&j.ID, &j.Kind, &j.Key, &payload, &j.State, &j.Attempts, &j.MaxAttempts, &runAfter, &j.LeaseOwner, &lease,
+	err := r.Scan(&j.ID, &j.Kind, &j.Key, &j.Node, &payload, &j.State, &j.Attempts, &j.MaxAttempts, &runAfter, &j.LeaseOwner, &lease,
 		&j.LastError, &created, &updated)
 	if err != nil {
 		return Job{}, err
@@ -196,26 +207,44 @@ func scanJob(r scanner) (Job, error) {
 	return j, nil
 }
 
-// ClaimJob gives owner the next job of one of kinds that is due — a
+// Claim is what a worker asks the queue for.
+type Claim struct {
+	Owner string   // names the worker in the lease; unique
+	Kinds []string // the kinds it runs
+	// Nodes are the nodes whose jobs it may take ("" for the jobs any
+	// node may run); nil: every job.
+	Nodes []string
+}
+
+// ClaimJob gives c.Owner the next job of one of c.Kinds that is due — a
 // queued job whose time has come, or a running one whose lease ran out
 // (its worker died) — with a lease until now+lease, and counts an
 // attempt. ok is false when nothing is due. The claim is one UPDATE:
 // two workers, in one process or several, never get the same job.
-func (s *DB) ClaimJob(ctx context.Context, owner string, kinds []string, now time.Time, lease time.Duration) (j Job, ok bool, err error) {
+func (s *DB) ClaimJob(ctx context.Context, c Claim, now time.Time, lease time.Duration) (j Job, ok bool, err error) {
 	if s.closed.Load() {
 		return Job{}, false, ErrClosed
 	}
-	if owner == "" || len(kinds) == 0 {
-		return Job{}, false, fmt.Errorf("%w: a claim needs an owner and kinds", ErrInvalid)
+	if c.Owner == "" || len(c.Kinds) == 0 || c.Nodes != nil && len(c.Nodes) == 0 {
+		return Job{}, false, fmt.Errorf("%w: a claim needs an owner, kinds and (if given) nodes", ErrInvalid)
 	}
-	kj, _ := json.Marshal(kinds)
+	kj, _ := json.Marshal(c.Kinds)
+	nodes := ""
+	if c.Nodes != nil {
+		nodes = ` AND node IN (SELECT value FROM ` + s.db.jsonEach() + `)`
+	}
 	ms := now.UnixMilli()
+	args := []any{JobRunning, c.Owner, now.Add(lease).UnixMilli(), ms, string(kj)}
+	if c.Nodes != nil {
+		nj, _ := json.Marshal(c.Nodes)
+		args = append(args, string(nj))
+	}
+	args = append(args, JobQueued, ms, JobRunning, ms)
 	row := s.db.QueryRowContext(ctx, `UPDATE jobs SET state = ?, lease_owner = ?, lease_ms = ?, attempts = attempts + 1, updated_ms = ?
-		WHERE id = (SELECT id FROM jobs WHERE kind IN (SELECT value FROM `+s.db.jsonEach()+`)
+		WHERE id = (SELECT id FROM jobs WHERE kind IN (SELECT value FROM `+s.db.jsonEach()+`)`+nodes+`
 			AND ((state = ? AND run_after_ms <= ?) OR (state = ? AND lease_ms < ?))
 			ORDER BY run_after_ms, id LIMIT 1`+s.db.pick("", " FOR UPDATE SKIP LOCKED")+`)
-		RETURNING `+jobColumns,
-		JobRunning, owner, now.Add(lease).UnixMilli(), ms, string(kj), JobQueued, ms, JobRunning, ms)
+		RETURNING `+jobColumns, args...)
 	j, err = scanJob(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Job{}, false, nil

@@ -152,7 +152,7 @@ CREATE TABLE summaries (
 	meeting_id TEXT PRIMARY KEY REFERENCES meetings(id),
 	summary    TEXT NOT NULL
 );
-`, secretsSchema}
+`, secretsSchema, jobNodeSchema}
 
 // migrateLock is the advisory lock under which a node migrates: nodes
 // starting together take turns, and all but the first find nothing to do.

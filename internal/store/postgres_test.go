@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -64,6 +65,48 @@ func TestSchemasAgree(t *testing.T) {
 	}
 }
 
+// TestJobsByNode: a job tied to a node (its files are on that node's
+// disk) is claimed only by a runner that takes that node's jobs; one
+// tied to none by any runner; a worker (nodes [""]) never gets a node's.
+func TestJobsByNode(t *testing.T) {
+	eachStore(t, func(t *testing.T, reopen func() *DB) {
+		ctx := context.Background()
+		s := reopen()
+		past := time.Now().Add(-time.Second)
+		for _, j := range []NewJob{{Kind: "k", Key: "on-a", Node: "node-a"}, {Kind: "k", Key: "on-b", Node: "node-b"}, {Kind: "k", Key: "any"}} {
+			j.RunAfter = past
+			if _, err := s.Enqueue(ctx, j); err != nil {
+				t.Fatal(err)
+			}
+		}
+		claim := func(owner string, nodes ...string) []string {
+			var keys []string
+			for {
+				j, ok, err := s.ClaimJob(ctx, Claim{Owner: owner, Kinds: []string{"k"}, Nodes: nodes}, time.Now(), time.Minute)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !ok {
+					return keys
+				}
+				keys = append(keys, j.Key+"@"+j.Node)
+			}
+		}
+		if got := claim("worker", ""); !slices.Equal(got, []string{"any@"}) {
+			t.Errorf("worker claimed %v, want the untied job only", got)
+		}
+		if got := claim("a-local", "node-a"); !slices.Equal(got, []string{"on-a@node-a"}) {
+			t.Errorf("node-a (local jobs only) claimed %v", got)
+		}
+		if got := claim("b", "", "node-b"); !slices.Equal(got, []string{"on-b@node-b"}) {
+			t.Errorf("node-b claimed %v", got)
+		}
+		if _, _, err := s.ClaimJob(ctx, Claim{Owner: "x", Kinds: []string{"k"}, Nodes: []string{}}, time.Now(), time.Minute); !errors.Is(err, ErrInvalid) {
+			t.Errorf("a claim for no node: %v", err)
+		}
+	})
+}
+
 // TestJobsClaimedOnce: workers claiming at once from one queue (two
 // connections' worth on PostgreSQL, where claims run side by side) get
 // every job, each once.
@@ -84,7 +127,7 @@ func TestJobsClaimedOnce(t *testing.T) {
 			wg.Go(func() {
 				owner := fmt.Sprint("worker-", w)
 				for {
-					j, ok, err := s.ClaimJob(ctx, owner, []string{"k"}, time.Now(), time.Minute)
+					j, ok, err := s.ClaimJob(ctx, Claim{Owner: owner, Kinds: []string{"k"}}, time.Now(), time.Minute)
 					if err != nil {
 						t.Error(err)
 						return
@@ -187,7 +230,7 @@ func TestPostgresRestartLosesNothing(t *testing.T) {
 	if _, err := s.Enqueue(ctx, NewJob{Kind: "k", Key: "job-1", Payload: 1, RunAfter: time.Now().Add(-time.Second)}); err != nil {
 		t.Fatal(err)
 	}
-	job, ok, err := s.ClaimJob(ctx, "worker", []string{"k"}, time.Now(), time.Minute)
+	job, ok, err := s.ClaimJob(ctx, Claim{Owner: "worker", Kinds: []string{"k"}}, time.Now(), time.Minute)
 	if err != nil || !ok {
 		t.Fatalf("claim: %v %v", ok, err)
 	}

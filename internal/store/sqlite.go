@@ -78,7 +78,7 @@ CREATE TABLE sessions (
 	expires_ms INTEGER NOT NULL
 );
 CREATE INDEX sessions_expires ON sessions(expires_ms);
-`, jobsSchema, retentionSchema, revisionsSchema, recordingRetentionSchema, searchSchema, editsSchema, summariesSchema, roomEditSchema, secretsSchema}
+`, jobsSchema, retentionSchema, revisionsSchema, recordingRetentionSchema, searchSchema, editsSchema, summariesSchema, roomEditSchema, secretsSchema, jobNodeSchema}
 
 // OpenSQLite opens (creating if needed) dataDir/parley.db.
 //
