@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,10 +18,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/parleyhq/parley/internal/cluster"
+	"github.com/parleyhq/parley/internal/store"
 	"github.com/parleyhq/parley/internal/testkit/client"
+	"github.com/parleyhq/parley/internal/testkit/devset"
 	"github.com/parleyhq/parley/internal/testkit/natstest"
 	"github.com/parleyhq/parley/internal/testkit/pgtest"
 	"github.com/parleyhq/parley/internal/testkit/ports"
+	"github.com/parleyhq/parley/internal/transcript"
 )
 
 // node is one `parley serve` process of a cluster.
@@ -165,6 +170,9 @@ func TestThreeNodes(t *testing.T) {
 	if a2.MeetingID != b2.MeetingID || names(b2) != "Ada,Bob" && names(b2) != "Bob,Ada" {
 		t.Fatalf("after the kill Ada is in %s, Bob in %s with %s", a2.MeetingID, b2.MeetingID, names(b2))
 	}
+	if a2.MeetingID != adaJoined.MeetingID {
+		t.Errorf("after the kill the room holds meeting %s, not the one it continues (%s): one meeting, one transcript", a2.MeetingID, adaJoined.MeetingID)
+	}
 	if took > 10*time.Second {
 		t.Errorf("back together %.1f s after the kill: want within 10 s", took.Seconds())
 	}
@@ -264,4 +272,194 @@ func waitLoad(t *testing.T, nc *natstest.Cluster, id string, load int) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("%s reports load %d, want %d", id, n.Load, load)
+}
+
+// TestFailoverKeepsTheTranscript: a transcribed meeting on one of two
+// nodes; the node is killed (SIGKILL) while someone speaks. Everyone comes
+// back through the other node into the same meeting, whose captions
+// resume without anyone turning transcription on again; the transcript
+// (one meeting) holds every segment whose final caption was sent before
+// the kill and those spoken after.
+func TestFailoverKeepsTheTranscript(t *testing.T) {
+	m, err := devset.Get("dev-r-en-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opus := filepath.Join(t.TempDir(), "bridge.opus")
+	if b, err := exec.Command("opusenc", "--quiet", "--framesize", "20", "--bitrate", "32", m.Stems["bridge"], opus).CombinedOutput(); err != nil {
+		t.Fatalf("opusenc: %v\n%s", err, b)
+	}
+	pkts, err := client.LoadOggOpus(opus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc := natstest.Start(t, 1)
+	dsn := pgtest.Database(t)
+	nodes := []*node{
+		startNode(t, "node-0", nc.URLs()[0], dsn, "--asr-engine", "pocketsphinx"),
+		startNode(t, "node-1", nc.URLs()[0], dsn, "--asr-engine", "pocketsphinx"),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	// finals are the final captions obs has received.
+	finals := func(obs *client.Client) []string {
+		var out []string
+		for _, msg := range obs.Messages() {
+			var c struct {
+				Text  string `json:"text"`
+				Final bool   `json:"final"`
+			}
+			if msg.Type == "caption" && json.Unmarshal(msg.Raw, &c) == nil && c.Final && c.Text != "" {
+				out = append(out, c.Text)
+			}
+		}
+		return out
+	}
+	speak := func(via *node) *client.Client {
+		spk, _ := rejoin(t, ctx, via, "failover-room", "Bridge")
+		if _, err := spk.PublishAudio(ctx, client.AudioOptions{Packets: pkts}); err != nil {
+			t.Fatal(err)
+		}
+		return spk
+	}
+	waitFinals := func(obs *client.Client, n int) {
+		for len(finals(obs)) < n {
+			if ctx.Err() != nil {
+				t.Fatalf("%d final captions, want %d", len(finals(obs)), n)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	obs, joined, err := joinVia(ctx, nodes[0], "failover-room", "Observer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs.Send(map[string]any{"type": "transcription", "enabled": true})
+	spk := speak(nodes[0])
+	waitFinals(obs, 3)
+	host, other := nodes[0], nodes[1]
+	if !strings.Contains(obs.SocketURL(), strings.TrimPrefix(host.base, "http://")) {
+		host, other = other, host
+	}
+	// Give the placement's record of the transcription a moment, then
+	// kill the host while the next utterance is being spoken.
+	time.Sleep(300 * time.Millisecond)
+	if err := host.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	sent := finals(obs)
+	obs.Drop()
+	spk.Drop()
+
+	obs2, joined2 := rejoin(t, ctx, other, "failover-room", "Observer")
+	defer obs2.Drop()
+	if joined2.MeetingID != joined.MeetingID {
+		t.Fatalf("after the failover the room holds meeting %s, want %s continued", joined2.MeetingID, joined.MeetingID)
+	}
+	spk2 := speak(other)
+	defer spk2.Drop()
+	waitFinals(obs2, 2)
+	after := finals(obs2)
+	t.Logf("%d final captions before the kill; captions again %.1f s after it (%d)", len(sent), time.Since(killed).Seconds(), len(after))
+
+	db, err := store.OpenPostgres(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var segs []transcript.Segment
+	// The new node commits an utterance a moment after its caption.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if segs, err = db.Segments(ctx, joined.MeetingID); err != nil {
+			t.Fatal(err)
+		}
+		stored := map[string]bool{}
+		for _, s := range segs {
+			stored[s.Text] = true
+		}
+		missing := 0
+		for _, text := range append(append([]string(nil), sent...), after...) {
+			if !stored[text] {
+				missing++
+			}
+		}
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d final captions (before the kill: %q; after: %q) have no segment in meeting %s (%d segments)",
+				missing, len(sent)+len(after), sent, after, joined.MeetingID, len(segs))
+		}
+	}
+	t.Logf("meeting %s: %d segments, from both nodes", joined.MeetingID, len(segs))
+}
+
+// BenchmarkClusterJoins: three nodes (three NATS servers, one
+// PostgreSQL) on this machine; 120 people join 30 rooms of four, eight
+// joining at a time, each through a node picked in turn (so three in four
+// joins of a room arrive at a node that does not host it and follow the
+// join answer to the one that does). Reports joins per second (join
+// token, socket, "joined") and how the rooms spread over the nodes.
+//
+//	go test ./cmd/parley -run '^$' -bench ClusterJoins -benchtime 1x
+func BenchmarkClusterJoins(b *testing.B) {
+	nc := natstest.Start(b, 3)
+	dsn := pgtest.Database(b)
+	nodes := make([]*node, 3)
+	for i := range nodes {
+		nodes[i] = startNode(b, fmt.Sprint("node-", i), nc.URLs()[i], dsn)
+	}
+	const rooms, perRoom, parallel = 30, 4, 8
+	for i := 0; i < b.N; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		type joined struct {
+			c    *client.Client
+			room string
+		}
+		out := make(chan joined, rooms*perRoom)
+		work := make(chan int)
+		start := time.Now()
+		var wg sync.WaitGroup
+		for range parallel {
+			wg.Go(func() {
+				for k := range work {
+					room := fmt.Sprintf("bench-%d-room-%d", i, k%rooms)
+					c, _, err := joinVia(ctx, nodes[k%len(nodes)], room, fmt.Sprint("P", k))
+					if err != nil {
+						b.Error(err)
+						continue
+					}
+					out <- joined{c, room}
+				}
+			})
+		}
+		for k := range rooms * perRoom {
+			work <- k
+		}
+		close(work)
+		wg.Wait()
+		took := time.Since(start)
+		close(out)
+		hosts := map[string]map[string]bool{} // node socket → rooms
+		for j := range out {
+			if hosts[j.c.SocketURL()] == nil {
+				hosts[j.c.SocketURL()] = map[string]bool{}
+			}
+			hosts[j.c.SocketURL()][j.room] = true
+			j.c.Drop()
+		}
+		var spread []int
+		for _, rs := range hosts {
+			spread = append(spread, len(rs))
+		}
+		slices.Sort(spread)
+		b.ReportMetric(float64(rooms*perRoom)/took.Seconds(), "joins/s")
+		b.ReportMetric(float64(spread[0]), "min-rooms/node")
+		b.ReportMetric(float64(spread[len(spread)-1]), "max-rooms/node")
+		b.Logf("%d joins in %.2f s; rooms per node %v", rooms*perRoom, took.Seconds(), spread)
+		cancel()
+	}
 }

@@ -318,18 +318,44 @@ func transient(err error) bool {
 		strings.Contains(err.Error(), "temporarily unavailable")
 }
 
+// placement is a room's entry in RoomsBucket: its node, and the meeting
+// going on there (which a node taking the room over continues).
+type placement struct {
+	Node         string    `json:"node"`
+	Meeting      string    `json:"meeting,omitempty"`
+	Started      time.Time `json:"started,omitzero"`
+	Transcribing bool      `json:"transcribing,omitempty"`
+}
+
+func (p placement) encode() []byte {
+	b, _ := json.Marshal(p)
+	return b
+}
+
+// parsePlacement reads an entry: JSON, or a bare node id (the first
+// nodes' entries).
+func parsePlacement(b []byte) placement {
+	var p placement
+	if json.Unmarshal(b, &p) != nil {
+		return placement{Node: string(b)}
+	}
+	return p
+}
+
 func (c *Cluster) placeOnce(ctx context.Context, roomID string, choose func([]Node) (Node, error)) (Node, error) {
 	for range 10 {
 		e, err := c.rooms.Get(ctx, roomID)
 		var rev uint64
+		var was placement
 		switch {
 		case err == nil:
-			if n, ok, err := c.node(ctx, string(e.Value())); err != nil {
+			was = parsePlacement(e.Value())
+			if n, ok, err := c.node(ctx, was.Node); err != nil {
 				return Node{}, err
 			} else if ok {
 				return n, nil
 			}
-			rev = e.Revision() // its node is gone: move it
+			rev = e.Revision() // its node is gone: move it, with its meeting
 		case errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, jetstream.ErrKeyDeleted):
 		default:
 			return Node{}, fmt.Errorf("cluster: room %s: %w", roomID, err)
@@ -350,9 +376,10 @@ func (c *Cluster) placeOnce(ctx context.Context, roomID string, choose func([]No
 			return Node{}, err
 		}
 		if rev == 0 {
-			_, err = c.rooms.Create(ctx, roomID, []byte(n.ID))
+			_, err = c.rooms.Create(ctx, roomID, placement{Node: n.ID}.encode())
 		} else {
-			_, err = c.rooms.Update(ctx, roomID, []byte(n.ID), rev)
+			was.Node = n.ID
+			_, err = c.rooms.Update(ctx, roomID, was.encode(), rev)
 		}
 		if err == nil {
 			if rev != 0 {
@@ -387,13 +414,75 @@ func (c *Cluster) Release(ctx context.Context, roomID string) error {
 	if err != nil {
 		return fmt.Errorf("cluster: release %s: %w", roomID, err)
 	}
-	if string(e.Value()) != c.o.NodeID {
+	if parsePlacement(e.Value()).Node != c.o.NodeID {
 		return nil
 	}
 	if err := c.rooms.Delete(ctx, roomID, jetstream.LastRevision(e.Revision())); err != nil && !conflict(err) {
 		return fmt.Errorf("cluster: release %s: %w", roomID, err)
 	}
 	return nil
+}
+
+// Meeting is the meeting going on in a room, as its placement records it.
+type Meeting struct {
+	ID           string
+	Started      time.Time
+	Transcribing bool
+}
+
+// Meeting returns the meeting recorded with roomID's placement when the
+// room is placed on this node: the one it continues if another node held
+// it until it died. ok is false for none.
+func (c *Cluster) Meeting(ctx context.Context, roomID string) (m Meeting, ok bool, err error) {
+	e, err := c.rooms.Get(ctx, roomID)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return Meeting{}, false, nil
+	}
+	if err != nil {
+		return Meeting{}, false, fmt.Errorf("cluster: room %s: %w", roomID, err)
+	}
+	p := parsePlacement(e.Value())
+	if p.Node != c.o.NodeID || p.Meeting == "" {
+		return Meeting{}, false, nil
+	}
+	return Meeting{ID: p.Meeting, Started: p.Started, Transcribing: p.Transcribing}, true, nil
+}
+
+// SetMeeting records the meeting going on in roomID on this node with
+// its placement.
+func (c *Cluster) SetMeeting(ctx context.Context, roomID, meetingID string, started time.Time) error {
+	return c.update(ctx, roomID, func(p *placement) {
+		p.Meeting, p.Started = meetingID, started.UTC()
+	})
+}
+
+// SetTranscribing records whether the meeting in roomID is transcribed.
+func (c *Cluster) SetTranscribing(ctx context.Context, roomID string, on bool) error {
+	return c.update(ctx, roomID, func(p *placement) { p.Transcribing = on })
+}
+
+// update changes roomID's placement with compare-and-set, if the room is
+// placed on this node (a room placed elsewhere meanwhile is left alone).
+func (c *Cluster) update(ctx context.Context, roomID string, change func(*placement)) error {
+	for range 10 {
+		e, err := c.rooms.Get(ctx, roomID)
+		if err != nil {
+			return fmt.Errorf("cluster: room %s: %w", roomID, err)
+		}
+		p := parsePlacement(e.Value())
+		if p.Node != c.o.NodeID {
+			return nil
+		}
+		was := p
+		if change(&p); p == was {
+			return nil
+		}
+		_, err = c.rooms.Update(ctx, roomID, p.encode(), e.Revision())
+		if err == nil || !conflict(err) {
+			return err
+		}
+	}
+	return fmt.Errorf("cluster: room %s: too many concurrent updates", roomID)
 }
 
 // Close stops the heartbeat, removes the node from the registry (its

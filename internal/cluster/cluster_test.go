@@ -82,8 +82,24 @@ func TestPlacement(t *testing.T) {
 		t.Fatalf("a draining node lost its room: %+v", n)
 	}
 
+	// a records the meeting going on in its room; only the room's node
+	// may, and only it reads it back.
+	started := time.Date(2026, 12, 7, 9, 30, 0, 0, time.UTC)
+	if err := nodes["a"].SetMeeting(ctx, "standup", "MT_standup1", started); err != nil {
+		t.Fatal(err)
+	}
+	if err := nodes["c"].SetMeeting(ctx, "standup", "MT_other", started); err != nil {
+		t.Fatal(err)
+	}
+	if err := nodes["a"].SetTranscribing(ctx, "standup", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := nodes["c"].Meeting(ctx, "standup"); ok {
+		t.Error("a node that does not host the room reads its meeting")
+	}
+
 	// a dies without a word (its heartbeat stops): gone from the registry
-	// within its TTL, and its room moves to a live node.
+	// within its TTL, and its room moves to a live node, with its meeting.
 	close(nodes["a"].stop)
 	<-nodes["a"].done
 	deadline := time.Now().Add(5 * time.Second)
@@ -99,6 +115,9 @@ func TestPlacement(t *testing.T) {
 	}
 	if n, err := nodes["b"].Place(ctx, "standup"); err != nil || n.ID != "c" {
 		t.Fatalf("the dead node's room: %+v %v, want it on c (b is draining)", n, err)
+	}
+	if m, ok, err := nodes["c"].Meeting(ctx, "standup"); err != nil || !ok || m.ID != "MT_standup1" || !m.Started.Equal(started) || !m.Transcribing {
+		t.Fatalf("the meeting the moved room continues: %+v %v %v, want MT_standup1 from %v, transcribed", m, ok, err, started)
 	}
 	nodes["a"].nc.Close()
 	delete(nodes, "a")

@@ -80,6 +80,24 @@ type Options struct {
 	// Closed is told (in a goroutine of its own) of each room that
 	// closes, its last participant gone (optional).
 	Closed func(roomID string)
+	// Continued, when set, names the meeting a room continues as it
+	// becomes live here: one that went on at another node until that node
+	// died (ok false: a new meeting). It does I/O: never called under a
+	// lock.
+	Continued func(roomID string) (m LiveMeeting, ok bool)
+	// Opened, when set, is told (in a goroutine of its own) of each
+	// meeting a room starts or continues here; Transcribed of each time
+	// its transcription starts or stops (called in order, not under a
+	// room lock; it should be quick).
+	Opened      func(roomID string, m MeetingInfo)
+	Transcribed func(roomID string, on bool)
+}
+
+// LiveMeeting is what a node taking a room over needs to continue its
+// meeting: which meeting, since when, and whether it was transcribed.
+type LiveMeeting struct {
+	MeetingInfo
+	Transcribing bool
 }
 
 // Manager holds the live rooms.
@@ -206,8 +224,16 @@ func (m *Manager) Join(roomID, name string, conn Conn, opts JoinOptions) (*Parti
 	// A room that becomes live takes its settings from the keeper (store
 	// I/O: before any lock).
 	settings := DefaultSettings()
-	if _, live := m.Room(roomID); !live && m.opts.Keeper != nil {
-		settings = m.opts.Keeper.RoomSettings(roomID)
+	var cont LiveMeeting
+	continued, resume := false, false
+	if _, live := m.Room(roomID); !live {
+		if m.opts.Keeper != nil {
+			settings = m.opts.Keeper.RoomSettings(roomID)
+		}
+		if m.opts.Continued != nil {
+			cont, continued = m.opts.Continued(roomID)
+			continued = continued && ValidMeetingID(cont.ID) && !cont.Started.IsZero()
+		}
 	}
 	m.mu.Lock()
 	if m.closing {
@@ -220,11 +246,19 @@ func (m *Manager) Join(roomID, name string, conn Conn, opts JoinOptions) (*Parti
 	}
 	r := m.rooms[roomID]
 	if r == nil {
-		mid := NewMeetingID()
+		mid, created := NewMeetingID(), time.Now()
+		if continued {
+			// Its meeting clock goes on from where the other node's was,
+			// and its captions too.
+			mid, created, resume = cont.ID, cont.Started, cont.Transcribing
+		}
 		r = &Room{id: roomID, m: m, log: m.log.With("room", roomID), participants: map[string]*Participant{},
-			tracks: map[string]*sfu.Track{}, stop: make(chan struct{}), createdAt: time.Now(), meetingID: mid,
+			tracks: map[string]*sfu.Track{}, stop: make(chan struct{}), createdAt: created, meetingID: mid,
 			trState: TranscriptionState{MeetingID: mid}, settings: settings, banned: map[string]bool{}, lobby: map[string]*Participant{}}
 		m.rooms[roomID] = r
+		if m.opts.Opened != nil {
+			go m.opts.Opened(roomID, MeetingInfo{ID: mid, Title: roomID, Started: created.UTC()})
+		}
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
@@ -249,6 +283,9 @@ func (m *Manager) Join(roomID, name string, conn Conn, opts JoinOptions) (*Parti
 		r.lobby[p.id] = p
 		r.mu.Unlock()
 		m.mu.Unlock()
+		if resume {
+			go r.SetTranscription(true, nil)
+		}
 		r.knocked(p)
 		return p, nil
 	}
@@ -258,6 +295,13 @@ func (m *Manager) Join(roomID, name string, conn Conn, opts JoinOptions) (*Parti
 	m.participants++
 	r.mu.Unlock()
 	m.mu.Unlock()
+	if resume {
+		go func() {
+			if err := r.SetTranscription(true, nil); err != nil {
+				r.log.Warn("the continued meeting's transcription did not resume", "err", err)
+			}
+		}()
+	}
 	if err := r.enter(p); err != nil {
 		return nil, err
 	}

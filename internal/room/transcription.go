@@ -208,6 +208,9 @@ func (r *Room) SetTranscription(enabled bool, by *Participant) error {
 		action = "transcription_on"
 	}
 	r.audit(by, action, r.meetingID)
+	if r.m.opts.Transcribed != nil {
+		r.m.opts.Transcribed(r.id, enabled)
+	}
 	r.broadcast(TranscriptionChanged{state})
 	r.log.Info("transcription", "enabled", enabled, "by", state.By, "meeting", r.meetingID)
 	return nil
@@ -228,6 +231,9 @@ func (r *Room) consentLostLocked(err error) {
 		live.End()
 	}
 	r.audit(nil, "transcription_off", "consent record not stored")
+	if r.m.opts.Transcribed != nil {
+		r.m.opts.Transcribed(r.id, false)
+	}
 	r.broadcast(TranscriptionChanged{state})
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/parleyhq/parley/internal/access"
 	"github.com/parleyhq/parley/internal/cluster"
 	"github.com/parleyhq/parley/internal/config"
+	"github.com/parleyhq/parley/internal/room"
 	"github.com/parleyhq/parley/internal/signal"
 	"github.com/parleyhq/parley/internal/store"
 )
@@ -123,6 +124,54 @@ func (s *Server) roomClosed(roomID string) {
 	defer cancel()
 	if err := c.Release(ctx, roomID); err != nil {
 		s.log.Warn("room placement not released", "room", roomID, "err", err)
+	}
+}
+
+// continuedMeeting is the meeting a room continues as it becomes live
+// here: the one its placement records, when the node that held it died.
+func (s *Server) continuedMeeting(roomID string) (room.LiveMeeting, bool) {
+	c := s.cluster.Load()
+	if c == nil {
+		return room.LiveMeeting{}, false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	m, ok, err := c.Meeting(ctx, roomID)
+	if err != nil {
+		s.log.Warn("a room's meeting could not be read: it starts a new one", "room", roomID, "err", err)
+	}
+	if ok {
+		s.log.Info("room continues its meeting from a node that is gone", "room", roomID, "meeting", m.ID, "transcribing", m.Transcribing)
+	}
+	return room.LiveMeeting{MeetingInfo: room.MeetingInfo{ID: m.ID, Title: roomID, Started: m.Started}, Transcribing: m.Transcribing}, ok
+}
+
+// meetingTranscribed records with a room's placement whether its meeting
+// is transcribed (a node taking it over resumes the captions); bounded,
+// for NATS may be down.
+func (s *Server) meetingTranscribed(roomID string, on bool) {
+	c := s.cluster.Load()
+	if c == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := c.SetTranscribing(ctx, roomID, on); err != nil {
+		s.log.Warn("a room's transcription not recorded with its placement", "room", roomID, "on", on, "err", err)
+	}
+}
+
+// meetingOpened records a room's meeting with its placement, for the node
+// that would take the room over.
+func (s *Server) meetingOpened(roomID string, m room.MeetingInfo) {
+	c := s.cluster.Load()
+	if c == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.SetMeeting(ctx, roomID, m.ID, m.Started); err != nil {
+		s.log.Warn("a room's meeting not recorded with its placement: a failover would start a new one", "room", roomID, "err", err)
 	}
 }
 

@@ -185,7 +185,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if s.Recorder != nil {
 		ropts.Recorder = recorder{s.Recorder, s.Store}
 	}
-	ropts.Closed = s.roomClosed
+	ropts.Closed, ropts.Continued, ropts.Opened, ropts.Transcribed = s.roomClosed, s.continuedMeeting, s.meetingOpened, s.meetingTranscribed
 	s.Rooms = room.NewManager(ropts)
 	var origins []string
 	if cfg.PublicURL != "" {

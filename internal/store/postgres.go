@@ -20,7 +20,9 @@ import (
 // (the unaccent extension, trusted, so the database's owner may create
 // it) and keeps every word, stop words included — SQLite's FTS5
 // tokenizer (unicode61, remove_diacritics 2) does the same — and a GIN
-// index over it.
+// index over it. Then (pgStemSchema, PostgreSQL's own) French and English
+// configurations beside it, so that a search for "réunion" finds
+// "réunions" and "meeting" finds "meetings".
 var pgMigrations = []string{`
 CREATE EXTENSION IF NOT EXISTS unaccent;
 CREATE TEXT SEARCH CONFIGURATION parley (COPY = simple);
@@ -152,7 +154,27 @@ CREATE TABLE summaries (
 	meeting_id TEXT PRIMARY KEY REFERENCES meetings(id),
 	summary    TEXT NOT NULL
 );
-`, secretsSchema, jobNodeSchema}
+`, secretsSchema, jobNodeSchema, pgStemSchema}
+
+// pgStemSchema indexes each segment three ways at once: every word as it
+// is (the "parley" configuration), and French and English stems
+// (Snowball, after unaccent; their stop words dropped). parley_tsvector
+// is the one expression the index and the search share; a query matches
+// when it matches under any of the three (search.go).
+const pgStemSchema = `
+CREATE TEXT SEARCH CONFIGURATION parley_fr (COPY = french);
+ALTER TEXT SEARCH CONFIGURATION parley_fr ALTER MAPPING FOR asciiword, asciihword, hword_asciipart, word, hword, hword_part WITH unaccent, french_stem;
+CREATE TEXT SEARCH CONFIGURATION parley_en (COPY = english);
+ALTER TEXT SEARCH CONFIGURATION parley_en ALTER MAPPING FOR asciiword, asciihword, hword_asciipart, word, hword, hword_part WITH unaccent, english_stem;
+CREATE FUNCTION parley_tsvector(t text) RETURNS tsvector LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+	SELECT to_tsvector('parley'::regconfig, t) || to_tsvector('parley_fr'::regconfig, t) || to_tsvector('parley_en'::regconfig, t)
+$$;
+CREATE FUNCTION parley_tsquery(q text) RETURNS tsquery LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+	SELECT to_tsquery('parley'::regconfig, q) || to_tsquery('parley_fr'::regconfig, q) || to_tsquery('parley_en'::regconfig, q)
+$$;
+DROP INDEX segments_text;
+CREATE INDEX segments_text ON segments USING GIN (parley_tsvector(text));
+`
 
 // migrateLock is the advisory lock under which a node migrates: nodes
 // starting together take turns, and all but the first find nothing to do.

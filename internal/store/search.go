@@ -224,14 +224,19 @@ func (s *DB) search(ctx context.Context, q SearchQuery, order string) ([]Hit, er
 	args := append(readableArgs(q.Subject, q.KeyHashes), match, limit)
 	var rows *sql.Rows
 	if s.db.pg {
-		rows, err = s.db.QueryContext(ctx, s.db.readableCTE()+`, q(query) AS (SELECT to_tsquery('parley', ?))
+		// Highlighted under each configuration in turn: a word marked
+		// twice has its markers twice, which highlightParts reads once.
+		headline := "s.text"
+		for _, c := range []string{"parley", "parley_fr", "parley_en"} {
+			headline = "ts_headline('" + c + "', " + headline + `, q.query, 'HighlightAll=true, StartSel=` + "\x02" + `, StopSel=` + "\x03" + `')`
+		}
+		rows, err = s.db.QueryContext(ctx, s.db.readableCTE()+`, q(query) AS (SELECT parley_tsquery(?))
 		SELECT s.id, s.meeting_id, m.title, m.started,
 			coalesce((SELECT min(room_id) FROM meeting_access WHERE meeting_id = s.meeting_id), ''),
-			s.speaker_id, s.speaker, s.start_s, s.end_s, s.text,
-			ts_headline('parley', s.text, q.query, 'HighlightAll=true, StartSel=`+"\x02"+`, StopSel=`+"\x03"+`')
+			s.speaker_id, s.speaker, s.start_s, s.end_s, s.text, `+headline+`
 		FROM q, segments s
 		JOIN meetings m ON m.id = s.meeting_id
-		WHERE to_tsvector('parley', s.text) @@ q.query AND s.meeting_id IN (SELECT meeting_id FROM readable)
+		WHERE parley_tsvector(s.text) @@ q.query AND s.meeting_id IN (SELECT meeting_id FROM readable)
 		ORDER BY `+strings.NewReplacer("f.rowid", "s.id").Replace(order)+`
 		LIMIT ?`, args...)
 	} else {

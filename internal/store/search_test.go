@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parleyhq/parley/internal/testkit/pgtest"
 	"github.com/parleyhq/parley/internal/transcript"
 )
 
@@ -116,6 +117,46 @@ func TestSearch(t *testing.T) {
 			t.Fatalf("MT_en after the searches: %v", err)
 		}
 	})
+}
+
+// TestPostgresSearchStems: on PostgreSQL a word finds its other forms,
+// in French and in English (a plural, a participle), and the form found
+// is the one highlighted. (SQLite's index keeps words as they are.)
+func TestPostgresSearchStems(t *testing.T) {
+	s, err := OpenPostgres(context.Background(), pgtest.Database(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	searchFixture(t, s)
+	both := []string{"kfr", "ken"}
+	for _, c := range []struct {
+		q, want, marked string
+	}{
+		{"réunions", "MT_fr@La réunion de l'Élysée est reportée", "réunion"},
+		{"reportées", "MT_fr@La réunion de l'Élysée est reportée", "reportée"},
+		{"postpone", "MT_en@The budget vote is postponed; ORDER of the day next", "postponed"},
+		{"minute", "MT_en@Don't forget the minutes", "minutes"},
+		{"réunions reportées", "MT_fr@La réunion de l'Élysée est reportée", "réunion,reportée"},
+	} {
+		hits, err := s.Search(context.Background(), SearchQuery{Text: c.q, KeyHashes: both})
+		if err != nil {
+			t.Fatalf("%q: %v", c.q, err)
+		}
+		if got := meetingsOf(hits); len(got) != 1 || got[0] != c.want {
+			t.Errorf("%q: found %q, want %q", c.q, got, c.want)
+			continue
+		}
+		var marked []string
+		for _, p := range hits[0].Parts {
+			if p.Match {
+				marked = append(marked, p.Text)
+			}
+		}
+		if strings.Join(marked, ",") != c.marked {
+			t.Errorf("%q: highlighted %q, want %q", c.q, marked, c.marked)
+		}
+	}
 }
 
 func sorted(s []string) []string {
