@@ -410,7 +410,9 @@ func BenchmarkClusterJoins(b *testing.B) {
 	dsn := pgtest.Database(b)
 	nodes := make([]*node, 3)
 	for i := range nodes {
-		nodes[i] = startNode(b, fmt.Sprint("node-", i), nc.URLs()[i], dsn)
+		// Every join comes from 127.0.0.1: lift the per-address limits.
+		nodes[i] = startNode(b, fmt.Sprint("node-", i), nc.URLs()[i], dsn, "--ip-sockets", "10000", "--ip-joins-per-second", "10000",
+			"--ip-join-burst", "10000", "--ip-rooms-per-minute", "100000", "--ip-room-burst", "10000")
 	}
 	const rooms, perRoom, parallel = 30, 4, 8
 	for i := 0; i < b.N; i++ {
@@ -426,7 +428,7 @@ func BenchmarkClusterJoins(b *testing.B) {
 		for range parallel {
 			wg.Go(func() {
 				for k := range work {
-					room := fmt.Sprintf("bench-%d-room-%d", i, k%rooms)
+					room := fmt.Sprintf("bench-r%c-room-%c%c", 'a'+i%26, 'a'+k%rooms/26, 'a'+k%rooms%26)
 					c, _, err := joinVia(ctx, nodes[k%len(nodes)], room, fmt.Sprint("P", k))
 					if err != nil {
 						b.Error(err)

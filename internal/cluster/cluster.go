@@ -423,6 +423,40 @@ func (c *Cluster) Release(ctx context.Context, roomID string) error {
 	return nil
 }
 
+// Handover places roomID, hosted here, on another node (the least
+// loaded that takes rooms), with the meeting it records: this node is
+// draining, and the room's participants are about to come back through
+// that node. ErrNoNode when no other node takes rooms.
+func (c *Cluster) Handover(ctx context.Context, roomID string) (Node, error) {
+	for range 10 {
+		e, err := c.rooms.Get(ctx, roomID)
+		if err != nil {
+			return Node{}, fmt.Errorf("cluster: room %s: %w", roomID, err)
+		}
+		p := parsePlacement(e.Value())
+		if p.Node != c.o.NodeID {
+			return Node{}, fmt.Errorf("cluster: room %s is not on this node", roomID)
+		}
+		nodes, err := c.Nodes(ctx)
+		if err != nil {
+			return Node{}, err
+		}
+		others := slices.DeleteFunc(nodes, func(n Node) bool { return n.ID == c.o.NodeID })
+		n, err := c.pick(others)
+		if err != nil {
+			return Node{}, err
+		}
+		p.Node = n.ID
+		if _, err = c.rooms.Update(ctx, roomID, p.encode(), e.Revision()); err == nil {
+			c.log.Info("cluster: room handed over", "room", roomID, "to", n.ID)
+			return n, nil
+		} else if !conflict(err) {
+			return Node{}, fmt.Errorf("cluster: hand %s over: %w", roomID, err)
+		}
+	}
+	return Node{}, fmt.Errorf("cluster: room %s: too many concurrent updates", roomID)
+}
+
 // Meeting is the meeting going on in a room, as its placement records it.
 type Meeting struct {
 	ID           string

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -121,6 +122,10 @@ func TestPlacement(t *testing.T) {
 	}
 	nodes["a"].nc.Close()
 	delete(nodes, "a")
+	// c cannot hand the room over: b, the only other node, is draining.
+	if _, err := nodes["c"].Handover(ctx, "standup"); !errors.Is(err, ErrNoNode) {
+		t.Errorf("handover with no other node taking rooms: %v, want ErrNoNode", err)
+	}
 
 	// Released by its node, a room is placed afresh; a release by
 	// another node changes nothing.

@@ -55,10 +55,10 @@ func (c *Config) authProblems() []string {
 		if o.ClientID == "" {
 			bad("oidc-client-id is required with --auth oidc")
 		}
-		if c.PublicURL == "" {
+		if c.Site() == "" {
 			bad("public-url is required with --auth oidc: the provider sends users back to <public-url>/auth/callback")
-		} else if !secureURL(c.PublicURL) {
-			bad("public-url %q: --auth oidc wants https (http only on loopback): session cookies must not travel in clear", c.PublicURL)
+		} else if !secureURL(c.Site()) {
+			bad("public-url %q: --auth oidc wants https (http only on loopback): session cookies must not travel in clear", c.Site())
 		}
 	default:
 		bad("auth %q: want open or oidc", c.Auth)

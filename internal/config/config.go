@@ -55,10 +55,14 @@ type Config struct {
 	S3AccessKey      string        `name:"s3-access-key" env:"PARLEY_S3_ACCESS_KEY" flag:"-" help:"access key for --s3-endpoint"`
 	S3SecretKey      string        `name:"s3-secret-key" env:"PARLEY_S3_SECRET_KEY" flag:"-" help:"secret key for --s3-endpoint"`
 	RetainRecordings time.Duration `name:"retain-recordings" help:"delete a meeting's recording files this long after it started, e.g. 168h (0 = keep; --retain-transcripts deletes them too)"`
-	PublicURL        string        `name:"public-url" help:"URL users reach Parley at, e.g. https://meet.example.org (default: from --listen)"`
-	TLSCert          string        `name:"tls-cert" help:"TLS certificate file (PEM); serve HTTPS when set with --tls-key"`
-	TLSKey           string        `name:"tls-key" help:"TLS private key file (PEM)"`
-	LogLevel         string        `name:"log-level" help:"debug, info, warn or error"`
+	PublicURL        string        `name:"public-url" help:"URL users reach Parley at, e.g. https://meet.example.org (default: from --listen); with --site-url, this node's own address"`
+	// SiteURL, with several nodes behind one address (a load balancer),
+	// is the address users open; PublicURL is then each node's own,
+	// where browsers open its signalling socket.
+	SiteURL  string `name:"site-url" help:"with --nats, the one address users open when a load balancer spreads it over the nodes, e.g. https://meet.example.org (each node keeps its own --public-url for its signalling socket)"`
+	TLSCert  string `name:"tls-cert" help:"TLS certificate file (PEM); serve HTTPS when set with --tls-key"`
+	TLSKey   string `name:"tls-key" help:"TLS private key file (PEM)"`
+	LogLevel string `name:"log-level" help:"debug, info, warn or error"`
 	// MetricsListen serves /metrics and Go's pprof profiles apart from
 	// the public listener: profiles reveal code paths and load, metrics
 	// the number of meetings, and neither is for the people in them.
@@ -195,6 +199,15 @@ func Default() Config {
 	}
 }
 
+// Site is the address users open: --site-url, else --public-url ("" when
+// neither is set: the request's own).
+func (c *Config) Site() string {
+	if c.SiteURL != "" {
+		return strings.TrimRight(c.SiteURL, "/")
+	}
+	return c.PublicURL
+}
+
 // ValidateWorker is Validate for `parley worker`: it shares the nodes'
 // store, so --postgres is required, and serves no browser, so --nats
 // needs no --public-url.
@@ -287,6 +300,15 @@ func (c *Config) Validate() error {
 		u, err := url.Parse(c.PublicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("public-url %q: want http(s)://host[:port]", c.PublicURL)
+		}
+	}
+	if c.SiteURL != "" {
+		u, err := url.Parse(c.SiteURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" && u.Path != "/" {
+			bad("site-url %q: want http(s)://host[:port]", c.SiteURL)
+		}
+		if len(c.NATS) == 0 {
+			bad("site-url needs --nats: it is the address several nodes share")
 		}
 	}
 	errs = append(errs, c.Limits.problems()...)

@@ -162,3 +162,39 @@ func TestStoreAndBucketSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestNodeSettings: --site-url, --jobs and the worker's validation.
+func TestNodeSettings(t *testing.T) {
+	env := map[string]string{"PARLEY_POSTGRES_URL": "postgres://parley@db/parley"}
+	nodes := []string{"--nats", "nats://n1:4222", "--public-url", "https://n1.meet.example.org"}
+	cfg, err := load(t, append(nodes, "--site-url", "https://meet.example.org/", "--jobs", "local"), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Site() != "https://meet.example.org" || cfg.Jobs != "local" {
+		t.Errorf("site %q, jobs %q", cfg.Site(), cfg.Jobs)
+	}
+	for _, args := range [][]string{
+		{"--site-url", "https://meet.example.org"},                 // no --nats
+		append(nodes, "--site-url", "meet.example.org"),            // no scheme
+		append(nodes, "--site-url", "https://meet.example.org/x/"), // a path
+		append(nodes, "--jobs", "some"),
+	} {
+		if _, err := load(t, args, env); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%v: want ErrInvalid, got %v", args, err)
+		}
+	}
+	// A worker needs the store, not a public URL.
+	w := Default()
+	w.NATS = []string{"nats://n1:4222"}
+	if err := w.ValidateWorker(); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "postgres") {
+		t.Errorf("worker without --postgres: %v", err)
+	}
+	w.Postgres = env["PARLEY_POSTGRES_URL"]
+	if err := w.ValidateWorker(); err != nil {
+		t.Errorf("worker: %v", err)
+	}
+	if err := w.Validate(); err == nil {
+		t.Error("a node with --nats and no --public-url validated")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,7 +20,7 @@ import (
 // parley_http_refused_total{reason}.
 type guard struct {
 	next         http.Handler
-	host         string // the public URL's host name; empty: any Host
+	hosts        []string // the public URL's host name (and the node's); empty: any Host
 	addrs        *addrTable
 	writeTimeout time.Duration
 	refused      *prometheus.CounterVec
@@ -32,8 +33,10 @@ func newGuard(next http.Handler, o Options) *guard {
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "parley_http_refused_total",
 			Help: "HTTP requests refused by a limit or check, by reason (sockets, joins, rooms, addresses, host, metrics_token)."},
 			[]string{"reason"})}
-	if u, err := url.Parse(o.PublicURL); err == nil && o.PublicURL != "" {
-		g.host = canonicalHost(u.Hostname())
+	for _, a := range []string{o.PublicURL, o.NodeURL} {
+		if u, err := url.Parse(a); err == nil && a != "" {
+			g.hosts = append(g.hosts, canonicalHost(u.Hostname()))
+		}
 	}
 	if o.Registerer != nil {
 		o.Registerer.MustRegister(g.refused)
@@ -92,14 +95,14 @@ func (g *guard) refuse(w http.ResponseWriter, no *refusal) {
 // reverse proxy may add or drop it, and rebinding needs a foreign name,
 // not a foreign port.
 func (g *guard) hostAllowed(r *http.Request) bool {
-	if g.host == "" {
+	if len(g.hosts) == 0 {
 		return true
 	}
 	switch r.URL.Path {
 	case "/healthz", "/readyz", "/metrics":
 		return true
 	}
-	return canonicalHost((&url.URL{Host: r.Host}).Hostname()) == g.host
+	return slices.Contains(g.hosts, canonicalHost((&url.URL{Host: r.Host}).Hostname()))
 }
 
 func canonicalHost(h string) string { return strings.TrimSuffix(strings.ToLower(h), ".") }

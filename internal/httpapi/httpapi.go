@@ -38,6 +38,9 @@ type Options struct {
 	// PublicURL is the base URL for links in API answers (empty: from the
 	// request); when set, requests for another host name are refused.
 	PublicURL string
+	// NodeURL, when the public URL is a site several nodes share, is this
+	// node's own address: requests for its host are answered too.
+	NodeURL string
 	// Limits bound what one client address may ask (iplimit.go).
 	Limits AddrLimits
 	// WriteTimeout is the http.Server's write timeout; responses move the

@@ -152,4 +152,7 @@ const (
 	ReasonConnectionLost = "connection_lost"
 	ReasonShutdown       = "server_shutdown"
 	ReasonReplaced       = "replaced" // the session resumed on another socket
+	// ReasonMoved: this node drains and the meeting goes on at another
+	// one; the client joins again (its join answer names that node).
+	ReasonMoved = "moved"
 )

@@ -86,8 +86,8 @@ func (s *Server) placeJoin(ctx context.Context, roomID string) (string, error) {
 		s.log.Warn("no node for a join", "room", roomID, "err", err)
 		return "", signal.NewError(signal.CodeNoNode, "no node can take this meeting now: try again in a moment")
 	}
-	if n.ID == c.ID() {
-		return "", nil
+	if n.ID == c.ID() && s.cfg.SiteURL == "" {
+		return "", nil // the page's own origin is this node
 	}
 	return socketURL(n.PublicURL), nil
 }
@@ -198,6 +198,10 @@ func (s *Server) peerHosts() []string {
 
 func (s *Server) peerSockets() []string {
 	var out []string
+	if s.cfg.SiteURL != "" {
+		// The page's origin is the site: this node's socket is not 'self'.
+		out = append(out, strings.TrimSuffix(socketURL(s.URL()), "/ws"))
+	}
 	for _, n := range s.peers() {
 		out = append(out, strings.TrimSuffix(socketURL(n.PublicURL), "/ws"))
 	}

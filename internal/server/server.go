@@ -188,8 +188,8 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	ropts.Closed, ropts.Continued, ropts.Opened, ropts.Transcribed = s.roomClosed, s.continuedMeeting, s.meetingOpened, s.meetingTranscribed
 	s.Rooms = room.NewManager(ropts)
 	var origins []string
-	if cfg.PublicURL != "" {
-		if u, err := url.Parse(cfg.PublicURL); err == nil {
+	for _, a := range []string{cfg.PublicURL, cfg.SiteURL} {
+		if u, err := url.Parse(a); err == nil && a != "" {
 			origins = append(origins, u.Host)
 		}
 	}
@@ -208,7 +208,8 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Gatherer:     reg,
 		MetricsToken: cfg.MetricsToken,
 		Registerer:   reg,
-		PublicURL:    cfg.PublicURL,
+		PublicURL:    cfg.Site(),
+		NodeURL:      cfg.PublicURL,
 		Limits: httpapi.AddrLimits{Sockets: l.IPSockets, JoinsPerSecond: l.IPJoinsPerSecond, JoinBurst: l.IPJoinBurst,
 			RoomsPerMinute: l.IPRoomsPerMinute, RoomBurst: l.IPRoomBurst, TrustedProxies: proxies},
 		WriteTimeout: l.HTTPWriteTimeout,
@@ -336,17 +337,31 @@ func (s *Server) URL() string {
 func (s *Server) Done() <-chan error { return s.serveErr }
 
 // Shutdown drains the server: no new joins, every participant told and
-// disconnected, HTTP closed, media ports released. It returns when all is
+// disconnected, HTTP closed, media ports released. With several nodes
+// each meeting is handed over to another node first, and its
+// participants told to join it again there. It returns when all is
 // closed or ctx expires (then it closes what remains forcibly).
 func (s *Server) Shutdown(ctx context.Context) error {
 	c := s.cluster.Load()
-	if c != nil {
+	if c == nil {
+		s.Rooms.Shutdown()
+	} else {
 		// No new rooms here; bounded, for NATS may be down.
 		dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		c.Drain(dctx)
 		cancel()
+		s.Rooms.Handover(func(roomID string) bool {
+			hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			n, err := c.Handover(hctx, roomID)
+			if err != nil {
+				s.log.Warn("meeting not handed over: it ends here", "room", roomID, "err", err)
+				return false
+			}
+			s.log.Info("meeting handed over", "room", roomID, "to", n.ID)
+			return true
+		})
 	}
-	s.Rooms.Shutdown()
 	var errs []error
 	if err := s.signal.Wait(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("signalling sessions: %w", err))

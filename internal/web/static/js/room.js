@@ -310,7 +310,10 @@ export class Room extends EventTarget {
           this.joinWaiter.reject({ name: msg.reason || 'left', message: `bye: ${msg.reason}` });
           this.joinWaiter = null;
         }
-        if (msg.reason === 'connection_lost') this.sessionLost();
+        // 'moved': our node drains and the meeting goes on at another
+        // one: join again, as after a lost session (the join answer
+        // names that node).
+        if (msg.reason === 'connection_lost' || msg.reason === 'moved') this.sessionLost();
         else this.end(msg.reason || 'left');
         break;
       case 'error':
