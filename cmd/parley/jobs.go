@@ -117,9 +117,13 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return enc.Encode(js)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tKIND\tKEY\tSTATE\tATTEMPTS\tUPDATED\tLAST ERROR")
+	fmt.Fprintln(tw, "ID\tKIND\tKEY\tNODE\tSTATE\tATTEMPTS\tUPDATED\tLAST ERROR")
 	for _, j := range js {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", j.ID, j.Kind, j.Key, j.State, j.Attempts, j.MaxAttempts,
+		node := j.Node
+		if node == "" {
+			node = "any"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", j.ID, j.Kind, j.Key, node, j.State, j.Attempts, j.MaxAttempts,
 			j.Updated.UTC().Format(time.RFC3339), j.LastError)
 	}
 	return tw.Flush()

@@ -22,7 +22,7 @@ func TestJobsCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.Enqueue(ctx, store.NewJob{Kind: "finalize", Key: "finalize:MT_a", MaxAttempts: 1})
+	st.Enqueue(ctx, store.NewJob{Kind: "finalize", Key: "finalize:MT_a", MaxAttempts: 1, Node: "node-a"})
 	st.Enqueue(ctx, store.NewJob{Kind: "transcribe_upload", Key: "upload:UP_b"})
 	j, ok, err := st.ClaimJob(ctx, store.Claim{Owner: "w", Kinds: []string{"finalize"}}, time.Now(), time.Minute)
 	if err != nil || !ok {
@@ -40,7 +40,7 @@ func TestJobsCommand(t *testing.T) {
 	}
 	out, _, code := jobs("list")
 	if code != 0 || !strings.Contains(out, "finalize:MT_a") || !strings.Contains(out, "dead") || !strings.Contains(out, "speech engine unreachable") ||
-		!strings.Contains(out, "upload:UP_b") {
+		!strings.Contains(out, "upload:UP_b") || !strings.Contains(out, "node-a") || !strings.Contains(out, " any ") {
 		t.Fatalf("list (%d):\n%s", code, out)
 	}
 	out, _, _ = jobs("list", "--state", "dead", "--json")

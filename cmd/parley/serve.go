@@ -28,6 +28,12 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	select {
 	case <-ctx.Done():
+		if len(cfg.NATS) > 0 && cfg.DrainWait > 0 {
+			log.Info("draining: meetings go on here, no new room comes", "for", cfg.DrainWait)
+			dctx, cancel := context.WithTimeout(context.Background(), cfg.DrainWait)
+			srv.Drain(dctx)
+			cancel()
+		}
 		log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	case err := <-srv.Done():
 		return err

@@ -92,6 +92,9 @@ type Config struct {
 
 	// ShutdownTimeout bounds graceful shutdown on SIGTERM.
 	ShutdownTimeout time.Duration `name:"shutdown-timeout" help:"how long SIGTERM waits for participants to be told and connections closed"`
+	// DrainWait, with several nodes, is how long SIGTERM lets the
+	// meetings here go on (no new room comes) before handing them over.
+	DrainWait time.Duration `name:"drain-wait" help:"with --nats, how long SIGTERM lets this node's meetings go on (no new room comes here) before handing them over to other nodes; those that end meanwhile are not moved (0: at once)"`
 }
 
 // Media configures WebRTC transport. Flags and environment variables for
@@ -322,6 +325,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("shutdown-timeout must be positive")
+	}
+	if c.DrainWait < 0 {
+		bad("drain-wait must be 0 or positive")
 	}
 	m := &c.Media
 	if m.UDPPort < 0 || m.UDPPort > 65535 {

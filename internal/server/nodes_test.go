@@ -68,3 +68,54 @@ func TestNATSOutage(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 }
+
+// TestDrainWait: a node told to drain (--drain-wait) takes no new room
+// (a join at it for a new room is sent to the other node) while its own
+// meeting goes on; the wait ends as soon as that meeting ends.
+func TestDrainWait(t *testing.T) {
+	nc := natstest.Start(t, 1)
+	dsn := pgtest.Database(t)
+	var nodes []*Server
+	for _, id := range []string{"node-a", "node-b"} {
+		addr := ports.FreeAddr(t)
+		nodes = append(nodes, start(t, func(c *config.Config) {
+			c.Listen, c.PublicURL = addr, "http://"+addr
+			c.NATS, c.Postgres, c.NodeID = nc.URLs(), dsn, id
+		}))
+	}
+	a, b := nodes[0], nodes[1]
+	ada, _ := joinAs(t, a, "draining-room", "Ada")
+	if a.Rooms.Participants("draining-room") != 1 {
+		t.Fatal("Ada's room is not on node A")
+	}
+	drained := make(chan time.Duration, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	t0 := time.Now()
+	go func() { a.Drain(ctx); drained <- time.Since(t0) }()
+	// The registry says A drains once Drain has written it.
+	time.Sleep(500 * time.Millisecond)
+	bob := dial(t, a)
+	defer bob.Drop()
+	if _, err := bob.Join(ctxT(t, 10*time.Second), "fresh-room", "Bob"); err != nil {
+		t.Fatal(err)
+	}
+	if b.Rooms.Participants("fresh-room") != 1 || a.Rooms.Participants("fresh-room") != 0 {
+		t.Errorf("a new room asked of a draining node: on A %d, on B %d, want it on B", a.Rooms.Participants("fresh-room"), b.Rooms.Participants("fresh-room"))
+	}
+	if a.Rooms.Participants("draining-room") != 1 {
+		t.Error("the draining node's meeting did not go on")
+	}
+	select {
+	case d := <-drained:
+		t.Fatalf("the drain ended after %v with a meeting still on", d)
+	default:
+	}
+	ada.Close()
+	select {
+	case d := <-drained:
+		t.Logf("drain ended %v after it began, once its meeting ended", d)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the drain did not end when its last meeting did")
+	}
+}

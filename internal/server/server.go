@@ -336,6 +336,32 @@ func (s *Server) URL() string {
 // on its own.
 func (s *Server) Done() <-chan error { return s.serveErr }
 
+// Drain, with several nodes, stops taking new rooms here and waits until
+// the meetings here have ended or ctx ends (--drain-wait); Shutdown then
+// hands over what is left. Without nodes it returns at once.
+func (s *Server) Drain(ctx context.Context) {
+	c := s.cluster.Load()
+	if c == nil {
+		return
+	}
+	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	err := c.Drain(dctx)
+	cancel()
+	if err != nil {
+		s.log.Warn("not marked draining in the registry", "err", err)
+	}
+	for {
+		if rooms, _ := s.Rooms.Stats(); rooms == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
 // Shutdown drains the server: no new joins, every participant told and
 // disconnected, HTTP closed, media ports released. With several nodes
 // each meeting is handed over to another node first, and its
