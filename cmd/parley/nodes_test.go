@@ -250,7 +250,7 @@ func BenchmarkFailover(b *testing.B) {
 }
 
 // waitLoad waits until a node's entry in the registry reports load.
-func waitLoad(t *testing.T, nc *natstest.Cluster, id string, load int) {
+func waitLoad(t testing.TB, nc *natstest.Cluster, id string, load int) {
 	t.Helper()
 	conn, err := nats.Connect(nc.URLs()[0])
 	if err != nil {

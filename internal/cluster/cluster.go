@@ -143,6 +143,12 @@ func (c *Cluster) open(ctx context.Context) error {
 	return nil
 }
 
+// Conn is the node's NATS connection (cascading relays media over it).
+func (c *Cluster) Conn() *nats.Conn { return c.nc }
+
+// Full reports whether a node takes no more participants.
+func (n Node) Full() bool { return n.Capacity > 0 && n.Load >= n.Capacity }
+
 // ID is this node's id.
 func (c *Cluster) ID() string { return c.o.NodeID }
 
@@ -462,6 +468,20 @@ type Meeting struct {
 	ID           string
 	Started      time.Time
 	Transcribing bool
+}
+
+// Placed returns the meeting recorded with roomID's placement, whatever
+// node hosts it (ok false: the room is not placed, or records none).
+func (c *Cluster) Placed(ctx context.Context, roomID string) (m Meeting, ok bool, err error) {
+	e, err := c.rooms.Get(ctx, roomID)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return Meeting{}, false, nil
+	}
+	if err != nil {
+		return Meeting{}, false, fmt.Errorf("cluster: room %s: %w", roomID, err)
+	}
+	p := parsePlacement(e.Value())
+	return Meeting{ID: p.Meeting, Started: p.Started, Transcribing: p.Transcribing}, p.Meeting != "", nil
 }
 
 // Meeting returns the meeting recorded with roomID's placement when the

@@ -240,6 +240,13 @@ func (r *Room) closeIfEmptyLocked() (LiveTranscript, LiveRecording) {
 	}
 	live, rec := r.live, r.rec
 	r.live, r.transcribing, r.rec = nil, false, nil
+	if remotes := r.closeRemotesLocked(); len(remotes) > 0 {
+		go func() {
+			for _, p := range remotes {
+				p.Peer().Close()
+			}
+		}()
+	}
 	return live, rec
 }
 

@@ -35,6 +35,7 @@ type Participant struct {
 	noCaptions bool // do not send me captions
 	who        Identity
 	waiting    bool // in the lobby: no media, no room events
+	remote     bool // on another node (remote.go)
 	mutedByMod bool // a moderator muted them (see Settings.SpeakModerated)
 }
 

@@ -67,6 +67,9 @@ func (r *Room) SetRecording(enabled bool, by *Participant) error {
 	if rc == nil {
 		return ErrRecordingUnavailable
 	}
+	if r.Edge() {
+		return ErrEdge
+	}
 	if by != nil {
 		if by.Waiting() {
 			return ErrNotAdmitted

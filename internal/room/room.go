@@ -98,6 +98,9 @@ type Options struct {
 type LiveMeeting struct {
 	MeetingInfo
 	Transcribing bool
+	// Edge: the meeting is hosted on another node; the room here is one
+	// of its edges (remote.go).
+	Edge bool
 }
 
 // Manager holds the live rooms.
@@ -163,6 +166,8 @@ type Room struct {
 
 	mu           sync.Mutex
 	participants map[string]*Participant
+	remotes      map[string]*Participant // on the home node of an edge room (remote.go)
+	edge         bool
 	tracks       map[string]*sfu.Track
 	speaker      string
 	speaking     []string
@@ -225,13 +230,14 @@ func (m *Manager) Join(roomID, name string, conn Conn, opts JoinOptions) (*Parti
 	// I/O: before any lock).
 	settings := DefaultSettings()
 	var cont LiveMeeting
-	continued, resume := false, false
+	continued, resume, edge := false, false, false
 	if _, live := m.Room(roomID); !live {
 		if m.opts.Keeper != nil {
 			settings = m.opts.Keeper.RoomSettings(roomID)
 		}
 		if m.opts.Continued != nil {
 			cont, continued = m.opts.Continued(roomID)
+			edge = continued && cont.Edge
 			continued = continued && ValidMeetingID(cont.ID) && !cont.Started.IsZero()
 		}
 	}
@@ -250,9 +256,10 @@ func (m *Manager) Join(roomID, name string, conn Conn, opts JoinOptions) (*Parti
 		if continued {
 			// Its meeting clock goes on from where the other node's was,
 			// and its captions too.
-			mid, created, resume = cont.ID, cont.Started, cont.Transcribing
+			mid, created, resume = cont.ID, cont.Started, cont.Transcribing && !cont.Edge
 		}
-		r = &Room{id: roomID, m: m, log: m.log.With("room", roomID), participants: map[string]*Participant{},
+		r = &Room{id: roomID, m: m, log: m.log.With("room", roomID), participants: map[string]*Participant{}, remotes: map[string]*Participant{},
+			edge:   edge,
 			tracks: map[string]*sfu.Track{}, stop: make(chan struct{}), createdAt: created, meetingID: mid,
 			trState: TranscriptionState{MeetingID: mid}, settings: settings, banned: map[string]bool{}, lobby: map[string]*Participant{}}
 		m.rooms[roomID] = r
@@ -393,6 +400,9 @@ func (r *Room) joinedLocked(p *Participant) Joined {
 	for _, o := range r.sortedLocked() {
 		j.Participants = append(j.Participants, o.Info())
 	}
+	for _, o := range r.remotes {
+		j.Participants = append(j.Participants, o.Info())
+	}
 	for _, t := range r.tracks {
 		j.Tracks = append(j.Tracks, t.Info())
 	}
@@ -486,101 +496,6 @@ func (r *Room) remove(p *Participant, reason string) {
 		p.closeConn(reason)
 	}
 	r.log.Info("participant left", "participant", p.id, "reason", reason, "room_closed", empty)
-}
-
-// speakerLoop picks the active speaker from the audio levels every
-// SpeakerInterval and tells the room when it changes.
-func (r *Room) speakerLoop() {
-	tick := time.NewTicker(r.m.opts.SpeakerInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-r.stop:
-			return
-		case <-tick.C:
-		}
-		r.mu.Lock()
-		best, bestLevel := "", 0.0
-		var speaking []string
-		for _, t := range r.tracks {
-			if t.Kind() != "audio" || t.Muted() {
-				continue
-			}
-			level, voice := t.AudioLevel()
-			// 127 - level is -dBov; voice below -50 dBov is noise.
-			if !voice || level < 127-50 {
-				continue
-			}
-			owner := t.Owner().ID()
-			speaking = append(speaking, owner)
-			if level > bestLevel {
-				best, bestLevel = owner, level
-			}
-		}
-		sort.Strings(speaking)
-		// Keep the current speaker while they still speak: no flapping
-		// between two people talking at similar levels.
-		if r.speaker != "" && contains(speaking, r.speaker) {
-			best = r.speaker
-		}
-		changed := best != r.speaker || strings.Join(speaking, ",") != strings.Join(r.speaking, ",")
-		r.speaker, r.speaking = best, speaking
-		r.mu.Unlock()
-		if changed {
-			r.broadcast(ActiveSpeaker{ParticipantID: best, Speaking: speaking})
-		}
-	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// Shutdown stops accepting joins, tells every participant the server is
-// going away, and closes their connections.
-func (m *Manager) Shutdown() { m.Handover(nil) }
-
-// Handover is Shutdown on a node that drains: the participants of each
-// room moved(roomID) reports handed over to another node are told
-// ReasonMoved (their clients join again, through that node, the same
-// meeting), the others ReasonShutdown. moved is called before any
-// participant is removed; nil moves nothing.
-func (m *Manager) Handover(moved func(roomID string) bool) {
-	m.mu.Lock()
-	m.closing = true
-	var ids []string
-	for id := range m.rooms {
-		ids = append(ids, id)
-	}
-	m.mu.Unlock()
-	reason := map[string]string{}
-	for _, id := range ids {
-		reason[id] = ReasonShutdown
-		if moved != nil && moved(id) {
-			reason[id] = ReasonMoved
-		}
-	}
-	m.mu.Lock()
-	var all []*Participant
-	for _, r := range m.rooms {
-		all = append(all, r.everyone()...)
-	}
-	m.mu.Unlock()
-	for _, p := range all {
-		why := reason[p.room.id]
-		if why == "" {
-			why = ReasonShutdown
-		}
-		p.send(Bye{Reason: why})
-		p.room.remove(p, why)
-		p.closeConn(why)
-	}
-	m.wg.Wait()
 }
 
 // validChat cleans a chat message: control characters other than line

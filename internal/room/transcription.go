@@ -128,6 +128,9 @@ func (r *Room) SetTranscription(enabled bool, by *Participant) error {
 	if sp == nil {
 		return ErrTranscriptionUnavailable
 	}
+	if r.Edge() {
+		return ErrEdge
+	}
 	r.trOp.Lock()
 	defer r.trOp.Unlock()
 	r.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/internal/access"
+	"github.com/parleyhq/parley/internal/cascade"
 	"github.com/parleyhq/parley/internal/cluster"
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/room"
@@ -68,8 +69,23 @@ func (s *Server) joinCluster() error {
 	if err != nil {
 		return err
 	}
+	if s.home, err = cascade.StartHome(c.Conn(), s.Rooms.Room, s.log.With("part", "cascade")); err != nil {
+		c.Close()
+		return err
+	}
 	s.cluster.Store(c)
 	return nil
+}
+
+// Cascading (package cascade): a join for a room whose home node is full
+// is served by an edge — this node, if it has room — which the home node
+// relays the meeting's tracks to.
+
+// edgeHere reports whether this node serves a room hosted on n as an
+// edge: n is full and this node is not (nor draining).
+func (s *Server) edgeHere(c *cluster.Cluster, n cluster.Node) bool {
+	self := c.Self()
+	return n.ID != self.ID && n.Full() && !self.Full() && !self.Draining
 }
 
 // placeJoin tells the join API where the room's signalling socket is:
@@ -85,6 +101,9 @@ func (s *Server) placeJoin(ctx context.Context, roomID string) (string, error) {
 	if err != nil {
 		s.log.Warn("no node for a join", "room", roomID, "err", err)
 		return "", signal.NewError(signal.CodeNoNode, "no node can take this meeting now: try again in a moment")
+	}
+	if s.edgeHere(c, n) {
+		n = c.Self()
 	}
 	if n.ID == c.ID() && s.cfg.SiteURL == "" {
 		return "", nil // the page's own origin is this node
@@ -106,7 +125,11 @@ func (s *Server) admit(ctx context.Context, roomID string) error {
 		s.log.Warn("no node for a socket's join", "room", roomID, "err", err)
 		return signal.NewError(signal.CodeNoNode, "no node can take this meeting now: try again in a moment")
 	}
-	if n.ID != c.ID() {
+	if s.edgeHere(c, n) {
+		s.edgeRooms.Store(roomID, true) // the room, when it becomes live here, is an edge
+	} else if r, live := s.Rooms.Room(roomID); n.ID == c.ID() && !(live && r.Edge()) {
+		s.edgeRooms.Delete(roomID)
+	} else if n.ID != c.ID() {
 		return signal.NewError(signal.CodeRoomElsewhere, "this meeting is on another node: ask for a join token again")
 	}
 	// The participant joins right after: publish the new load then.
@@ -114,8 +137,13 @@ func (s *Server) admit(ctx context.Context, roomID string) error {
 	return nil
 }
 
-// roomClosed releases a room's placement when it ends here.
+// roomClosed releases a room's placement when it ends here (an edge
+// room's feed stops).
 func (s *Server) roomClosed(roomID string) {
+	s.edgeRooms.Delete(roomID)
+	if e, ok := s.edges.LoadAndDelete(roomID); ok {
+		e.(*cascade.Edge).Stop()
+	}
 	c := s.cluster.Load()
 	if c == nil {
 		return
@@ -136,6 +164,14 @@ func (s *Server) continuedMeeting(roomID string) (room.LiveMeeting, bool) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
+	if _, edge := s.edgeRooms.Load(roomID); edge {
+		// An edge shows the home node's meeting: its id and clock.
+		m, _, err := c.Placed(ctx, roomID)
+		if err != nil {
+			s.log.Warn("an edge room's meeting could not be read", "room", roomID, "err", err)
+		}
+		return room.LiveMeeting{MeetingInfo: room.MeetingInfo{ID: m.ID, Title: roomID, Started: m.Started}, Edge: true}, true
+	}
 	m, ok, err := c.Meeting(ctx, roomID)
 	if err != nil {
 		s.log.Warn("a room's meeting could not be read: it starts a new one", "room", roomID, "err", err)
@@ -166,6 +202,15 @@ func (s *Server) meetingTranscribed(roomID string, on bool) {
 func (s *Server) meetingOpened(roomID string, m room.MeetingInfo) {
 	c := s.cluster.Load()
 	if c == nil {
+		return
+	}
+	if r, ok := s.Rooms.Room(roomID); ok && r.Edge() {
+		e, err := cascade.StartEdge(c.Conn(), r, c.ID(), s.log.With("part", "cascade"))
+		if err != nil {
+			s.log.Warn("edge room not fed: its listeners see nobody", "room", roomID, "err", err)
+			return
+		}
+		s.edges.Store(roomID, e)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -9,6 +9,7 @@ import (
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/signal"
 	"github.com/parleyhq/parley/internal/testkit/client"
+	"github.com/parleyhq/parley/internal/testkit/leak"
 	"github.com/parleyhq/parley/internal/testkit/natstest"
 	"github.com/parleyhq/parley/internal/testkit/pgtest"
 	"github.com/parleyhq/parley/internal/testkit/ports"
@@ -75,14 +76,34 @@ func TestNATSOutage(t *testing.T) {
 func TestDrainWait(t *testing.T) {
 	nc := natstest.Start(t, 1)
 	dsn := pgtest.Database(t)
+	// One goroutine baseline for both (start's own would count the first
+	// node's goroutines, still starting, against the second).
+	before := leak.Take()
 	var nodes []*Server
 	for _, id := range []string{"node-a", "node-b"} {
+		cfg := testConfig(t)
 		addr := ports.FreeAddr(t)
-		nodes = append(nodes, start(t, func(c *config.Config) {
-			c.Listen, c.PublicURL = addr, "http://"+addr
-			c.NATS, c.Postgres, c.NodeID = nc.URLs(), dsn, id
-		}))
+		cfg.Listen, cfg.PublicURL = addr, "http://"+addr
+		cfg.NATS, cfg.Postgres, cfg.NodeID = nc.URLs(), dsn, id
+		srv, err := New(cfg, testLogger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Start(); err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, srv)
 	}
+	t.Cleanup(func() {
+		for _, srv := range nodes {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := srv.Shutdown(ctx); err != nil {
+				t.Errorf("shutdown: %v", err)
+			}
+			cancel()
+		}
+		before.Check(t, 5*time.Second)
+	})
 	a, b := nodes[0], nodes[1]
 	ada, _ := joinAs(t, a, "draining-room", "Ada")
 	if a.Rooms.Participants("draining-room") != 1 {

@@ -4,12 +4,14 @@
 package server
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/parleyhq/parley/internal/cascade"
 	"github.com/parleyhq/parley/internal/cluster"
 	"log/slog"
 	"net"
@@ -52,11 +54,18 @@ type Server struct {
 	Recorder *record.Recorder // nil with --recordings off
 	signal   *signal.Server
 	cluster  atomic.Pointer[cluster.Cluster] // with --nats, once started
-	http     *http.Server
-	ln       net.Listener
-	metrics  *http.Server // nil when --metrics-listen is empty
-	metricsL net.Listener
-	serveErr chan error
+	// Cascading, with --nats: home relays this node's rooms to the
+	// edges that ask; edges feeds the edge rooms here (room id →
+	// *cascade.Edge); edgeRooms are the rooms admitted as edges, until
+	// they close.
+	home      *cascade.Home
+	edges     sync.Map
+	edgeRooms sync.Map
+	http      *http.Server
+	ln        net.Listener
+	metrics   *http.Server // nil when --metrics-listen is empty
+	metricsL  net.Listener
+	serveErr  chan error
 }
 
 // New builds a server from a validated configuration; nothing listens
@@ -377,6 +386,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		c.Drain(dctx)
 		cancel()
 		s.Rooms.Handover(func(roomID string) bool {
+			if r, ok := s.Rooms.Room(roomID); ok && r.Edge() {
+				return true // its people join again through another edge or the home node
+			}
 			hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
 			n, err := c.Handover(hctx, roomID)
@@ -391,6 +403,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
 	if err := s.signal.Wait(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("signalling sessions: %w", err))
+	}
+	if s.home != nil {
+		s.home.Stop()
 	}
 	if c != nil {
 		c.Close() // gone from the registry: its rooms move on their next join

@@ -65,6 +65,9 @@ type Peer struct {
 	sub  *webrtc.PeerConnection
 	bwe  bwe
 	pace pacer // the subscriber's video, when its bandwidth is capped
+	// relayKeyframe, on a relay peer (relay.go), asks the home node of
+	// one of its tracks for a keyframe; nil on a client's peer.
+	relayKeyframe func(trackID string, layer int)
 
 	mu          sync.Mutex
 	closed      bool
@@ -427,7 +430,10 @@ func (p *Peer) Close() error {
 	for _, d := range downs {
 		d.track.RemoveSink(d)
 	}
-	err := errors.Join(p.pub.Close(), p.sub.Close())
+	var err error
+	if !p.Relayed() {
+		err = errors.Join(p.pub.Close(), p.sub.Close())
+	}
 	for _, t := range tracks {
 		p.trackEnded(t)
 	}

@@ -119,6 +119,7 @@ type layer struct {
 	lastAt  atomic.Int64       // nanotime of the last packet
 	resumed atomic.Int64       // nanotime it came back after a stall
 	wokenAt atomic.Int64       // nanotime the publisher was told to send it again
+	fed     Packet             // the packet Feed parses into (a relayed layer)
 	cache   *packetcache.Cache // video only: serves NACKs
 	rep     *repairs           // video only: what to ask the publisher again
 	audio   *audioPath         // audio only
@@ -331,6 +332,11 @@ func (t *Track) RequestKeyframe(i int) {
 		return
 	}
 	if !l.lastPLI.CompareAndSwap(last, now) {
+		return
+	}
+	if t.owner.Relayed() {
+		t.owner.relayKeyframe(t.id, i)
+		t.sfu.metrics.plis.Add(1)
 		return
 	}
 	if err := t.owner.pub.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: l.ssrc}}); err == nil {
