@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,7 +11,6 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/internal/testkit/client"
-	"github.com/parleyhq/parley/internal/testkit/devset"
 	"github.com/parleyhq/parley/internal/testkit/natstest"
 	"github.com/parleyhq/parley/internal/testkit/pgtest"
 )
@@ -26,18 +23,7 @@ import (
 // listener is in the same meeting, sees the speaker listed, and receives
 // her audio and video.
 func TestCascadedRoom(t *testing.T) {
-	m, err := devset.Get("dev-r-en-01")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opus := filepath.Join(t.TempDir(), "bridge.opus")
-	if b, err := exec.Command("opusenc", "--quiet", "--framesize", "20", "--bitrate", "32", m.Stems["bridge"], opus).CombinedOutput(); err != nil {
-		t.Fatalf("opusenc: %v\n%s", err, b)
-	}
-	pkts, err := client.LoadOggOpus(opus)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pkts := bridgePackets(t)
 	nc := natstest.Start(t, 3)
 	dsn := pgtest.Database(t)
 	nodes := []*node{startNode(t, "node-0", nc.URLs()[0], dsn, "--max-participants", "2")}
@@ -131,18 +117,7 @@ func cpuTicks(tb testing.TB, pid int) int64 {
 //
 //	go test ./cmd/parley -run '^$' -bench EdgeRelay -benchtime 1x
 func BenchmarkEdgeRelay(b *testing.B) {
-	m, err := devset.Get("dev-r-en-01")
-	if err != nil {
-		b.Fatal(err)
-	}
-	opus := filepath.Join(b.TempDir(), "bridge.opus")
-	if out, err := exec.Command("opusenc", "--quiet", "--framesize", "20", "--bitrate", "32", m.Stems["bridge"], opus).CombinedOutput(); err != nil {
-		b.Fatalf("opusenc: %v\n%s", err, out)
-	}
-	pkts, err := client.LoadOggOpus(opus)
-	if err != nil {
-		b.Fatal(err)
-	}
+	pkts := bridgePackets(b)
 	nc := natstest.Start(b, 3)
 	dsn := pgtest.Database(b)
 	lift := []string{"--ip-sockets", "10000", "--ip-joins-per-second", "10000", "--ip-join-burst", "10000",

@@ -2,16 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"os/exec"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/parleyhq/parley/internal/store"
 	"github.com/parleyhq/parley/internal/testkit/client"
-	"github.com/parleyhq/parley/internal/testkit/devset"
 )
 
 // TestServerKilledMidMeetingLosesNoSegment runs `parley serve` as a child
@@ -19,14 +15,7 @@ import (
 // server with SIGKILL mid-meeting, reopens its store and finds every
 // segment whose final caption had been sent.
 func TestServerKilledMidMeetingLosesNoSegment(t *testing.T) {
-	m, err := devset.Get("dev-r-en-01")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opus := filepath.Join(t.TempDir(), "bridge.opus")
-	if b, err := exec.Command("opusenc", "--quiet", "--framesize", "20", "--bitrate", "32", m.Stems["bridge"], opus).CombinedOutput(); err != nil {
-		t.Fatalf("opusenc: %v\n%s", err, b)
-	}
+	pkts := bridgePackets(t)
 	dataDir := t.TempDir()
 	cmd, base := startServe(t, dataDir, "-1", 20*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -50,26 +39,10 @@ func TestServerKilledMidMeetingLosesNoSegment(t *testing.T) {
 	if _, err := spk.Join(ctx, "crash-room", "bridge"); err != nil {
 		t.Fatal(err)
 	}
-	pkts, err := client.LoadOggOpus(opus)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if _, err := spk.PublishAudio(ctx, client.AudioOptions{Packets: pkts}); err != nil {
 		t.Fatal(err)
 	}
-	finals := func() []string {
-		var out []string
-		for _, msg := range obs.Messages() {
-			var c struct {
-				Text  string `json:"text"`
-				Final bool   `json:"final"`
-			}
-			if msg.Type == "caption" && json.Unmarshal(msg.Raw, &c) == nil && c.Final && c.Text != "" {
-				out = append(out, c.Text)
-			}
-		}
-		return out
-	}
+	finals := func() []string { return finalCaptions(obs) }
 	for len(finals()) < 3 {
 		if ctx.Err() != nil {
 			t.Fatal("no final captions")

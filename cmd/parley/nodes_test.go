@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -20,7 +19,6 @@ import (
 	"github.com/parleyhq/parley/internal/cluster"
 	"github.com/parleyhq/parley/internal/store"
 	"github.com/parleyhq/parley/internal/testkit/client"
-	"github.com/parleyhq/parley/internal/testkit/devset"
 	"github.com/parleyhq/parley/internal/testkit/natstest"
 	"github.com/parleyhq/parley/internal/testkit/pgtest"
 	"github.com/parleyhq/parley/internal/testkit/ports"
@@ -281,18 +279,7 @@ func waitLoad(t testing.TB, nc *natstest.Cluster, id string, load int) {
 // (one meeting) holds every segment whose final caption was sent before
 // the kill and those spoken after.
 func TestFailoverKeepsTheTranscript(t *testing.T) {
-	m, err := devset.Get("dev-r-en-01")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opus := filepath.Join(t.TempDir(), "bridge.opus")
-	if b, err := exec.Command("opusenc", "--quiet", "--framesize", "20", "--bitrate", "32", m.Stems["bridge"], opus).CombinedOutput(); err != nil {
-		t.Fatalf("opusenc: %v\n%s", err, b)
-	}
-	pkts, err := client.LoadOggOpus(opus)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pkts := bridgePackets(t)
 	nc := natstest.Start(t, 1)
 	dsn := pgtest.Database(t)
 	nodes := []*node{
@@ -302,20 +289,7 @@ func TestFailoverKeepsTheTranscript(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	// finals are the final captions obs has received.
-	finals := func(obs *client.Client) []string {
-		var out []string
-		for _, msg := range obs.Messages() {
-			var c struct {
-				Text  string `json:"text"`
-				Final bool   `json:"final"`
-			}
-			if msg.Type == "caption" && json.Unmarshal(msg.Raw, &c) == nil && c.Final && c.Text != "" {
-				out = append(out, c.Text)
-			}
-		}
-		return out
-	}
+	finals := finalCaptions
 	speak := func(via *node) *client.Client {
 		spk, _ := rejoin(t, ctx, via, "failover-room", "Bridge")
 		if _, err := spk.PublishAudio(ctx, client.AudioOptions{Packets: pkts}); err != nil {

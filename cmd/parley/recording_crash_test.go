@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -13,7 +12,6 @@ import (
 	"github.com/parleyhq/parley/internal/objects"
 	"github.com/parleyhq/parley/internal/record"
 	"github.com/parleyhq/parley/internal/testkit/client"
-	"github.com/parleyhq/parley/internal/testkit/devset"
 )
 
 // TestServerKilledMidRecording runs `parley serve`, records a participant's
@@ -22,18 +20,7 @@ import (
 // recording (manifest complete, marked interrupted), and every file reads
 // cleanly to within 5 s of the kill.
 func TestServerKilledMidRecording(t *testing.T) {
-	m, err := devset.Get("dev-r-en-01")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opus := filepath.Join(t.TempDir(), "bridge.opus")
-	if b, err := exec.Command("opusenc", "--quiet", "--framesize", "20", "--bitrate", "32", m.Stems["bridge"], opus).CombinedOutput(); err != nil {
-		t.Fatalf("opusenc: %v\n%s", err, b)
-	}
-	pkts, err := client.LoadOggOpus(opus)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pkts := bridgePackets(t)
 	dataDir := t.TempDir()
 	cmd, base := startServe(t, dataDir, "-1", 20*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -470,36 +470,38 @@ type Meeting struct {
 	Transcribing bool
 }
 
+// placement reads roomID's entry; ok is false when it has none.
+func (c *Cluster) placement(ctx context.Context, roomID string) (p placement, ok bool, err error) {
+	e, err := c.rooms.Get(ctx, roomID)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return placement{}, false, nil
+	}
+	if err != nil {
+		return placement{}, false, fmt.Errorf("cluster: room %s: %w", roomID, err)
+	}
+	return parsePlacement(e.Value()), true, nil
+}
+
+func (p placement) meeting() Meeting {
+	return Meeting{ID: p.Meeting, Started: p.Started, Transcribing: p.Transcribing}
+}
+
 // Placed returns the meeting recorded with roomID's placement, whatever
 // node hosts it (ok false: the room is not placed, or records none).
 func (c *Cluster) Placed(ctx context.Context, roomID string) (m Meeting, ok bool, err error) {
-	e, err := c.rooms.Get(ctx, roomID)
-	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
-		return Meeting{}, false, nil
-	}
-	if err != nil {
-		return Meeting{}, false, fmt.Errorf("cluster: room %s: %w", roomID, err)
-	}
-	p := parsePlacement(e.Value())
-	return Meeting{ID: p.Meeting, Started: p.Started, Transcribing: p.Transcribing}, p.Meeting != "", nil
+	p, _, err := c.placement(ctx, roomID)
+	return p.meeting(), p.Meeting != "", err
 }
 
 // Meeting returns the meeting recorded with roomID's placement when the
 // room is placed on this node: the one it continues if another node held
 // it until it died. ok is false for none.
 func (c *Cluster) Meeting(ctx context.Context, roomID string) (m Meeting, ok bool, err error) {
-	e, err := c.rooms.Get(ctx, roomID)
-	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
-		return Meeting{}, false, nil
+	p, _, err := c.placement(ctx, roomID)
+	if err != nil || p.Node != c.o.NodeID || p.Meeting == "" {
+		return Meeting{}, false, err
 	}
-	if err != nil {
-		return Meeting{}, false, fmt.Errorf("cluster: room %s: %w", roomID, err)
-	}
-	p := parsePlacement(e.Value())
-	if p.Node != c.o.NodeID || p.Meeting == "" {
-		return Meeting{}, false, nil
-	}
-	return Meeting{ID: p.Meeting, Started: p.Started, Transcribing: p.Transcribing}, true, nil
+	return p.meeting(), true, nil
 }
 
 // SetMeeting records the meeting going on in roomID on this node with
