@@ -20,13 +20,14 @@ import (
 // microphone and a simulcast camera, and a host. Two listeners ask nodes
 // 1 and 2; node 0 is full, so each is served by the node it asked (an
 // edge), to which node 0 relays the speaker's tracks over NATS. Each
-// listener is in the same meeting, sees the speaker listed, and receives
-// her audio and video.
+// listener is in the same meeting, sees the speaker listed, receives her
+// audio and video, is told the meeting is transcribed (the host turned
+// it on at node 0) and gets its live captions.
 func TestCascadedRoom(t *testing.T) {
 	pkts := bridgePackets(t)
 	nc := natstest.Start(t, 3)
 	dsn := pgtest.Database(t)
-	nodes := []*node{startNode(t, "node-0", nc.URLs()[0], dsn, "--max-participants", "2")}
+	nodes := []*node{startNode(t, "node-0", nc.URLs()[0], dsn, "--max-participants", "2", "--asr-engine", "pocketsphinx")}
 	for i := 1; i < 3; i++ {
 		nodes = append(nodes, startNode(t, fmt.Sprint("node-", i), nc.URLs()[i], dsn))
 	}
@@ -51,6 +52,7 @@ func TestCascadedRoom(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer host.Drop()
+	host.Send(map[string]any{"type": "transcription", "enabled": true})
 	waitLoad(t, nc, "node-0", 2)
 
 	tracks := map[string]string{"audio": speaker.ServerTrackID(mic.ClientID), "video": speaker.ServerTrackID(cam.ClientID)}
@@ -85,7 +87,18 @@ func TestCascadedRoom(t *testing.T) {
 				time.Sleep(100 * time.Millisecond)
 			}
 		}
-		t.Logf("listener %d on node %d receives the speaker's audio and video", i+1, i+1)
+		if _, err := l.WaitFor(ctx, func(m client.Message) bool {
+			return (m.Type == "transcription" || m.Type == "joined") && strings.Contains(string(m.Raw), `"enabled":true`)
+		}); err != nil {
+			t.Fatalf("listener %d was never told the meeting is transcribed: %v", i+1, err)
+		}
+		for len(finalCaptions(l)) == 0 {
+			if ctx.Err() != nil {
+				t.Fatalf("listener %d got no caption", i+1)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("listener %d on node %d receives the speaker's audio and video, and captions (%q)", i+1, i+1, finalCaptions(l)[0])
 	}
 }
 

@@ -11,6 +11,7 @@
 //	parley.cascade.R.state      home → edges, every second and on change: who publishes what (State)
 //	parley.cascade.R.rtp.TRACK  home → edges: one RTP packet, after a byte giving its simulcast layer
 //	parley.cascade.R.key        edge → home: a keyframe request (KeyRequest)
+//	parley.cascade.R.caption    home → edges: a live caption (room.Caption)
 //
 // The home node stops relaying a room 5 s after the last edge asked for
 // it; an edge whose home stops answering keeps its listeners and shows
@@ -22,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parleyhq/parley/internal/room"
 	"github.com/parleyhq/parley/internal/sfu"
 )
 
@@ -38,9 +40,10 @@ func subject(room string, parts ...string) string {
 // State is what the home node says of a room: the people who publish
 // there and their tracks.
 type State struct {
-	Meeting string   `json:"meeting"`
-	People  []Person `json:"people"`
-	Tracks  []Track  `json:"tracks"`
+	Meeting       string                  `json:"meeting"`
+	People        []Person                `json:"people"`
+	Tracks        []Track                 `json:"tracks"`
+	Transcription room.TranscriptionState `json:"transcription"`
 }
 
 // Person is a participant at the home node.

@@ -25,6 +25,7 @@ type Edge struct {
 	people map[string]bool
 	tracks map[string]*edgeTrack
 	state  *nats.Subscription
+	caps   *nats.Subscription
 	seen   time.Time // when the home node last said the room's state
 	once   sync.Once
 	done   chan struct{}
@@ -50,6 +51,14 @@ func StartEdge(nc *nats.Conn, r *room.Room, node string, log *slog.Logger) (*Edg
 		return nil, err
 	}
 	e.state = sub
+	if e.caps, err = nc.Subscribe(subject(r.ID(), "caption"), func(m *nats.Msg) {
+		if c, ok := decode[room.Caption](m.Data); ok {
+			r.Caption(c)
+		}
+	}); err != nil {
+		sub.Unsubscribe()
+		return nil, err
+	}
 	go e.ask()
 	e.log.Info("cascade: serving a room of another node here")
 	return e, nil
@@ -85,6 +94,7 @@ func (e *Edge) Stop() {
 	e.once.Do(func() {
 		close(e.done)
 		e.state.Unsubscribe()
+		e.caps.Unsubscribe()
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		for id, et := range e.tracks {
@@ -107,6 +117,7 @@ func (e *Edge) apply(st State, heard bool) {
 	}
 	if heard {
 		e.seen = time.Now()
+		e.r.MirrorTranscription(st.Transcription)
 	}
 	owners := map[string]*room.Participant{}
 	people := map[string]bool{}

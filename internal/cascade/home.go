@@ -122,9 +122,14 @@ func (hr *homeRoom) run() {
 	if err != nil {
 		hr.h.log.Warn("cascade: keyframe requests not heard", "room", id, "err", err)
 	}
+	hr.r.WatchCaptions(func(c room.Caption) {
+		b, _ := json.Marshal(c)
+		hr.h.nc.Publish(subject(id, "caption"), b)
+	})
 	tick := time.NewTicker(wantEvery)
 	first := true
 	defer func() {
+		hr.r.WatchCaptions(nil)
 		tick.Stop()
 		if keys != nil {
 			keys.Unsubscribe()
@@ -163,7 +168,7 @@ func (hr *homeRoom) run() {
 
 // sync puts a relay sink on every track of the room and describes them.
 func (hr *homeRoom) sync() State {
-	st := State{Meeting: hr.r.MeetingID()}
+	st := State{Meeting: hr.r.MeetingID(), Transcription: hr.r.Transcription()}
 	for _, p := range hr.r.People() {
 		st.People = append(st.People, Person{ID: p.ID, Name: p.Name, Role: p.Role})
 	}

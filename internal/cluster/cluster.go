@@ -38,7 +38,7 @@ type Node struct {
 // Options configure a node's membership.
 type Options struct {
 	URLs      []string // NATS servers
-	CredsFile string   // NATS credentials file (JWT and NKey), optional
+	Auth      Auth     // how to prove ourselves to NATS (optional)
 	NodeID    string
 	PublicURL string
 	Capacity  int
@@ -98,10 +98,11 @@ func Join(ctx context.Context, o Options) (*Cluster, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	opts := []nats.Option{nats.Name("parley " + o.NodeID), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second)}
-	if o.CredsFile != "" {
-		opts = append(opts, nats.UserCredentials(o.CredsFile))
+	opts, err := o.Auth.options()
+	if err != nil {
+		return nil, err
 	}
+	opts = append(opts, nats.Name("parley "+o.NodeID), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second))
 	nc, err := nats.Connect(strings.Join(o.URLs, ","), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: nats: %w", err)

@@ -4,9 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nkeys"
 
 	"github.com/parleyhq/parley/internal/testkit/natstest"
 )
@@ -195,5 +200,90 @@ func TestPlacementSurvivesANATSServer(t *testing.T) {
 	nc.StartServer(t, down)
 	if n, err := a.Place(ctx, "room-1"); err != nil || n.ID != "a" {
 		t.Fatalf("after the server came back: %+v %v", n, err)
+	}
+}
+
+// TestBell: each token put in the job work queue is taken by one runner
+// of the two that take them; a bell that takes none only rings.
+func TestBell(t *testing.T) {
+	nc := natstest.Start(t, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	heard := map[string]int{}
+	var bells []*Bell
+	for _, name := range []string{"a", "b"} {
+		b, err := DialBell(ctx, nc.URLs(), Auth{}, name, func() { mu.Lock(); heard[name]++; mu.Unlock() })
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		bells = append(bells, b)
+	}
+	ringer, err := DialBell(ctx, nc.URLs(), Auth{}, "ringer", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ringer.Close()
+	const tokens = 20
+	for range tokens {
+		ringer.Ring()
+	}
+	for {
+		mu.Lock()
+		total := heard["a"] + heard["b"]
+		mu.Unlock()
+		if total == tokens {
+			break
+		}
+		if total > tokens || ctx.Err() != nil {
+			t.Fatalf("tokens taken: %v, want %d in all", heard, tokens)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if heard["a"]+heard["b"] != tokens {
+		t.Errorf("tokens taken: %v, want %d in all (each once)", heard, tokens)
+	}
+	t.Logf("tokens taken: %v", heard)
+}
+
+// TestNKeyAuth: a NATS server that admits one NKey; a node with its seed
+// joins, one with another seed is refused.
+func TestNKeyAuth(t *testing.T) {
+	user, _ := nkeys.CreateUser()
+	pub, _ := user.PublicKey()
+	seed, _ := user.Seed()
+	other, _ := nkeys.CreateUser()
+	otherSeed, _ := other.Seed()
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "good.nk"), filepath.Join(dir, "bad.nk")
+	os.WriteFile(good, seed, 0o600)
+	os.WriteFile(bad, otherSeed, 0o600)
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
+		Nkeys: []*server.NkeyUser{{Nkey: pub}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	defer s.Shutdown()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := Join(ctx, Options{URLs: []string{s.ClientURL()}, Auth: Auth{NKeyFile: good}, NodeID: "a", PublicURL: "http://a"})
+	if err != nil {
+		t.Fatalf("with the admitted NKey: %v", err)
+	}
+	c.Close()
+	if c, err := Join(ctx, Options{URLs: []string{s.ClientURL()}, Auth: Auth{NKeyFile: bad}, NodeID: "b", PublicURL: "http://b"}); err == nil {
+		c.Close()
+		t.Fatal("another NKey was admitted")
+	}
+	if _, err := Join(ctx, Options{URLs: []string{s.ClientURL()}, Auth: Auth{NKeyFile: good, CredsFile: good}, NodeID: "c"}); err == nil {
+		t.Error("a credentials file and an NKey at once were taken")
 	}
 }

@@ -28,6 +28,7 @@ type Config struct {
 	// which they share), this node's id and its own public URL.
 	NATS      []string `name:"nats" help:"NATS servers (nats://host:port, comma separated) that nodes coordinate through; needs --postgres and --public-url (empty: one node)"`
 	NATSCreds string   `name:"nats-creds" help:"NATS credentials file (JWT and NKey seed) for --nats"`
+	NATSNKey  string   `name:"nats-nkey" help:"NATS NKey seed file for --nats (instead of --nats-creds)"`
 	NodeID    string   `name:"node-id" help:"this node's name among the nodes (letters, digits, '-', '_'; default: the host name)"`
 	// Jobs says which background jobs this node runs: "all" (default),
 	// or "local", only those tied to it (whose files are on its disk),
@@ -286,8 +287,11 @@ func (c *Config) Validate() error {
 		if c.NodeID != "" && !validNodeID(c.NodeID) {
 			bad("node-id %q: letters, digits, '-' and '_', at most 64", c.NodeID)
 		}
-	} else if c.NATSCreds != "" {
-		bad("nats-creds needs --nats")
+		if c.NATSCreds != "" && c.NATSNKey != "" {
+			bad("nats-creds and nats-nkey: one or the other")
+		}
+	} else if c.NATSCreds != "" || c.NATSNKey != "" {
+		bad("nats-creds and nats-nkey need --nats")
 	}
 	if c.S3Endpoint != "" {
 		if strings.Contains(c.S3Endpoint, "/") {

@@ -179,6 +179,8 @@ func TestNodeSettings(t *testing.T) {
 		append(nodes, "--site-url", "meet.example.org"),            // no scheme
 		append(nodes, "--site-url", "https://meet.example.org/x/"), // a path
 		append(nodes, "--jobs", "some"),
+		append(nodes, "--nats-creds", "/etc/parley/nats.creds", "--nats-nkey", "/etc/parley/nats.nk"),
+		{"--nats-nkey", "/etc/parley/nats.nk"}, // no --nats
 	} {
 		if _, err := load(t, args, env); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%v: want ErrInvalid, got %v", args, err)

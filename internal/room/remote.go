@@ -74,6 +74,28 @@ func (r *Room) RemoveRemote(id string) {
 	}
 }
 
+// WatchCaptions hands fn (which must not block) every caption of the
+// room as well, until the next call (nil: none): the home node relays
+// them to its edges.
+func (r *Room) WatchCaptions(fn func(Caption)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.captionWatch = fn
+}
+
+// MirrorTranscription shows, in an edge room, the transcription state of
+// the meeting at its home node (its captions come through Caption).
+func (r *Room) MirrorTranscription(st TranscriptionState) {
+	r.mu.Lock()
+	if !r.edge || r.closed || r.trState == st {
+		r.mu.Unlock()
+		return
+	}
+	r.trState = st
+	r.mu.Unlock()
+	r.broadcast(TranscriptionChanged{st})
+}
+
 // Done is closed when the room closes.
 func (r *Room) Done() <-chan struct{} { return r.stop }
 

@@ -168,6 +168,7 @@ type Room struct {
 	participants map[string]*Participant
 	remotes      map[string]*Participant // on the home node of an edge room (remote.go)
 	edge         bool
+	captionWatch func(Caption) // WatchCaptions
 	tracks       map[string]*sfu.Track
 	speaker      string
 	speaking     []string

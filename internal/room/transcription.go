@@ -296,6 +296,12 @@ func (r *Room) Caption(c Caption) {
 			p.send(c)
 		}
 	}
+	r.mu.Lock()
+	watch := r.captionWatch
+	r.mu.Unlock()
+	if watch != nil {
+		watch(c)
+	}
 }
 
 // SetSharedMic marks one of the participant's tracks as a microphone

@@ -40,8 +40,8 @@ type jobParts struct {
 	// recordings keeps recordings (nil: --recordings off); shared the
 	// bucket, if any, with the uploads (under "uploads/").
 	recordings objects.Store
-	// bell, with --nats, wakes every node's and worker's runner when a
-	// job any of them may run is queued (set before the runner starts).
+	// bell, with --nats, hands one runner of any node or worker a token
+	// when a job is queued (set before the runner starts).
 	bell *cluster.Bell
 }
 
@@ -98,7 +98,7 @@ func newJobParts(ctx context.Context, cfg config.Config, st *store.DB, engine as
 }
 
 // wake makes the runners look for jobs now: this process's, and with
-// --nats every node's and worker's.
+// --nats one runner of any node or worker (a token in the work queue).
 func (p *jobParts) wake() {
 	p.Jobs.Wake()
 	p.bell.Ring()
@@ -109,7 +109,13 @@ func (p *jobParts) ringBell(cfg config.Config, name string) error {
 	if len(cfg.NATS) == 0 {
 		return nil
 	}
-	b, err := cluster.DialBell(cfg.NATS, cfg.NATSCreds, name, p.Jobs.Wake)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	heard := p.Jobs.Wake
+	if cfg.Jobs == "local" {
+		heard = nil // the tokens are for runners that take any node's jobs
+	}
+	b, err := cluster.DialBell(ctx, cfg.NATS, natsAuth(cfg), name, heard)
 	if err != nil {
 		return err
 	}

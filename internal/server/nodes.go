@@ -56,6 +56,11 @@ func nodeID(cfg config.Config) string {
 	}, h)
 }
 
+// natsAuth is how this process proves itself to NATS.
+func natsAuth(cfg config.Config) cluster.Auth {
+	return cluster.Auth{CredsFile: cfg.NATSCreds, NKeyFile: cfg.NATSNKey}
+}
+
 // joinCluster registers the node (Start, once it listens).
 func (s *Server) joinCluster() error {
 	if len(s.cfg.NATS) == 0 {
@@ -63,7 +68,7 @@ func (s *Server) joinCluster() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := cluster.Join(ctx, cluster.Options{URLs: s.cfg.NATS, CredsFile: s.cfg.NATSCreds, NodeID: nodeID(s.cfg),
+	c, err := cluster.Join(ctx, cluster.Options{URLs: s.cfg.NATS, Auth: natsAuth(s.cfg), NodeID: nodeID(s.cfg),
 		PublicURL: s.URL(), Capacity: s.cfg.Limits.MaxParticipants, Logger: s.log.With("part", "cluster"),
 		Load: func() int { _, n := s.Rooms.Stats(); return n }})
 	if err != nil {

@@ -25,6 +25,7 @@ var errorKinds = []struct {
 }{
 	{"room.ErrInvalidRoomID", room.ErrInvalidRoomID, CodeInvalidRoom, http.StatusNotFound},
 	{"room.ErrNotAllowed", room.ErrNotAllowed, CodeNotAllowed, http.StatusForbidden},
+	{"room.ErrEdge", room.ErrEdge, CodeNotAllowed, http.StatusForbidden},
 	{"room.ErrRemoved", room.ErrRemoved, CodeRemoved, http.StatusForbidden},
 	{"room.ErrNotAdmitted", room.ErrNotAdmitted, CodeNotAdmitted, http.StatusForbidden},
 	{"room.ErrNoSuchPerson", room.ErrNoSuchPerson, CodeNoSuchPerson, http.StatusNotFound},
