@@ -3,6 +3,7 @@ package cascade
 import (
 	"encoding/json"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,17 +44,8 @@ func StartHome(nc *nats.Conn, rooms func(id string) (*room.Room, bool), log *slo
 
 // roomOf is the room id of a cascade subject.
 func roomOf(subj string) string {
-	const prefix = "parley.cascade."
-	if len(subj) <= len(prefix) {
-		return ""
-	}
-	rest := subj[len(prefix):]
-	for i := range len(rest) {
-		if rest[i] == '.' {
-			return rest[:i]
-		}
-	}
-	return rest
+	id, _, _ := strings.Cut(strings.TrimPrefix(subj, "parley.cascade."), ".")
+	return id
 }
 
 func (h *Home) want(r *room.Room) {
@@ -127,7 +119,6 @@ func (hr *homeRoom) run() {
 		hr.h.nc.Publish(subject(id, "caption"), b)
 	})
 	tick := time.NewTicker(wantEvery)
-	first := true
 	defer func() {
 		hr.r.WatchCaptions(nil)
 		tick.Stop()
@@ -145,24 +136,20 @@ func (hr *homeRoom) run() {
 		hr.h.log.Info("cascade: no edge asks for the room any more", "room", id)
 	}()
 	for {
-		if !first {
-			closed := false
-			select {
-			case <-hr.done:
-				return
-			case <-hr.r.Done():
-				closed = true
-			case <-tick.C:
-			}
-			if closed || time.Since(time.Unix(0, hr.wanted.Load())) > wantExpiry {
-				return
-			}
-		}
-		first = false
 		// Every second, changed or not: it is also the edges' sign that
 		// the home node is there.
 		b, _ := json.Marshal(hr.sync())
 		hr.h.nc.Publish(subject(id, "state"), b)
+		select {
+		case <-hr.done:
+			return
+		case <-hr.r.Done():
+			return
+		case <-tick.C:
+		}
+		if time.Since(time.Unix(0, hr.wanted.Load())) > wantExpiry {
+			return
+		}
 	}
 }
 

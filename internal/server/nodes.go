@@ -130,12 +130,13 @@ func (s *Server) admit(ctx context.Context, roomID string) error {
 		s.log.Warn("no node for a socket's join", "room", roomID, "err", err)
 		return signal.NewError(signal.CodeNoNode, "no node can take this meeting now: try again in a moment")
 	}
-	if s.edgeHere(c, n) {
+	switch r, live := s.Rooms.Room(roomID); {
+	case s.edgeHere(c, n):
 		s.edgeRooms.Store(roomID, true) // the room, when it becomes live here, is an edge
-	} else if r, live := s.Rooms.Room(roomID); n.ID == c.ID() && !(live && r.Edge()) {
-		s.edgeRooms.Delete(roomID)
-	} else if n.ID != c.ID() {
+	case n.ID != c.ID():
 		return signal.NewError(signal.CodeRoomElsewhere, "this meeting is on another node: ask for a join token again")
+	case !live || !r.Edge():
+		s.edgeRooms.Delete(roomID) // hosted here: not an edge (any more)
 	}
 	// The participant joins right after: publish the new load then.
 	time.AfterFunc(100*time.Millisecond, c.Touch)
