@@ -282,6 +282,28 @@ func (b *browser) click(t testing.TB, sel string) {
 	b.do(t, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
 }
 
+// toggle clicks a toggle button (one whose click handler sets its
+// aria-pressed at once) and clicks again, up to three times in all, when
+// a click left aria-pressed as it was: a click can miss a button that a
+// re-layout moves under the pointer (CI, 2026-12-07).
+func (b *browser) toggle(t testing.TB, sel string) {
+	t.Helper()
+	pressed := fmt.Sprintf(`document.querySelector(%s).getAttribute('aria-pressed')`, jsString(sel))
+	before := evalJS[string](t, b, pressed)
+	for try := 1; ; try++ {
+		b.click(t, sel)
+		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if evalJS[string](t, b, pressed) != before {
+				return
+			}
+		}
+		if try == 3 {
+			t.Fatalf("%s: %s still aria-pressed=%q after %d clicks", b.name, sel, before, try)
+		}
+		t.Logf("%s: click %d on %s changed nothing", b.name, try, sel)
+	}
+}
+
 // evalJS evaluates an expression (awaiting a promise) into T.
 func evalJS[T any](t testing.TB, b *browser, js string) T {
 	t.Helper()

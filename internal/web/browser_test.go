@@ -390,10 +390,11 @@ func TestBrowserMeeting(t *testing.T) {
 		alice.waitJS(t, 5*time.Second, "the grid back", `document.querySelector('#grid').dataset.layout === 'grid'`,
 			`[document.querySelector('#grid').dataset.layout, [...document.querySelectorAll('#grid .tile__pin[aria-pressed="true"]')].map(b => b.closest('[data-participant-id]')?.dataset.participantId), document.activeElement?.className]`)
 		// Speaker view: someone else large, never ourselves.
-		alice.click(t, "#layout-toggle")
+		alice.toggle(t, "#layout-toggle")
 		alice.waitJS(t, 15*time.Second, "speaker view",
-			`document.querySelector('#grid').dataset.layout === 'speaker' && document.querySelector('.tile--focus[data-participant-id]') && !document.querySelector('.tile--focus').classList.contains('tile--self')`, "")
-		alice.click(t, "#layout-toggle")
+			`document.querySelector('#grid').dataset.layout === 'speaker' && document.querySelector('.tile--focus[data-participant-id]') && !document.querySelector('.tile--focus').classList.contains('tile--self')`,
+			`[document.querySelector('#grid').dataset.layout, document.querySelector('#layout-toggle').getAttribute('aria-pressed'), [...document.querySelectorAll('.tile--focus')].map(e => e.className + ' ' + e.dataset.participantId)]`)
+		alice.toggle(t, "#layout-toggle")
 		alice.waitJS(t, 5*time.Second, "the grid back", `document.querySelector('#grid').dataset.layout === 'grid'`, "")
 	})
 
