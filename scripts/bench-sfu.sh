@@ -33,7 +33,10 @@ data=$(mktemp -d)
 # script runs such a one with its own load tool.
 server_flags=(--metrics-listen 127.0.0.1:$mport --ip-sockets 0 --ip-joins-per-second 0)
 metrics_url=http://127.0.0.1:$mport
-if ! "$server_bin" serve --help 2>&1 | grep -q -- -metrics-listen; then
+# (The help is read whole first: grep -q leaving early made the binary
+# die of SIGPIPE, which pipefail took for "no such flag" in some runs.)
+server_help=$("$server_bin" serve --help 2>&1 || true)
+if ! grep -q -- -metrics-listen <<<"$server_help"; then
   server_flags=()
   metrics_url=
 fi

@@ -227,7 +227,7 @@ func allocate(downs []*DownTrack, budget uint64) (redRoom bool) {
 	}
 	if budget == 0 {
 		for _, c := range cs {
-			c.d.setBandwidthLayer(LayerHigh)
+			c.d.setBandwidthLayer(LayerHigh, maxTemporal-1)
 		}
 		return true
 	}
@@ -244,7 +244,9 @@ func allocate(downs []*DownTrack, budget uint64) (redRoom bool) {
 		remaining -= int64(c.d.track.LayerBitrate(LayerLow))
 		layers[i] = LayerLow
 	}
+	temporal := make([]int, len(cs))
 	for i, c := range cs {
+		temporal[i] = maxTemporal - 1
 		for l := c.want; l > LayerLow; l-- {
 			extra := int64(c.d.track.LayerBitrate(l)) - int64(c.d.track.LayerBitrate(LayerLow))
 			if extra <= remaining {
@@ -254,8 +256,27 @@ func allocate(downs []*DownTrack, budget uint64) (redRoom bool) {
 			}
 		}
 	}
+	// A budget between two layers: the upper one at a lower frame rate
+	// when its temporal layers fit (temporal.go).
 	for i, c := range cs {
-		c.d.setBandwidthLayer(layers[i])
+		l := layers[i]
+		if l >= c.want {
+			continue
+		}
+		for k := maxTemporal - 2; k >= minTemporal; k-- {
+			rate, ok := c.d.track.temporalBitrate(l+1, k)
+			if !ok || rate == 0 {
+				break
+			}
+			if extra := int64(rate) - int64(c.d.track.LayerBitrate(l)); extra <= remaining {
+				remaining -= extra
+				layers[i], temporal[i] = l+1, k
+				break
+			}
+		}
+	}
+	for i, c := range cs {
+		c.d.setBandwidthLayer(layers[i], temporal[i])
 	}
 	return remaining >= 2*audio
 }

@@ -35,9 +35,10 @@ type DownTrack struct {
 	mu sync.Mutex
 	// Preferences: the layer the subscriber asked for, the cap its
 	// bandwidth allows, and whether it paused the track.
-	maxLayer int
-	bwLayer  int
-	paused   bool
+	maxLayer   int
+	bwLayer    int
+	bwTemporal int // the highest temporal layer the bandwidth allows on bwLayer
+	paused     bool
 	// Forwarding state.
 	current   int  // layer being forwarded, -1 for none yet
 	target    int  // layer wanted
@@ -49,9 +50,10 @@ type DownTrack struct {
 	lastSeq   uint16
 	lastTS    uint32
 	lastAt    int64
-	runStart  uint16 // first input sequence number of the current run
-	runs      [4]run // the last runs, for mapping NACKs back
+	runStart  uint16  // first input sequence number of the current run
+	runs      [64]run // the last runs, for mapping NACKs back (a temporal drop opens one)
 	vp8       vp8Renumber
+	tf        temporalFilter
 	nRuns     int
 	payload   atomic.Uint64 // payload octets sent, for sender reports
 
@@ -80,7 +82,7 @@ var (
 
 func newDownTrack(t *Track, sub *Peer) *DownTrack {
 	return &DownTrack{track: t, peer: sub, clock: int64(t.codec.ClockRate), maxLayer: LayerHigh,
-		bwLayer: LayerHigh, current: -1, target: -1, restart: true}
+		bwLayer: LayerHigh, bwTemporal: maxTemporal - 1, current: -1, target: -1, restart: true}
 }
 
 // Track returns the published track this down-track copies.
@@ -178,11 +180,12 @@ func (d *DownTrack) SetPreference(maxLayer int, paused bool) {
 	d.track.updateLayers(nanotime()) // a paused layer now wanted: resumed at once
 }
 
-// setBandwidthLayer caps the layer by the subscriber's bandwidth.
-func (d *DownTrack) setBandwidthLayer(l int) {
+// setBandwidthLayer caps the layer by the subscriber's bandwidth, and
+// the temporal layers sent on it (temporal.go).
+func (d *DownTrack) setBandwidthLayer(l, temporal int) {
 	d.mu.Lock()
 	changed := d.bwLayer != l
-	d.bwLayer = l
+	d.bwLayer, d.bwTemporal = l, temporal
 	d.mu.Unlock()
 	if changed {
 		d.retarget()
@@ -300,20 +303,28 @@ func (d *DownTrack) WriteRTP(p *Packet) int {
 		d.mu.Unlock()
 		return 0
 	}
+	if p.Temporal >= 0 && d.dropTemporal(p) {
+		d.mu.Unlock()
+		m.drop(DropTemporal, 1)
+		return 0
+	}
+	seqOff, picOff := d.seqOffset, d.vp8.picOff
+	if p.Temporal >= 0 {
+		seqOff, picOff = d.sendOffsets(p)
+	}
 	sc := &d.scratch[p.Layer]
 	hdr := &sc.hdr
 	*hdr = p.Header
 	hdr.SSRC = w.ssrc
 	hdr.PayloadType = w.pt
-	hdr.SequenceNumber = p.SequenceNumber + d.seqOffset
+	hdr.SequenceNumber = p.SequenceNumber + seqOff
 	hdr.Timestamp = p.Timestamp + d.tsOffset
 	if int16(hdr.SequenceNumber-d.lastSeq) > 0 || !d.started {
 		d.lastSeq, d.lastTS, d.lastAt, d.started = hdr.SequenceNumber, hdr.Timestamp, p.Arrival, true
 	}
-	var picOff uint16
 	var tl0Off uint8
 	if d.track.codecKind == codecVP8 {
-		picOff, tl0Off = d.vp8.next(p.Payload)
+		picOff, tl0Off = d.vp8.next(p.Payload, picOff)
 	}
 	d.mu.Unlock()
 
@@ -377,8 +388,14 @@ func (d *DownTrack) rebase(p *Packet) {
 	if d.track.codecKind == codecVP8 {
 		d.vp8.rebase(p.Payload)
 	}
-	d.runs[d.nRuns%len(d.runs)] = run{outStart: p.SequenceNumber + d.seqOffset, layer: p.Layer,
-		seqOffset: d.seqOffset, tsOffset: d.tsOffset, picOff: d.vp8.picOff, tl0Off: d.vp8.tl0Off}
+	d.resetTemporal()
+	d.addRun(run{outStart: p.SequenceNumber + d.seqOffset, layer: p.Layer,
+		seqOffset: d.seqOffset, tsOffset: d.tsOffset, picOff: d.vp8.picOff, tl0Off: d.vp8.tl0Off})
+}
+
+// addRun records where a run's numbering starts (d.mu held).
+func (d *DownTrack) addRun(r run) {
+	d.runs[d.nRuns%len(d.runs)] = r
 	d.nRuns++
 }
 
@@ -406,7 +423,9 @@ func (d *DownTrack) readRTCP() {
 				for _, n := range pk.Nacks {
 					m.nacks.Add(uint64(len(n.PacketList())))
 				}
+				d.track.sfu.batch.begin() // a NACK's repairs leave together
 				d.resend(pk)
+				d.track.sfu.batch.end()
 			case *rtcp.ReceiverEstimatedMaximumBitrate:
 				d.peer.bwe.setREMB(uint64(pk.Bitrate))
 			case *rtcp.ReceiverReport:

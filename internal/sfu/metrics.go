@@ -18,6 +18,7 @@ const (
 	DropTapFull    = "tap_full"    // a slow tap (speech, recorder) dropped it
 	DropDuplicate  = "duplicate"   // a copy of a packet already received (padding)
 	DropPacedLate  = "paced_late"  // waited over paceMaxAge in a narrow subscriber's pacer
+	DropTemporal   = "temporal"    // a VP8 temporal layer above the subscriber's cap
 )
 
 // Metrics holds the SFU's counters. Hot-path counts live in plain atomics
@@ -39,7 +40,7 @@ type Metrics struct {
 // registers nothing, for tests that build several servers).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{drops: map[string]*atomic.Uint64{}}
-	for _, r := range []string{DropMuted, DropPaused, DropKeyframe, DropWriteError, DropMalformed, DropLate, DropTapFull, DropDuplicate, DropPacedLate} {
+	for _, r := range []string{DropMuted, DropPaused, DropKeyframe, DropWriteError, DropMalformed, DropLate, DropTapFull, DropDuplicate, DropPacedLate, DropTemporal} {
 		m.drops[r] = new(atomic.Uint64)
 	}
 	if reg == nil {

@@ -98,7 +98,9 @@ func (t *Track) Feed(layer int, raw []byte) {
 	if l == nil {
 		return
 	}
+	t.sfu.batch.begin()
 	t.handle(l, &l.fed, raw)
+	t.sfu.batch.end()
 }
 
 // EndRelayed ends a relay peer's track (it ended on its home node).

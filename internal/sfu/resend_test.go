@@ -111,18 +111,29 @@ func TestResendMapping(t *testing.T) {
 			t.Errorf("newest after eviction: %v", err)
 		}
 
-		// The down-track remembers its last four runs: after one more
-		// (four in all) the first is still answered; after two more it is
-		// forgotten, even though the low layer's cache still holds it.
-		f.down.SetPreference(LayerLow, false)
-		f.forward(t, sent, 0, 2000, 2001, 2002)
-		if err := sameBytes(f.nack(t, 1003), sent, []uint16{1003}); err != nil {
-			t.Errorf("first of four runs: %v", err)
+		// The down-track remembers its last 64 runs (a temporal layer
+		// dropped opens one, temporal.go): with 64 in all the first is
+		// still answered; after one more it is forgotten, even though
+		// the low layer's cache still holds it.
+		layer, low, high := 0, uint16(1100), uint16(60000)
+		for f.down.nRuns < len(f.down.runs)+1 {
+			if f.down.nRuns == len(f.down.runs) {
+				if err := sameBytes(f.nack(t, 1003), sent, []uint16{1003}); err != nil {
+					t.Errorf("first of %d runs: %v", len(f.down.runs), err)
+				}
+			}
+			f.down.SetPreference(layer, false)
+			if layer == 0 {
+				f.forward(t, sent, 0, low, low+1)
+				low += 2
+			} else {
+				f.forward(t, sent, 2, high, high+1)
+				high += 2
+			}
+			layer = 2 - layer
 		}
-		f.down.SetPreference(LayerHigh, false)
-		f.forward(t, sent, 2, 60000, 60001)
 		if err := sameBytes(f.nack(t, 1003), sent, nil); err != nil {
-			t.Errorf("first of five runs: %v", err)
+			t.Errorf("first of %d runs: %v", f.down.nRuns, err)
 		}
 		if buf, ok := f.track.cacheOf(0).Get(1003, nil); !ok || !bytes.Equal(buf[12:], vp8(0, 1003, 1003000, false, 300).Payload) {
 			t.Errorf("low layer cache lost packet 1003: the check above proves nothing")

@@ -104,7 +104,7 @@ type rig struct {
 // goroutines still running.
 func newRig(t testing.TB) *rig {
 	r := &rig{t: t, pubRTCP: &rtcpLog{}, subRTCP: &rtcpLog{}, start: nanotime()}
-	r.sfu = &SFU{log: slog.New(slog.DiscardHandler), metrics: NewMetrics(nil),
+	r.sfu = &SFU{log: slog.New(slog.DiscardHandler), metrics: NewMetrics(nil), batch: &batcher{},
 		pubAPI: recordingAPI(r.pubRTCP), subAPI: recordingAPI(r.subRTCP)}
 	t.Cleanup(func() {
 		closed := make(chan error, 1)

@@ -24,6 +24,7 @@ import (
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/logging"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -102,6 +103,7 @@ type SFU struct {
 	pubAPI  *webrtc.API
 	subAPI  *webrtc.API
 	udpMux  ice.UDPMux
+	batch   *batcher // the media sockets' send batching
 	tcpMux  ice.TCPMux
 	tcpLn   net.Listener
 	turn    *turnServer
@@ -136,7 +138,13 @@ func New(opts Options) (*SFU, error) {
 
 	keep := interfaceFilter(opts.Interfaces)
 	loopbackOnly := len(opts.Interfaces) > 0 && allLoopback(opts.Interfaces)
+	s.batch = &batcher{metrics: s.metrics}
+	host, err := stdnet.NewNet()
+	if err != nil {
+		return nil, err
+	}
 	muxOpts := []ice.UDPMuxFromPortOption{
+		ice.UDPMuxFromPortWithNet(batchNet{Net: host, b: s.batch}),
 		ice.UDPMuxFromPortWithInterfaceFilter(keep),
 		ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4),
 		ice.UDPMuxFromPortWithReadBufferSize(4 << 20),

@@ -1,7 +1,6 @@
 package sfu
 
 import (
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -10,8 +9,6 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
-
-	"github.com/parleyhq/parley/internal/sfu/packetcache"
 )
 
 // Layer qualities of a simulcast track. A track without simulcast has one
@@ -35,6 +32,12 @@ type Packet struct {
 	Layer    int
 	Keyframe bool  // first packet of a keyframe (video)
 	Arrival  int64 // monotonic nanoseconds (nanotime)
+	// VP8's temporal layer (-1: none), whether the packet begins a
+	// picture, and the layer-sync bit: a picture from which a receiver
+	// can take the higher temporal layers again (temporal.go).
+	Temporal     int8
+	PictureStart bool
+	LayerSync    bool
 	// RED is the packet's Opus frame with the frames sent just before
 	// it, as an RFC 2198 payload whose blocks carry payload type ptOpus
 	// (audio only): what a subscriber that negotiated RED is sent.
@@ -102,42 +105,6 @@ type Track struct {
 	level     atomic.Uint32 // smoothed audio level, 0 (silence) .. 127·256 (loud)
 	lastVoice atomic.Int64  // nanotime of the last packet flagged as voice
 }
-
-type layer struct {
-	index  int
-	rid    string
-	ssrc   uint32
-	remote *webrtc.TrackRemote
-
-	lastPLI atomic.Int64 // nanotime
-	pliDue  atomic.Bool  // a throttled request waits to be sent
-	lastKey atomic.Int64 // nanotime of the last keyframe's first packet
-	bytes   atomic.Uint64
-	rate    atomic.Uint64 // bits per second over the last second
-	rateAt  int64
-	rateB   uint64
-	lastAt  atomic.Int64       // nanotime of the last packet
-	resumed atomic.Int64       // nanotime it came back after a stall
-	wokenAt atomic.Int64       // nanotime the publisher was told to send it again
-	fed     Packet             // the packet Feed parses into (a relayed layer)
-	cache   *packetcache.Cache // video only: serves NACKs
-	rep     *repairs           // video only: what to ask the publisher again
-	audio   *audioPath         // audio only
-}
-
-// Layer stalls: a browser whose uplink estimate falls stops sending its
-// upper simulcast layers, and sends them again when it recovers (Chrome
-// on a lossy, jittery uplink: a layer gone for seconds several times a
-// minute). Subscribers on a stalled layer see nothing until they are
-// moved to another one, so a layer is given up after stallAfter of
-// silence while another layer of the track still sends (1 s when none
-// does: a paused encoder); one that comes back is taken again only once
-// it has sent for resumeAfter, or a flapping layer would cost a
-// keyframe switch each way each time.
-const (
-	stallAfter  = 350 * time.Millisecond
-	resumeAfter = 2 * time.Second
-)
 
 // ID returns the server's id of the track.
 func (t *Track) ID() string { return t.id }
@@ -238,62 +205,6 @@ func (t *Track) RemoveSink(s Sink) {
 // Done is closed when the track has ended.
 func (t *Track) Done() <-chan struct{} { return t.done }
 
-// availableLayers returns a bitmask of layers that are receiving media.
-func (t *Track) availableLayers() (mask uint8) {
-	mask, _ = t.layerStates()
-	return mask
-}
-
-// layerStates returns the layers available (see stallAfter) and those
-// among them that came back from a stall less than resumeAfter ago.
-func (t *Track) layerStates() (avail, recent uint8) {
-	now := nanotime()
-	var ls [maxLayers]*layer
-	var at [maxLayers]int64
-	var newest int64
-	t.mu.Lock()
-	copy(ls[:], t.layers[:])
-	t.mu.Unlock()
-	for i, l := range ls {
-		if l != nil {
-			at[i] = l.lastAt.Load()
-			newest = max(newest, at[i])
-		}
-	}
-	for i, l := range ls {
-		idle := now - at[i]
-		if l == nil || at[i] == 0 || idle >= int64(time.Second) || (idle > int64(stallAfter) && newest-at[i] > int64(stallAfter)) {
-			continue
-		}
-		avail |= 1 << i
-		if r := l.resumed.Load(); r != 0 && now-r < int64(resumeAfter) {
-			recent |= 1 << i
-		}
-	}
-	return avail, recent
-}
-
-func (t *Track) cacheOf(i int) *packetcache.Cache {
-	if l := t.layerAt(i); l != nil {
-		return l.cache
-	}
-	return nil
-}
-
-func (t *Track) layerAt(i int) *layer {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.layers[i]
-}
-
-// LayerBitrate returns the measured receive bitrate of one layer.
-func (t *Track) LayerBitrate(i int) uint64 {
-	if l := t.layerAt(i); l != nil {
-		return l.rate.Load()
-	}
-	return 0
-}
-
 // TopLayer is the index of the track's best layer: the highest of its
 // announced simulcast layers, 0 without simulcast. A recorder taps it.
 func (t *Track) TopLayer() int {
@@ -345,52 +256,6 @@ func (t *Track) RequestKeyframe(i int) {
 	}
 }
 
-// layerIndex maps a rid to a quality. The publisher's announced rid order
-// (low to high) wins; otherwise common browser names are recognised
-// ("q"/"h"/"f", "l"/"m"/"h", "0"/"1"/"2").
-func layerIndex(rid string, announced []string) int {
-	if rid == "" {
-		return 0
-	}
-	for i, r := range announced {
-		if r == rid && i < maxLayers {
-			return i
-		}
-	}
-	switch strings.ToLower(rid) {
-	case "q", "l", "low", "0":
-		return LayerLow
-	case "m", "mid", "medium", "1":
-		return LayerMedium
-	case "f", "hi", "high", "2":
-		return LayerHigh
-	case "h": // "half" among q/h/f, "high" among l/m/h
-		if len(announced) > 0 {
-			for _, r := range announced {
-				if r == "f" {
-					return LayerMedium
-				}
-			}
-			return LayerHigh
-		}
-		return LayerMedium
-	}
-	return 0
-}
-
-func newLayer(kind webrtc.RTPCodecType, index int, ssrc uint32) *layer {
-	l := &layer{index: index, ssrc: ssrc, rateAt: nanotime()}
-	if kind == webrtc.RTPCodecTypeVideo {
-		// 512 packets: ~3 s of the 1.5 Mb/s layer, well beyond the RTT of
-		// any subscriber that can still use a retransmission.
-		l.cache = packetcache.New(512)
-		l.rep = &repairs{}
-	} else {
-		l.audio = &audioPath{enc: redEncoder{pt: ptOpus}}
-	}
-	return l
-}
-
 // addLayer attaches one received RTP stream and starts its read loop.
 func (t *Track) addLayer(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	t.mu.Lock()
@@ -428,7 +293,9 @@ func (t *Track) readLoop(l *layer) {
 		if err != nil {
 			return
 		}
+		t.sfu.batch.begin()
 		t.handle(l, &p, buf[:n])
+		t.sfu.batch.end()
 	}
 }
 
@@ -477,7 +344,14 @@ func (t *Track) handle(l *layer, p *Packet, raw []byte) {
 			l.resumed.Store(p.Arrival)
 		}
 	}
-	l.account(uint64(len(raw)), p.Arrival)
+	p.Temporal, p.PictureStart, p.LayerSync = -1, false, false
+	if t.codecKind == codecVP8 {
+		if tid, sync, ok := vp8Temporal(p.Payload); ok {
+			p.Temporal, p.LayerSync = int8(min(tid, maxTemporal-1)), sync
+		}
+		p.PictureStart = vp8PictureStart(p.Payload)
+	}
+	l.account(uint64(len(raw)), p.Temporal, p.Arrival)
 	if t.levelExt != 0 {
 		t.observeLevel(&p.Packet, p.Arrival)
 	}
@@ -522,20 +396,6 @@ func (t *Track) sinkCount() int {
 		return len(*s)
 	}
 	return 0
-}
-
-// account updates the layer's bitrate once per second. After a pause
-// (a layer nobody watched, or a stall) the measurement starts again and
-// the rate measured before stands meanwhile: a paused layer is not free,
-// and bandwidth allocation must not take it for so.
-func (l *layer) account(n uint64, now int64) {
-	b := l.bytes.Add(n)
-	if dt := now - l.rateAt; dt >= int64(2*time.Second) && l.rate.Load() > 0 {
-		l.rateB, l.rateAt = b-n, now
-	} else if dt >= int64(time.Second) {
-		l.rate.Store((b - l.rateB) * 8 * uint64(time.Second) / uint64(dt))
-		l.rateB, l.rateAt = b, now
-	}
 }
 
 // observeLevel reads the RFC 6464 extension: bit 7 is the voice activity

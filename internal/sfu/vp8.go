@@ -71,12 +71,14 @@ func (v *vp8Renumber) rebase(p []byte) {
 }
 
 // next records the numbers p is sent with (its own moved by the run's
-// offsets) and returns the offsets, which are non-zero when the payload
-// must be rewritten (vp8Shift). Called with the down-track's lock held.
-func (v *vp8Renumber) next(p []byte) (picOff uint16, tl0Off uint8) {
+// offsets; picOff is v.picOff unless temporal.go chose the one from
+// before a dropped picture) and returns the offsets, which are non-zero
+// when the payload must be rewritten (vp8Shift). Called with the
+// down-track's lock held.
+func (v *vp8Renumber) next(p []byte, picOff uint16) (uint16, uint8) {
 	picAt, tl0At := vp8Numbers(p)
 	if picAt >= 0 {
-		pic := (pictureID(p, picAt) + v.picOff) & 0x7fff
+		pic := (pictureID(p, picAt) + picOff) & 0x7fff
 		if !v.hasPic || int16((pic-v.lastPic)<<1) > 0 { // newer, mod 2^15
 			v.lastPic, v.hasPic = pic, true
 		}
@@ -87,7 +89,7 @@ func (v *vp8Renumber) next(p []byte) (picOff uint16, tl0Off uint8) {
 			v.lastTl0, v.hasTl0 = tl0, true
 		}
 	}
-	return v.picOff, v.tl0Off
+	return picOff, v.tl0Off
 }
 
 // vp8Shift copies payload into buf with its picture id and TL0PICIDX
@@ -105,3 +107,36 @@ func vp8Shift(buf, payload []byte, picOff uint16, tl0Off uint8) []byte {
 	}
 	return buf
 }
+
+// vp8Temporal reads a VP8 payload descriptor's temporal layer index
+// (TID) and layer-sync bit (Y), RFC 7741 §4.2; ok is false when the
+// payload carries none (no T bit: one temporal layer).
+func vp8Temporal(p []byte) (tid uint8, sync, ok bool) {
+	if len(p) < 2 || p[0]&0x80 == 0 {
+		return 0, false, false
+	}
+	x, i := p[1], 2
+	if x&0x20 == 0 { // T
+		return 0, false, false
+	}
+	if x&0x80 != 0 { // I
+		if len(p) <= i {
+			return 0, false, false
+		}
+		if p[i]&0x80 != 0 {
+			i++
+		}
+		i++
+	}
+	if x&0x40 != 0 { // L
+		i++
+	}
+	if len(p) <= i {
+		return 0, false, false
+	}
+	return p[i] >> 6, p[i]&0x20 != 0, true
+}
+
+// vp8PictureStart tells whether a VP8 payload begins a picture: the S
+// bit set on partition 0.
+func vp8PictureStart(p []byte) bool { return len(p) > 0 && p[0]&0x10 != 0 && p[0]&0x07 == 0 }

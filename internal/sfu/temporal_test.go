@@ -1,0 +1,225 @@
+package sfu
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// l1t3 is the temporal layer of picture n in Chrome's three-layer
+// pattern.
+var l1t3 = [4]uint8{0, 2, 1, 2}
+
+// vp8Temporal builds packet part (0 or 1) of a two-packet VP8 picture
+// whose descriptor carries a picture id, TL0PICIDX and TID/Y, as Chrome
+// sends L1T3 simulcast; the body names the picture and the part.
+func vp8TemporalPacket(seq, pic uint16, tl0, tid uint8, sync, key bool, part int) *rtp.Packet {
+	first := byte(0x80) // X
+	if part == 0 {
+		first |= 0x10 // S, partition 0
+	}
+	frame := byte(0x01)
+	if key {
+		frame = 0x00
+	}
+	ty := tid << 6
+	if sync {
+		ty |= 0x20
+	}
+	payload := []byte{first, 0xe0, 0x80 | byte(pic>>8), byte(pic), tl0, ty, frame, byte(pic >> 8), byte(pic), byte(part), 0, 0}
+	return &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: seq, Timestamp: 3000 * uint32(pic),
+		SSRC: 0x1000, Marker: part == 1}, Payload: payload}
+}
+
+func TestVP8TemporalDescriptor(t *testing.T) {
+	for _, c := range []struct {
+		p          []byte
+		tid        uint8
+		sync, ok   bool
+		pictStart  bool
+		descriptor string
+	}{
+		{vp8TemporalPacket(1, 300, 7, 2, true, false, 0).Payload, 2, true, true, true, "I (15 bits), L, T, Y"},
+		{vp8TemporalPacket(1, 300, 7, 1, false, false, 1).Payload, 1, false, true, false, "second packet"},
+		{[]byte{0x90, 0x20, 0x40, 0}, 1, false, true, true, "T alone"},
+		{[]byte{0x90, 0xa0, 0x05, 0x80, 0}, 2, false, true, true, "7-bit picture id, T"},
+		{[]byte{0x90, 0xc0, 0x80, 0x01, 0x07, 0}, 0, false, false, true, "no T: one temporal layer"},
+		{[]byte{0x10, 0x00}, 0, false, false, true, "no extension"},
+		{[]byte{0x90, 0xe0, 0x80}, 0, false, false, true, "truncated"},
+	} {
+		tid, sync, ok := vp8Temporal(c.p)
+		if tid != c.tid || sync != c.sync || ok != c.ok || vp8PictureStart(c.p) != c.pictStart {
+			t.Errorf("%s: TID %d, Y %v, ok %v, starts a picture %v; want %d %v %v %v", c.descriptor, tid, sync, ok, vp8PictureStart(c.p), c.tid, c.sync, c.ok, c.pictStart)
+		}
+	}
+}
+
+// TestTemporalLayersDropped: a subscriber capped at TID 1 gets the
+// pictures of TID 0 and 1 only, numbered with no gap (sequence numbers,
+// picture ids; TL0PICIDX as sent), its NACKs answered with the packets
+// first sent; the cap lowers at the next picture and rises only on one
+// of TID 0 or marked layer-sync; a packet arriving late from before a
+// dropped picture keeps its place.
+func TestTemporalLayersDropped(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		r := newRig(t)
+		tr := r.publish(r.peer(), webrtc.MimeTypeVP8, "camera", 0x1000)
+		down, w := r.subscribe(r.peer(), tr, binding{ssrc: subSSRC})
+		down.setBandwidthLayer(LayerLow, 1)
+		seq := uint16(65500) // wraps during the test
+		type pic struct {
+			n    uint16
+			tid  uint8
+			sync bool
+		}
+		var sent []rtp.Packet
+		feed := func(pics ...pic) {
+			for _, p := range pics {
+				for part := range 2 {
+					r.receive(tr, LayerLow, vp8TemporalPacket(seq, 1000+p.n, uint8(p.n/4), p.tid, p.sync, p.n == 0, part))
+					seq++
+				}
+				time.Sleep(33 * time.Millisecond)
+			}
+			sent = append(sent, parse(t, w.take())...)
+		}
+		var pics []pic
+		for n := range uint16(12) {
+			pics = append(pics, pic{n, l1t3[n%4], false})
+		}
+		feed(pics...)
+		// Pictures 0, 2, 4, 6, 8, 10 (TID 0 and 1), two packets each.
+		check := func(from int, want []uint16) {
+			t.Helper()
+			got := sent[from:]
+			if len(got) != 2*len(want) {
+				t.Fatalf("sent %d packets from %d, want %d (pictures %v)", len(got), from, 2*len(want), want)
+			}
+			for i, p := range got {
+				src := uint16(p.Payload[7])<<8 | uint16(p.Payload[8])
+				if src != 1000+want[i/2] || int(p.Payload[9]) != i%2 {
+					t.Errorf("packet %d carries picture %d part %d, want picture %d part %d", from+i, src-1000, p.Payload[9], want[i/2], i%2)
+				}
+			}
+		}
+		check(0, []uint16{0, 2, 4, 6, 8, 10})
+		for i := 1; i < len(sent); i++ {
+			if sent[i].SequenceNumber != sent[i-1].SequenceNumber+1 {
+				t.Errorf("sequence numbers %d then %d", sent[i-1].SequenceNumber, sent[i].SequenceNumber)
+			}
+			// Two packets per picture: the id moves on every other.
+			if d := pictureID(sent[i].Payload, 2) - pictureID(sent[i-1].Payload, 2); d != uint16(1-i%2) {
+				t.Errorf("picture ids %d then %d", pictureID(sent[i-1].Payload, 2), pictureID(sent[i].Payload, 2))
+			}
+			if src := uint16(sent[i].Payload[7])<<8 | uint16(sent[i].Payload[8]); sent[i].Payload[4] != uint8((src-1000)/4) {
+				t.Errorf("packet %d: TL0PICIDX %d, sent as %d", i, sent[i].Payload[4], (src-1000)/4)
+			}
+		}
+		if last := pictureID(sent[len(sent)-1].Payload, 2); last != 1005 {
+			t.Errorf("the sixth picture sent has id %d, want 1005", last)
+		}
+		// NACKs for packets after several drops: the same bytes again.
+		for _, i := range []int{1, 6, 11} {
+			down.resend(&rtcp.TransportLayerNack{MediaSSRC: subSSRC, Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{sent[i].SequenceNumber})})
+			again := parse(t, w.take())
+			if len(again) != 1 || !bytes.Equal(again[0].Payload, sent[i].Payload) || again[0].Timestamp != sent[i].Timestamp {
+				t.Errorf("NACK for packet %d (seq %d): resent %v, want the packet first sent", i, sent[i].SequenceNumber, again)
+			}
+		}
+
+		// The cap rises: not on a picture of TID 2 nor on one of TID 1
+		// without layer sync, but on TID 0; then everything passes.
+		down.setBandwidthLayer(LayerLow, 2)
+		from := len(sent)
+		feed(pic{13, 2, false}, pic{14, 1, false}, pic{15, 2, false}, pic{16, 0, false}, pic{17, 2, false}, pic{18, 1, false})
+		check(from, []uint16{14, 16, 17, 18})
+		// ... and on a layer-sync picture of TID 2 too, once lowered: the
+		// next picture already goes by the lower cap.
+		down.setBandwidthLayer(LayerLow, 1)
+		from = len(sent)
+		feed(pic{19, 2, false}, pic{20, 0, false})
+		down.setBandwidthLayer(LayerLow, 2)
+		feed(pic{21, 2, false}, pic{22, 1, true}, pic{23, 2, true})
+		check(from, []uint16{20, 22, 23})
+
+		// Reordered: the second packet of picture 24 comes after the
+		// dropped picture 25; it is sent with the numbers it would have
+		// had in order.
+		down.setBandwidthLayer(LayerLow, 1)
+		p24 := seq
+		r.receive(tr, LayerLow, vp8TemporalPacket(p24, 1024, 6, 0, false, false, 0))
+		r.receive(tr, LayerLow, vp8TemporalPacket(p24+2, 1025, 6, 2, false, false, 0))
+		r.receive(tr, LayerLow, vp8TemporalPacket(p24+3, 1025, 6, 2, false, false, 1))
+		r.receive(tr, LayerLow, vp8TemporalPacket(p24+1, 1024, 6, 0, false, false, 1))
+		r.receive(tr, LayerLow, vp8TemporalPacket(p24+4, 1026, 6, 1, false, false, 0))
+		got := parse(t, w.take())
+		if len(got) != 3 {
+			t.Fatalf("reordered: sent %d packets, want 3", len(got))
+		}
+		last := sent[len(sent)-1]
+		want := []struct {
+			seq uint16
+			pic uint16
+		}{{last.SequenceNumber + 1, pictureID(last.Payload, 2) + 1}, {last.SequenceNumber + 2, pictureID(last.Payload, 2) + 1}, {last.SequenceNumber + 3, pictureID(last.Payload, 2) + 2}}
+		for i, p := range got {
+			if p.SequenceNumber != want[i].seq || pictureID(p.Payload, 2) != want[i].pic {
+				t.Errorf("reordered packet %d: seq %d picture %d, want %d %d", i, p.SequenceNumber, pictureID(p.Payload, 2), want[i].seq, want[i].pic)
+			}
+		}
+		if n := r.sfu.metrics.drops[DropTemporal].Load(); n == 0 {
+			t.Errorf("no packet counted as dropped for its temporal layer")
+		}
+	})
+}
+
+// TestAllocationBetweenLayersTakesTheUpperAtLowerFrameRate: a budget
+// between two simulcast layers gives the upper one at half its frame
+// rate when its temporal layers 0 and 1 fit; never at a quarter (TID 0
+// alone), and never for a track without temporal layers.
+func TestAllocationBetweenLayersTakesTheUpperAtLowerFrameRate(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		r := newRig(t)
+		pub, sub := r.peer(), r.peer()
+		video := func(temporal bool) *DownTrack {
+			tr := r.publish(pub, webrtc.MimeTypeVP8, "camera", 0x1000, 0x1001, 0x1002)
+			for l, bps := range []uint64{150_000, 500_000, 1_500_000} {
+				r.receive(tr, l, vp8(l, 1, 0, false, 100))
+				la := tr.layerAt(l)
+				la.rate.Store(bps)
+				if temporal {
+					la.temporal.Store(true)
+					la.trate[0].Store(bps / 2)
+					la.trate[1].Store(bps * 7 / 10)
+					la.trate[2].Store(bps)
+				}
+			}
+			d, _ := r.subscribe(sub, tr, binding{ssrc: 0x9000})
+			return d
+		}
+		for _, c := range []struct {
+			budget         uint64
+			temporal       bool
+			layer, tempCap int
+		}{
+			{400_000, true, LayerMedium, 1}, // 350k: medium at TID ≤ 1
+			{340_000, true, LayerLow, 2},    // 250k would be TID 0 alone: low at full rate
+			{600_000, true, LayerMedium, 2}, // medium fits
+			{1_200_000, true, LayerHigh, 1}, // 1.05M: high at TID ≤ 1
+			{400_000, false, LayerLow, 2},   // no temporal layers: low
+		} {
+			d := video(c.temporal)
+			allocate([]*DownTrack{d}, c.budget)
+			d.mu.Lock()
+			got := fmt.Sprint(d.bwLayer, d.bwTemporal)
+			d.mu.Unlock()
+			if want := fmt.Sprint(c.layer, c.tempCap); got != want {
+				t.Errorf("budget %d (temporal layers %v): layer and temporal cap %s, want %s", c.budget, c.temporal, got, want)
+			}
+		}
+	})
+}
