@@ -44,6 +44,7 @@ type bwe struct {
 	rttMin    [2]time.Duration // least round trip of this and the last period
 	rttPeriod int64            // start of this period
 	rttAt     atomic.Int64     // last round-trip measurement
+	rtt       atomic.Int64     // its value, ns
 	queuedAt  atomic.Int64     // last round trip queueOver above the least
 	// lostAt is when the subscriber last reported a loss (a NACK, or a
 	// report with a fraction lost); noRoom that the budget left no room
@@ -116,6 +117,7 @@ func (b *bwe) setRTT(rtt time.Duration, now int64) {
 	}
 	b.rttMu.Unlock()
 	b.rttAt.Store(now)
+	b.rtt.Store(int64(rtt))
 	if rtt > least+queueOver {
 		b.queuedAt.Store(now)
 	}

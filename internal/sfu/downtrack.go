@@ -54,6 +54,7 @@ type DownTrack struct {
 	runs      [64]run // the last runs, for mapping NACKs back (a temporal drop opens one)
 	vp8       vp8Renumber
 	tf        temporalFilter
+	resent    *[256]resendMark // recent retransmissions (resend.go), allocated at the first NACK
 	nRuns     int
 	payload   atomic.Uint64 // payload octets sent, for sender reports
 

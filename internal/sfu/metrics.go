@@ -19,6 +19,7 @@ const (
 	DropDuplicate  = "duplicate"   // a copy of a packet already received (padding)
 	DropPacedLate  = "paced_late"  // waited over paceMaxAge in a narrow subscriber's pacer
 	DropTemporal   = "temporal"    // a VP8 temporal layer above the subscriber's cap
+	DropResendSoon = "resend_soon" // a NACK for a packet resent less than a round trip ago
 )
 
 // Metrics holds the SFU's counters. Hot-path counts live in plain atomics
@@ -40,7 +41,7 @@ type Metrics struct {
 // registers nothing, for tests that build several servers).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{drops: map[string]*atomic.Uint64{}}
-	for _, r := range []string{DropMuted, DropPaused, DropKeyframe, DropWriteError, DropMalformed, DropLate, DropTapFull, DropDuplicate, DropPacedLate, DropTemporal} {
+	for _, r := range []string{DropMuted, DropPaused, DropKeyframe, DropWriteError, DropMalformed, DropLate, DropTapFull, DropDuplicate, DropPacedLate, DropTemporal, DropResendSoon} {
 		m.drops[r] = new(atomic.Uint64)
 	}
 	if reg == nil {

@@ -36,6 +36,7 @@ func (d *DownTrack) resend(n *rtcp.TransportLayerNack) {
 	}
 	var buf, rw, rtx []byte
 	var pkt rtp.Packet
+	now := nanotime()
 	for _, pair := range n.Nacks {
 		for _, out := range pair.PacketList() {
 			d.mu.Lock()
@@ -49,7 +50,12 @@ func (d *DownTrack) resend(n *rtcp.TransportLayerNack) {
 					break
 				}
 			}
+			soon := found && d.resentWithinRTT(out, now)
 			d.mu.Unlock()
+			if soon {
+				d.track.sfu.metrics.drop(DropResendSoon, 1)
+				continue
+			}
 			if !found {
 				continue
 			}
@@ -87,6 +93,29 @@ func (d *DownTrack) resend(n *rtcp.TransportLayerNack) {
 			}
 		}
 	}
+}
+
+// resentWithinRTT tells whether the outgoing sequence number out was
+// resent less than a round trip ago, and records a resend now if not.
+// Such a NACK crossed the repair on its way (a receiver asks again each
+// round trip, and a full link delays the repair past it); answering it
+// sends the packet twice for one loss. d.mu held.
+func (d *DownTrack) resentWithinRTT(out uint16, now int64) bool {
+	if d.resent == nil {
+		d.resent = new([256]resendMark)
+	}
+	m := &d.resent[out%uint16(len(d.resent))]
+	if m.at != 0 && m.seq == out && now-m.at < d.peer.bwe.rtt.Load() {
+		return true
+	}
+	m.seq, m.at = out, now
+	return false
+}
+
+// resendMark is when an outgoing sequence number was last resent.
+type resendMark struct {
+	seq uint16
+	at  int64
 }
 
 // rtxFor finds the RTX payload type negotiated for the media payload

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/pion/rtcp"
 )
@@ -166,4 +167,37 @@ func sortedKeys(m map[uint16][]byte) []uint16 {
 	}
 	slices.Sort(k)
 	return k
+}
+
+// TestNoResendWithinARoundTrip: a NACK for a packet resent less than a
+// round trip ago is not answered (it crossed the repair); one after a
+// round trip is. Without a measured round trip every NACK is answered.
+func TestNoResendWithinARoundTrip(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		f := newFixture(t, false)
+		sent := map[uint16][]byte{}
+		f.down.SetPreference(LayerLow, false)
+		f.forward(t, sent, 0, 1000, 1001, 1002)
+		if got := f.nack(t, 1001); len(got) != 1 {
+			t.Fatalf("first NACK: %d packets resent, want 1", len(got))
+		}
+		if got := f.nack(t, 1001); len(got) != 1 {
+			t.Fatalf("no round trip known: %d packets resent, want 1", len(got))
+		}
+		f.down.peer.bwe.setRTT(80*time.Millisecond, nanotime())
+		if got := f.nack(t, 1001); len(got) != 0 {
+			t.Errorf("resent just now, round trip 80 ms: %d packets resent, want none", len(got))
+		}
+		time.Sleep(50 * time.Millisecond)
+		if got := f.nack(t, 1001, 1002); len(got) != 1 || uint16(got[0][2])<<8|uint16(got[0][3]) != 1002 {
+			t.Errorf("50 ms later, round trip 80 ms: resent %d packets, want only 1002", len(got))
+		}
+		time.Sleep(31 * time.Millisecond)
+		if got := f.nack(t, 1001); len(got) != 1 {
+			t.Errorf("a round trip later: %d packets resent, want 1", len(got))
+		}
+		if n := f.rig.sfu.metrics.drops[DropResendSoon].Load(); n != 2 {
+			t.Errorf("%d NACKs counted as too soon, want 2", n)
+		}
+	})
 }

@@ -98,7 +98,7 @@ func (q networkQuality) String() string {
 // width, bytes, frames per second and limitation, and its estimate of
 // the uplink; and the layer it last asked the server for.
 const sendingJS = `(async () => { const out = []; for (const pc of __pcs) { (await pc.getStats()).forEach(s => {
-	if (s.type === 'outbound-rtp' && s.kind === 'video') out.push((s.rid || '-') + ' ' + (s.frameWidth || 0) + 'px ' + Math.round(s.bytesSent / 1000) + 'kB ' + (s.framesPerSecond || 0) + 'fps ' + (s.qualityLimitationReason || '') + ' bw-limited=' + (s.qualityLimitationDurations ? s.qualityLimitationDurations.bandwidth.toFixed(1) : '?') + 's nacks=' + s.nackCount + ' resent=' + s.retransmittedPacketsSent);
+	if (s.type === 'outbound-rtp' && s.kind === 'video') out.push((s.rid || '-') + ' ' + (s.frameWidth || 0) + 'px ' + Math.round(s.bytesSent / 1000) + 'kB ' + (s.framesPerSecond || 0) + 'fps ' + (s.scalabilityMode || '') + ' ' + (s.qualityLimitationReason || '') + ' bw-limited=' + (s.qualityLimitationDurations ? s.qualityLimitationDurations.bandwidth.toFixed(1) : '?') + 's nacks=' + s.nackCount + ' resent=' + s.retransmittedPacketsSent);
 	if (s.type === 'candidate-pair' && s.nominated && s.availableOutgoingBitrate) out.push('uplink estimate ' + Math.round(s.availableOutgoingBitrate / 1000) + ' kb/s');
 	if (s.type === 'candidate-pair' && s.nominated && s.availableIncomingBitrate) out.push('downlink estimate ' + Math.round(s.availableIncomingBitrate / 1000) + ' kb/s'); }); }
 	const m = __sent.filter(m => m.type === 'subscription').pop(); out.push('asked ' + (m ? m.layer : 'none')); return out.join(' | '); })()`
@@ -515,6 +515,58 @@ func BenchmarkChromiumNetworks(b *testing.B) {
 		b.ReportMetric(settle.Seconds(), "s-to-fit")
 		b.ReportMetric(capped, "s-frozen-capped/20s")
 		b.ReportMetric(up.Seconds(), "s-to-high")
+	})
+	b.Run("between-layers", func(b *testing.B) {
+		// Windows asking for the high layer; each downlink capped at what
+		// the publishers' high layer measures over 5 s times 0.8, plus
+		// 100 kb/s for audio and the rest: between the medium and high
+		// layers. Reported over the next 20 s, after 15 s to settle: the
+		// share of the time on 1280 px, frames per second, freezes, and
+		// the packets the server left out for their temporal layer.
+		m := newNetMeetingSized(b, "clean", 1600, 1000)
+		time.Sleep(10 * time.Second)
+		fBytes := `(async () => { let n = 0; for (const pc of __pcs) (await pc.getStats()).forEach(s => {
+			if (s.type === 'outbound-rtp' && s.kind === 'video' && s.rid === 'f') n += s.bytesSent; }); return n; })()`
+		f0 := evalJS[float64](b, m.ada, fBytes) + evalJS[float64](b, m.bob, fBytes)
+		time.Sleep(5 * time.Second)
+		high := (evalJS[float64](b, m.ada, fBytes) + evalJS[float64](b, m.bob, fBytes) - f0) * 8 / 5 / 2
+		limit := int(0.8*high/1000) + 100
+		for _, k := range m.links {
+			k.SetProfiles(netlab.Profile{Delay: 20 * time.Millisecond}, netlab.Profile{Delay: 20 * time.Millisecond, RateKbps: limit})
+		}
+		time.Sleep(15 * time.Second)
+		var polls, full [2]int
+		for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
+			for i, x := range []rxPair{m.ada.rx(b, m.bobID), m.bob.rx(b, m.adaID)} {
+				polls[i]++
+				if x.Video.FrameWidth >= 1280 {
+					full[i]++
+				}
+			}
+		}
+		x, y := m.measure(10 * time.Second)
+		temporal := 0.0
+		if mfs, err := m.srv.Registry.Gather(); err == nil {
+			for _, mf := range mfs {
+				if mf.GetName() != "parley_rtp_packets_dropped_total" {
+					continue
+				}
+				for _, mt := range mf.GetMetric() {
+					for _, l := range mt.GetLabel() {
+						if l.GetValue() == "temporal" {
+							temporal = mt.GetCounter().GetValue()
+						}
+					}
+				}
+			}
+		}
+		share := min(float64(full[0])/float64(max(polls[0], 1)), float64(full[1])/float64(max(polls[1], 1)))
+		b.Logf("high layer sent at %.0f kb/s; downlinks capped at %d kb/s: 1280 px %.0f %% of the time (worse receiver); then over 10 s: Ada saw Bob %v; Bob saw Ada %v; %0.f packets left out for their temporal layer",
+			high/1000, limit, 100*share, x, y, temporal)
+		m.explain()
+		b.ReportMetric(100*share, "%-at-1280px")
+		b.ReportMetric(min(x.FPS, y.FPS), "min-fps")
+		b.ReportMetric(max(x.FreezeSeconds, y.FreezeSeconds), "s-frozen/10s")
 	})
 }
 
