@@ -37,6 +37,9 @@ func (d *DownTrack) resend(n *rtcp.TransportLayerNack) {
 	var buf, rw, rtx []byte
 	var pkt rtp.Packet
 	now := nanotime()
+	d.mu.Lock()
+	dropped := d.tf.droppedPictures()
+	d.mu.Unlock()
 	for _, pair := range n.Nacks {
 		for _, out := range pair.PacketList() {
 			d.mu.Lock()
@@ -67,7 +70,7 @@ func (d *DownTrack) resend(n *rtcp.TransportLayerNack) {
 			if buf, ok = cache.Get(out-r.seqOffset, buf); !ok {
 				continue
 			}
-			if pkt.Unmarshal(buf) != nil {
+			if pkt.Unmarshal(buf) != nil || dropped.has(pkt.Payload) {
 				continue
 			}
 			hdr := pkt.Header

@@ -21,22 +21,37 @@ const (
 )
 
 // temporalFilter is a down-track's temporal state (under its lock).
+//
+// Packets arrive reordered (a jittery path). The cap is decided on the
+// newest packets only; a late packet goes as its picture went: left out
+// if its picture was (by picture id), else sent with the offsets of its
+// place in the stream — those from before the first dropped group that
+// follows it. Without this a late packet of a dropped picture, after the
+// cap rose, was sent under the number of a packet already sent.
 type temporalFilter struct {
-	cap     int    // the highest TID forwarded now
-	highest uint16 // newest input sequence number seen
-	seen    bool
-	// dropping: the newest packet seen was dropped. A packet that
-	// arrives late, from before the last dropped group (input sequence
-	// number before groupStart), is sent with the offsets from before
-	// it.
-	dropping        bool
-	grouped         bool
-	groupStart      uint16
-	seqBefore       uint16
-	picBefore       uint16
-	reopen          bool   // offsets changed: the next packet sent opens a run
-	lastDroppedPic  uint16 // picture id of the last picture dropped
-	droppedPicKnown bool
+	cap      int    // the highest TID forwarded now
+	highest  uint16 // newest input sequence number seen
+	seen     bool
+	dropping bool // the newest packet seen was dropped
+	reopen   bool // offsets changed: the next packet sent opens a run
+	// The last dropped groups (runs of dropped packets in arrival
+	// order), oldest first, and the last dropped pictures' ids.
+	groups  [temporalMemory]droppedGroup
+	nGroups int
+	pics    [temporalMemory]uint16
+	nPics   int
+}
+
+// temporalMemory is how many dropped groups and pictures are
+// remembered: about 2 s of dropping every other picture at 30 frames/s,
+// longer than a publisher's repair of a lost packet takes (repair.go:
+// four asks 100 ms apart). A late packet from before the oldest is left
+// out: where it went in the numbering is not known any more.
+const temporalMemory = 32
+
+type droppedGroup struct {
+	start                uint16 // input sequence number of its first packet
+	seqBefore, picBefore uint16 // the offsets before it
 }
 
 // temporalCap is the highest TID the subscriber should get on the layer
@@ -59,39 +74,42 @@ func (d *DownTrack) resetTemporal() {
 // after it down by one. d.mu held.
 func (d *DownTrack) dropTemporal(p *Packet) bool {
 	tf := &d.tf
+	picAt, _ := vp8Numbers(p.Payload)
+	var pic uint16
+	if picAt >= 0 {
+		pic = pictureID(p.Payload, picAt)
+	}
+	if tf.seen && int16(p.SequenceNumber-tf.highest) <= 0 {
+		// Late: as its picture went.
+		if tf.nGroups > len(tf.groups) && int16(p.SequenceNumber-tf.groups[tf.nGroups%len(tf.groups)].start) < 0 {
+			return true
+		}
+		if picAt < 0 {
+			return int(p.Temporal) > tf.cap
+		}
+		return tf.droppedPictures().has(p.Payload)
+	}
+	tf.highest, tf.seen = p.SequenceNumber, true
 	if p.PictureStart {
 		want := d.temporalCap()
 		if want < tf.cap || (want > tf.cap && (p.Temporal == 0 || p.LayerSync)) {
 			tf.cap = want
 		}
 	}
-	newer := !tf.seen || int16(p.SequenceNumber-tf.highest) > 0
-	if newer {
-		tf.highest, tf.seen = p.SequenceNumber, true
-	}
 	if int(p.Temporal) <= tf.cap {
-		if newer {
-			tf.dropping = false
-		}
+		tf.dropping = false
 		return false
 	}
-	if !newer {
-		// Late, of a picture already left out: its place in the
-		// numbering was not kept (the receiver may ask for it; it is
-		// not sent).
-		return true
-	}
 	if !tf.dropping {
-		tf.dropping, tf.grouped = true, true
-		tf.groupStart, tf.seqBefore, tf.picBefore = p.SequenceNumber, d.seqOffset, d.vp8.picOff
+		tf.dropping = true
+		tf.groups[tf.nGroups%len(tf.groups)] = droppedGroup{start: p.SequenceNumber, seqBefore: d.seqOffset, picBefore: d.vp8.picOff}
+		tf.nGroups++
 	}
 	d.seqOffset--
-	if picAt, _ := vp8Numbers(p.Payload); picAt >= 0 {
-		pic := pictureID(p.Payload, picAt)
-		if !tf.droppedPicKnown || pic != tf.lastDroppedPic {
-			d.vp8.picOff = (d.vp8.picOff - 1) & 0x7fff
-			tf.lastDroppedPic, tf.droppedPicKnown = pic, true
-		}
+	if picAt >= 0 && (tf.nPics == 0 || tf.pics[(tf.nPics-1)%len(tf.pics)] != pic) {
+		d.vp8.picOff = (d.vp8.picOff - 1) & 0x7fff
+		tf.pics[tf.nPics%len(tf.pics)] = pic
+		tf.nPics++
 	}
 	tf.reopen = true
 	return true
@@ -102,8 +120,12 @@ func (d *DownTrack) dropTemporal(p *Packet) bool {
 // (so NACKs map back). d.mu held.
 func (d *DownTrack) sendOffsets(p *Packet) (seqOff, picOff uint16) {
 	tf := &d.tf
-	if tf.grouped && int16(p.SequenceNumber-tf.groupStart) < 0 {
-		return tf.seqBefore, tf.picBefore
+	// The first remembered group after p: p goes with what was before it.
+	for i := min(tf.nGroups, len(tf.groups)); i >= 1; i-- {
+		g := tf.groups[(tf.nGroups-i)%len(tf.groups)]
+		if int16(p.SequenceNumber-g.start) < 0 {
+			return g.seqBefore, g.picBefore
+		}
 	}
 	if tf.reopen {
 		tf.reopen = false
@@ -111,4 +133,35 @@ func (d *DownTrack) sendOffsets(p *Packet) (seqOff, picOff uint16) {
 			tsOffset: d.tsOffset, picOff: d.vp8.picOff, tl0Off: d.vp8.tl0Off})
 	}
 	return d.seqOffset, d.vp8.picOff
+}
+
+// droppedPictures is a copy of the ids of the last pictures left out.
+func (tf *temporalFilter) droppedPictures() pictureSet {
+	return pictureSet{ids: tf.pics, n: min(tf.nPics, len(tf.pics))}
+}
+
+// pictureSet is a few VP8 picture ids.
+type pictureSet struct {
+	ids [temporalMemory]uint16
+	n   int
+}
+
+// has tells whether the VP8 payload p is of one of the pictures (a
+// reordered packet of a left-out picture leaves a gap in the numbering,
+// and a NACK for the gap must not bring it back).
+func (s pictureSet) has(p []byte) bool {
+	if s.n == 0 {
+		return false
+	}
+	picAt, _ := vp8Numbers(p)
+	if picAt < 0 {
+		return false
+	}
+	pic := pictureID(p, picAt)
+	for _, id := range s.ids[:s.n] {
+		if id == pic {
+			return true
+		}
+	}
+	return false
 }

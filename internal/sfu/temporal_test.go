@@ -64,7 +64,9 @@ func TestVP8TemporalDescriptor(t *testing.T) {
 // picture ids; TL0PICIDX as sent), its NACKs answered with the packets
 // first sent; the cap lowers at the next picture and rises only on one
 // of TID 0 or marked layer-sync; a packet arriving late from before a
-// dropped picture keeps its place.
+// dropped picture keeps its place, one of a dropped picture stays out
+// (also from a NACK for the gap it leaves), one older than what is
+// remembered too.
 func TestTemporalLayersDropped(t *testing.T) {
 	inBubble(t, func(t *testing.T) {
 		r := newRig(t)
@@ -170,6 +172,44 @@ func TestTemporalLayersDropped(t *testing.T) {
 			if p.SequenceNumber != want[i].seq || pictureID(p.Payload, 2) != want[i].pic {
 				t.Errorf("reordered packet %d: seq %d picture %d, want %d %d", i, p.SequenceNumber, pictureID(p.Payload, 2), want[i].seq, want[i].pic)
 			}
+		}
+		// A late packet of a dropped picture stays out after the cap
+		// rose (it was sent under the number of a packet already sent).
+		q, lastOut := p24+5, got[len(got)-1].SequenceNumber
+		r.receive(tr, LayerLow, vp8TemporalPacket(q, 1027, 6, 2, false, false, 0)) // left out: cap 1
+		down.setBandwidthLayer(LayerLow, 2)
+		r.receive(tr, LayerLow, vp8TemporalPacket(q+2, 1028, 7, 0, false, false, 0)) // TID 0: the cap rises
+		r.receive(tr, LayerLow, vp8TemporalPacket(q+1, 1027, 6, 2, false, false, 1)) // late, of picture 1027
+		r.receive(tr, LayerLow, vp8TemporalPacket(q+3, 1028, 7, 0, false, false, 1))
+		got = parse(t, w.take())
+		if len(got) != 2 {
+			t.Fatalf("late packet of a dropped picture: sent %d packets, want picture 1028's 2", len(got))
+		}
+		// The late packet's number was not taken out (packets after it
+		// were sent already): a gap, whose NACK is not answered with a
+		// packet of the dropped picture.
+		for i, p := range got {
+			if src := uint16(p.Payload[7])<<8 | uint16(p.Payload[8]); src != 1028 || p.SequenceNumber != lastOut+2+uint16(i) {
+				t.Errorf("packet %d: picture %d, seq %d; want 1028, %d", i, src, p.SequenceNumber, lastOut+2+uint16(i))
+			}
+		}
+		down.resend(&rtcp.TransportLayerNack{MediaSSRC: subSSRC, Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{lastOut + 1})})
+		if again := parse(t, w.take()); len(again) != 0 {
+			t.Errorf("NACK for the gap: resent picture %d", uint16(again[0].Payload[7])<<8|uint16(again[0].Payload[8]))
+		}
+		// A late packet from before every remembered dropped group is
+		// left out: its place in the numbering is not known any more.
+		down.setBandwidthLayer(LayerLow, 1)
+		base := q + 4
+		r.receive(tr, LayerLow, vp8TemporalPacket(base, 1029, 8, 0, false, false, 0)) // its part 1 comes late
+		for k := range uint16(temporalMemory + 1) {
+			r.receive(tr, LayerLow, vp8TemporalPacket(base+2+2*k, 1030+2*k, 8, 2, false, false, 0))
+			r.receive(tr, LayerLow, vp8TemporalPacket(base+3+2*k, 1031+2*k, 8, 0, false, false, 0))
+		}
+		w.take()
+		r.receive(tr, LayerLow, vp8TemporalPacket(base+1, 1029, 8, 0, false, false, 1))
+		if late := w.take(); len(late) != 0 {
+			t.Errorf("a packet older than the %d remembered groups was sent", temporalMemory)
 		}
 		if n := r.sfu.metrics.drops[DropTemporal].Load(); n == 0 {
 			t.Errorf("no packet counted as dropped for its temporal layer")
