@@ -32,8 +32,9 @@ type temporalFilter struct {
 	cap      int    // the highest TID forwarded now
 	highest  uint16 // newest input sequence number seen
 	seen     bool
-	dropping bool // the newest packet seen was dropped
-	reopen   bool // offsets changed: the next packet sent opens a run
+	dropping bool   // the newest packet seen was dropped
+	lastDrop uint16 // and its sequence number
+	reopen   bool   // offsets changed: the next packet sent opens a run
 	// The last dropped groups (runs of dropped packets in arrival
 	// order), oldest first, and the last dropped pictures' ids.
 	groups  [temporalMemory]droppedGroup
@@ -100,11 +101,15 @@ func (d *DownTrack) dropTemporal(p *Packet) bool {
 		tf.dropping = false
 		return false
 	}
-	if !tf.dropping {
+	// A group is a run of consecutive numbers: a dropped packet that
+	// overtook a sent one starts its own (the sent one, arriving late,
+	// goes before it).
+	if !tf.dropping || p.SequenceNumber != tf.lastDrop+1 {
 		tf.dropping = true
 		tf.groups[tf.nGroups%len(tf.groups)] = droppedGroup{start: p.SequenceNumber, seqBefore: d.seqOffset, picBefore: d.vp8.picOff}
 		tf.nGroups++
 	}
+	tf.lastDrop = p.SequenceNumber
 	d.seqOffset--
 	if picAt >= 0 && (tf.nPics == 0 || tf.pics[(tf.nPics-1)%len(tf.pics)] != pic) {
 		d.vp8.picOff = (d.vp8.picOff - 1) & 0x7fff

@@ -263,3 +263,97 @@ func TestAllocationBetweenLayersTakesTheUpperAtLowerFrameRate(t *testing.T) {
 		}
 	})
 }
+
+// FuzzTemporalNumbering feeds a down-track a VP8 L1T3 stream built from
+// the input — pictures of one to three packets, temporal layers, layer
+// sync, the cap moved between pictures, neighbouring packets swapped
+// (a jittery path) — and checks what a receiver relies on: no outgoing
+// sequence number carries two different packets, no outgoing picture id
+// two different pictures, and a picture is sent whole or not at all.
+func FuzzTemporalNumbering(f *testing.F) {
+	f.Add([]byte{0x00, 0x48, 0x24, 0x48, 0x01, 0x30, 0x80, 0x48, 0xff, 0x02})
+	f.Add([]byte{0x10, 0x88, 0x88, 0x45, 0x41, 0x42, 0x80, 0x00, 0xc4, 0x13, 0x37, 0x99})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if len(in) > 400 {
+			return
+		}
+		inBubble(t, func(t *testing.T) {
+			r := newRig(t)
+			tr := r.publish(r.peer(), webrtc.MimeTypeVP8, "camera", 0x1000)
+			down, w := r.subscribe(r.peer(), tr, binding{ssrc: subSSRC})
+			type pkt struct {
+				p    *rtp.Packet
+				pic  uint16
+				caps int // the cap set before this packet, -1: none
+			}
+			var stream []pkt
+			seq := uint16(0xfff0)
+			size := map[uint16]int{} // picture: packets
+			for i, b := range in {
+				// b: bits 0-1 TID, 2 sync, 3-4 packets-1, 5-6 cap (3: leave), 7 swap with the next.
+				pic := uint16(i)
+				tid, sync, n := b&3, b&4 != 0, int(b>>3&3)%3+1
+				if tid == 3 {
+					tid = 2
+				}
+				if i == 0 {
+					tid = 0
+				}
+				caps := int(b >> 5 & 3)
+				if caps == 3 || caps == 0 {
+					caps = -1
+				}
+				size[pic] = n
+				for part := range n {
+					p := vp8TemporalPacket(seq, pic, uint8(i/4), tid, sync, i == 0, min(part, 1))
+					if part > 0 {
+						p.Payload[0] &^= 0x10 // not a picture start
+					}
+					p.Payload[9] = byte(part)
+					c := -1
+					if part == 0 {
+						c = caps
+					}
+					stream = append(stream, pkt{p, pic, c})
+					seq++
+				}
+			}
+			for i, b := range in {
+				if b&0x80 != 0 && i > 0 && 2*i+1 < len(stream) && stream[2*i].caps < 0 && stream[2*i+1].caps < 0 {
+					stream[2*i], stream[2*i+1] = stream[2*i+1], stream[2*i]
+				}
+			}
+			type orig struct {
+				pic  uint16
+				part byte
+			}
+			bySeq := map[uint16]orig{}
+			byPic := map[uint16]uint16{} // outgoing picture id: original
+			got := map[uint16]int{}
+			for _, s := range stream {
+				if s.caps >= 0 {
+					down.setBandwidthLayer(LayerLow, s.caps)
+				}
+				r.receive(tr, LayerLow, s.p)
+				for _, out := range parse(t, w.take()) {
+					o := orig{uint16(out.Payload[7])<<8 | uint16(out.Payload[8]), out.Payload[9]}
+					if prev, ok := bySeq[out.SequenceNumber]; ok && prev != o {
+						t.Fatalf("outgoing sequence number %d carries picture %d part %d and picture %d part %d", out.SequenceNumber, prev.pic, prev.part, o.pic, o.part)
+					}
+					bySeq[out.SequenceNumber] = o
+					id := pictureID(out.Payload, 2)
+					if prev, ok := byPic[id]; ok && prev != o.pic {
+						t.Fatalf("outgoing picture id %d names pictures %d and %d", id, prev, o.pic)
+					}
+					byPic[id] = o.pic
+					got[o.pic]++
+				}
+			}
+			for pic, n := range got {
+				if n != size[pic] {
+					t.Errorf("picture %d: %d of its %d packets sent", pic, n, size[pic])
+				}
+			}
+		})
+	})
+}
