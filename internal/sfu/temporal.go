@@ -105,6 +105,11 @@ func (d *DownTrack) dropTemporal(p *Packet) bool {
 	// overtook a sent one starts its own (the sent one, arriving late,
 	// goes before it).
 	if !tf.dropping || p.SequenceNumber != tf.lastDrop+1 {
+		if tf.reopen {
+			// Nothing sent since the last group: the packets between
+			// the two, still to come, get a run of their own.
+			d.openRunAfterDrop(p.Layer)
+		}
 		tf.dropping = true
 		tf.groups[tf.nGroups%len(tf.groups)] = droppedGroup{start: p.SequenceNumber, seqBefore: d.seqOffset, picBefore: d.vp8.picOff}
 		tf.nGroups++
@@ -133,11 +138,18 @@ func (d *DownTrack) sendOffsets(p *Packet) (seqOff, picOff uint16) {
 		}
 	}
 	if tf.reopen {
-		tf.reopen = false
-		d.addRun(run{outStart: p.SequenceNumber + d.seqOffset, layer: p.Layer, seqOffset: d.seqOffset,
-			tsOffset: d.tsOffset, picOff: d.vp8.picOff, tl0Off: d.vp8.tl0Off})
+		d.openRunAfterDrop(p.Layer)
 	}
 	return d.seqOffset, d.vp8.picOff
+}
+
+// openRunAfterDrop records the run that starts right after the last
+// dropped packet, with the offsets now (d.mu held): the packets after it
+// that arrive late are in it too.
+func (d *DownTrack) openRunAfterDrop(layer int) {
+	d.tf.reopen = false
+	d.addRun(run{outStart: d.tf.lastDrop + 1 + d.seqOffset, layer: layer, seqOffset: d.seqOffset,
+		tsOffset: d.tsOffset, picOff: d.vp8.picOff, tl0Off: d.vp8.tl0Off})
 }
 
 // droppedPictures is a copy of the ids of the last pictures left out.

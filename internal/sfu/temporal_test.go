@@ -269,7 +269,9 @@ func TestAllocationBetweenLayersTakesTheUpperAtLowerFrameRate(t *testing.T) {
 // sync, the cap moved between pictures, neighbouring packets swapped
 // (a jittery path) — and checks what a receiver relies on: no outgoing
 // sequence number carries two different packets, no outgoing picture id
-// two different pictures, and a picture is sent whole or not at all.
+// two different pictures, a picture is sent whole or not at all, a NACK
+// for a packet sent brings back the same payload and one for a gap
+// (asked at once) nothing.
 func FuzzTemporalNumbering(f *testing.F) {
 	f.Add([]byte{0x00, 0x48, 0x24, 0x48, 0x01, 0x30, 0x80, 0x48, 0xff, 0x02})
 	f.Add([]byte{0x10, 0x88, 0x88, 0x45, 0x41, 0x42, 0x80, 0x00, 0xc4, 0x13, 0x37, 0x99})
@@ -330,12 +332,37 @@ func FuzzTemporalNumbering(f *testing.F) {
 			bySeq := map[uint16]orig{}
 			byPic := map[uint16]uint16{} // outgoing picture id: original
 			got := map[uint16]int{}
+			var highest uint16
+			started := false
+			nack := func(seq uint16) []rtp.Packet {
+				down.resend(&rtcp.TransportLayerNack{MediaSSRC: subSSRC, Nacks: rtcp.NackPairsFromSequenceNumbers([]uint16{seq})})
+				return parse(t, w.take())
+			}
 			for _, s := range stream {
 				if s.caps >= 0 {
 					down.setBandwidthLayer(LayerLow, s.caps)
 				}
 				r.receive(tr, LayerLow, s.p)
-				for _, out := range parse(t, w.take()) {
+				sent := parse(t, w.take())
+				for _, out := range sent {
+					// What a receiver asks at once: a gap before this
+					// packet is not answered (a packet not yet come,
+					// or one left out); this packet again is itself.
+					if started && int16(out.SequenceNumber-highest) > 1 {
+						for g := highest + 1; g != out.SequenceNumber; g++ {
+							if again := nack(g); len(again) != 0 {
+								t.Fatalf("NACK for the gap %d answered with picture %d", g, uint16(again[0].Payload[7])<<8|uint16(again[0].Payload[8]))
+							}
+						}
+					}
+					if !started || int16(out.SequenceNumber-highest) > 0 {
+						highest, started = out.SequenceNumber, true
+					}
+					if again := nack(out.SequenceNumber); len(again) != 1 || !bytes.Equal(again[0].Payload, out.Payload) {
+						t.Fatalf("NACK for %d: resent %d packets, not the one sent", out.SequenceNumber, len(again))
+					}
+				}
+				for _, out := range sent {
 					o := orig{uint16(out.Payload[7])<<8 | uint16(out.Payload[8]), out.Payload[9]}
 					if prev, ok := bySeq[out.SequenceNumber]; ok && prev != o {
 						t.Fatalf("outgoing sequence number %d carries picture %d part %d and picture %d part %d", out.SequenceNumber, prev.pic, prev.part, o.pic, o.part)
