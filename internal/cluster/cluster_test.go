@@ -54,8 +54,17 @@ func TestPlacement(t *testing.T) {
 		}
 	})
 	ctx := context.Background()
-	if l, err := nodes["a"].Nodes(ctx); err != nil || len(l) != 3 {
-		t.Fatalf("registry: %+v %v", l, err)
+	// Each node registered through its own server: the others' entries
+	// may take a moment to be read back through a's (CI, 2026-12-07: c
+	// missing just after joining).
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		l, err := nodes["a"].Nodes(ctx)
+		if err == nil && len(l) == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("registry: %+v %v", l, err)
+		}
 	}
 
 	// The same room placed by all three at once: one answer.
