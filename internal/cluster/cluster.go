@@ -304,7 +304,16 @@ func (c *Cluster) Claim(ctx context.Context, roomID string) (Node, error) {
 
 func (c *Cluster) place(ctx context.Context, roomID string, choose func([]Node) (Node, error)) (Node, error) {
 	for {
-		n, err := c.placeOnce(ctx, roomID, choose)
+		// A request sent while its stream's leader goes can get no
+		// answer at all: each attempt has its own deadline, so the next
+		// one reaches the new leader (seen in CI: a key read waiting 30 s
+		// after one of three servers stopped).
+		actx, cancel := context.WithTimeout(ctx, placeAttempt)
+		n, err := c.placeOnce(actx, roomID, choose)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			err = fmt.Errorf("%w (no answer within %v)", nats.ErrTimeout, placeAttempt)
+		}
 		if err == nil || !transient(err) {
 			return n, err
 		}
@@ -317,6 +326,9 @@ func (c *Cluster) place(ctx context.Context, roomID string, choose func([]Node) 
 		}
 	}
 }
+
+// placeAttempt bounds one attempt at placing a room.
+const placeAttempt = 3 * time.Second
 
 // transient tells an error that a retry may not meet.
 func transient(err error) bool {
