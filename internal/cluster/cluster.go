@@ -389,6 +389,11 @@ func (c *Cluster) placeOnce(ctx context.Context, roomID string, choose func([]No
 		if err != nil {
 			c.log.Warn("cluster: the registry cannot be listed: this node takes the room", "room", roomID, "err", err)
 			nodes = []Node{c.Self()}
+		} else if !slices.ContainsFunc(nodes, func(n Node) bool { return n.ID == c.o.NodeID }) {
+			// Just joined, and the list read back through another
+			// server does not show it yet (seen in tests: "no node
+			// available" on a one-node cluster): it is alive all the same.
+			nodes = append(nodes, c.Self())
 		}
 		n, err := choose(nodes)
 		if err != nil {
