@@ -304,10 +304,20 @@ func (d *DownTrack) WriteRTP(p *Packet) int {
 		d.mu.Unlock()
 		return 0
 	}
-	if p.Temporal >= 0 && d.dropTemporal(p) {
-		d.mu.Unlock()
-		m.drop(DropTemporal, 1)
-		return 0
+	if p.Temporal >= 0 {
+		if drop, fill := d.dropTemporal(p); drop {
+			var seqOff uint16
+			if fill {
+				seqOff, _ = d.sendOffsets(p)
+			}
+			tsOff := d.tsOffset
+			d.mu.Unlock()
+			m.drop(DropTemporal, 1)
+			if fill {
+				d.fillGap(w, p, seqOff, tsOff)
+			}
+			return 0
+		}
 	}
 	seqOff, picOff := d.seqOffset, d.vp8.picOff
 	if p.Temporal >= 0 {

@@ -1,5 +1,7 @@
 package sfu
 
+import "github.com/pion/rtp"
+
 // Temporal layers (VP8). Chrome encodes each simulcast layer of a VP8
 // camera in temporal layers (L1T3: TID 0 every fourth picture, TID 1
 // halfway between, TID 2 the rest); a picture of one temporal layer
@@ -72,8 +74,10 @@ func (d *DownTrack) resetTemporal() {
 // dropTemporal tells whether the VP8 packet p, of the layer being sent,
 // is above the subscriber's temporal cap; a dropped packet moves the
 // sequence numbers (and its picture the picture ids) of the packets
-// after it down by one. d.mu held.
-func (d *DownTrack) dropTemporal(p *Packet) bool {
+// after it down by one. fill tells a late packet of a dropped picture
+// whose number the packets after it kept: its place is a gap the
+// subscriber would count as lost and ask for (fillGap). d.mu held.
+func (d *DownTrack) dropTemporal(p *Packet) (drop, fill bool) {
 	tf := &d.tf
 	picAt, _ := vp8Numbers(p.Payload)
 	var pic uint16
@@ -83,12 +87,13 @@ func (d *DownTrack) dropTemporal(p *Packet) bool {
 	if tf.seen && int16(p.SequenceNumber-tf.highest) <= 0 {
 		// Late: as its picture went.
 		if tf.nGroups > len(tf.groups) && int16(p.SequenceNumber-tf.groups[tf.nGroups%len(tf.groups)].start) < 0 {
-			return true
+			return true, false
 		}
 		if picAt < 0 {
-			return int(p.Temporal) > tf.cap
+			return int(p.Temporal) > tf.cap, false
 		}
-		return tf.droppedPictures().has(p.Payload)
+		drop = tf.droppedPictures().has(p.Payload)
+		return drop, drop
 	}
 	tf.highest, tf.seen = p.SequenceNumber, true
 	if p.PictureStart {
@@ -99,7 +104,7 @@ func (d *DownTrack) dropTemporal(p *Packet) bool {
 	}
 	if int(p.Temporal) <= tf.cap {
 		tf.dropping = false
-		return false
+		return false, false
 	}
 	// A group is a run of consecutive numbers: a dropped packet that
 	// overtook a sent one starts its own (the sent one, arriving late,
@@ -122,7 +127,23 @@ func (d *DownTrack) dropTemporal(p *Packet) bool {
 		tf.nPics++
 	}
 	tf.reopen = true
-	return true
+	return true, false
+}
+
+// fillGap sends an RTP padding packet (no payload) under the number a
+// late packet of a dropped picture would have had: the subscriber takes
+// it as received, and does not count the number as lost nor ask for it
+// (in CI a receiver on a jittery link otherwise counted 2.8 % of its
+// video as lost after repair).
+func (d *DownTrack) fillGap(w *boundWriter, p *Packet, seqOff uint16, tsOff uint32) {
+	hdr := rtp.Header{Version: 2, Padding: true, PaddingSize: 1, PayloadType: w.pt, SSRC: w.ssrc,
+		SequenceNumber: p.SequenceNumber + seqOff, Timestamp: p.Timestamp + tsOff}
+	var abs [3]byte
+	var ext [1]rtp.Extension
+	w.stamp(&hdr, &abs, &ext)
+	if _, err := w.w.WriteRTP(&hdr, nil); err != nil {
+		d.track.sfu.metrics.drop(DropWriteError, 1)
+	}
 }
 
 // sendOffsets returns the sequence number and picture id offsets for a
