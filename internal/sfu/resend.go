@@ -70,7 +70,7 @@ func (d *DownTrack) resend(n *rtcp.TransportLayerNack) {
 			if buf, ok = cache.Get(out-r.seqOffset, buf); !ok {
 				continue
 			}
-			if pkt.Unmarshal(buf) != nil || dropped.has(pkt.Payload) {
+			if pkt.Unmarshal(buf) != nil || (dropped.n > 0 && dropped.has(vp8Picture(pkt.Payload))) {
 				continue
 			}
 			hdr := pkt.Header

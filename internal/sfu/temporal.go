@@ -79,20 +79,16 @@ func (d *DownTrack) resetTemporal() {
 // subscriber would count as lost and ask for (fillGap). d.mu held.
 func (d *DownTrack) dropTemporal(p *Packet) (drop, fill bool) {
 	tf := &d.tf
-	picAt, _ := vp8Numbers(p.Payload)
-	var pic uint16
-	if picAt >= 0 {
-		pic = pictureID(p.Payload, picAt)
-	}
+	pic := uint16(p.Picture)
 	if tf.seen && int16(p.SequenceNumber-tf.highest) <= 0 {
 		// Late: as its picture went.
 		if tf.nGroups > len(tf.groups) && int16(p.SequenceNumber-tf.groups[tf.nGroups%len(tf.groups)].start) < 0 {
 			return true, false
 		}
-		if picAt < 0 {
+		if p.Picture < 0 {
 			return int(p.Temporal) > tf.cap, false
 		}
-		drop = tf.droppedPictures().has(p.Payload)
+		drop = tf.droppedPictures().has(p.Picture)
 		return drop, drop
 	}
 	tf.highest, tf.seen = p.SequenceNumber, true
@@ -121,7 +117,7 @@ func (d *DownTrack) dropTemporal(p *Packet) (drop, fill bool) {
 	}
 	tf.lastDrop = p.SequenceNumber
 	d.seqOffset--
-	if picAt >= 0 && (tf.nPics == 0 || tf.pics[(tf.nPics-1)%len(tf.pics)] != pic) {
+	if p.Picture >= 0 && (tf.nPics == 0 || tf.pics[(tf.nPics-1)%len(tf.pics)] != pic) {
 		d.vp8.picOff = (d.vp8.picOff - 1) & 0x7fff
 		tf.pics[tf.nPics%len(tf.pics)] = pic
 		tf.nPics++
@@ -184,20 +180,15 @@ type pictureSet struct {
 	n   int
 }
 
-// has tells whether the VP8 payload p is of one of the pictures (a
-// reordered packet of a left-out picture leaves a gap in the numbering,
-// and a NACK for the gap must not bring it back).
-func (s pictureSet) has(p []byte) bool {
-	if s.n == 0 {
+// has tells whether the picture id pic (vp8Picture) is one of the
+// pictures (a reordered packet of a left-out picture leaves a gap in the
+// numbering, and a NACK for the gap must not bring it back).
+func (s pictureSet) has(pic int32) bool {
+	if pic < 0 {
 		return false
 	}
-	picAt, _ := vp8Numbers(p)
-	if picAt < 0 {
-		return false
-	}
-	pic := pictureID(p, picAt)
 	for _, id := range s.ids[:s.n] {
-		if id == pic {
+		if int32(id) == pic {
 			return true
 		}
 	}

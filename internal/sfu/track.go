@@ -38,6 +38,7 @@ type Packet struct {
 	Temporal     int8
 	PictureStart bool
 	LayerSync    bool
+	Picture      int32 // VP8's 15-bit picture id, -1: none
 	// RED is the packet's Opus frame with the frames sent just before
 	// it, as an RFC 2198 payload whose blocks carry payload type ptOpus
 	// (audio only): what a subscriber that negotiated RED is sent.
@@ -344,8 +345,9 @@ func (t *Track) handle(l *layer, p *Packet, raw []byte) {
 			l.resumed.Store(p.Arrival)
 		}
 	}
-	p.Temporal, p.PictureStart, p.LayerSync = -1, false, false
+	p.Temporal, p.PictureStart, p.LayerSync, p.Picture = -1, false, false, -1
 	if t.codecKind == codecVP8 {
+		p.Picture = vp8Picture(p.Payload)
 		if tid, sync, ok := vp8Temporal(p.Payload); ok {
 			p.Temporal, p.LayerSync = int8(min(tid, maxTemporal-1)), sync
 		}

@@ -137,6 +137,15 @@ func vp8Temporal(p []byte) (tid uint8, sync, ok bool) {
 	return p[i] >> 6, p[i]&0x20 != 0, true
 }
 
+// vp8Picture returns a VP8 payload's 15-bit picture id, -1 when it has
+// none (absent or 7 bits).
+func vp8Picture(p []byte) int32 {
+	if picAt, _ := vp8Numbers(p); picAt >= 0 {
+		return int32(pictureID(p, picAt))
+	}
+	return -1
+}
+
 // vp8PictureStart tells whether a VP8 payload begins a picture: the S
 // bit set on partition 0.
 func vp8PictureStart(p []byte) bool { return len(p) > 0 && p[0]&0x10 != 0 && p[0]&0x07 == 0 }
