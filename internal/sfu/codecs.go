@@ -45,6 +45,9 @@ const (
 // the subscriber's bandwidth: cheaper than running a send-side GCC (and its
 // pacer) per subscriber, and enough to choose a simulcast layer.
 //
+// Audio NACK both ways (repair.go, resend.go): the browser asks only
+// for what can still be played in time, and resends what we ask for.
+//
 // Without red, audio/red is not registered: publishers send Opus alone.
 func newMediaEngine(s side, red bool) (*webrtc.MediaEngine, error) {
 	m := &webrtc.MediaEngine{}
@@ -53,9 +56,10 @@ func newMediaEngine(s side, red bool) (*webrtc.MediaEngine, error) {
 	switch s {
 	case publisherSide:
 		videoFB = []webrtc.RTCPFeedback{{Type: "transport-cc"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
-		audioFB = []webrtc.RTCPFeedback{{Type: "transport-cc"}}
+		audioFB = []webrtc.RTCPFeedback{{Type: "transport-cc"}, {Type: "nack"}}
 	case subscriberSide:
 		videoFB = []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
+		audioFB = []webrtc.RTCPFeedback{{Type: "nack"}}
 	}
 	codecs := []struct {
 		params webrtc.RTPCodecParameters

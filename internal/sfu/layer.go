@@ -35,8 +35,8 @@ type layer struct {
 	resumed         atomic.Int64       // nanotime it came back after a stall
 	wokenAt         atomic.Int64       // nanotime the publisher was told to send it again
 	fed             Packet             // the packet Feed parses into (a relayed layer)
-	cache           *packetcache.Cache // video only: serves NACKs
-	rep             *repairs           // video only: what to ask the publisher again
+	cache           *packetcache.Cache // serves NACKs
+	rep             *repairs           // what to ask the publisher again
 	audio           *audioPath         // audio only
 }
 
@@ -158,8 +158,11 @@ func newLayer(kind webrtc.RTPCodecType, index int, ssrc uint32) *layer {
 		// 512 packets: ~3 s of the 1.5 Mb/s layer, well beyond the RTT of
 		// any subscriber that can still use a retransmission.
 		l.cache = packetcache.New(512)
-		l.rep = &repairs{}
+		l.rep = newRepairs(false)
 	} else {
+		// Audio packets are small: 128 (2.5 s) cost at most 128 kB.
+		l.cache = packetcache.New(128)
+		l.rep = newRepairs(true)
 		l.audio = &audioPath{enc: redEncoder{pt: ptOpus}}
 	}
 	return l

@@ -5,10 +5,9 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
-	"github.com/pion/webrtc/v4"
 )
 
-// Asking publishers for lost video packets (RTCP NACK, RFC 4585).
+// Asking publishers for lost packets (RTCP NACK, RFC 4585).
 //
 // pion's NACK generator cannot be used: a browser sends repairs as RTX
 // (RFC 4588, its own SSRC), which pion hands to the application without
@@ -26,13 +25,24 @@ import (
 // Packets lost while the layer was silent for longer than silentGap (an
 // outage, a stall) are not asked for at all: by then they are stale, and
 // a keyframe is what the subscribers need.
+//
+// Audio: a lost packet is given up sooner (audioRepairFor): a receiver's
+// jitter buffer has played past it by then, so asking on would only
+// spend the publisher's uplink. A publisher sending RED repeats each
+// frame in its next two packets, so its lost packet is asked for only
+// once those have had time to arrive (redWait). Where the round trip is
+// longer than the receivers' buffers the repair comes too late and is
+// dropped by them; it costs one small packet.
 const (
-	repairTick  = 20 * time.Millisecond
-	repairEvery = 100 * time.Millisecond
-	repairTries = 4
-	repairFor   = time.Second
-	silentGap   = 300 * time.Millisecond
-	maxMissing  = 256
+	repairTick     = 20 * time.Millisecond
+	repairEvery    = 100 * time.Millisecond
+	repairTries    = 4
+	repairFor      = time.Second
+	redWait        = 50 * time.Millisecond
+	audioTries     = 2
+	audioRepairFor = 400 * time.Millisecond
+	silentGap      = 300 * time.Millisecond
+	maxMissing     = 256
 )
 
 type missingPacket struct {
@@ -43,10 +53,22 @@ type missingPacket struct {
 
 // repairs tracks one layer's missing packets.
 type repairs struct {
+	giveUp int64 // after a packet first went missing
+	tries  uint8
+	audio  bool // a gap after silence needs no keyframe
+
 	mu      sync.Mutex
 	started bool
 	highest uint16
 	missing []missingPacket
+}
+
+// newRepairs returns the repairs of a video or an audio layer.
+func newRepairs(audio bool) *repairs {
+	if audio {
+		return &repairs{giveUp: int64(audioRepairFor), tries: audioTries, audio: true}
+	}
+	return &repairs{giveUp: int64(repairFor), tries: repairTries}
 }
 
 // received records a packet: a newer one opens a gap of missing
@@ -78,7 +100,7 @@ func (r *repairs) received(seq uint16, now, silence int64) (needKey bool) {
 	}
 	if silence > int64(silentGap) || len(r.missing)+gap > maxMissing {
 		r.missing = r.missing[:0]
-		return true
+		return !r.audio
 	}
 	for i := 0; i < gap; i++ {
 		r.missing = append(r.missing, missingPacket{seq: from + uint16(i), since: now})
@@ -86,18 +108,19 @@ func (r *repairs) received(seq uint16, now, silence int64) (needKey bool) {
 	return false
 }
 
-// due appends to seqs the packets to ask for now and drops those given
-// up; gaveUp reports that one was given up unrepaired.
-func (r *repairs) due(now int64, seqs []uint16) (_ []uint16, gaveUp bool) {
+// due appends to seqs the packets to ask for now, those missing for at
+// least wait, and drops those given up; gaveUp reports that one was given
+// up unrepaired.
+func (r *repairs) due(now, wait int64, seqs []uint16) (_ []uint16, gaveUp bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	kept := r.missing[:0]
 	for _, m := range r.missing {
-		if now-m.since > int64(repairFor) {
-			gaveUp = true
+		if now-m.since > r.giveUp {
+			gaveUp = !r.audio
 			continue
 		}
-		if m.tries < repairTries && (m.tries == 0 || now-m.last >= int64(repairEvery)) {
+		if now-m.since >= wait && m.tries < r.tries && (m.tries == 0 || now-m.last >= int64(repairEvery)) {
 			m.tries++
 			m.last = now
 			seqs = append(seqs, m.seq)
@@ -108,41 +131,43 @@ func (r *repairs) due(now int64, seqs []uint16) (_ []uint16, gaveUp bool) {
 	return seqs, gaveUp
 }
 
-// repairLoop sends the publisher's NACKs for every video layer it
-// publishes, every repairTick.
+// repairLoop sends the publisher's NACKs for every layer it publishes,
+// every repairTick.
 func (p *Peer) repairLoop() {
 	tick := time.NewTicker(repairTick)
 	defer tick.Stop()
 	var seqs []uint16
-	var video []*Track
+	var tracks []*Track
 	for {
 		select {
 		case <-p.stop:
 			return
 		case <-tick.C:
 		}
-		// Most peers publish no video (or nothing): no allocation then.
-		video = video[:0]
+		// Into a reused slice: most peers publish little or nothing.
+		tracks = tracks[:0]
 		p.mu.Lock()
 		for _, t := range p.tracks {
-			if t.kind == webrtc.RTPCodecTypeVideo {
-				video = append(video, t)
-			}
+			tracks = append(tracks, t)
 		}
 		p.mu.Unlock()
-		if len(video) == 0 {
+		if len(tracks) == 0 {
 			continue
 		}
 		now := nanotime()
 		var pkts []rtcp.Packet
-		for _, t := range video {
+		for _, t := range tracks {
+			wait := int64(0)
+			if t.redPT != 0 {
+				wait = int64(redWait)
+			}
 			for i := 0; i < maxLayers; i++ {
 				l := t.layerAt(i)
 				if l == nil || l.rep == nil {
 					continue
 				}
 				var gaveUp bool
-				seqs, gaveUp = l.rep.due(now, seqs[:0])
+				seqs, gaveUp = l.rep.due(now, wait, seqs[:0])
 				if gaveUp {
 					t.RequestKeyframe(i)
 				}

@@ -94,22 +94,22 @@ func TestPublisherLossIsAskedForOnce(t *testing.T) {
 // TestRepairsEdges: sequence numbers wrapping, reordering within a gap,
 // and a gap too large to ask for.
 func TestRepairsEdges(t *testing.T) {
-	var r repairs
+	r := newRepairs(false)
 	now := int64(time.Second)
 	r.received(65533, now, 0)
 	r.received(1, now, 0) // 65534, 65535, 0 missing
 	r.received(65535, now, 0)
-	seqs, gaveUp := r.due(now, nil)
+	seqs, gaveUp := r.due(now, 0, nil)
 	if !slices.Equal(seqs, []uint16{65534, 0}) || gaveUp {
 		t.Fatalf("due %v (gave up %v); want [65534 0]", seqs, gaveUp)
 	}
-	if seqs, _ := r.due(now+int64(repairEvery)-1, nil); len(seqs) != 0 {
+	if seqs, _ := r.due(now+int64(repairEvery)-1, 0, nil); len(seqs) != 0 {
 		t.Errorf("asked again too soon: %v", seqs)
 	}
-	if seqs, _ := r.due(now+int64(repairEvery), nil); len(seqs) != 2 {
+	if seqs, _ := r.due(now+int64(repairEvery), 0, nil); len(seqs) != 2 {
 		t.Errorf("not asked again after repairEvery: %v", seqs)
 	}
-	if _, gaveUp := r.due(now+int64(repairFor)+1, nil); !gaveUp || len(r.missing) != 0 {
+	if _, gaveUp := r.due(now+int64(repairFor)+1, 0, nil); !gaveUp || len(r.missing) != 0 {
 		t.Errorf("not given up after repairFor: %v", r.missing)
 	}
 	if !r.received(1+maxMissing+2, now, 0) || len(r.missing) != 0 {

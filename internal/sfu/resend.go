@@ -82,6 +82,21 @@ func (d *DownTrack) resend(n *rtcp.TransportLayerNack) {
 				rw = vp8Shift(rw, payload, r.picOff, r.tl0Off)
 				payload = rw
 			}
+			if d.track.kind == webrtc.RTPCodecTypeAudio {
+				// The frame alone (a repair needs no redundancy), as
+				// RED if that is what the subscriber receives.
+				if d.track.redPT != 0 && pkt.PayloadType == d.track.redPT {
+					primary, _, err := splitRED(payload, nil)
+					if err != nil {
+						continue
+					}
+					payload = primary
+				}
+				if w.red {
+					rw = append(append(rw[:0], ptOpus), payload...)
+					payload = rw
+				}
+			}
 			if w.rtxSSRC != 0 {
 				hdr.SSRC, hdr.PayloadType = w.rtxSSRC, w.rtxPT
 				hdr.SequenceNumber = uint16(w.rtxSeq.Add(1))

@@ -362,7 +362,7 @@ func (t *Track) handle(l *layer, p *Packet, raw []byte) {
 		return
 	}
 	if l.audio != nil {
-		t.forwardAudio(l.audio, p)
+		t.forwardAudio(l, p)
 		return
 	}
 	p.Keyframe = isKeyframeStart(t.codecKind, p.Payload)

@@ -273,7 +273,7 @@ func mediaEngine() (*webrtc.MediaEngine, error) {
 		p    webrtc.RTPCodecParameters
 		kind webrtc.RTPCodecType
 	}{
-		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"}, PayloadType: 111}, webrtc.RTPCodecTypeAudio},
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1", RTCPFeedback: []webrtc.RTCPFeedback{{Type: "nack"}}}, PayloadType: 111}, webrtc.RTPCodecTypeAudio},
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: fb}, PayloadType: 96}, webrtc.RTPCodecTypeVideo},
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f", RTCPFeedback: fb}, PayloadType: 102}, webrtc.RTPCodecTypeVideo},
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", RTCPFeedback: fb}, PayloadType: 108}, webrtc.RTPCodecTypeVideo},
@@ -311,8 +311,8 @@ func newAPI(opts Options) (*webrtc.API, error) {
 	}
 	if !opts.NoRepair {
 		// As a browser: NACK what did not arrive, resend what the server
-		// NACKs. Video only (Chrome NACKs no audio), which the server's
-		// offer and our codecs decide: nack feedback is on video codecs.
+		// NACKs, on the streams whose codec has nack feedback in both the
+		// server's SDP and ours (video and Opus).
 		gen, err := nack.NewGeneratorInterceptor()
 		if err != nil {
 			return nil, err
