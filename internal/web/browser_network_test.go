@@ -31,6 +31,8 @@ type rxStats struct {
 	FramesPerSecond float64 `json:"framesPerSecond"`
 	BytesReceived   int64   `json:"bytesReceived"`
 	Codec           string  `json:"codec"`
+	BufferSeconds   float64 `json:"jitterBufferDelay"` // summed over what left the buffer
+	BufferEmitted   int64   `json:"jitterBufferEmittedCount"`
 }
 
 type rxPair struct {
@@ -66,6 +68,10 @@ type networkQuality struct {
 	Width                  int
 	VideoNACKs, AudioNACKs int64
 	PLIs                   int64
+	// AudioBuffer and VideoBuffer are the mean time a sample or frame
+	// spent in the receiver's jitter buffer (seconds): the delay that
+	// repairs and smoothing add.
+	AudioBuffer, VideoBuffer float64
 }
 
 func quality(a, b rxPair, window time.Duration) networkQuality {
@@ -86,12 +92,19 @@ func quality(a, b rxPair, window time.Duration) networkQuality {
 	if n := b.Audio.Samples - a.Audio.Samples; n > 0 {
 		q.Concealment = float64(b.Audio.Concealed-a.Audio.Concealed) / float64(n)
 	}
+	buffered := func(x, y *rxStats) float64 {
+		if n := y.BufferEmitted - x.BufferEmitted; n > 0 {
+			return (y.BufferSeconds - x.BufferSeconds) / float64(n)
+		}
+		return 0
+	}
+	q.AudioBuffer, q.VideoBuffer = buffered(a.Audio, b.Audio), buffered(a.Video, b.Video)
 	return q
 }
 
 func (q networkQuality) String() string {
-	return fmt.Sprintf("audio: %.2f %% concealed, %.2f %% lost after repair, %d NACKs; video: %.2f %% lost after repair, %d NACKs, %d PLIs, %d freezes (%.2f s, longest %.2f s), %.1f frames/s, %d px wide (≥ 640 px %.0f %% of the time; the publisher sent 640 px %.0f %% of the time, received then %.0f %%)",
-		100*q.Concealment, 100*q.AudioLoss, q.AudioNACKs, 100*q.VideoLoss, q.VideoNACKs, q.PLIs, q.Freezes, q.FreezeSeconds, q.LongestFreeze, q.FPS, q.Width, 100*q.Wide, 100*q.SentWide, 100*q.WideOfSent)
+	return fmt.Sprintf("audio: %.2f %% concealed, %.2f %% lost after repair, %d NACKs, buffered %.0f ms; video: %.2f %% lost after repair, %d NACKs, %d PLIs, %d freezes (%.2f s, longest %.2f s), %.1f frames/s, buffered %.0f ms, %d px wide (≥ 640 px %.0f %% of the time; the publisher sent 640 px %.0f %% of the time, received then %.0f %%)",
+		100*q.Concealment, 100*q.AudioLoss, q.AudioNACKs, 1000*q.AudioBuffer, 100*q.VideoLoss, q.VideoNACKs, q.PLIs, q.Freezes, q.FreezeSeconds, q.LongestFreeze, q.FPS, 1000*q.VideoBuffer, q.Width, 100*q.Wide, 100*q.SentWide, 100*q.WideOfSent)
 }
 
 // sendingJS describes what a browser sends: each simulcast layer's
@@ -416,6 +429,7 @@ func BenchmarkChromiumNetworks(b *testing.B) {
 			b.ReportMetric(worst(func(q networkQuality) float64 { return q.LongestFreeze }), "s-longest-freeze")
 			b.ReportMetric(-worst(func(q networkQuality) float64 { return -q.FPS }), "min-fps")
 			b.ReportMetric(-worst(func(q networkQuality) float64 { return -float64(q.Width) }), "min-px")
+			b.ReportMetric(1000*worst(func(q networkQuality) float64 { return q.VideoBuffer }), "ms-video-buffered")
 		})
 	}
 	b.Run("outage", func(b *testing.B) {

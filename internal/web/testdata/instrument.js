@@ -152,6 +152,7 @@
           fecPacketsReceived: s.fecPacketsReceived || 0,
           framesDecoded: s.framesDecoded || 0, frameWidth: s.frameWidth || 0, freezeCount: s.freezeCount || 0,
           totalFreezesDuration: s.totalFreezesDuration || 0, framesPerSecond: s.framesPerSecond || 0,
+          jitterBufferDelay: s.jitterBufferDelay || 0, jitterBufferEmittedCount: s.jitterBufferEmittedCount || 0,
         };
       });
     }

@@ -1,4 +1,10 @@
 // QualityMonitor reads WebRTC statistics every two seconds and gives:
+//  - repair headroom: while a received video stream needs repairs (we
+//    NACK, or a frame came so late the picture froze), its jitter buffer
+//    holds frames long enough for a lost packet to be sent again on both
+//    hops (the publisher's to the server and ours), so a repair arrives
+//    before its frame is due instead of freezing the picture
+//    (repairHeadroom);
 //  - a connection quality per received track (good / fair / poor), shown
 //    on each tile, and one for our own uplink, shown on our tile;
 //  - a layer cap: when what we receive degrades (packet loss, rising
@@ -25,6 +31,36 @@ const BAD_LOSS = 0.05;
 const BAD_RTT_S = 0.4;
 const LAYERS = ['low', 'medium', 'high'];
 
+// A lost packet comes back a round trip later on the hop that lost it:
+// twice ours covers the publisher's hop too (about as far from the
+// server as we are), plus the server's and the browser's reaction time.
+// A freeze despite the headroom (a repair lost again, in a burst) adds
+// HEADROOM_STEP_MS, up to HEADROOM_MAX_MS. The headroom stays
+// HEADROOM_HOLD_MS after the last repair, so that it does not come and
+// go with each loss. Audio waits for video (lip sync): the headroom
+// delays both, only while repairs go on.
+const HEADROOM_EXTRA_MS = 50;
+const HEADROOM_MIN_MS = 100;
+const HEADROOM_STEP_MS = 100;
+const HEADROOM_MAX_MS = 400;
+const HEADROOM_HOLD_MS = 20_000;
+
+// repairHeadroom gives a received video stream's jitter buffer target in
+// ms (0: the browser's own choice) from its last state ({target, last}),
+// the NACKs sent and freezes seen since the last sample, our round trip
+// (ms) and the time (ms).
+export function repairHeadroom(prev, nacks, freezes, rttMs, now) {
+  const st = prev || { target: 0, last: -Infinity };
+  if (nacks > 0 || freezes > 0) {
+    const want = Math.min(HEADROOM_MAX_MS, Math.max(HEADROOM_MIN_MS, 2 * rttMs + HEADROOM_EXTRA_MS));
+    let target = Math.max(st.target, Math.round(want));
+    if (freezes > 0 && st.target > 0) target = Math.min(HEADROOM_MAX_MS, Math.max(target, st.target + HEADROOM_STEP_MS));
+    return { target, last: now };
+  }
+  if (now - st.last >= HEADROOM_HOLD_MS) return { target: 0, last: st.last };
+  return st;
+}
+
 export function levelOf(loss, jitter) {
   if (loss < GOOD_LOSS && jitter < GOOD_JITTER_S) return 'good';
   if (loss < FAIR_LOSS && jitter < FAIR_JITTER_S) return 'fair';
@@ -47,6 +83,7 @@ export class QualityMonitor extends EventTarget {
     this.room = room;
     this.prev = new Map(); // track id → {lost, received}
     this.levels = new Map(); // track id → level
+    this.headroom = new Map(); // video track id → repairHeadroom state
     this.self = 'unknown';
     this.cap = 'high';
     this.bad = 0;
@@ -74,6 +111,11 @@ export class QualityMonitor extends EventTarget {
     let lost = 0;
     let received = 0;
     const seen = new Set();
+    let rtt = 0;
+    const transport = await r.sub.pc.getStats();
+    transport.forEach((x) => {
+      if (x.type === 'candidate-pair' && x.nominated && x.state === 'succeeded' && x.currentRoundTripTime) rtt = x.currentRoundTripTime;
+    });
     for (const t of r.tracks.values()) {
       if (t.participant_id === r.selfId) continue;
       const recv = r.remoteReceiver(t.id);
@@ -83,9 +125,11 @@ export class QualityMonitor extends EventTarget {
       let s = null;
       report.forEach((x) => { if (x.type === 'inbound-rtp') s = x; });
       if (!s) continue;
-      const cur = { lost: Math.max(0, s.packetsLost || 0), received: s.packetsReceived || 0 };
-      const d = deltaOf(this.prev.get(t.id), cur);
+      const cur = { lost: Math.max(0, s.packetsLost || 0), received: s.packetsReceived || 0, nacks: s.nackCount || 0, freezes: s.freezeCount || 0 };
+      const p = this.prev.get(t.id);
+      const d = deltaOf(p, cur);
       this.prev.set(t.id, cur);
+      if (t.kind === 'video' && !d.restarted) this.adjustHeadroom(t.id, recv, cur.nacks - p.nacks, cur.freezes - p.freezes, rtt);
       if (d.restarted) {
         if (!this.levels.has(t.id)) this.levels.set(t.id, 'unknown'); // first sample; else the last verdict stands
         continue;
@@ -107,14 +151,20 @@ export class QualityMonitor extends EventTarget {
       if (!seen.has(id)) {
         this.levels.delete(id);
         this.prev.delete(id);
+        this.headroom.delete(id);
       }
     }
-    let rtt = 0;
-    const report = await r.sub.pc.getStats();
-    report.forEach((x) => {
-      if (x.type === 'candidate-pair' && x.nominated && x.state === 'succeeded' && x.currentRoundTripTime) rtt = x.currentRoundTripTime;
-    });
     this.adjustCap(received > 0 ? lost / (lost + received) : 0, rtt);
+  }
+
+  adjustHeadroom(id, recv, nacks, freezes, rtt) {
+    const before = this.headroom.get(id);
+    const st = repairHeadroom(before, Math.max(0, nacks), Math.max(0, freezes), rtt * 1000, performance.now());
+    this.headroom.set(id, st);
+    if (st.target === (before ? before.target : 0)) return;
+    // Chrome and Firefox take jitterBufferTarget (ms; null: their own).
+    recv.jitterBufferTarget = st.target || null;
+    console.info(`video ${id}: jitter buffer target ${st.target || 'default'} ms (${nacks} NACKs, ${freezes} freezes, rtt ${Math.round(rtt * 1000)} ms)`);
   }
 
   adjustCap(loss, rtt) {
