@@ -311,6 +311,20 @@ func TestChromiumOnALossyNetwork(t *testing.T) {
 			t.Errorf("%s: received 640 px or more %.0f %% of the time the publisher sent it (%d px at the end): want the 640 px layer the tile asks for, at least 40 %% of that time (random loss and jitter are no congestion)", who, 100*q.WideOfSent, q.Width)
 		}
 	}
+	// Repairs went on, so each page gave the video it receives headroom
+	// for them (quality.js: two round trips + 50 ms, at least 100 ms)
+	// and the frames waited in the buffer for it.
+	for _, c := range []struct {
+		who    string
+		b      *browser
+		sender string
+	}{{"Ada", m.ada, m.bobID}, {"Bob", m.bob, m.adaID}} {
+		target := evalJS[float64](t, c.b, `(() => { const v = document.querySelector('[data-participant-id=`+jsString(c.sender)+`] video');
+			const r = v && v.srcObject && window.__receiverOf(v.srcObject.getVideoTracks()[0]); return r ? (r.jitterBufferTarget || 0) : -1; })()`)
+		if target < 100 || target > 400 {
+			t.Errorf("%s: the video received has a jitter buffer target of %.0f ms after a lossy window: want the repair headroom (100-400 ms)", c.who, target)
+		}
+	}
 }
 
 // TestChromiumRecoversLostAudioFromRED: two Chromium participants behind
