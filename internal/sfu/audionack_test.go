@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"bytes"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -45,8 +46,7 @@ type rtpPacketView struct {
 func TestAudioNACKAnswered(t *testing.T) {
 	inBubble(t, func(t *testing.T) {
 		r := newRig(t)
-		tr := r.publish(r.peer(), webrtc.MimeTypeOpus, "microphone", 0x5001)
-		tr.codec.PayloadType, tr.redPT = 111, ptRED
+		tr := r.publishREDMic()
 		opusDown, opusWire := r.subscribe(r.peer(), tr, binding{ssrc: subSSRC})
 		redDown, redWire := r.subscribe(r.peer(), tr, binding{ssrc: subSSRC, codecs: redCodecs})
 		pub := redEncoder{pt: 111}
@@ -65,13 +65,7 @@ func TestAudioNACKAnswered(t *testing.T) {
 		if len(sent) != 30 {
 			t.Fatalf("the Opus subscriber got %d packets, want 30", len(sent))
 		}
-		first := slices.Min(slices.Collect(func(yield func(uint16) bool) {
-			for s := range sent {
-				if !yield(s) {
-					return
-				}
-			}
-		}))
+		first := slices.Min(slices.Collect(maps.Keys(sent)))
 		out := func(seq uint16) uint16 { return first + seq - 1 }
 
 		got := resendTo(t, opusDown, opusWire, out(5), out(10), out(30), out(31))
@@ -177,8 +171,7 @@ func TestPublisherAudioLossAskedFor(t *testing.T) {
 func TestMutedAudioNeverRecovered(t *testing.T) {
 	inBubble(t, func(t *testing.T) {
 		r := newRig(t)
-		tr := r.publish(r.peer(), webrtc.MimeTypeOpus, "microphone", 0x5001)
-		tr.codec.PayloadType, tr.redPT = 111, ptRED
+		tr := r.publishREDMic()
 		_, w := r.subscribe(r.peer(), tr, binding{ssrc: subSSRC})
 		pub := redEncoder{pt: 111}
 		for seq := uint16(1); seq <= 30; seq++ {

@@ -128,6 +128,14 @@ func TestSeenWindow(t *testing.T) {
 
 // redPacket is what a browser publishing RED sends: the frame of seq and
 // the frames of the two packets before it.
+// publishREDMic publishes a microphone (SSRC 0x5001) whose publisher
+// sends Opus (111) inside RED.
+func (r *rig) publishREDMic() *Track {
+	tr := r.publish(r.peer(), webrtc.MimeTypeOpus, "microphone", 0x5001)
+	tr.codec.PayloadType, tr.redPT = 111, ptRED
+	return tr
+}
+
 func redPacket(e *redEncoder, seq uint16) *rtp.Packet {
 	ts := 960 * uint32(seq)
 	return &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: ptRED, SequenceNumber: seq, Timestamp: ts, SSRC: 0x5001},
@@ -142,8 +150,7 @@ func redPacket(e *redEncoder, seq uint16) *rtp.Packet {
 func TestUplinkLossRecoveredFromRED(t *testing.T) {
 	inBubble(t, func(t *testing.T) {
 		r := newRig(t)
-		tr := r.publish(r.peer(), webrtc.MimeTypeOpus, "microphone", 0x5001)
-		tr.codec.PayloadType, tr.redPT = 111, ptRED
+		tr := r.publishREDMic()
 		_, w := r.subscribe(r.peer(), tr, binding{ssrc: subSSRC})
 		pub := redEncoder{pt: 111}
 		const n = 205
