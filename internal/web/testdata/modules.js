@@ -42,19 +42,19 @@ async (base) => {
 
   const { levelOf, QualityMonitor, deltaOf, repairHeadroom } = await import(`${base}/js/quality.js`);
   {
-    // A clean stream keeps the browser's own buffer; the first NACK (or
-    // freeze) gives it two round trips and 50 ms, within 100-400 ms; a
-    // freeze despite it adds 100 ms; it never shrinks while repairs go
+    // A clean stream keeps the browser's own buffer; the first NACK gives
+    // it two round trips and 50 ms, within 100-400 ms; a freeze while so
+    // adds 100 ms, a freeze alone nothing; it never shrinks while NACKs go
     // on and is dropped 20 s after the last.
     const steps = [];
     let st;
     for (const [nacks, freezes, rtt, now] of [[0, 0, 100, 0], [3, 0, 100, 2000], [0, 1, 20, 4000], [0, 0, 300, 10000],
       [5, 0, 300, 12000], [0, 0, 300, 31000], [0, 0, 300, 32000], [0, 2, 10, 34000], [0, 1, 10, 36000], [4, 0, 10, 38000],
-      [0, 1, 10, 40000], [0, 1, 10, 42000]]) {
+      [0, 1, 10, 40000], [2, 1, 10, 42000], [0, 1, 10, 62500]]) {
       st = repairHeadroom(st, nacks, freezes, rtt, now);
       steps.push(st.target);
     }
-    eq('repair headroom', steps, [0, 250, 350, 350, 400, 400, 0, 100, 200, 200, 300, 400]);
+    eq('repair headroom', steps, [0, 250, 350, 350, 400, 400, 0, 0, 0, 100, 200, 300, 0]);
   }
   eq('deltas', [deltaOf(undefined, { lost: 0, received: 10 }), deltaOf({ lost: 1, received: 10 }, { lost: 3, received: 110 }),
     deltaOf({ lost: 1, received: 2000 }, { lost: 0, received: 40 })],

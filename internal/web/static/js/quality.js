@@ -1,8 +1,7 @@
 // QualityMonitor reads WebRTC statistics every two seconds and gives:
 //  - repair headroom: while a received video stream needs repairs (we
-//    NACK, or a frame came so late the picture froze), its jitter buffer
-//    holds frames long enough for a lost packet to be sent again on both
-//    hops (the publisher's to the server and ours), so a repair arrives
+//    NACK lost packets), its jitter buffer holds frames long enough for
+//    a lost packet to be sent again on both hops (the publisher's to the server and ours), so a repair arrives
 //    before its frame is due instead of freezing the picture
 //    (repairHeadroom);
 //  - a connection quality per received track (good / fair / poor), shown
@@ -35,10 +34,11 @@ const LAYERS = ['low', 'medium', 'high'];
 // twice ours covers the publisher's hop too (about as far from the
 // server as we are), plus the server's and the browser's reaction time.
 // A freeze despite the headroom (a repair lost again, in a burst) adds
-// HEADROOM_STEP_MS, up to HEADROOM_MAX_MS. The headroom stays
-// HEADROOM_HOLD_MS after the last repair, so that it does not come and
-// go with each loss. Audio waits for video (lip sync): the headroom
-// delays both, only while repairs go on.
+// HEADROOM_STEP_MS, up to HEADROOM_MAX_MS; a freeze alone starts none (a
+// busy machine freezes video on a clean link too). The headroom stays
+// HEADROOM_HOLD_MS after the last NACK, so that it does not come and go
+// with each loss. Audio waits for video (lip sync): the headroom delays
+// both, only while repairs go on.
 const HEADROOM_EXTRA_MS = 50;
 const HEADROOM_MIN_MS = 100;
 const HEADROOM_STEP_MS = 100;
@@ -51,14 +51,16 @@ const HEADROOM_HOLD_MS = 20_000;
 // (ms) and the time (ms).
 export function repairHeadroom(prev, nacks, freezes, rttMs, now) {
   const st = prev || { target: 0, last: -Infinity };
-  if (nacks > 0 || freezes > 0) {
+  let { target, last } = st;
+  if (nacks > 0) {
     const want = Math.min(HEADROOM_MAX_MS, Math.max(HEADROOM_MIN_MS, 2 * rttMs + HEADROOM_EXTRA_MS));
-    let target = Math.max(st.target, Math.round(want));
-    if (freezes > 0 && st.target > 0) target = Math.min(HEADROOM_MAX_MS, Math.max(target, st.target + HEADROOM_STEP_MS));
-    return { target, last: now };
+    target = Math.max(target, Math.round(want));
+    last = now;
+  } else if (now - last >= HEADROOM_HOLD_MS) {
+    return { target: 0, last };
   }
-  if (now - st.last >= HEADROOM_HOLD_MS) return { target: 0, last: st.last };
-  return st;
+  if (freezes > 0 && st.target > 0) target = Math.min(HEADROOM_MAX_MS, Math.max(target, st.target + HEADROOM_STEP_MS));
+  return { target, last };
 }
 
 export function levelOf(loss, jitter) {
