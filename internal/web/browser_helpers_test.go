@@ -288,17 +288,24 @@ func (b *browser) click(t testing.TB, sel string) {
 // re-layout moves under the pointer (CI, 2026-12-07).
 func (b *browser) toggle(t testing.TB, sel string) {
 	t.Helper()
-	pressed := fmt.Sprintf(`document.querySelector(%s).getAttribute('aria-pressed')`, jsString(sel))
-	before := evalJS[string](t, b, pressed)
+	b.clickChanging(t, sel, fmt.Sprintf(`document.querySelector(%s).getAttribute('aria-pressed')`, jsString(sel)))
+}
+
+// clickChanging clicks sel until the string state evaluates to something
+// else than before the first click (up to three clicks, 2 s apart): a
+// click can land while the page lays itself out again and reach nothing.
+func (b *browser) clickChanging(t testing.TB, sel, state string) {
+	t.Helper()
+	before := evalJS[string](t, b, state)
 	for try := 1; ; try++ {
 		b.click(t, sel)
 		for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-			if evalJS[string](t, b, pressed) != before {
+			if evalJS[string](t, b, state) != before {
 				return
 			}
 		}
 		if try == 3 {
-			t.Fatalf("%s: %s still aria-pressed=%q after %d clicks", b.name, sel, before, try)
+			t.Fatalf("%s: %s still %q after %d clicks on %s", b.name, state, before, try, sel)
 		}
 		t.Logf("%s: click %d on %s changed nothing", b.name, try, sel)
 	}

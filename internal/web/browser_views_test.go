@@ -61,7 +61,7 @@ func largeRoom(t *testing.T, base, roomID string, alice *browser) {
 	if after := alice.inbound(t, hidden, "video"); after-before > 2000 {
 		t.Errorf("video of a tile off the page still arrives: %d -> %d bytes", before, after)
 	}
-	alice.click(t, "#page-next")
+	alice.clickChanging(t, "#page-next", `document.querySelector('#page-label').textContent`)
 	alice.waitJS(t, 5*time.Second, "page 2", `document.querySelector('#page-label').textContent === 'Page 2 of 2' && !__tile(`+jsString(hidden)+`).hidden`,
 		`({label: document.querySelector('#page-label').textContent, tile: __tile(`+jsString(hidden)+`), grid: document.querySelector('#grid').getBoundingClientRect().height})`)
 	alice.flowing(t, hidden, "video", 10*time.Second)
