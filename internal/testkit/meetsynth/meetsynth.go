@@ -17,12 +17,15 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+
+	"github.com/parleyhq/parley/internal/audio/audiofile"
 )
 
 // SampleRate is the rate of every signal this package produces.
@@ -37,6 +40,10 @@ type Voice struct {
 	Engine string   // "espeak" or "flite"
 	Name   string   // espeak-ng voice (e.g. "en-us+m3") or flite voice (e.g. "slt")
 	Args   []string // extra arguments, e.g. {"-p", "40", "-s", "160"} for espeak-ng
+	// Effects are sox effects applied after synthesis, e.g.
+	// {"pitch", "-200"} (a third of an octave down, formants with it) or
+	// {"tempo", "1.1"}: more voices from the few the engines ship.
+	Effects []string
 }
 
 func (v Voice) String() string {
@@ -44,12 +51,18 @@ func (v Voice) String() string {
 	for _, a := range v.Args {
 		s += " " + a
 	}
+	if len(v.Effects) > 0 {
+		s += " |"
+		for _, a := range v.Effects {
+			s += " " + a
+		}
+	}
 	return s
 }
 
 // Available reports whether the programs needed to render voices exist.
 func Available() error {
-	for _, p := range []string{"espeak-ng", "flite", "sox"} {
+	for _, p := range []string{"espeak-ng", "flite", "sox", "opusenc"} {
 		if _, err := exec.LookPath(p); err != nil {
 			return fmt.Errorf("%w: %s not found", ErrTool, p)
 		}
@@ -82,8 +95,8 @@ func Synthesize(ctx context.Context, v Voice, text, tmpDir string) ([]float32, e
 	// fresh random noise each run, so the same spec gave different audio
 	// (±1 LSB) and, the diarizer being that sensitive, a DER between 1 %
 	// and 27 % on one held-out meeting.
-	sox := exec.CommandContext(ctx, "sox", "-D", wav, "-t", "raw", "-r", strconv.Itoa(SampleRate),
-		"-e", "signed", "-b", "16", "-c", "1", "-")
+	sox := exec.CommandContext(ctx, "sox", append([]string{"-D", wav, "-t", "raw", "-r", strconv.Itoa(SampleRate),
+		"-e", "signed", "-b", "16", "-c", "1", "-"}, v.Effects...)...)
 	var stdout, stderr bytes.Buffer
 	sox.Stdout, sox.Stderr = &stdout, &stderr
 	if err := sox.Run(); err != nil {
@@ -107,6 +120,11 @@ type Participant struct {
 	// the participant's track from 0.5 s before to 0.5 s after each of their
 	// turns (a noisy microphone that is open only while they talk).
 	OpenMicNoiseDBFS float64
+	// Weight is the participant's share of the main turns relative to the
+	// others' (0 counts as 1). When any participant of a meeting has one,
+	// turns are drawn by weight and a participant may take two in a row
+	// (after a pause), so that one person can hold 60 % of a meeting.
+	Weight float64
 }
 
 // Spec describes a meeting to generate.
@@ -124,6 +142,20 @@ type Spec struct {
 	InterruptProb float64
 	// NoiseFloorDBFS is a white noise floor added to the mix (e.g. −66).
 	NoiseFloorDBFS float64
+	// Backchannels are the interjections back-channels draw from (nil:
+	// the English Backchannels).
+	Backchannels []string
+	// Reverb, when set, are the arguments of sox's reverb effect
+	// (reverberance %, HF damping %, room scale %): every track is played
+	// in that room before the mix. The reference stays the dry speech.
+	Reverb []string
+	// RoomNoiseDBFS, when non-zero, adds pink noise at that RMS level over
+	// the whole mix (ventilation, a projector).
+	RoomNoiseDBFS float64
+	// OpusKbps, when > 0, passes the mix through Opus at that bitrate
+	// (opusenc, 20 ms frames) and decodes it back to 16 kHz, as a shared
+	// microphone's track reaches the server.
+	OpusKbps int
 }
 
 // Segment is one reference speech region.
@@ -145,6 +177,9 @@ type Meeting struct {
 // Backchannels are the short interjections placed inside other turns.
 var Backchannels = []string{"Yes.", "Right.", "Okay.", "Oh no.", "Sure.", "Mm hm.", "Exactly.", "I see."}
 
+// FrenchBackchannels are Backchannels for French meetings.
+var FrenchBackchannels = []string{"Oui.", "D'accord.", "Ah bon ?", "Voilà.", "Bien sûr.", "Mm hm.", "Exactement.", "Tout à fait."}
+
 // Generate renders spec. tmpDir receives temporary files.
 func Generate(ctx context.Context, spec Spec, tmpDir string) (*Meeting, error) {
 	if len(spec.Participants) == 0 || len(spec.Sentences) == 0 || spec.Turns <= 0 {
@@ -157,14 +192,27 @@ func Generate(ctx context.Context, spec Spec, tmpDir string) (*Meeting, error) {
 		x     []float32
 	}
 	var items []placed
+	weighted := false
+	for _, p := range spec.Participants {
+		weighted = weighted || p.Weight > 0
+	}
+	backchannels := spec.Backchannels
+	if backchannels == nil {
+		backchannels = Backchannels
+	}
 	t := int(0.8 * SampleRate) // leading silence
 	prev := -1
 	prevEnd := 0
 	for range spec.Turns {
-		who := rng.IntN(len(spec.Participants))
-		if len(spec.Participants) > 1 {
-			for who == prev {
-				who = rng.IntN(len(spec.Participants))
+		var who int
+		if weighted {
+			who = pickWeighted(rng, spec.Participants)
+		} else {
+			who = rng.IntN(len(spec.Participants))
+			if len(spec.Participants) > 1 {
+				for who == prev {
+					who = rng.IntN(len(spec.Participants))
+				}
 			}
 		}
 		// One or two sentences per turn.
@@ -179,7 +227,9 @@ func Generate(ctx context.Context, spec Spec, tmpDir string) (*Meeting, error) {
 		x = trim(x)
 		start := t
 		if prev >= 0 {
-			if rng.Float64() < spec.InterruptProb {
+			// Nobody interrupts themself: the same speaker again goes on
+			// after a pause.
+			if interrupt := rng.Float64() < spec.InterruptProb; interrupt && who != prev {
 				start = prevEnd - int((0.3+0.6*rng.Float64())*SampleRate)
 			} else {
 				start = prevEnd + int((0.25+1.0*rng.Float64())*SampleRate)
@@ -193,7 +243,7 @@ func Generate(ctx context.Context, spec Spec, tmpDir string) (*Meeting, error) {
 			for other == who {
 				other = rng.IntN(len(spec.Participants))
 			}
-			bc, err := Synthesize(ctx, spec.Participants[other].Voice, Backchannels[rng.IntN(len(Backchannels))], tmpDir)
+			bc, err := Synthesize(ctx, spec.Participants[other].Voice, backchannels[rng.IntN(len(backchannels))], tmpDir)
 			if err != nil {
 				return nil, err
 			}
@@ -226,6 +276,16 @@ func Generate(ctx context.Context, spec Spec, tmpDir string) (*Meeting, error) {
 	for i, p := range spec.Participants {
 		m.Ref = append(m.Ref, speechRegions(stems[i], p.Label)...)
 	}
+	if len(spec.Reverb) > 0 {
+		for i := range stems {
+			r, err := soxFloat(ctx, stems[i], append([]string{"reverb"}, spec.Reverb...)...)
+			if err != nil {
+				return nil, err
+			}
+			// The tail of the last word may ring past the end: cut.
+			stems[i] = append(r[:min(len(r), total):min(len(r), total)], make([]float32, max(0, total-len(r)))...)
+		}
+	}
 	// Open-microphone noise, then the mix.
 	for i, p := range spec.Participants {
 		if p.OpenMicNoiseDBFS == 0 {
@@ -257,12 +317,71 @@ func Generate(ctx context.Context, spec Spec, tmpDir string) (*Meeting, error) {
 			m.Mix[j] += float32(amp * (2*rng.Float64() - 1))
 		}
 	}
+	if spec.RoomNoiseDBFS != 0 {
+		pn := newPink(rng)
+		amp := math.Pow(10, spec.RoomNoiseDBFS/20)
+		for j := range m.Mix {
+			m.Mix[j] += float32(amp * pn.next())
+		}
+	}
 	for j, v := range m.Mix {
 		m.Mix[j] = max(-1, min(1, v))
+	}
+	if spec.OpusKbps > 0 {
+		x, err := opusRoundTrip(ctx, m.Mix, spec.OpusKbps, tmpDir)
+		if err != nil {
+			return nil, err
+		}
+		m.Mix = x
 	}
 	sortSegments(m.Ref)
 	m.Duration = float64(total) / SampleRate
 	return m, nil
+}
+
+// pickWeighted draws a participant with probability proportional to
+// their weight (0 counts as 1).
+func pickWeighted(rng *rand.Rand, ps []Participant) int {
+	w := func(p Participant) float64 {
+		if p.Weight > 0 {
+			return p.Weight
+		}
+		return 1
+	}
+	sum := 0.0
+	for _, p := range ps {
+		sum += w(p)
+	}
+	x := rng.Float64() * sum
+	for i, p := range ps {
+		if x -= w(p); x < 0 {
+			return i
+		}
+	}
+	return len(ps) - 1
+}
+
+// soxFloat runs x (16 kHz mono) through sox's effects and returns the
+// result, which may be longer (a reverb's tail).
+func soxFloat(ctx context.Context, x []float32, effects ...string) ([]float32, error) {
+	raw := []string{"-t", "raw", "-r", strconv.Itoa(SampleRate), "-e", "floating-point", "-b", "32", "-c", "1"}
+	args := append(append(append(append([]string{"-D"}, raw...), "-"), raw...), "-")
+	cmd := exec.CommandContext(ctx, "sox", append(args, effects...)...)
+	in := make([]byte, 4*len(x))
+	for i, v := range x {
+		binary.LittleEndian.PutUint32(in[4*i:], math.Float32bits(v))
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = bytes.NewReader(in), &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("%w: sox %v: %v: %s", ErrTool, effects, err, stderr.Bytes())
+	}
+	b := stdout.Bytes()
+	out := make([]float32, len(b)/4)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return out, nil
 }
 
 // trim removes leading and trailing near-silence (below −60 dBFS peak) that
@@ -368,4 +487,41 @@ func (p *pink) next() float64 {
 	p.b2 = 0.57000*p.b2 + w*1.0526913
 	// The filter's output RMS for unit white noise is about 3.2.
 	return (p.b0 + p.b1 + p.b2 + w*0.1848) / 3.2
+}
+
+// opusRoundTrip encodes x with opusenc at kbps (20 ms frames) and decodes
+// it back with the server's own decoder (internal/audio/audiofile), same
+// length as x.
+func opusRoundTrip(ctx context.Context, x []float32, kbps int, tmpDir string) ([]float32, error) {
+	wav, ogg := filepath.Join(tmpDir, "mix.wav"), filepath.Join(tmpDir, "mix.opus")
+	defer os.Remove(wav)
+	defer os.Remove(ogg)
+	if err := WriteWAV(wav, x); err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, "opusenc", "--quiet", "--bitrate", strconv.Itoa(kbps), "--framesize", "20", wav, ogg)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("%w: opusenc: %v: %s", ErrTool, err, out)
+	}
+	r, err := audiofile.Open(ogg)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	out := make([]float32, 0, len(x))
+	buf := make([]float32, 8192)
+	for {
+		n, err := r.Read(buf)
+		out = append(out, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(out) > len(x) {
+		out = out[:len(x)]
+	}
+	return append(out, make([]float32, len(x)-len(out))...), nil
 }

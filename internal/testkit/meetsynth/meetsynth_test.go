@@ -59,3 +59,75 @@ func TestGenerate(t *testing.T) {
 		}
 	}
 }
+
+// The hard sets' conditions: talk-time weights, French back-channels, a
+// voice changed by a sox effect, a reverberant room with noise, and the
+// mix through Opus, which must stay aligned with the reference.
+func TestGenerateRoomAndOpus(t *testing.T) {
+	if err := Available(); err != nil {
+		t.Fatalf("%v (scripts/setup-debian.sh installs them)", err)
+	}
+	ctx := context.Background()
+	spec := Spec{ID: "t", Seed: 7, Turns: 8, Sentences: French[:4], Backchannels: FrenchBackchannels, BackchannelProb: 1,
+		NoiseFloorDBFS: -66, Reverb: smallRoom, RoomNoiseDBFS: -50,
+		Participants: []Participant{
+			lv("a", es("fr-fr+f2"), -20, 4),
+			lv("b", fx(es("fr-fr+f2"), "pitch", "-300"), -35, 1),
+		}}
+	dry, err := Generate(ctx, spec, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.OpusKbps = 16
+	coded, err := Generate(ctx, spec, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(coded.Mix) != len(dry.Mix) || coded.Duration != dry.Duration || len(coded.Ref) != len(dry.Ref) {
+		t.Fatalf("Opus changed the meeting's length or reference: %d vs %d samples", len(coded.Mix), len(dry.Mix))
+	}
+	if dry.Voices["a"] == dry.Voices["b"] {
+		t.Errorf("a sox effect does not make another voice: %q", dry.Voices["b"])
+	}
+	talk := map[string]float64{}
+	for _, s := range dry.Ref {
+		talk[s.Speaker] += s.End - s.Start
+	}
+	if share := talk["a"] / (talk["a"] + talk["b"]); share < 0.6 {
+		t.Errorf("a, weighted 4:1, talks %.0f %% of the time", 100*share)
+	}
+	// The coded mix lines up with the uncoded one (the encoder's pre-skip
+	// removed): correlation best at lag 0.
+	corr := func(lag int) float64 {
+		var xy, xx, yy float64
+		for i := 16000; i+lag < len(dry.Mix)-16000; i++ {
+			x, y := float64(dry.Mix[i]), float64(coded.Mix[i+lag])
+			xy, xx, yy = xy+x*y, xx+x*x, yy+y*y
+		}
+		return xy / math.Sqrt(xx*yy)
+	}
+	c0 := corr(0)
+	if c0 < 0.8 {
+		t.Errorf("Opus-coded mix correlates %.2f with the uncoded one", c0)
+	}
+	for _, lag := range []int{-160, -16, -1, 1, 16, 160} {
+		if c := corr(lag); c >= c0 {
+			t.Errorf("Opus-coded mix lines up better %d samples off (%.3f) than at 0 (%.3f)", lag, c, c0)
+		}
+	}
+	// Room noise fills the pauses; the reverberant stems ring past the
+	// dry speech but stay the meeting's length.
+	for name, x := range dry.Stems {
+		if len(x) != len(dry.Mix) {
+			t.Errorf("stem %s: %d samples, mix %d", name, len(x), len(dry.Mix))
+		}
+	}
+	quiet := dry.Mix[:int(0.5*SampleRate)]
+	e := 0.0
+	for _, v := range quiet {
+		e += float64(v) * float64(v)
+	}
+	if db := 10 * math.Log10(e/float64(len(quiet))); db < -53 || db > -47 {
+		t.Errorf("leading silence at %.1f dBFS, want the room noise's −50", db)
+	}
+}
