@@ -19,7 +19,8 @@ import (
 // TestTuneHarness is the harness the constants were chosen with, not a
 // check: it runs only when PARLEY_DIARIZE_TUNE names a work directory.
 // It diarizes the dev mixes and the generated tuning meetings (and the
-// held-out ones with PARLEY_DIARIZE_HELDOUT=1) with the parameters
+// held-out ones with PARLEY_DIARIZE_HELDOUT=1, the hard tuning meetings
+// with PARLEY_DIARIZE_HARD=1) with the parameters
 // overridden by PARLEY_DIARIZE_SET="name=value,…", and prints the DER of
 // each file (collar 0.25 s and 0) with the shared der scorer (devset.ToolsDir).
 //
@@ -45,7 +46,10 @@ func TestTuneHarness(t *testing.T) {
 	if os.Getenv("PARLEY_DIARIZE_HELDOUT") != "" {
 		sets["held"] = meetsynth.HeldOut()
 	}
-	for _, name := range []string{"tune", "held"} {
+	if os.Getenv("PARLEY_DIARIZE_HARD") != "" {
+		sets["hard-tune"] = meetsynth.HardTune()
+	}
+	for _, name := range []string{"tune", "held", "hard-tune"} {
 		specs, ok := sets[name]
 		if !ok {
 			continue

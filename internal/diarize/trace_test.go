@@ -1,0 +1,159 @@
+package diarize
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/parleyhq/parley/internal/audio/audiofile"
+	"github.com/parleyhq/parley/internal/testkit/devset"
+)
+
+// TestMergeTrace is a diagnostic, not a check: it runs only when
+// PARLEY_DIARIZE_TRACE lists generated-set directories (laid out as
+// bench-diarize caches them: audio/, rttm/), comma-separated, and also
+// traces the dev set's meetings. For each meeting it runs the pipeline up
+// to the refinement, then merges the most alike pair (lowest ratio, as
+// refine does) down to one cluster, printing at each step whether the
+// pair belonged to the same reference speaker (by majority of frames),
+// its ratio and divergence, and the lowest ratio among same-speaker and
+// among different-speaker pairs; it marks where the merge thresholds
+// stop. docs/diarization.md ("What was tried and dropped") cites it.
+//
+//	PARLEY_DIARIZE_TRACE=$HOME/.cache/parley/diarize-bench/hard-tune go test -run TestMergeTrace -v ./internal/diarize
+func TestMergeTrace(t *testing.T) {
+	env := os.Getenv("PARLEY_DIARIZE_TRACE")
+	if env == "" {
+		t.Skip("diagnostic: set PARLEY_DIARIZE_TRACE to generated-set directories")
+	}
+	type meeting struct{ id, wav, rttm string }
+	var ms []meeting
+	dev, err := devset.Meetings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, _ := devset.Dir()
+	for _, m := range dev {
+		ms = append(ms, meeting{m.ID, m.Mix, filepath.Join(dir, "rttm", m.ID+".rttm")})
+	}
+	for _, root := range strings.Split(env, ",") {
+		ents, err := os.ReadDir(filepath.Join(root, "audio"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			id := strings.TrimSuffix(e.Name(), ".wav")
+			ms = append(ms, meeting{id, filepath.Join(root, "audio", e.Name()), filepath.Join(root, "rttm", id+".rttm")})
+		}
+	}
+	p := &defaultParams
+	for _, m := range ms {
+		r, err := audiofile.Open(m.wav)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, speech, err := analyzeSource(context.Background(), r)
+		r.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, nSpk := referenceFrames(t, m.rttm, a.n)
+		a.normalise(speech)
+		labels, k := firstClustering(a, speech, Options{}, p)
+		sc := newScorer(a, speech, trainUBM(a, speech, p), p.topC)
+		fmt.Printf("== %s: %d speakers\n", m.id, nSpk)
+		stopped := false
+		for k > 1 {
+			resegment(sc, speech, labels, k, p.resegIters, p.loopStep, p)
+			k = compact(labels)
+			st := make([]gaussStats, k)
+			votes := make([][]int, k)
+			for c := range votes {
+				votes[c] = make([]int, nSpk)
+			}
+			for t, l := range labels {
+				if l >= 0 {
+					st[l].add(a.row(t))
+					if ref[t] >= 0 {
+						votes[l][ref[t]]++
+					}
+				}
+			}
+			owner := make([]int, k)
+			owners := map[int]bool{}
+			for c, v := range votes {
+				for s, n := range v {
+					if n > v[owner[c]] {
+						owner[c] = s
+					}
+				}
+				owners[owner[c]] = true
+			}
+			bi, bj, best, bestDiv := -1, -1, math.Inf(1), 0.0
+			same, diff := math.Inf(1), math.Inf(1)
+			for i := range k {
+				for j := i + 1; j < k; j++ {
+					ratio, div := pairDistance(&st[i], &st[j])
+					if ratio < best {
+						bi, bj, best, bestDiv = i, j, ratio, div
+					}
+					if owner[i] == owner[j] {
+						same = min(same, ratio)
+					} else {
+						diff = min(diff, ratio)
+					}
+				}
+			}
+			if !stopped && best >= p.mergeRatio && bestDiv >= p.mergeDivergence {
+				stopped = true
+				fmt.Printf("   -- the thresholds stop here\n")
+			}
+			verdict := "same"
+			if owner[bi] != owner[bj] {
+				verdict = "DIFF"
+			}
+			fmt.Printf("  k=%2d (%d speakers' majority) merge %s ratio %6.2f div %5.2f frames %5.0f+%5.0f | lowest same %6.2f diff %6.2f\n",
+				k, len(owners), verdict, best, bestDiv, st[bi].n, st[bj].n, same, diff)
+			for t, l := range labels {
+				if l == bj {
+					labels[t] = bi
+				}
+			}
+			k = compact(labels)
+		}
+	}
+}
+
+// referenceFrames reads an RTTM file into one speaker index per 10 ms
+// frame (the first speaker listed where several overlap; −1 where none).
+func referenceFrames(t *testing.T, path string, n int) ([]int, int) {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := ReadRTTM(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]int{}
+	ref := make([]int, n)
+	for i := range ref {
+		ref[i] = -1
+	}
+	for _, r := range recs {
+		if _, ok := ids[r.Speaker]; !ok {
+			ids[r.Speaker] = len(ids)
+		}
+		for t := int(r.Start * frameRate); t < int(r.End*frameRate) && t < n; t++ {
+			if ref[t] < 0 {
+				ref[t] = ids[r.Speaker]
+			}
+		}
+	}
+	return ref, len(ids)
+}
