@@ -109,3 +109,28 @@ func BenchmarkPowerSpectrum(b *testing.B) {
 		})
 	}
 }
+
+// RealDFT gives the first half of the complex transform of a real
+// sequence, also when x is shorter than n (zero padding).
+func TestRealDFTMatchesTransform(t *testing.T) {
+	for _, n := range []int{2, 4, 8, 64, 1024} {
+		for _, length := range []int{n, n - 1, n / 2} {
+			f, _ := NewFFT(n)
+			rng := rand.New(rand.NewPCG(3, uint64(n+length)))
+			x := make([]float64, length)
+			re, im := make([]float64, n), make([]float64, n)
+			for i := range x {
+				x[i] = rng.NormFloat64()
+				re[i] = x[i]
+			}
+			f.Transform(re, im)
+			gr, gi := make([]float64, n/2+1), make([]float64, n/2+1)
+			f.RealDFT(x, gr, gi)
+			for k := range n/2 + 1 {
+				if math.Abs(gr[k]-re[k]) > 1e-9*float64(n) || math.Abs(gi[k]-im[k]) > 1e-9*float64(n) {
+					t.Fatalf("n=%d, %d samples, bin %d: %g%+gi, want %g%+gi", n, length, k, gr[k], gi[k], re[k], im[k])
+				}
+			}
+		}
+	}
+}

@@ -38,13 +38,14 @@ type analyzer struct {
 	next   int64 // index of the next frame to produce
 	x      []float64
 	pow    []float64
-	re, im []float64
+	flat    []float64 // the flattened spectrum, mirrored (a real, even sequence)
+	ac, aci []float64 // its transform: the autocorrelation (real) and ≈0
 }
 
 func newAnalyzer() *analyzer {
 	f, _ := audio.NewFFT(win)
 	a := &analyzer{fft: f, window: make([]float64, win), x: make([]float64, win),
-		pow: make([]float64, win/2+1), re: make([]float64, win), im: make([]float64, win)}
+		pow: make([]float64, win/2+1), flat: make([]float64, win), ac: make([]float64, win/2+1), aci: make([]float64, win/2+1)}
 	for i := range a.window {
 		a.window[i] = 0.5 - 0.5*math.Cos(2*math.Pi*(float64(i)+0.5)/win)
 	}
@@ -132,24 +133,23 @@ func (a *analyzer) measure() frame {
 	for k := lo - halfW; k <= lo+halfW; k++ {
 		run += a.pow[max(0, k)]
 	}
-	clear(a.re)
-	clear(a.im)
+	clear(a.flat)
 	for k := lo; k <= hi; k++ {
 		env := run / (2*halfW + 1)
 		if env > 0 {
-			a.re[k] = a.pow[k] / env
-			a.re[win-k] = a.re[k]
+			a.flat[k] = a.pow[k] / env
+			a.flat[win-k] = a.flat[k]
 		}
 		run += a.pow[min(win/2, k+halfW+1)] - a.pow[max(0, k-halfW)]
 	}
-	a.fft.Transform(a.re, a.im)
-	r0 := a.re[0]
+	a.fft.RealDFT(a.flat, a.ac, a.aci)
+	r0 := a.ac[0]
 	if r0 <= 0 {
 		return f
 	}
 	best := 0.0
 	for q := minLag; q <= maxLag; q++ {
-		best = max(best, a.re[q]/r0)
+		best = max(best, a.ac[q]/r0)
 	}
 	f.cpp = best
 	return f
