@@ -31,13 +31,13 @@ type frame struct {
 
 // analyzer cuts a sample stream into frames and measures them.
 type analyzer struct {
-	fft    *audio.FFT
-	window []float64
-	buf    []float32 // samples not yet consumed; buf[0] is at absolute index pos
-	pos    int64
-	next   int64 // index of the next frame to produce
-	x      []float64
-	pow    []float64
+	fft     *audio.FFT
+	window  []float64
+	buf     []float32 // samples not yet consumed; buf[0] is at absolute index pos
+	pos     int64
+	next    int64 // index of the next frame to produce
+	x       []float64
+	pow     []float64
 	flat    []float64 // the flattened spectrum, mirrored (a real, even sequence)
 	ac, aci []float64 // its transform: the autocorrelation (real) and ≈0
 }
