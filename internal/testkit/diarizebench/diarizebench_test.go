@@ -13,11 +13,12 @@ import (
 
 // TestDevDERRegression holds the dev set to the documented targets
 // (docs/benchmarks-diarization.md, collar 0.25 s): no meeting above 15 %,
-// total at most 10 %, speaker count right on at least 2 of 3 meetings.
+// total at most 10 % (and see below), speaker count right on at least 2 of 3 meetings.
 // Measured when the constants were set: dev-r-en-01 3.4 %, dev-s-en-01
 // 11.0 %, dev-s-fr-01 12.7 %, total 8.4 %, speakers right on 2 of 3
-// (dev-s-en-01 finds 3 of 4). The margin to the targets is what a change
-// may lose before it fails here.
+// (dev-s-en-01 finds 3 of 4). Issue 13 also holds the total to the
+// measured 8.4 % plus one point: a change that loses more than that
+// fails here even inside the targets.
 func TestDevDERRegression(t *testing.T) {
 	ctx := context.Background()
 	tmp := t.TempDir()
@@ -37,7 +38,7 @@ func TestDevDERRegression(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const meetingLimit, totalLimit = 0.15, 0.10
+	const meetingLimit, totalLimit = 0.15, 0.084 + 0.01
 	for _, r := range res {
 		t.Logf("%s DER %.1f %% (missed %.2f s, false alarm %.2f s, confusion %.2f s), speakers %d/%d",
 			r.File, 100*r.DER(), r.Missed, r.FalseAlarm, r.Confusion, r.HypSpeakers, r.RefSpeakers)
@@ -58,7 +59,7 @@ func TestDevDERRegression(t *testing.T) {
 		}
 	}
 	if d := rows["TOTAL"].DER(); !(d <= totalLimit) {
-		t.Errorf("total DER %.1f %%, target at most %.0f %%", 100*d, 100*totalLimit)
+		t.Errorf("total DER %.1f %%, at most %.1f %% (8.4 %% measured + 1 point)", 100*d, 100*totalLimit)
 	}
 	if need := (2*len(dev.IDs) + 2) / 3; right < need {
 		t.Errorf("speaker count right on %d of %d meetings, target %d", right, len(dev.IDs), need)
