@@ -17,7 +17,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -503,22 +502,9 @@ func opusRoundTrip(ctx context.Context, x []float32, kbps int, tmpDir string) ([
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("%w: opusenc: %v: %s", ErrTool, err, out)
 	}
-	r, err := audiofile.Open(ogg)
+	out, _, err := audiofile.ReadAll(ogg)
 	if err != nil {
 		return nil, err
-	}
-	defer r.Close()
-	out := make([]float32, 0, len(x))
-	buf := make([]float32, 8192)
-	for {
-		n, err := r.Read(buf)
-		out = append(out, buf[:n]...)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
 	}
 	if len(out) > len(x) {
 		out = out[:len(x)]
