@@ -5,6 +5,8 @@
 // diarization is derived from each participant's clean track with the same
 // convention as the shared dev set (10 ms frames, energy above
 // max(peak − 45 dB, −70 dBFS), pauses shorter than 0.3 s bridged).
+// A spec can also put the meeting in a reverberant, noisy room and pass
+// the mix through Opus (hard.go's sets do).
 //
 // It exists so that the diarizer can be checked on meetings its constants
 // were never tuned on: the dev set has three meetings, which is too few to
