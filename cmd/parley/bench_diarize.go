@@ -35,6 +35,7 @@ func runBenchDiarize(ctx context.Context, args []string, stdout, stderr io.Write
 	generated := fs.Bool("generated", true, "also score the generated tuning and held-out meetings (needs espeak-ng, flite, sox)")
 	hour := fs.Bool("hour", false, "also time `parley diarize` on a one-hour meeting")
 	hard := fs.Bool("hard", false, "also score the hard generated meetings (issue 13: French and English, 2–8 speakers, 1 min to 1 h, reverb, noise, Opus; first run renders them, ~10 min)")
+	knownCount := fs.Bool("known-count", false, "give the diarizer each meeting's true speaker count (measures the clustering apart from the count estimate)")
 	perturb := fs.Bool("perturb", false, "also score 5 perturbed copies of every meeting (dither, ±1 dB, 10 ms shift) and report how much each meeting's DER moves")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -43,6 +44,10 @@ func runBenchDiarize(ctx context.Context, args []string, stdout, stderr io.Write
 		return errUsage
 	}
 	if fs.NArg() != 0 {
+		return errUsage
+	}
+	if *knownCount && *perturb {
+		fmt.Fprintln(stderr, "bench-diarize: -known-count and -perturb measure different things; give one")
 		return errUsage
 	}
 	start := time.Now()
@@ -98,7 +103,11 @@ func runBenchDiarize(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	for _, s := range sets {
 		hyp := filepath.Join(hypRoot, s.Name)
-		if err := diarizebench.Diarize(ctx, s, hyp, diarize.Options{}); err != nil {
+		diarizeSet := func() error { return diarizebench.Diarize(ctx, s, hyp, diarize.Options{}) }
+		if *knownCount {
+			diarizeSet = func() error { return diarizebench.DiarizeKnownCount(ctx, s, hyp) }
+		}
+		if err := diarizeSet(); err != nil {
 			return err
 		}
 		if err := printDERTable(ctx, stdout, *derBin, s, hyp); err != nil {

@@ -162,7 +162,11 @@ func TestBenchDiarizeFlags(t *testing.T) {
 		t.Errorf("bad flag: exit %d, want 2", code)
 	}
 	errb.Reset()
-	if code := run(context.Background(), []string{"bench-diarize", "-h"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "-hour") || !strings.Contains(errb.String(), "-perturb") || !strings.Contains(errb.String(), "-hard") {
+	if code := run(context.Background(), []string{"bench-diarize", "-h"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "-hour") || !strings.Contains(errb.String(), "-perturb") || !strings.Contains(errb.String(), "-hard") || !strings.Contains(errb.String(), "-known-count") {
 		t.Errorf("-h: exit %d, usage %q", code, errb.String())
+	}
+	errb.Reset()
+	if code := run(context.Background(), []string{"bench-diarize", "-known-count", "-perturb"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "give one") {
+		t.Errorf("-known-count with -perturb: exit %d, %q", code, errb.String())
 	}
 }

@@ -75,10 +75,40 @@ func GeneratedSet(ctx context.Context, name string, specs []meetsynth.Spec, dir 
 // Diarize runs the diarizer on every meeting of s with opts and writes
 // hypDir/<id>.rttm.
 func Diarize(ctx context.Context, s Set, hypDir string, opts diarize.Options) error {
+	return diarizeEach(ctx, s, hypDir, func(string) (diarize.Options, error) { return opts, nil })
+}
+
+// DiarizeKnownCount is Diarize with each meeting's true speaker count
+// (from its reference) given to the diarizer: what the clustering does
+// when the count is not its problem.
+func DiarizeKnownCount(ctx context.Context, s Set, hypDir string) error {
+	return diarizeEach(ctx, s, hypDir, func(id string) (diarize.Options, error) {
+		f, err := os.Open(filepath.Join(s.RTTMDir, id+".rttm"))
+		if err != nil {
+			return diarize.Options{}, err
+		}
+		defer f.Close()
+		recs, err := diarize.ReadRTTM(f)
+		if err != nil {
+			return diarize.Options{}, fmt.Errorf("%s: %w", id, err)
+		}
+		speakers := map[string]bool{}
+		for _, r := range recs {
+			speakers[r.Speaker] = true
+		}
+		return diarize.Options{Speakers: len(speakers)}, nil
+	})
+}
+
+func diarizeEach(ctx context.Context, s Set, hypDir string, optsFor func(id string) (diarize.Options, error)) error {
 	if err := os.MkdirAll(hypDir, 0o755); err != nil {
 		return err
 	}
 	for _, id := range s.IDs {
+		opts, err := optsFor(id)
+		if err != nil {
+			return err
+		}
 		r, err := audiofile.Open(s.Audio[id])
 		if err != nil {
 			return err

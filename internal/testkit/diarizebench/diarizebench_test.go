@@ -136,3 +136,37 @@ func TestHeldOutMeeting(t *testing.T) {
 		t.Errorf("%s: DER %.1f %% (guard 8 %%), speakers %d/%d", r.File, 100*r.DER(), r.HypSpeakers, r.RefSpeakers)
 	}
 }
+
+// Given each meeting's true speaker count, the diarizer finds exactly
+// that many speakers on every dev meeting.
+func TestKnownCount(t *testing.T) {
+	ctx := context.Background()
+	tmp := t.TempDir()
+	der, err := BuildDER(ctx, tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := DevSet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hyp := filepath.Join(tmp, "hyp")
+	if err := DiarizeKnownCount(ctx, dev, hyp); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Score(ctx, der, dev, hyp, 0.25)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := byFile(res, dev.IDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range dev.IDs {
+		if r := rows[id]; r.HypSpeakers != r.RefSpeakers {
+			t.Errorf("%s: %d speakers found, %d given", id, r.HypSpeakers, r.RefSpeakers)
+		} else {
+			t.Logf("%s: DER %.1f %% with the count given", id, 100*r.DER())
+		}
+	}
+}
