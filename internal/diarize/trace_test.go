@@ -21,8 +21,10 @@ import (
 // refine does) down to one cluster, printing at each step whether the
 // pair belonged to the same reference speaker (by majority of frames),
 // its ratio and divergence, and the lowest ratio among same-speaker and
-// among different-speaker pairs; it marks where the merge thresholds
-// stop. docs/diarization.md ("What was tried and dropped") cites it.
+// among different-speaker pairs, and the pair's adjacency (changes from
+// one to the other with no pause, per run of the smaller) with the
+// highest adjacency among same- and among different-speaker pairs; it
+// marks where the merge thresholds stop. docs/diarization.md ("What was tried and dropped") cites it.
 //
 //	PARLEY_DIARIZE_TRACE=$HOME/.cache/parley/diarize-bench/hard-tune go test -run TestMergeTrace -v ./internal/diarize
 func TestMergeTrace(t *testing.T) {
@@ -93,6 +95,26 @@ func TestMergeTrace(t *testing.T) {
 				}
 				owners[owner[c]] = true
 			}
+			// Direct changes between clusters (no pause), and runs.
+			adj := make([][]int, k)
+			for c := range adj {
+				adj[c] = make([]int, k)
+			}
+			runs := make([]int, k)
+			for t := 1; t < len(labels); t++ {
+				a, b := labels[t-1], labels[t]
+				if b >= 0 && a != b {
+					runs[b]++
+				}
+				if a >= 0 && b >= 0 && a != b {
+					adj[a][b]++
+					adj[b][a]++
+				}
+			}
+			adjacency := func(i, j int) float64 {
+				return float64(adj[i][j]) / float64(max(1, min(runs[i], runs[j])))
+			}
+			maxSameA, maxDiffA := 0.0, 0.0
 			bi, bj, best, bestDiv := -1, -1, math.Inf(1), 0.0
 			same, diff := math.Inf(1), math.Inf(1)
 			for i := range k {
@@ -100,6 +122,11 @@ func TestMergeTrace(t *testing.T) {
 					ratio, div := pairDistance(&st[i], &st[j])
 					if ratio < best {
 						bi, bj, best, bestDiv = i, j, ratio, div
+					}
+					if owner[i] == owner[j] {
+						maxSameA = max(maxSameA, adjacency(i, j))
+					} else {
+						maxDiffA = max(maxDiffA, adjacency(i, j))
 					}
 					if owner[i] == owner[j] {
 						same = min(same, ratio)
@@ -116,8 +143,8 @@ func TestMergeTrace(t *testing.T) {
 			if owner[bi] != owner[bj] {
 				verdict = "DIFF"
 			}
-			fmt.Printf("  k=%2d (%d speakers' majority) merge %s ratio %6.2f div %5.2f frames %5.0f+%5.0f | lowest same %6.2f diff %6.2f\n",
-				k, len(owners), verdict, best, bestDiv, st[bi].n, st[bj].n, same, diff)
+			fmt.Printf("  k=%2d (%d speakers' majority) merge %s ratio %6.2f div %5.2f frames %5.0f+%5.0f | lowest same %6.2f diff %6.2f | adj %.2f (runs %d %d) same max %.2f diff max %.2f\n",
+				k, len(owners), verdict, best, bestDiv, st[bi].n, st[bj].n, same, diff, adjacency(bi, bj), runs[bi], runs[bj], maxSameA, maxDiffA)
 			for t, l := range labels {
 				if l == bj {
 					labels[t] = bi
