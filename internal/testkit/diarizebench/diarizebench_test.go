@@ -20,24 +20,9 @@ import (
 // measured 8.4 % plus one point: a change that loses more than that
 // fails here even inside the targets.
 func TestDevDERRegression(t *testing.T) {
-	ctx := context.Background()
-	tmp := t.TempDir()
-	der, err := BuildDER(ctx, tmp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev, err := DevSet()
-	if err != nil {
-		t.Fatal(err)
-	}
-	hyp := filepath.Join(tmp, "hyp")
-	if err := Diarize(ctx, dev, hyp, diarize.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	res, err := Score(ctx, der, dev, hyp, 0.25)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dev, res := scoreDev(t, func(ctx context.Context, dev Set, hyp string) error {
+		return Diarize(ctx, dev, hyp, diarize.Options{})
+	})
 	const meetingLimit, totalLimit = 0.15, 0.084 + 0.01
 	for _, r := range res {
 		t.Logf("%s DER %.1f %% (missed %.2f s, false alarm %.2f s, confusion %.2f s), speakers %d/%d",
@@ -140,24 +125,7 @@ func TestHeldOutMeeting(t *testing.T) {
 // Given each meeting's true speaker count, the diarizer finds exactly
 // that many speakers on every dev meeting.
 func TestKnownCount(t *testing.T) {
-	ctx := context.Background()
-	tmp := t.TempDir()
-	der, err := BuildDER(ctx, tmp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev, err := DevSet()
-	if err != nil {
-		t.Fatal(err)
-	}
-	hyp := filepath.Join(tmp, "hyp")
-	if err := DiarizeKnownCount(ctx, dev, hyp); err != nil {
-		t.Fatal(err)
-	}
-	res, err := Score(ctx, der, dev, hyp, 0.25)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dev, res := scoreDev(t, DiarizeKnownCount)
 	rows, err := byFile(res, dev.IDs)
 	if err != nil {
 		t.Fatal(err)
@@ -169,4 +137,29 @@ func TestKnownCount(t *testing.T) {
 			t.Logf("%s: DER %.1f %% with the count given", id, 100*r.DER())
 		}
 	}
+}
+
+// scoreDev diarizes the dev set's mixes with run and scores them (collar
+// 0.25 s).
+func scoreDev(t *testing.T, run func(ctx context.Context, dev Set, hyp string) error) (Set, []Result) {
+	t.Helper()
+	ctx := context.Background()
+	tmp := t.TempDir()
+	der, err := BuildDER(ctx, tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := DevSet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hyp := filepath.Join(tmp, "hyp")
+	if err := run(ctx, dev, hyp); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Score(ctx, der, dev, hyp, 0.25)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dev, res
 }
