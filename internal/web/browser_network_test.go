@@ -22,6 +22,7 @@ type rxStats struct {
 	NACKs           int64   `json:"nackCount"`
 	PLIs            int64   `json:"pliCount"`
 	Concealed       int64   `json:"concealedSamples"`
+	Concealments    int64   `json:"concealmentEvents"` // stretches of concealed audio
 	Samples         int64   `json:"totalSamplesReceived"`
 	FEC             int64   `json:"fecPacketsReceived"`
 	FramesDecoded   int64   `json:"framesDecoded"`
@@ -54,6 +55,7 @@ func (b *browser) rx(t testing.TB, participantID string) rxPair {
 // networkQuality is what a receiver saw of a sender over a window.
 type networkQuality struct {
 	Concealment          float64 // share of audio samples concealed
+	ConcealmentEvents    int64   // stretches concealed: one per unrepaired loss, one per stall
 	AudioLoss, VideoLoss float64 // share of packets lost after repair
 	Freezes              int64
 	FreezeSeconds        float64
@@ -92,6 +94,7 @@ func quality(a, b rxPair, window time.Duration) networkQuality {
 	if n := b.Audio.Samples - a.Audio.Samples; n > 0 {
 		q.Concealment = float64(b.Audio.Concealed-a.Audio.Concealed) / float64(n)
 	}
+	q.ConcealmentEvents = b.Audio.Concealments - a.Audio.Concealments
 	buffered := func(x, y *rxStats) float64 {
 		if n := y.BufferEmitted - x.BufferEmitted; n > 0 {
 			return (y.BufferSeconds - x.BufferSeconds) / float64(n)
@@ -103,8 +106,8 @@ func quality(a, b rxPair, window time.Duration) networkQuality {
 }
 
 func (q networkQuality) String() string {
-	return fmt.Sprintf("audio: %.2f %% concealed, %.2f %% lost after repair, %d NACKs, buffered %.0f ms; video: %.2f %% lost after repair, %d NACKs, %d PLIs, %d freezes (%.2f s, longest %.2f s), %.1f frames/s, buffered %.0f ms, %d px wide (≥ 640 px %.0f %% of the time; the publisher sent 640 px %.0f %% of the time, received then %.0f %%)",
-		100*q.Concealment, 100*q.AudioLoss, q.AudioNACKs, 1000*q.AudioBuffer, 100*q.VideoLoss, q.VideoNACKs, q.PLIs, q.Freezes, q.FreezeSeconds, q.LongestFreeze, q.FPS, 1000*q.VideoBuffer, q.Width, 100*q.Wide, 100*q.SentWide, 100*q.WideOfSent)
+	return fmt.Sprintf("audio: %.2f %% concealed (%d stretches), %.2f %% lost after repair, %d NACKs, buffered %.0f ms; video: %.2f %% lost after repair, %d NACKs, %d PLIs, %d freezes (%.2f s, longest %.2f s), %.1f frames/s, buffered %.0f ms, %d px wide (≥ 640 px %.0f %% of the time; the publisher sent 640 px %.0f %% of the time, received then %.0f %%)",
+		100*q.Concealment, q.ConcealmentEvents, 100*q.AudioLoss, q.AudioNACKs, 1000*q.AudioBuffer, 100*q.VideoLoss, q.VideoNACKs, q.PLIs, q.Freezes, q.FreezeSeconds, q.LongestFreeze, q.FPS, 1000*q.VideoBuffer, q.Width, 100*q.Wide, 100*q.SentWide, 100*q.WideOfSent)
 }
 
 // sendingJS describes what a browser sends: each simulcast layer's
@@ -332,15 +335,23 @@ func TestChromiumOnALossyNetwork(t *testing.T) {
 // microphone as RED (the web client prefers it), so the server recovers
 // what the uplink lost from the next packet; the server sends RED to
 // each, so what the downlink loses is recovered in the browser. Almost
-// nothing is concealed where a tenth of the packets of each hop is lost;
-// with RED off (--no-audio-red) 5 % was concealed, Opus's in-band FEC
-// recovering some (docs/benchmarks.md).
+// nothing is concealed where a tenth of the packets of each hop is lost
+// (0–0.13 %, in 0 or 1 stretch, here). With RED off (--no-audio-red)
+// 4.5–5 % is concealed, Opus's in-band FEC recovering some
+// (docs/benchmarks.md), in dozens of short stretches, one per loss left
+// unrepaired (measured: 4.48 % in 35; the other receiver, whose Chrome
+// happened to NACK its audio, 0.53 % in 5). A busy machine that stalls
+// the browser or the impairment router for a quarter of a second
+// conceals too, in few long stretches (a CI run: 1.77 % on one
+// receiver, where every run here conceals 0–0.13 %), so the test
+// bounds the number of stretches and holds the share under what RED off
+// gives.
 func TestChromiumRecoversLostAudioFromRED(t *testing.T) {
 	m := newNetMeeting(t, "every10")
 	time.Sleep(2 * time.Second)
 	for who, q := range m.measureLogged(15 * time.Second) {
-		if q.Concealment > 0.015 {
-			t.Errorf("%s: %.2f %% of audio concealed behind links losing 10 %% each way: want under 1.5 %%", who, 100*q.Concealment)
+		if q.ConcealmentEvents > 10 || q.Concealment > 0.03 {
+			t.Errorf("%s: %.2f %% of audio concealed in %d stretches behind links losing 10 %% each way: want under 3 %% in at most 10 (losses left unrecovered conceal in dozens)", who, 100*q.Concealment, q.ConcealmentEvents)
 		}
 	}
 	if n := m.srv.SFU.Metrics().Snapshot().Recovered; n == 0 {

@@ -148,7 +148,7 @@
           packetsReceived: s.packetsReceived || 0, packetsLost: s.packetsLost || 0, nackCount: s.nackCount || 0,
           retransmitted: s.retransmittedPacketsReceived || 0,
           pliCount: s.pliCount || 0, bytesReceived: s.bytesReceived || 0, codec: codec ? codec.mimeType : '',
-          concealedSamples: s.concealedSamples || 0, totalSamplesReceived: s.totalSamplesReceived || 0,
+          concealedSamples: s.concealedSamples || 0, concealmentEvents: s.concealmentEvents || 0, totalSamplesReceived: s.totalSamplesReceived || 0,
           fecPacketsReceived: s.fecPacketsReceived || 0,
           framesDecoded: s.framesDecoded || 0, frameWidth: s.frameWidth || 0, freezeCount: s.freezeCount || 0,
           totalFreezesDuration: s.totalFreezesDuration || 0, framesPerSecond: s.framesPerSecond || 0,
