@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -233,22 +234,40 @@ func TestFirefoxQualityWhenSomeoneJoins(t *testing.T) {
 	time.Sleep(8 * time.Second)
 	levels := ffEval[[]string](t, bob, `(clearInterval(window.__watch), window.__levels)`)
 	// The counters did start over (what the rating must survive).
-	restarted := false
+	var restarts []int
 	bytes := ffEval[[]float64](t, bob, `window.__bytes`)
 	for i := 1; i < len(bytes); i++ {
-		restarted = restarted || bytes[i] < bytes[i-1]
+		if bytes[i] < bytes[i-1] {
+			restarts = append(restarts, i)
+		}
 	}
-	if !restarted {
+	if len(restarts) == 0 {
 		t.Logf("Firefox's counters for Ada's video did not restart this time: %v", bytes)
 	}
+	// A restart read as new counters gave "unknown" (nothing received)
+	// or, through a negative loss, any verdict at all in the next
+	// samples: no "unknown" anywhere, no "poor" in the 3 s after a
+	// restart. "poor" elsewhere is the rating doing its job: a CI run
+	// with three browsers on two cores saw the jitter of Ada's video
+	// rise (fair, then poor) several seconds after the restart.
+	afterRestart := func(i int) bool {
+		for _, r := range restarts {
+			if i >= r && i < r+15 {
+				return true
+			}
+		}
+		return false
+	}
 	bad := 0
-	for _, l := range levels {
-		if l != "good" && l != "fair" {
+	for i, l := range levels {
+		if l == "unknown" || l != "good" && l != "fair" && afterRestart(i) {
 			bad++
 		}
 	}
 	if bad > 0 {
-		t.Errorf("Ada's tile in Firefox was rated unknown or poor %d times of %d while Carol joined: %v", bad, len(levels), levels)
+		t.Errorf("Ada's tile in Firefox was rated unknown, or poor right after its counters restarted (samples %v), %d times of %d while Carol joined: %v", restarts, bad, len(levels), levels)
+	} else if slices.Contains(levels, "poor") {
+		t.Logf("Ada's tile was rated poor away from the counters' restart (samples %v): %v", restarts, levels)
 	}
 
 	// The accessibility audit of the meeting of three in Firefox, each
