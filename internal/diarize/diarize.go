@@ -99,12 +99,12 @@ func diarizeFrames(ctx context.Context, a *analysis, speech []span, opts Options
 		return nil, nil
 	}
 	a.normalise(speech)
-	labels, k := firstClustering(a, speech, opts, p)
-	debug("first clustering", "frames", a.n, "speech regions", len(speech), "clusters", k)
+	sc := newScorer(a, speech, trainUBM(a, speech, p), p.topC)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	sc := newScorer(a, speech, trainUBM(a, speech, p), p.topC)
+	labels, k := initialClusters(a, speech, sc, &opts, p, debug)
+	debug("first clustering", "frames", a.n, "speech regions", len(speech), "clusters", k)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -112,6 +112,39 @@ func diarizeFrames(ctx context.Context, a *analysis, speech []span, opts Options
 	resegment(sc, speech, labels, k, p.finalIters, 1, p)
 	compact(labels)
 	return turns(labels), nil
+}
+
+// initialClusters labels the speech frames before the refinement. With
+// enough speech (p.count.minWindows windows) the windows' embeddings give
+// the number of speakers (unless the caller gave it) and a spectral
+// clustering into that many; the refinement may then merge further but
+// not split (opts.MaxSpeakers becomes the estimate). With less speech, or
+// one speaker asked for, the change-point segments are clustered by ΔBIC
+// (firstClustering) and the refinement's rules find the count.
+// docs/diarization.md ("Count and clustering from window embeddings")
+// has the measurements.
+func initialClusters(a *analysis, speech []span, sc *scorer, opts *Options, p *params, debug func(string, ...any)) ([]int, int) {
+	if opts.Speakers != 1 {
+		vecs, wins := windowVectors(sc, speech, &p.count)
+		if len(wins) >= p.count.minWindows {
+			emb := embed(vecs, &p.count)
+			k, pr, gap := opts.Speakers, 0, 0.0
+			if k == 0 {
+				hi := min(p.count.maxK, len(emb)/8)
+				if opts.MaxSpeakers > 0 {
+					hi = min(hi, opts.MaxSpeakers)
+				}
+				lo := max(2, opts.MinSpeakers)
+				k, pr, gap = nmeCount(emb, lo, max(lo, hi))
+				opts.MaxSpeakers = k
+			} else {
+				_, pr, gap = nmeCount(emb, k, k) // the pruning only
+			}
+			debug("window embeddings", "windows", len(wins), "speakers", k, "pruning", pr, "gap", gap)
+			return windowFrameLabels(a.n, speech, wins, spectralLabels(emb, pr, k)), k
+		}
+	}
+	return firstClustering(a, speech, *opts, p)
 }
 
 // firstClustering segments the speech at speaker changes, clusters the

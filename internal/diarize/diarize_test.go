@@ -1,9 +1,12 @@
 package diarize
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -171,5 +174,74 @@ func TestOptionsValidate(t *testing.T) {
 		if err := o.Validate(); err != nil {
 			t.Errorf("%+v: %v", o, err)
 		}
+	}
+}
+
+// longOrder is n turns over nv voices, no voice twice in a row.
+func longOrder(n, nv int, seed uint64) []int {
+	rng := rand.New(rand.NewPCG(seed, 9))
+	order := []int{0}
+	for len(order) < n {
+		if v := rng.IntN(nv); v != order[len(order)-1] {
+			order = append(order, v)
+		}
+	}
+	return order
+}
+
+// debugLog returns a logger that keeps the diarizer's debug messages.
+func debugLog() (*slog.Logger, *bytes.Buffer) {
+	var b bytes.Buffer
+	return slog.New(slog.NewTextHandler(&b, &slog.HandlerOptions{Level: slog.LevelDebug})), &b
+}
+
+// Over two minutes of speech the count and the first clusters come from
+// the window embeddings (count.go): three voices give three speakers and
+// the count hints are honoured on that path. Which turn goes to which
+// speaker is checked on espeak voices (diarizebench's
+// TestLongGeneratedMeeting): with these pulse-train voices the embedding
+// path splits the high voice's turns between two clusters and joins
+// part of them to another voice (docs/diarization.md).
+func TestDiarizeLongMeetingFromEmbeddings(t *testing.T) {
+	voices := []testVoice{voiceLow, voiceHigh, voiceMid}
+	x, _ := conversation(voices, longOrder(54, 3, 5), 5)
+	for _, c := range []struct {
+		opts     Options
+		min, max int
+	}{
+		{Options{}, 3, 3},
+		{Options{Speakers: 2}, 2, 2},
+		{Options{MaxSpeakers: 2}, 1, 2},
+		{Options{MinSpeakers: 4, MaxSpeakers: 6}, 4, 6},
+	} {
+		log, buf := debugLog()
+		c.opts.Logger = log
+		turns, err := Diarize(context.Background(), x, c.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(buf.String(), "window embeddings") {
+			t.Fatalf("%+v: the window embeddings were not used on %.0f s of audio", c.opts, float64(len(x))/16000)
+		}
+		if n := len(speakersOf(turns)); n < c.min || n > c.max {
+			t.Errorf("%+v: %d speakers, want %d..%d", c.opts, n, c.min, c.max)
+		}
+	}
+}
+
+// One voice for two minutes: the count estimate never says fewer than two
+// speakers, so the refinement must merge its clusters back into one.
+func TestDiarizeLongMonologue(t *testing.T) {
+	x, _ := conversation([]testVoice{voiceMid}, make([]int, 50), 7)
+	log, buf := debugLog()
+	turns, err := Diarize(context.Background(), x, Options{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "window embeddings") {
+		t.Fatal("the window embeddings were not used")
+	}
+	if n := len(speakersOf(turns)); n != 1 {
+		t.Errorf("one voice: %d speakers: %v", n, speakersOf(turns))
 	}
 }

@@ -17,6 +17,9 @@ type params struct {
 	initClusters     int     // clusters the refinement starts from
 	maxAHCItems      int     // above this many segments, AHC runs in chunks
 
+	// Window embeddings, count and spectral clustering (count.go).
+	count countParams
+
 	// Refinement (refine.go).
 	mergeRatio      float64 // merge while a pair's ΔBIC/penalty is below…
 	mergeDivergence float64 // …or its divergence per frame is below
@@ -48,6 +51,15 @@ var defaultParams = params{
 	minClusterFrames: 50,
 	initClusters:     12,
 	maxAHCItems:      400,
+
+	count: countParams{
+		win: 150, hop: 50, minWin: 100, // 1.5 s windows every 0.5 s
+		minWindows: 150, // 75 s of speech
+		maxWindows: 800,
+		dims:       30,
+		relevance:  4,
+		maxK:       12,
+	},
 
 	mergeRatio:      2.0,
 	mergeDivergence: 1.3,
