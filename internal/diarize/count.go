@@ -20,14 +20,15 @@ import (
 
 // countParams are the constants of the window embeddings.
 type countParams struct {
-	win        int     // window length, frames
-	hop        int     // window step, frames
-	minWin     int     // shortest window kept at a region's end
-	minWindows int     // fewer windows: no estimate (firstClustering instead)
-	maxWindows int     // above this many windows, an even subsample
-	dims       int     // PCA dimensions kept
-	relevance  float64 // MAP relevance of a window's offsets
-	maxK       int     // largest count estimated
+	win           int     // window length, frames
+	hop           int     // window step, frames
+	minWin        int     // shortest window kept at a region's end
+	minWindows    int     // fewer windows: firstClustering instead of spectral
+	minCapWindows int     // from this many, the estimate + 1 bounds firstClustering
+	maxWindows    int     // above this many windows, an even subsample
+	dims          int     // PCA dimensions kept
+	relevance     float64 // MAP relevance of a window's offsets
+	maxK          int     // largest count estimated
 }
 
 // windowVectors returns one supervector per speech window, and the windows.

@@ -120,7 +120,8 @@ func diarizeFrames(ctx context.Context, a *analysis, speech []span, opts Options
 // clustering into that many; the refinement may then merge further but
 // not split (opts.MaxSpeakers becomes the estimate). With less speech, or
 // one speaker asked for, the change-point segments are clustered by ΔBIC
-// (firstClustering) and the refinement's rules find the count.
+// (firstClustering) and the refinement's rules find the count; from
+// p.count.minCapWindows windows on, no more than one above the estimate.
 // docs/diarization.md ("Count and clustering from window embeddings")
 // has the measurements.
 func initialClusters(a *analysis, speech []span, sc *scorer, opts *Options, p *params, debug func(string, ...any)) ([]int, int) {
@@ -142,6 +143,22 @@ func initialClusters(a *analysis, speech []span, sc *scorer, opts *Options, p *p
 			}
 			debug("window embeddings", "windows", len(wins), "speakers", k, "pruning", pr, "gap", gap)
 			return windowFrameLabels(a.n, speech, wins, spectralLabels(emb, pr, k)), k
+		}
+		if len(wins) >= p.count.minCapWindows && opts.Speakers == 0 {
+			// Too few windows to trust the spectral clusters, enough for
+			// a bound: the change-point clustering may find one speaker
+			// more than the estimate, not three times as many.
+			emb := embed(vecs, &p.count)
+			hi := min(p.count.maxK, len(emb)/8)
+			if opts.MaxSpeakers > 0 {
+				hi = min(hi, opts.MaxSpeakers)
+			}
+			lo := max(2, opts.MinSpeakers)
+			k, _, gap := nmeCount(emb, lo, max(lo, hi))
+			if opts.MaxSpeakers == 0 || k+1 < opts.MaxSpeakers {
+				opts.MaxSpeakers = max(k+1, opts.MinSpeakers)
+			}
+			debug("window embeddings bound the count", "windows", len(wins), "estimate", k, "gap", gap, "max speakers", opts.MaxSpeakers)
 		}
 	}
 	return firstClustering(a, speech, *opts, p)

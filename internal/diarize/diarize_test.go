@@ -245,3 +245,21 @@ func TestDiarizeLongMonologue(t *testing.T) {
 		t.Errorf("one voice: %d speakers: %v", n, speakersOf(turns))
 	}
 }
+
+// Under 75 s of speech the change-point clustering stays, bounded by the
+// window embeddings' estimate plus one.
+func TestDiarizeMediumMeetingBoundedCount(t *testing.T) {
+	voices := []testVoice{voiceLow, voiceHigh, voiceMid}
+	x, _ := conversation(voices, longOrder(20, 3, 11), 11)
+	log, buf := debugLog()
+	turns, err := Diarize(context.Background(), x, Options{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "window embeddings bound the count") || !strings.Contains(buf.String(), "estimate=3 ") {
+		t.Fatalf("no bound of 3+1 from the window embeddings on %.0f s of audio:\n%s", float64(len(x))/16000, buf.String())
+	}
+	if n := len(speakersOf(turns)); n < 3 || n > 4 {
+		t.Errorf("%d speakers, want 3 or 4 (the estimate 3, plus one)", n)
+	}
+}

@@ -54,11 +54,12 @@ var defaultParams = params{
 
 	count: countParams{
 		win: 150, hop: 50, minWin: 100, // 1.5 s windows every 0.5 s
-		minWindows: 150, // 75 s of speech
-		maxWindows: 800,
-		dims:       30,
-		relevance:  4,
-		maxK:       12,
+		minWindows:    150, // 75 s of speech
+		minCapWindows: 40,
+		maxWindows:    800,
+		dims:          30,
+		relevance:     4,
+		maxK:          12,
 	},
 
 	mergeRatio:      2.0,
