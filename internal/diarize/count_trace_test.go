@@ -12,10 +12,20 @@ import (
 	"gonum.org/v1/gonum/mat"
 )
 
+// TestCountExperiment is a diagnostic, not a check, like TestMergeTrace:
+// it runs only when PARLEY_DIARIZE_COUNT lists generated-set directories
+// (as bench-diarize caches them) and prints, for each meeting, the window
+// embeddings' speaker count against the true one (ONLY=substring keeps
+// some meetings; CP=win,hop,dims,relevance changes the window
+// constants; PROFILE=1 prints the normalised eigengaps at each pruning).
+// docs/diarization.md ("Count and clustering from window embeddings")
+// cites its counts.
+//
+//	PARLEY_DIARIZE_COUNT=$HOME/.cache/parley/diarize-bench/tune,$HOME/.cache/parley/diarize-bench/hard-tune go test -run TestCountExperiment -v ./internal/diarize
 func TestCountExperiment(t *testing.T) {
 	env := os.Getenv("PARLEY_DIARIZE_COUNT")
 	if env == "" {
-		t.Skip("diagnostic")
+		t.Skip("diagnostic: set PARLEY_DIARIZE_COUNT to generated-set directories")
 	}
 	type meeting struct{ id, wav, rttm string }
 	var ms []meeting
