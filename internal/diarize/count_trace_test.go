@@ -1,14 +1,10 @@
 package diarize
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/parleyhq/parley/internal/audio/audiofile"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -27,36 +23,12 @@ func TestCountExperiment(t *testing.T) {
 	if env == "" {
 		t.Skip("diagnostic: set PARLEY_DIARIZE_COUNT to generated-set directories")
 	}
-	type meeting struct{ id, wav, rttm string }
-	var ms []meeting
-	for _, root := range strings.Split(env, ",") {
-		ents, err := os.ReadDir(filepath.Join(root, "audio"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range ents {
-			id := strings.TrimSuffix(e.Name(), ".wav")
-			if f := os.Getenv("ONLY"); f != "" && !strings.Contains(id, f) {
-				continue
-			}
-			ms = append(ms, meeting{id, filepath.Join(root, "audio", e.Name()), filepath.Join(root, "rttm", id+".rttm")})
-		}
-	}
+	ms := traceMeetings(t, env, false, os.Getenv("ONLY"))
 	p := defaultParams
 	fmt.Sscanf(os.Getenv("CP"), "%d,%d,%d,%f", &p.count.win, &p.count.hop, &p.count.dims, &p.count.relevance)
 	right := 0
 	for _, m := range ms {
-		r, err := audiofile.Open(m.wav)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, speech, err := analyzeSource(context.Background(), r)
-		r.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, nSpk := referenceFrames(t, m.rttm, a.n)
-		a.normalise(speech)
+		a, speech, _, nSpk := m.analyse(t)
 		sc := newScorer(a, speech, trainUBM(a, speech, &p), p.topC)
 		vecs, wins := windowVectors(sc, speech, &p.count)
 		emb := embed(vecs, &p.count)

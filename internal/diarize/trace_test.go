@@ -32,39 +32,10 @@ func TestMergeTrace(t *testing.T) {
 	if env == "" {
 		t.Skip("diagnostic: set PARLEY_DIARIZE_TRACE to generated-set directories")
 	}
-	type meeting struct{ id, wav, rttm string }
-	var ms []meeting
-	dev, err := devset.Meetings()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, _ := devset.Dir()
-	for _, m := range dev {
-		ms = append(ms, meeting{m.ID, m.Mix, filepath.Join(dir, "rttm", m.ID+".rttm")})
-	}
-	for _, root := range strings.Split(env, ",") {
-		ents, err := os.ReadDir(filepath.Join(root, "audio"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range ents {
-			id := strings.TrimSuffix(e.Name(), ".wav")
-			ms = append(ms, meeting{id, filepath.Join(root, "audio", e.Name()), filepath.Join(root, "rttm", id+".rttm")})
-		}
-	}
+	ms := traceMeetings(t, env, true, "")
 	p := &defaultParams
 	for _, m := range ms {
-		r, err := audiofile.Open(m.wav)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, speech, err := analyzeSource(context.Background(), r)
-		r.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ref, nSpk := referenceFrames(t, m.rttm, a.n)
-		a.normalise(speech)
+		a, speech, ref, nSpk := m.analyse(t)
 		labels, k := firstClustering(a, speech, Options{}, p)
 		sc := newScorer(a, speech, trainUBM(a, speech, p), p.topC)
 		fmt.Printf("== %s: %d speakers\n", m.id, nSpk)
@@ -183,4 +154,56 @@ func referenceFrames(t *testing.T, path string, n int) ([]int, int) {
 		}
 	}
 	return ref, len(ids)
+}
+
+// traceMeeting is one meeting a diagnostic reads: its audio and reference.
+type traceMeeting struct{ id, wav, rttm string }
+
+// traceMeetings lists the meetings of the generated-set directories in
+// env (comma-separated, laid out as bench-diarize caches them), after the
+// dev set's when withDev; only those whose id contains only, if given.
+func traceMeetings(t *testing.T, env string, withDev bool, only string) []traceMeeting {
+	t.Helper()
+	var ms []traceMeeting
+	if withDev {
+		dev, err := devset.Meetings()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir, _ := devset.Dir()
+		for _, m := range dev {
+			ms = append(ms, traceMeeting{m.ID, m.Mix, filepath.Join(dir, "rttm", m.ID+".rttm")})
+		}
+	}
+	for _, root := range strings.Split(env, ",") {
+		ents, err := os.ReadDir(filepath.Join(root, "audio"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			id := strings.TrimSuffix(e.Name(), ".wav")
+			if strings.Contains(id, only) {
+				ms = append(ms, traceMeeting{id, filepath.Join(root, "audio", e.Name()), filepath.Join(root, "rttm", id+".rttm")})
+			}
+		}
+	}
+	return ms
+}
+
+// analyse returns the meeting's normalised features and speech regions,
+// and its reference speaker per frame and number of speakers.
+func (m traceMeeting) analyse(t *testing.T) (*analysis, []span, []int, int) {
+	t.Helper()
+	r, err := audiofile.Open(m.wav)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, speech, err := analyzeSource(context.Background(), r)
+	r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, nSpk := referenceFrames(t, m.rttm, a.n)
+	a.normalise(speech)
+	return a, speech, ref, nSpk
 }

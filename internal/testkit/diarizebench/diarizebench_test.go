@@ -98,10 +98,8 @@ func TestHeldOutMeeting(t *testing.T) {
 // every speaker's turns are theirs (2.5 % DER measured; the change-point
 // clustering it replaces gave 15.4 % with 6 speakers for 4).
 func TestLongGeneratedMeeting(t *testing.T) {
-	var b bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&b, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	r := generatedDER(t, meetsynth.Tune(), "gen-tune-03", diarize.Options{Logger: log})
-	if !strings.Contains(b.String(), "window embeddings") {
+	r, log := generatedDERLogged(t, meetsynth.Tune(), "gen-tune-03")
+	if !strings.Contains(log, "window embeddings") {
 		t.Fatal("the window embeddings were not used")
 	}
 	if !(r.DER() <= 0.05) || r.HypSpeakers != r.RefSpeakers {
@@ -114,15 +112,23 @@ func TestLongGeneratedMeeting(t *testing.T) {
 // voices of hard-tune-fr-02 (Opus at 16 kb/s) were found as four speakers
 // (30.3 % DER) without the bound, three with it (16.4 %).
 func TestShortGeneratedMeetingBounded(t *testing.T) {
-	var b bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&b, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	r := generatedDER(t, meetsynth.HardTune(), "hard-tune-fr-02", diarize.Options{Logger: log})
-	if !strings.Contains(b.String(), "window embeddings bound the count") {
+	r, log := generatedDERLogged(t, meetsynth.HardTune(), "hard-tune-fr-02")
+	if !strings.Contains(log, "window embeddings bound the count") {
 		t.Fatal("the window embeddings did not bound the count")
 	}
 	if !(r.DER() <= 0.20) || r.HypSpeakers > 3 {
 		t.Errorf("%s: DER %.1f %% (guard 20 %%), speakers %d/%d (at most 3)", r.File, 100*r.DER(), r.HypSpeakers, r.RefSpeakers)
 	}
+}
+
+// generatedDERLogged is generatedDER with the diarizer's debug log
+// returned.
+func generatedDERLogged(t *testing.T, specs []meetsynth.Spec, id string) (Result, string) {
+	t.Helper()
+	var b bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&b, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	r := generatedDER(t, specs, id, diarize.Options{Logger: log})
+	return r, b.String()
 }
 
 // generatedDER renders the meeting id of specs, diarizes it with opts and
