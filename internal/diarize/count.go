@@ -146,6 +146,23 @@ func dot(a, b []float64) float64 {
 	return s
 }
 
+// estimateCount returns the number of speakers among the window
+// embeddings (opts.Speakers when given; otherwise nmeCount's estimate, at
+// least two, at most cp.maxK, one per 8 windows and opts.MaxSpeakers),
+// with the pruning and normalised gap that gave it.
+func estimateCount(emb [][]float64, opts Options, cp *countParams) (k, pruning int, gap float64) {
+	if opts.Speakers > 0 {
+		_, pruning, gap = nmeCount(emb, opts.Speakers, opts.Speakers) // the pruning for that count
+		return opts.Speakers, pruning, gap
+	}
+	hi := min(cp.maxK, len(emb)/8)
+	if opts.MaxSpeakers > 0 {
+		hi = min(hi, opts.MaxSpeakers)
+	}
+	lo := max(2, opts.MinSpeakers)
+	return nmeCount(emb, lo, max(lo, hi))
+}
+
 // nmeCount estimates the number of clusters of the unit vectors emb by
 // the normalised maximum eigengap: for each pruning p (every row keeps its
 // p most similar neighbours), the Laplacian's largest gap among its

@@ -125,41 +125,28 @@ func diarizeFrames(ctx context.Context, a *analysis, speech []span, opts Options
 // docs/diarization.md ("Count and clustering from window embeddings")
 // has the measurements.
 func initialClusters(a *analysis, speech []span, sc *scorer, opts *Options, p *params, debug func(string, ...any)) ([]int, int) {
-	if opts.Speakers != 1 {
-		vecs, wins := windowVectors(sc, speech, &p.count)
-		if len(wins) >= p.count.minWindows {
-			emb := embed(vecs, &p.count)
-			k, pr, gap := opts.Speakers, 0, 0.0
-			if k == 0 {
-				hi := min(p.count.maxK, len(emb)/8)
-				if opts.MaxSpeakers > 0 {
-					hi = min(hi, opts.MaxSpeakers)
-				}
-				lo := max(2, opts.MinSpeakers)
-				k, pr, gap = nmeCount(emb, lo, max(lo, hi))
-				opts.MaxSpeakers = k
-			} else {
-				_, pr, gap = nmeCount(emb, k, k) // the pruning only
-			}
-			debug("window embeddings", "windows", len(wins), "speakers", k, "pruning", pr, "gap", gap)
-			return windowFrameLabels(a.n, speech, wins, spectralLabels(emb, pr, k)), k
+	if opts.Speakers == 1 {
+		return firstClustering(a, speech, *opts, p)
+	}
+	vecs, wins := windowVectors(sc, speech, &p.count)
+	switch {
+	case len(wins) >= p.count.minWindows:
+		emb := embed(vecs, &p.count)
+		k, pr, gap := estimateCount(emb, *opts, &p.count)
+		if opts.Speakers == 0 {
+			opts.MaxSpeakers = k
 		}
-		if len(wins) >= p.count.minCapWindows && opts.Speakers == 0 {
-			// Too few windows to trust the spectral clusters, enough for
-			// a bound: the change-point clustering may find one speaker
-			// more than the estimate, not three times as many.
-			emb := embed(vecs, &p.count)
-			hi := min(p.count.maxK, len(emb)/8)
-			if opts.MaxSpeakers > 0 {
-				hi = min(hi, opts.MaxSpeakers)
-			}
-			lo := max(2, opts.MinSpeakers)
-			k, _, gap := nmeCount(emb, lo, max(lo, hi))
-			if opts.MaxSpeakers == 0 || k+1 < opts.MaxSpeakers {
-				opts.MaxSpeakers = max(k+1, opts.MinSpeakers)
-			}
-			debug("window embeddings bound the count", "windows", len(wins), "estimate", k, "gap", gap, "max speakers", opts.MaxSpeakers)
+		debug("window embeddings", "windows", len(wins), "speakers", k, "pruning", pr, "gap", gap)
+		return windowFrameLabels(a.n, speech, wins, spectralLabels(emb, pr, k)), k
+	case len(wins) >= p.count.minCapWindows && opts.Speakers == 0:
+		// Too few windows to trust the spectral clusters, enough for a
+		// bound: the change-point clustering may find one speaker more
+		// than the estimate, not three times as many.
+		k, _, gap := estimateCount(embed(vecs, &p.count), *opts, &p.count)
+		if opts.MaxSpeakers == 0 || k+1 < opts.MaxSpeakers {
+			opts.MaxSpeakers = max(k+1, opts.MinSpeakers)
 		}
+		debug("window embeddings bound the count", "windows", len(wins), "estimate", k, "gap", gap, "max speakers", opts.MaxSpeakers)
 	}
 	return firstClustering(a, speech, *opts, p)
 }
