@@ -218,10 +218,10 @@ func TestBrowserCaptions(t *testing.T) {
 	})
 
 	t.Run("opting out stops the speaker's captions", func(t *testing.T) {
-		ruth.click(t, "#participants-toggle")
+		ruth.openPanel(t, "participants")
 		ruth.click(t, "#transcription-opt-out")
 		ruth.waitJS(t, 5*time.Second, "the opt-out sent", `__sent.some(m => m.type === 'transcription_opt_out' && m.opt_out === true)`, "")
-		leo.click(t, "#participants-toggle")
+		leo.openPanel(t, "participants")
 		// Every control of the transcribed meeting is named for screen
 		// readers (the opt-out box, the download and captions buttons…).
 		axCheck(t, leo, "transcribed meeting", 12)

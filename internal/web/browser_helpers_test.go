@@ -291,6 +291,23 @@ func (b *browser) toggle(t testing.TB, sel string) {
 	b.clickChanging(t, sel, fmt.Sprintf(`document.querySelector(%s).getAttribute('aria-pressed')`, jsString(sel)))
 }
 
+// openPanel opens a side panel ("participants", "chat", "lobby") and
+// leaves an open one open: its toggle is clicked until it reports the
+// panel expanded. A plain click on a toggle closes a panel already open,
+// and can miss when a toast or a re-layout moves under the pointer (CI,
+// 2026-12-07: the participants toggle missed, and every later step of
+// TestBrowserLobby looked for the list in a hidden panel).
+func (b *browser) openPanel(t testing.TB, name string) {
+	t.Helper()
+	sel := "#" + name + "-toggle"
+	state := fmt.Sprintf(`document.querySelector(%s).getAttribute('aria-expanded')`, jsString(sel))
+	if evalJS[string](t, b, state) == "true" {
+		return
+	}
+	b.clickChanging(t, sel, state)
+	b.waitJS(t, 5*time.Second, "the "+name+" panel open", fmt.Sprintf(`!document.querySelector('#%s-panel').hidden`, name), "")
+}
+
 // clickChanging clicks sel until the string state evaluates to something
 // else than before the first click (up to three clicks, 2 s apart): a
 // click can land while the page lays itself out again and reach nothing.

@@ -100,7 +100,7 @@ func TestBrowserLobby(t *testing.T) {
 	var bobID string
 
 	t.Run("the owner locks the room", func(t *testing.T) {
-		alice.click(t, "#participants-toggle")
+		alice.openPanel(t, "participants")
 		alice.waitJS(t, 5*time.Second, "Alice listed as the host, with the moderation controls",
 			`(() => { const e = `+entry(aliceID)+`; return e && e.dataset.role === 'owner' && /Host/.test(e.textContent)
 				&& !document.querySelector('#moderation').hidden && !document.querySelector('#lobby-toggle').hidden; })()`,
@@ -122,7 +122,7 @@ func TestBrowserLobby(t *testing.T) {
 			`document.querySelector('#lobby-toggle').dataset.count === '1' && /\(1 person waiting\)/.test(document.querySelector('#lobby-toggle').getAttribute('aria-label'))
 				&& document.querySelector('#lobby-toggle .badge')?.textContent === '1' && __oscillators > 0`,
 			`({count: document.querySelector('#lobby-toggle').dataset.count, label: document.querySelector('#lobby-toggle').getAttribute('aria-label'), osc: __oscillators})`)
-		alice.click(t, "#lobby-toggle")
+		alice.openPanel(t, "lobby")
 		alice.waitJS(t, 5*time.Second, "Bob in the lobby panel",
 			`(() => { const e = document.querySelector('#lobby-list [data-lobby-entry]'); return !document.querySelector('#lobby-panel').hidden && e && e.textContent.includes(`+jsString(bobName)+`)
 				&& document.activeElement.id === 'lobby-title'; })()`,
@@ -164,7 +164,7 @@ func TestBrowserLobby(t *testing.T) {
 				`document.querySelector('#participant-count').textContent`)
 		}
 		// Bob is a participant: no moderation controls, and Alice is the host.
-		bob.click(t, "#participants-toggle")
+		bob.openPanel(t, "participants")
 		bob.waitJS(t, 5*time.Second, "Bob's list: Alice the host, nothing to moderate",
 			`(() => { const e = `+entry(aliceID)+`; return e && e.dataset.role === 'owner' && /Host/.test(e.textContent)
 				&& document.querySelector('#moderation').hidden && document.querySelector('#lobby-toggle').hidden
@@ -177,7 +177,7 @@ func TestBrowserLobby(t *testing.T) {
 
 	t.Run("the owner mutes the participant", func(t *testing.T) {
 		bob.waitJS(t, 10*time.Second, "Bob's microphone on", `document.querySelector('#toggle-mic').dataset.state === 'on'`, "")
-		alice.click(t, "#participants-toggle")
+		alice.openPanel(t, "participants")
 		alice.waitJS(t, 10*time.Second, "Bob's microphone on at Alice's", entry(bobID)+`?.dataset.micOn === 'true'`, entry(bobID)+`?.outerHTML`)
 		clickRedrawn(t, alice, `#participants-list [data-person-menu=`+jsString(bobID)+`]`)
 		alice.waitJS(t, 5*time.Second, "the menu open on its first action",
@@ -263,7 +263,7 @@ func TestBrowserLobby(t *testing.T) {
 		alice.waitJS(t, 10*time.Second, "two waiting, Admit all offered",
 			`document.querySelector('#lobby-toggle').dataset.count === '2' && !document.querySelector('.lobby__all').hidden`,
 			`document.querySelector('#lobby-toggle').dataset.count`)
-		alice.click(t, "#lobby-toggle")
+		alice.openPanel(t, "lobby")
 		alice.click(t, "#lobby-admit-all")
 		carol.waitJS(t, 15*time.Second, "Carol in the meeting",
 			`!document.querySelector('#meeting').hidden && document.querySelector('#grid .tile--self')`, `__recv.map(m => m.type)`)
@@ -273,7 +273,7 @@ func TestBrowserLobby(t *testing.T) {
 		alice.waitJS(t, 10*time.Second, "three participants", `document.querySelector('#participant-count').textContent === '3 participants'`,
 			`document.querySelector('#participant-count').textContent`)
 
-		alice.click(t, "#participants-toggle")
+		alice.openPanel(t, "participants")
 		alice.click(t, "#end-meeting")
 		alice.waitJS(t, 5*time.Second, "the confirmation", `document.querySelector('#confirm-dialog').open && document.activeElement.id === 'confirm-cancel'`, "")
 		alice.click(t, "#confirm-ok")

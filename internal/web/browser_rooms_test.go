@@ -191,7 +191,7 @@ func TestBrowserRoomsSignedIn(t *testing.T) {
 	g.waitJS(t, 10*time.Second, "the guest's pre-join page", visible("#display-name-account")+` && !document.querySelector('#display-name').readOnly`, "")
 	knock(t, g, "Gus Guest")
 	b.waitJS(t, 10*time.Second, "the guest waiting, counted", `document.querySelector('#lobby-toggle').dataset.count === '1'`, "")
-	b.click(t, "#lobby-toggle")
+	b.openPanel(t, "lobby")
 	b.waitJS(t, 5*time.Second, "the guest marked in the lobby panel",
 		`(() => { const e = document.querySelector('#lobby-list [data-lobby-entry]'); return !!e && e.dataset.guest === 'true' && e.textContent.includes('Gus Guest') && e.textContent.includes('Guest'); })()`,
 		`document.querySelector('#lobby-list').outerHTML`)

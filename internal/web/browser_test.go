@@ -246,7 +246,7 @@ func TestBrowserMeeting(t *testing.T) {
 	t.Run("chat is text only and reaches everyone", func(t *testing.T) {
 		// Markup must show as typed and run nothing; only http(s) links are links.
 		msg := `Hi <img src=x onerror="window.__xss=1"><b>bold</b> see https://intranet.example/q3?a=1&b=2. Not javascript:window.__xss=2`
-		bob.click(t, "#chat-toggle")
+		bob.openPanel(t, "chat")
 		bob.do(t, chromedp.WaitVisible(chromedp.CSS("#chat-input")))
 		// The text is set, then Enter typed: typing 130 characters one
 		// key event at a time takes longer than the step's 15 s when
@@ -284,7 +284,7 @@ func TestBrowserMeeting(t *testing.T) {
 		if n := evalJS[string](t, alice, `document.querySelector('#chat-toggle').dataset.unread`); n != "1" {
 			t.Errorf("Alice's chat button shows %q unread, want 1", n)
 		}
-		alice.click(t, "#chat-toggle")
+		alice.openPanel(t, "chat")
 		if n := evalJS[string](t, alice, `document.querySelector('#chat-toggle').dataset.unread`); n != "0" {
 			t.Errorf("after opening the chat Alice has %q unread", n)
 		}
@@ -296,7 +296,7 @@ func TestBrowserMeeting(t *testing.T) {
 			all[o].waitJS(t, 5*time.Second, "Carol's raised hand",
 				fmt.Sprintf(`(() => { const x = __tile(%s); return x.hand && x.handIconVisible; })()`, jsString(ids["carol"])), `__tile(`+jsString(ids["carol"])+`)`)
 		}
-		bob.click(t, "#participants-toggle")
+		bob.openPanel(t, "participants")
 		bob.waitJS(t, 5*time.Second, "Carol first in Bob's participant list with her hand up",
 			fmt.Sprintf(`(() => { const e = document.querySelector('#participants-list li'); return e && e.dataset.participantEntry === %s && e.dataset.handRaised === 'true' && e.offsetParent !== null; })()`, jsString(ids["carol"])),
 			`[...document.querySelectorAll('#participants-list li')].map(e => e.textContent)`)
