@@ -23,7 +23,9 @@ import (
 // runBenchDiarize measures the diarizer and prints Markdown tables: DER per
 // meeting (collar 0.25 s and 0, missed / false alarm / confusion, estimated
 // vs true speaker count) on the dev set's mixes, on the generated tuning
-// meetings and on the generated held-out meetings; with -hour, the CPU time
+// meetings and on the generated held-out meetings, and per set the
+// reference speech in overlapped stretches and how much of it is missed
+// (collar 0); with -hour, the CPU time
 // and peak memory of `parley diarize` on a one-hour meeting, measured on
 // the child process (CPU from getrusage, peak memory from /proc), with GOMAXPROCS=1.
 func runBenchDiarize(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -177,6 +179,26 @@ func printDERTable(ctx context.Context, w io.Writer, der string, s diarizebench.
 		}
 		fmt.Fprintf(w, "Mean DER of the French meetings %.1f %% (%d), of the English ones %.1f %% (%d).\n", mean(lang["fr"]), len(lang["fr"]), mean(lang["en"]), len(lang["en"]))
 	}
+	return printOverlap(ctx, w, der, s, hyp, c0[len(c0)-1])
+}
+
+// printOverlap prints what the stretches with two or more reference
+// speakers contribute, at collar 0 (the collar would hide most of them):
+// the reference speech there (each speaker counted), how much of it is
+// missed, and the false alarm and confusion outside them (what labelling
+// a second speaker where there is none costs).
+func printOverlap(ctx context.Context, w io.Writer, der string, s diarizebench.Set, hyp string, all diarizebench.Result) error {
+	res, err := diarizebench.ScoreOutsideOverlap(ctx, der, s, hyp, 0)
+	if err != nil {
+		return err
+	}
+	out := res[len(res)-1]
+	over := all.Total - out.Total
+	if over <= 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "Overlap (collar 0): %.1f s of reference speech in overlapped stretches, %.1f s of it missed (%.1f %%); outside them false alarm %.2f %%, confusion %.2f %%.\n",
+		over, all.Missed-out.Missed, 100*(all.Missed-out.Missed)/over, 100*out.FalseAlarm/out.Total, 100*out.Confusion/out.Total)
 	return nil
 }
 

@@ -146,8 +146,20 @@ func (r Result) DER() float64 { return (r.Missed + r.FalseAlarm + r.Confusion) /
 
 // Score runs the der binary on hypDir against s's references.
 func Score(ctx context.Context, der string, s Set, hypDir string, collar float64) ([]Result, error) {
-	cmd := exec.CommandContext(ctx, der, "-ref", s.RTTMDir, "-hyp", hypDir, "-uem", s.UEMDir,
-		"-collar", strconv.FormatFloat(collar, 'f', -1, 64), "-json")
+	return score(ctx, der, s, hypDir, collar)
+}
+
+// ScoreOutsideOverlap is Score with the stretches where two or more
+// reference speakers talk left out (der -skip-overlap): with Score's, it
+// gives what the overlapped stretches alone contribute.
+func ScoreOutsideOverlap(ctx context.Context, der string, s Set, hypDir string, collar float64) ([]Result, error) {
+	return score(ctx, der, s, hypDir, collar, "-skip-overlap")
+}
+
+func score(ctx context.Context, der string, s Set, hypDir string, collar float64, extra ...string) ([]Result, error) {
+	args := append([]string{"-ref", s.RTTMDir, "-hyp", hypDir, "-uem", s.UEMDir,
+		"-collar", strconv.FormatFloat(collar, 'f', -1, 64), "-json"}, extra...)
+	cmd := exec.CommandContext(ctx, der, args...)
 	out, err := cmd.Output()
 	if err != nil {
 		return nil, fmt.Errorf("der: %v", err)
