@@ -13,13 +13,11 @@
 package diarize
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"strconv"
 )
 
@@ -28,10 +26,6 @@ import (
 type Turn struct {
 	Speaker    string
 	Start, End float64
-	// Overlap marks a second speaker heard over another's turn (a
-	// back-channel, or two people talking at once at a handover): the
-	// same stretch has a turn of the other speaker too.
-	Overlap bool
 }
 
 // Options tunes one diarization. The zero value estimates the number of
@@ -96,38 +90,28 @@ func diarize(ctx context.Context, src SampleSource, opts Options, p *params) ([]
 
 // diarizeFrames runs everything after the front end.
 func diarizeFrames(ctx context.Context, a *analysis, speech []span, opts Options, p *params) ([]Turn, error) {
-	if len(speech) == 0 {
-		return nil, nil
-	}
-	labels, k, sc, err := speakerFrames(ctx, a, speech, opts, p)
-	if err != nil {
-		return nil, err
-	}
-	return turns(labels, overlaps(sc, speech, labels, k, p)), nil
-}
-
-// speakerFrames normalises the features and labels every speech frame
-// with one of k speakers (0…k−1; −1 elsewhere); the scorer holds the
-// speaker models' background.
-func speakerFrames(ctx context.Context, a *analysis, speech []span, opts Options, p *params) ([]int, int, *scorer, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	debug := func(msg string, args ...any) { log.Debug("diarize: "+msg, args...) }
+	if len(speech) == 0 {
+		return nil, nil
+	}
 	a.normalise(speech)
 	sc := newScorer(a, speech, trainUBM(a, speech, p), p.topC)
 	if err := ctx.Err(); err != nil {
-		return nil, 0, nil, err
+		return nil, err
 	}
 	labels, k := initialClusters(a, speech, sc, &opts, p, debug)
 	debug("first clustering", "frames", a.n, "speech regions", len(speech), "clusters", k)
 	if err := ctx.Err(); err != nil {
-		return nil, 0, nil, err
+		return nil, err
 	}
 	k = refine(sc, speech, labels, k, opts, p, debug)
 	resegment(sc, speech, labels, k, p.finalIters, 1, p)
-	return labels, compact(labels), sc, nil
+	compact(labels)
+	return turns(labels), nil
 }
 
 // initialClusters labels the speech frames before the refinement. With
@@ -241,44 +225,10 @@ func fillShort(labels []int, segs []span) {
 }
 
 // turns converts frame labels to turns, speakers named by first
-// appearance, and adds the second speakers of the overlapped stretches
-// (marked Overlap); sorted by start.
-func turns(labels []int, over []overlapStretch) []Turn {
+// appearance.
+func turns(labels []int) []Turn {
 	names := map[int]string{}
-	name := func(l int) string {
-		n, ok := names[l]
-		if !ok {
-			n = "SPEAKER_" + strconv.Itoa(len(names)+1)
-			names[l] = n
-		}
-		return n
-	}
 	var out []Turn
-	runs(labels, func(l, t, e int) {
-		out = append(out, Turn{Speaker: name(l), Start: frameTime(t), End: frameTime(e)})
-	})
-	if len(over) > 0 {
-		second := make([]int, len(labels))
-		for i := range second {
-			second[i] = -1
-		}
-		for _, o := range over {
-			for t := o.start; t < o.end; t++ {
-				if labels[t] >= 0 && labels[t] != o.speaker {
-					second[t] = o.speaker
-				}
-			}
-		}
-		runs(second, func(l, t, e int) {
-			out = append(out, Turn{Speaker: name(l), Start: frameTime(t), End: frameTime(e), Overlap: true})
-		})
-		slices.SortStableFunc(out, func(a, b Turn) int { return cmp.Compare(a.Start, b.Start) })
-	}
-	return out
-}
-
-// runs calls f for each run [t, e) of one label l ≥ 0.
-func runs(labels []int, f func(l, t, e int)) {
 	for t := 0; t < len(labels); {
 		l := labels[t]
 		e := t + 1
@@ -286,10 +236,16 @@ func runs(labels []int, f func(l, t, e int)) {
 			e++
 		}
 		if l >= 0 {
-			f(l, t, e)
+			name, ok := names[l]
+			if !ok {
+				name = "SPEAKER_" + strconv.Itoa(len(names)+1)
+				names[l] = name
+			}
+			out = append(out, Turn{Speaker: name, Start: frameTime(t), End: frameTime(e)})
 		}
 		t = e
 	}
+	return out
 }
 
 // frameTime is the time of frame t's start (the VAD's region edges map

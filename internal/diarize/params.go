@@ -39,12 +39,6 @@ type params struct {
 	resegIters    int     // resegmentation passes between merges
 	loopStep      int     // frames per Viterbi step in those passes
 	finalIters    int     // passes after the last merge
-
-	// Overlap (overlap.go).
-	overlapShare  float64 // a handover's block is both speakers when the other wins this share of it; 0 = no overlap labelling
-	overlapReach  int     // frames a handover's overlap reaches on each side, at most
-	overlapMin    int     // frames a handover's overlap needs, both sides together
-	overlapIsland int     // frames: a turn this short between two of another speaker's, with no pause, is said over them
 }
 
 var defaultParams = params{
@@ -85,9 +79,4 @@ var defaultParams = params{
 	resegIters:    2,
 	loopStep:      1,
 	finalIters:    3,
-
-	overlapShare:  0.4,
-	overlapReach:  100,
-	overlapMin:    20,
-	overlapIsland: 150,
 }
