@@ -43,6 +43,9 @@ type Recordings struct {
 	// LiveBusy reports whether a meeting's live transcription is still
 	// running or finishing (the final pass waits for it).
 	LiveBusy func(meetingID string) bool
+	// Locks, shared with the Deleter, keeps a deletion of the meeting
+	// from running while its recording is being finalized.
+	Locks *MeetingLocks
 }
 
 type recordingPayload struct {
@@ -101,7 +104,9 @@ func (r *Recordings) Handler() Handler {
 			return Result{}, Permanent(fmt.Errorf("bad payload %s", j.Payload))
 		}
 		active := r.Active != nil && r.Active(p.MeetingID)
+		unlock := r.Locks.Lock(p.MeetingID)
 		err := record.Finalize(r.Objects, p.MeetingID, active)
+		unlock()
 		if errors.Is(err, objects.ErrNotFound) {
 			return Result{}, nil // deleted meanwhile
 		}

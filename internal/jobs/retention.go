@@ -31,7 +31,10 @@ type Deleter struct {
 	Uploads objects.Store
 	// Recordings holds recordings by meeting (nil: none).
 	Recordings objects.Store
-	Logger     *slog.Logger
+	// Locks, shared with the recording jobs (Recordings.Locks), holds a
+	// deletion until a finalize of the same meeting is done writing.
+	Locks  *MeetingLocks
+	Logger *slog.Logger
 }
 
 // Delete removes meeting id; by says who asked (Actor, Name, Addr) and
@@ -41,6 +44,7 @@ func (d *Deleter) Delete(ctx context.Context, id string, by store.AuditEntry) (s
 	if !room.ValidMeetingID(id) {
 		return store.Deleted{}, fmt.Errorf("%w: meeting id %q", store.ErrInvalid, id)
 	}
+	defer d.Locks.Lock(id)()
 	del, err := d.Store.DeleteMeeting(ctx, id, FinalizeKey(id), UploadKey(id))
 	if err != nil {
 		return del, err

@@ -169,3 +169,77 @@ func TestRecordingRetention(t *testing.T) {
 		t.Error("a deleted meeting's recording is still there")
 	}
 }
+
+// twoStepReplace is a Disk whose conditional write checks, then writes
+// (as the S3 test server's file-system backend does): checked is closed
+// between the two, and the write waits for release.
+type twoStepReplace struct {
+	objects.Disk
+	checked, release chan struct{}
+}
+
+func (d twoStepReplace) Replace(key string, data []byte) error {
+	if l, err := d.List(strings.TrimSuffix(key, "/manifest.json")); err != nil || len(l) == 0 {
+		return objects.ErrNotFound
+	}
+	close(d.checked)
+	<-d.release
+	return d.Put(key, data)
+}
+
+// TestDeleteWaitsForAFinalize: a meeting deleted while its recording is
+// being finalized stays deleted — the deletion waits for the finalize to
+// be done writing (CI, 2026-12-07: the manifest was back after a delete).
+func TestDeleteWaitsForAFinalize(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	ctx := context.Background()
+	disk := twoStepReplace{Disk: objects.Disk{Dir: filepath.Join(dir, "recordings")}, checked: make(chan struct{}), release: make(chan struct{})}
+	const id = "MT_racing"
+	s.CreateMeeting(ctx, transcript.Meeting{ID: id, Started: time.Now()})
+	b, _ := json.Marshal(record.Manifest{Version: 1, MeetingID: id, Started: time.Now(), Complete: true})
+	disk.Put(record.ManifestKey(id), b)
+	locks := &MeetingLocks{}
+	recs := &Recordings{Objects: disk, Locks: locks}
+	del := &Deleter{Store: s, Recordings: disk, Locks: locks}
+	payload, _ := json.Marshal(recordingPayload{MeetingID: id})
+	finalized := make(chan error, 1)
+	go func() {
+		_, err := recs.Handler()(ctx, store.Job{Payload: payload})
+		finalized <- err
+	}()
+	<-disk.checked
+	deleted := make(chan error, 1)
+	go func() {
+		_, err := del.Delete(ctx, id, store.AuditEntry{Name: "test"})
+		deleted <- err
+	}()
+	// Give the delete time to run, then let the finalize write.
+	early := false
+	select {
+	case err := <-deleted:
+		t.Errorf("the delete finished while the finalize was writing (%v)", err)
+		early = true
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(disk.release)
+	if err := <-finalized; err != nil {
+		t.Fatal(err)
+	}
+	if !early {
+		select {
+		case err := <-deleted:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the delete never finished")
+		}
+	}
+	if l, _ := disk.List(id); len(l) != 0 {
+		t.Errorf("the deleted meeting's recording is back: %+v", l)
+	}
+	if _, err := s.Transcript(ctx, id); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the deleted meeting's transcript: %v", err)
+	}
+}

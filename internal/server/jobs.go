@@ -64,7 +64,7 @@ func newJobParts(ctx context.Context, cfg config.Config, st *store.DB, engine as
 	if bucket != nil {
 		uploadObjects = objects.Under(bucket, "uploads")
 	}
-	p.deleter = &jobs.Deleter{Store: st, UploadDir: uploadDir, Uploads: uploadObjects, Recordings: p.recordings, Logger: log}
+	p.deleter = &jobs.Deleter{Store: st, UploadDir: uploadDir, Uploads: uploadObjects, Recordings: p.recordings, Locks: &jobs.MeetingLocks{}, Logger: log}
 	p.retention = &jobs.Retention{Deleter: p.deleter, Default: cfg.RetainTranscripts, RecordingsKept: cfg.RetainRecordings}
 	host, _ := os.Hostname()
 	var b [4]byte

@@ -75,7 +75,7 @@ func (s *Server) newRecording(st objects.Store, log *slog.Logger) (*record.Recor
 		}
 	}
 	jr := &jobs.Recordings{Objects: st, Node: s.node, Queue: s.Store, Wake: s.Jobs.Wake, FinalEngine: s.final, Store: s.Store,
-		Logger: log}
+		Locks: s.deleter.Locks, Logger: log}
 	rec := record.New(record.Options{Objects: st, Node: s.node, Logger: log, Registerer: s.Registry,
 		Finished: func(id string) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10e9)
