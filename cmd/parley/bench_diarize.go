@@ -37,6 +37,7 @@ func runBenchDiarize(ctx context.Context, args []string, stdout, stderr io.Write
 	generated := fs.Bool("generated", true, "also score the generated tuning and held-out meetings (needs espeak-ng, flite, sox)")
 	hour := fs.Bool("hour", false, "also time `parley diarize` on a one-hour meeting")
 	hard := fs.Bool("hard", false, "also score the hard generated meetings (issue 13: French and English, 2–8 speakers, 1 min to 1 h, reverb, noise, Opus; first run renders them, ~10 min)")
+	realVoices := fs.Bool("real", false, "also score the real-voice meetings (meetsynth.RealTest: Allison, June and Armelle's telephone prompts from Debian's Asterisk packages; scored only, never tuned on)")
 	knownCount := fs.Bool("known-count", false, "give the diarizer each meeting's true speaker count (measures the clustering apart from the count estimate)")
 	perturb := fs.Bool("perturb", false, "also score 5 perturbed copies of every meeting (dither, ±1 dB, 10 ms shift) and report how much each meeting's DER moves")
 	if err := fs.Parse(args); err != nil {
@@ -90,6 +91,12 @@ func runBenchDiarize(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	if *hard {
 		gen = append(gen, genSet{"hard-tune", meetsynth.HardTune()}, genSet{"hard-test", meetsynth.HardTest()})
+	}
+	if *realVoices {
+		if err := meetsynth.RealAvailable(); err != nil {
+			return err
+		}
+		gen = append(gen, genSet{"real", meetsynth.RealTest()})
 	}
 	if len(gen) > 0 {
 		if err := meetsynth.Available(); err != nil {

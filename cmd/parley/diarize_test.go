@@ -162,7 +162,7 @@ func TestBenchDiarizeFlags(t *testing.T) {
 		t.Errorf("bad flag: exit %d, want 2", code)
 	}
 	errb.Reset()
-	if code := run(context.Background(), []string{"bench-diarize", "-h"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "-hour") || !strings.Contains(errb.String(), "-perturb") || !strings.Contains(errb.String(), "-hard") || !strings.Contains(errb.String(), "-known-count") {
+	if code := run(context.Background(), []string{"bench-diarize", "-h"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "-hour") || !strings.Contains(errb.String(), "-perturb") || !strings.Contains(errb.String(), "-hard") || !strings.Contains(errb.String(), "-known-count") || !strings.Contains(errb.String(), "-real") {
 		t.Errorf("-h: exit %d, usage %q", code, errb.String())
 	}
 	errb.Reset()

@@ -38,9 +38,13 @@ var ErrTool = errors.New("meetsynth: speech tool")
 
 // Voice is one text-to-speech voice.
 type Voice struct {
-	Engine string   // "espeak" or "flite"
-	Name   string   // espeak-ng voice (e.g. "en-us+m3") or flite voice (e.g. "slt")
-	Args   []string // extra arguments, e.g. {"-p", "40", "-s", "160"} for espeak-ng
+	Engine string // "espeak", "flite" or "clips" (real.go: recordings of one person)
+	// Name is the espeak-ng voice (e.g. "en-us+m3"), the flite voice (e.g.
+	// "slt") or the directory of a "clips" voice's recordings.
+	Name string
+	// Args are extra arguments, e.g. {"-p", "40", "-s", "160"} for
+	// espeak-ng; for "clips", the recordings' file extension (".wav").
+	Args []string
 	// Effects are sox effects applied after synthesis, e.g.
 	// {"pitch", "-200"} (a third of an octave down, formants with it) or
 	// {"tempo", "1.1"}: more voices from the few the engines ship.
@@ -74,6 +78,9 @@ func Available() error {
 // Synthesize renders text with voice as 16 kHz mono float32 samples in
 // [−1, 1], trimmed of nothing (the engines add their own short silences).
 func Synthesize(ctx context.Context, v Voice, text, tmpDir string) ([]float32, error) {
+	if v.Engine == "clips" {
+		return clipTurn(ctx, v, text)
+	}
 	wav := filepath.Join(tmpDir, "tts.wav")
 	var cmd *exec.Cmd
 	switch v.Engine {
@@ -96,8 +103,14 @@ func Synthesize(ctx context.Context, v Voice, text, tmpDir string) ([]float32, e
 	// fresh random noise each run, so the same spec gave different audio
 	// (±1 LSB) and, the diarizer being that sensitive, a DER between 1 %
 	// and 27 % on one held-out meeting.
-	sox := exec.CommandContext(ctx, "sox", append([]string{"-D", wav, "-t", "raw", "-r", strconv.Itoa(SampleRate),
-		"-e", "signed", "-b", "16", "-c", "1", "-"}, v.Effects...)...)
+	return soxRead(ctx, wav, v.Effects)
+}
+
+// soxRead decodes an audio file with sox to 16 kHz mono samples, through
+// the sox effects given.
+func soxRead(ctx context.Context, path string, effects []string) ([]float32, error) {
+	sox := exec.CommandContext(ctx, "sox", append([]string{"-D", path, "-t", "raw", "-r", strconv.Itoa(SampleRate),
+		"-e", "signed", "-b", "16", "-c", "1", "-"}, effects...)...)
 	var stdout, stderr bytes.Buffer
 	sox.Stdout, sox.Stderr = &stdout, &stderr
 	if err := sox.Run(); err != nil {

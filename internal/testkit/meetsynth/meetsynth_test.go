@@ -131,3 +131,40 @@ func TestGenerateRoomAndOpus(t *testing.T) {
 		t.Errorf("leading silence at %.1f dBFS, want the room noise's −50", db)
 	}
 }
+
+// A real-voice turn is two to four of that person's recordings, the same
+// for the same text and another for another text; a back-channel is one;
+// a meeting of the real voices has each one's speech in its reference.
+func TestRealVoices(t *testing.T) {
+	if err := RealAvailable(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	one, err := Synthesize(ctx, june, "main turn number 7", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := Synthesize(ctx, june, "main turn number 7", t.TempDir())
+	other, _ := Synthesize(ctx, june, "main turn number 8", t.TempDir())
+	bc, _ := Synthesize(ctx, june, "oui", t.TempDir())
+	if len(one) < SampleRate || len(one) != len(again) || len(one) == len(other) {
+		t.Errorf("turns of %d, %d (same text) and %d samples (another)", len(one), len(again), len(other))
+	}
+	if len(bc) == 0 || len(bc) >= len(one) {
+		t.Errorf("a back-channel of %d samples, a turn %d", len(bc), len(one))
+	}
+	spec := RealTest()[1]
+	spec.Turns = 6
+	m, err := Generate(ctx, spec, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	talk := map[string]float64{}
+	for _, s := range m.Ref {
+		talk[s.Speaker] += s.End - s.Start
+	}
+	if len(talk) < 2 || m.Duration < 10 {
+		t.Errorf("%.1f s, reference talk %v", m.Duration, talk)
+	}
+	t.Logf("%.1f s, talk %v", m.Duration, talk)
+}
