@@ -7,6 +7,7 @@ import "math"
 type analysis struct {
 	n     int
 	feats []float32
+	level []float32 // c0 of each frame (not normalised)
 }
 
 // numCeps is the number of cepstra per frame (c1..c19).

@@ -90,28 +90,38 @@ func diarize(ctx context.Context, src SampleSource, opts Options, p *params) ([]
 
 // diarizeFrames runs everything after the front end.
 func diarizeFrames(ctx context.Context, a *analysis, speech []span, opts Options, p *params) ([]Turn, error) {
+	if len(speech) == 0 {
+		return nil, nil
+	}
+	labels, _, _, err := speakerFrames(ctx, a, speech, opts, p)
+	if err != nil {
+		return nil, err
+	}
+	return turns(labels), nil
+}
+
+// speakerFrames normalises the features and labels every speech frame
+// with one of k speakers (0…k−1; −1 elsewhere); the scorer holds the
+// speaker models' background.
+func speakerFrames(ctx context.Context, a *analysis, speech []span, opts Options, p *params) ([]int, int, *scorer, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	debug := func(msg string, args ...any) { log.Debug("diarize: "+msg, args...) }
-	if len(speech) == 0 {
-		return nil, nil
-	}
 	a.normalise(speech)
 	sc := newScorer(a, speech, trainUBM(a, speech, p), p.topC)
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, 0, nil, err
 	}
 	labels, k := initialClusters(a, speech, sc, &opts, p, debug)
 	debug("first clustering", "frames", a.n, "speech regions", len(speech), "clusters", k)
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, 0, nil, err
 	}
 	k = refine(sc, speech, labels, k, opts, p, debug)
 	resegment(sc, speech, labels, k, p.finalIters, 1, p)
-	compact(labels)
-	return turns(labels), nil
+	return labels, compact(labels), sc, nil
 }
 
 // initialClusters labels the speech frames before the refinement. With

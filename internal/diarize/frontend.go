@@ -61,6 +61,7 @@ func (fe *streamFrontEnd) write(x []float32) {
 
 func (fe *streamFrontEnd) add(frames [][]float64) {
 	for _, f := range frames {
+		fe.a.level = append(fe.a.level, float32(f[0]))
 		for _, v := range f[1 : numCeps+1] {
 			fe.a.feats = append(fe.a.feats, float32(v))
 		}
