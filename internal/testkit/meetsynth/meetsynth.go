@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/parleyhq/parley/internal/audio/audiofile"
@@ -288,7 +289,7 @@ func Generate(ctx context.Context, spec Spec, tmpDir string) (*Meeting, error) {
 	}
 	// Reference regions come from the clean stems, before any noise.
 	for i, p := range spec.Participants {
-		m.Ref = append(m.Ref, speechRegions(stems[i], p.Label)...)
+		m.Ref = append(m.Ref, speechRegions(stems[i], p.Label, p.Voice.Engine == "clips")...)
 	}
 	if len(spec.Reverb) > 0 {
 		for i := range stems {
@@ -443,8 +444,11 @@ func gainFor(x []float32, levelDBFS float64) float64 {
 
 // speechRegions applies the dev set's reference convention to one clean
 // track: 10 ms frames above max(peak − 45 dB, −70 dBFS), gaps under 0.3 s
-// bridged.
-func speechRegions(x []float32, label string) []Segment {
+// bridged; with recorded is set (the track is a real recording, with its
+// microphone's noise between words), above the noise floor + 12 dB too
+// (the dev set's rule for its real voices), the floor being the 10th
+// percentile of the frames that are not digital silence.
+func speechRegions(x []float32, label string, recorded bool) []Segment {
 	const fl = SampleRate / 100
 	n := len(x) / fl
 	db := make([]float64, n)
@@ -458,6 +462,18 @@ func speechRegions(x []float32, label string) []Segment {
 		peak = max(peak, db[i])
 	}
 	th := max(peak-45, -70)
+	if recorded {
+		var live []float64
+		for _, v := range db {
+			if v > -100 {
+				live = append(live, v)
+			}
+		}
+		if len(live) > 0 {
+			slices.Sort(live)
+			th = max(th, live[len(live)/10]+12)
+		}
+	}
 	var segs []Segment
 	start := -1
 	for i := 0; i <= n; i++ {
