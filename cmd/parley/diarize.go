@@ -107,6 +107,7 @@ func writeTurnsJSON(w io.Writer, id string, turns []diarize.Turn) error {
 		Speaker string  `json:"speaker"`
 		Start   float64 `json:"start"`
 		End     float64 `json:"end"`
+		Overlap bool    `json:"overlap,omitempty"`
 	}
 	doc := struct {
 		File     string   `json:"file"`
@@ -119,7 +120,7 @@ func writeTurnsJSON(w io.Writer, id string, turns []diarize.Turn) error {
 			seen[t.Speaker] = true
 			doc.Speakers = append(doc.Speakers, t.Speaker)
 		}
-		doc.Turns = append(doc.Turns, turn{t.Speaker, round3(t.Start), round3(t.End)})
+		doc.Turns = append(doc.Turns, turn{t.Speaker, round3(t.Start), round3(t.End), t.Overlap})
 	}
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)

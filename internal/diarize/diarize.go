@@ -13,11 +13,13 @@
 package diarize
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 )
 
@@ -26,6 +28,11 @@ import (
 type Turn struct {
 	Speaker    string
 	Start, End float64
+	// Overlap marks a second speaker heard over another's turn (someone
+	// starting before the other has finished, a "yes" in the middle of
+	// another's sentence): the same stretch has a turn of the other
+	// speaker too.
+	Overlap bool
 }
 
 // Options tunes one diarization. The zero value estimates the number of
@@ -93,11 +100,15 @@ func diarizeFrames(ctx context.Context, a *analysis, speech []span, opts Options
 	if len(speech) == 0 {
 		return nil, nil
 	}
-	labels, _, _, err := speakerFrames(ctx, a, speech, opts, p)
+	labels, k, sc, err := speakerFrames(ctx, a, speech, opts, p)
 	if err != nil {
 		return nil, err
 	}
-	return turns(labels), nil
+	var second []int
+	if p.overlap != nil {
+		second = secondSpeakers(overlapFeatures(a, sc, speech, labels, k, p.relevance, p.overlap, nil), p.overlap)
+	}
+	return turns(labels, second), nil
 }
 
 // speakerFrames normalises the features and labels every speech frame
@@ -235,10 +246,33 @@ func fillShort(labels []int, segs []span) {
 }
 
 // turns converts frame labels to turns, speakers named by first
-// appearance.
-func turns(labels []int) []Turn {
+// appearance, and adds the second speakers of second (nil, or one label
+// per frame, −1 for none) as turns marked Overlap; sorted by start.
+func turns(labels, second []int) []Turn {
 	names := map[int]string{}
+	name := func(l int) string {
+		n, ok := names[l]
+		if !ok {
+			n = "SPEAKER_" + strconv.Itoa(len(names)+1)
+			names[l] = n
+		}
+		return n
+	}
 	var out []Turn
+	runs(labels, func(l, t, e int) {
+		out = append(out, Turn{Speaker: name(l), Start: frameTime(t), End: frameTime(e)})
+	})
+	if second != nil {
+		runs(second, func(l, t, e int) {
+			out = append(out, Turn{Speaker: name(l), Start: frameTime(t), End: frameTime(e), Overlap: true})
+		})
+		slices.SortStableFunc(out, func(a, b Turn) int { return cmp.Compare(a.Start, b.Start) })
+	}
+	return out
+}
+
+// runs calls f for each run [t, e) of one label l ≥ 0.
+func runs(labels []int, f func(l, t, e int)) {
 	for t := 0; t < len(labels); {
 		l := labels[t]
 		e := t + 1
@@ -246,16 +280,10 @@ func turns(labels []int) []Turn {
 			e++
 		}
 		if l >= 0 {
-			name, ok := names[l]
-			if !ok {
-				name = "SPEAKER_" + strconv.Itoa(len(names)+1)
-				names[l] = name
-			}
-			out = append(out, Turn{Speaker: name, Start: frameTime(t), End: frameTime(e)})
+			f(l, t, e)
 		}
 		t = e
 	}
-	return out
 }
 
 // frameTime is the time of frame t's start (the VAD's region edges map

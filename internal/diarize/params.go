@@ -39,6 +39,10 @@ type params struct {
 	resegIters    int     // resegmentation passes between merges
 	loopStep      int     // frames per Viterbi step in those passes
 	finalIters    int     // passes after the last merge
+
+	// Overlap (overlap.go): the classifier of overlapped frames; nil
+	// labels none.
+	overlap *logisticModel
 }
 
 var defaultParams = params{
@@ -79,4 +83,6 @@ var defaultParams = params{
 	resegIters:    2,
 	loopStep:      1,
 	finalIters:    3,
+
+	overlap: overlapModel,
 }

@@ -10,9 +10,9 @@ import (
 
 func TestRTTMRoundTrip(t *testing.T) {
 	in := []Turn{
-		{"SPEAKER_1", 0.5, 2.25},
-		{"SPEAKER_2", 2.0, 3.5},
-		{"SPEAKER_1", 4.125, 10.001},
+		{Speaker: "SPEAKER_1", Start: 0.5, End: 2.25},
+		{Speaker: "SPEAKER_2", Start: 2.0, End: 3.5},
+		{Speaker: "SPEAKER_1", Start: 4.125, End: 10.001},
 	}
 	var b bytes.Buffer
 	if err := WriteRTTM(&b, "meeting-1", in); err != nil {
@@ -76,7 +76,7 @@ func TestWriteRTTMRejectsSpaces(t *testing.T) {
 	if err := WriteRTTM(&b, "two words", nil); !errors.Is(err, ErrRTTM) {
 		t.Errorf("file id with a space: err = %v", err)
 	}
-	if err := WriteRTTM(&b, "m", []Turn{{"a b", 0, 1}}); !errors.Is(err, ErrRTTM) {
+	if err := WriteRTTM(&b, "m", []Turn{{Speaker: "a b", Start: 0, End: 1}}); !errors.Is(err, ErrRTTM) {
 		t.Errorf("speaker with a space: err = %v", err)
 	}
 }

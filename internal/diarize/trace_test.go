@@ -176,6 +176,9 @@ func traceMeetings(t *testing.T, env string, withDev bool, only string) []traceM
 		}
 	}
 	for _, root := range strings.Split(env, ",") {
+		if root == "" {
+			continue
+		}
 		ents, err := os.ReadDir(filepath.Join(root, "audio"))
 		if err != nil {
 			t.Fatal(err)

