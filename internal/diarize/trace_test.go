@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"strings"
@@ -127,33 +128,20 @@ func TestMergeTrace(t *testing.T) {
 }
 
 // referenceFrames reads an RTTM file into one speaker index per 10 ms
-// frame (the first speaker listed where several overlap; −1 where none).
+// frame (where several overlap, the one who spoke first in the meeting;
+// −1 where none), and the number of speakers.
 func referenceFrames(t *testing.T, path string, n int) ([]int, int) {
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := ReadRTTM(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := map[string]int{}
+	sets := referenceSets(t, path, n)
 	ref := make([]int, n)
-	for i := range ref {
+	all := uint64(0)
+	for i, s := range sets {
 		ref[i] = -1
-	}
-	for _, r := range recs {
-		if _, ok := ids[r.Speaker]; !ok {
-			ids[r.Speaker] = len(ids)
+		if s != 0 {
+			ref[i] = bits.TrailingZeros64(s)
 		}
-		for t := int(r.Start * frameRate); t < int(r.End*frameRate) && t < n; t++ {
-			if ref[t] < 0 {
-				ref[t] = ids[r.Speaker]
-			}
-		}
+		all |= s
 	}
-	return ref, len(ids)
+	return ref, bits.OnesCount64(all)
 }
 
 // traceMeeting is one meeting a diagnostic reads: its audio and reference.

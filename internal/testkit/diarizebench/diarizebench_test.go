@@ -193,15 +193,7 @@ func TestKnownCount(t *testing.T) {
 func scoreDev(t *testing.T, run func(ctx context.Context, dev Set, hyp string) error) (Set, []Result) {
 	t.Helper()
 	ctx := context.Background()
-	tmp := t.TempDir()
-	der, err := BuildDER(ctx, tmp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev, err := DevSet()
-	if err != nil {
-		t.Fatal(err)
-	}
+	tmp, der, dev := devScoring(t)
 	hyp := filepath.Join(tmp, "hyp")
 	if err := run(ctx, dev, hyp); err != nil {
 		t.Fatal(err)
@@ -222,15 +214,7 @@ func scoreDev(t *testing.T, run func(ctx context.Context, dev Set, hyp string) e
 // of 9.81 s missed).
 func TestScoreOutsideOverlap(t *testing.T) {
 	ctx := context.Background()
-	tmp := t.TempDir()
-	der, err := BuildDER(ctx, tmp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev, err := DevSet()
-	if err != nil {
-		t.Fatal(err)
-	}
+	tmp, der, dev := devScoring(t)
 	overlapped := func(hyp string) (speech, missed float64) {
 		all, err := Score(ctx, der, dev, hyp, 0)
 		if err != nil {
@@ -259,4 +243,20 @@ func TestScoreOutsideOverlap(t *testing.T) {
 	} else {
 		t.Logf("diarizer: %.2f s of %.2f s overlapped speech missed", m, s)
 	}
+}
+
+// devScoring returns a temporary directory, the der scorer built in it
+// and the dev set.
+func devScoring(t *testing.T) (string, string, Set) {
+	t.Helper()
+	tmp := t.TempDir()
+	der, err := BuildDER(context.Background(), tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := DevSet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tmp, der, dev
 }
