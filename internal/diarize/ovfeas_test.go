@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"go/format"
 	"maps"
 	"math"
 	"math/bits"
@@ -127,7 +128,11 @@ func writeOverlapModel(t *testing.T, path string, m *logisticModel, trainedOn st
 	vec("sd", m.sd)
 	vec("w", m.w)
 	fmt.Fprintf(&b, "\tbias:      %s,\n\tthreshold: %s,\n}\n", strconv.FormatFloat(m.bias, 'g', 8, 64), strconv.FormatFloat(m.threshold, 'g', 8, 64))
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+	src, err := format.Source([]byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, src, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
