@@ -94,10 +94,8 @@ func overlapFeatures(a *analysis, sc *scorer, speech []span, labels []int, k int
 		spkLevel[c], spkFit[c] = median(v), median(f)
 	}
 	// The nearest change of speaker inside the region, and who is across.
+	// (Frames without one keep other −1, dist 1000, set above.)
 	dist := of.dist
-	for i := range dist {
-		dist[i], of.other[i] = 1000, -1
-	}
 	for _, s := range speech {
 		var changes []int
 		for t := s.start + 1; t < s.end; t++ {
@@ -105,13 +103,13 @@ func overlapFeatures(a *analysis, sc *scorer, speech []span, labels []int, k int
 				changes = append(changes, t)
 			}
 		}
+		if len(changes) == 0 {
+			continue
+		}
 		j := 0
 		for t := s.start; t < s.end; t++ {
 			for j+1 < len(changes) && abs(changes[j+1]-t) <= abs(changes[j]-t) {
 				j++
-			}
-			if len(changes) == 0 {
-				break
 			}
 			c := changes[j]
 			dist[t] = abs(t - c)
