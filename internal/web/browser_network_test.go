@@ -343,15 +343,28 @@ func TestChromiumOnALossyNetwork(t *testing.T) {
 // happened to NACK its audio, 0.53 % in 5). A busy machine that stalls
 // the browser or the impairment router for a quarter of a second
 // conceals too, in few long stretches (a CI run: 1.77 % on one
-// receiver, where every run here conceals 0–0.13 %), so the test
-// bounds the number of stretches and holds the share under what RED off
-// gives.
+// receiver, where every run here conceals 0–0.13 %; another 1.91 % in
+// 17), so the test bounds the number of stretches and holds the share
+// under what RED off gives. A stall passes, lost packets do not: a
+// receiver over the bound is measured again over a second window, and
+// the test fails only when both windows are over it (RED off conceals
+// in every window).
 func TestChromiumRecoversLostAudioFromRED(t *testing.T) {
 	m := newNetMeeting(t, "every10")
 	time.Sleep(2 * time.Second)
-	for who, q := range m.measureLogged(15 * time.Second) {
-		if q.ConcealmentEvents > 10 || q.Concealment > 0.03 {
-			t.Errorf("%s: %.2f %% of audio concealed in %d stretches behind links losing 10 %% each way: want under 3 %% in at most 10 (losses left unrecovered conceal in dozens)", who, 100*q.Concealment, q.ConcealmentEvents)
+	over := func(q networkQuality) bool { return q.ConcealmentEvents > 10 || q.Concealment > 0.03 }
+	first := m.measureLogged(15 * time.Second)
+	var again map[string]networkQuality
+	for who, q := range first {
+		if !over(q) {
+			continue
+		}
+		if again == nil {
+			t.Logf("%s: %.2f %% concealed in %d stretches; measuring a second window", who, 100*q.Concealment, q.ConcealmentEvents)
+			again = m.measureLogged(15 * time.Second)
+		}
+		if q2 := again[who]; over(q2) {
+			t.Errorf("%s: %.2f %% then %.2f %% of audio concealed in %d then %d stretches behind links losing 10 %% each way: want under 3 %% in at most 10 in one of two windows (losses left unrecovered conceal in dozens)", who, 100*q.Concealment, 100*q2.Concealment, q.ConcealmentEvents, q2.ConcealmentEvents)
 		}
 	}
 	if n := m.srv.SFU.Metrics().Snapshot().Recovered; n == 0 {
