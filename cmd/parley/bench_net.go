@@ -77,6 +77,7 @@ func runNetbench(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.DurationVar(&cfg.Load.Duration, "duration", 20*time.Second, "measurement window")
 	fs.DurationVar(&cfg.Load.Settle, "settle", 3*time.Second, "wait after the last join before measuring")
 	fs.BoolVar(&cfg.Load.NoRepair, "no-repair", false, "clients neither NACK nor resend (to see what repair does)")
+	repair := fs.String("publishers-repair", "media", "how publishers resend what the server asks for: media (on the media stream, as Firefox's did), rtx (an RTX stream naming its layer, as browsers do), rtx-unnamed (RTX carrying the layer's own stream id, as pion's responder does alone)")
 	fs.DurationVar(&cfg.Outage, "outage", 0, "cut every subscriber's link this long during the window (e.g. 2s)")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
 	if err := parseNoArgs(fs, args, stderr); err != nil {
@@ -85,6 +86,14 @@ func runNetbench(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var ok bool
 	if cfg.Subscribers, ok = netlab.PresetByName(*subNet); !ok {
 		fmt.Fprintf(stderr, "unknown network %q (known: %s)\n", *subNet, strings.Join(names, ", "))
+		return errUsage
+	}
+	switch *repair {
+	case "media":
+	case "rtx", "rtx-unnamed":
+		cfg.Load.PublisherRepair = *repair
+	default:
+		fmt.Fprintf(stderr, "unknown --publishers-repair %q (known: media, rtx, rtx-unnamed)\n", *repair)
 		return errUsage
 	}
 	cfg.Publishers = cfg.Subscribers

@@ -17,6 +17,8 @@ type layer struct {
 	rid    string
 	ssrc   uint32
 	remote *webrtc.TrackRemote
+	// rtxPT marks the payload types negotiated as RTX (bit n: type n).
+	rtxPT [2]uint64
 
 	lastPLI atomic.Int64 // nanotime
 	pliDue  atomic.Bool  // a throttled request waits to be sent
@@ -194,3 +196,7 @@ func (l *layer) account(n uint64, tid int8, now int64) {
 		l.tbytesB = l.tbytes
 	}
 }
+
+func (l *layer) markRTX(pt uint8) { l.rtxPT[pt>>6&1] |= 1 << (pt & 63) }
+
+func (l *layer) isRTX(pt uint8) bool { return l.rtxPT[pt>>6&1]&(1<<(pt&63)) != 0 }

@@ -20,6 +20,9 @@ const (
 	DropPacedLate  = "paced_late"  // waited over paceMaxAge in a narrow subscriber's pacer
 	DropTemporal   = "temporal"    // a VP8 temporal layer above the subscriber's cap
 	DropResendSoon = "resend_soon" // a NACK for a packet resent less than a round trip ago
+	// A publisher's retransmission (RTX) read as its layer's media: its
+	// repair stream did not name the layer (track.go, onRepairAsMedia).
+	DropRepairAsMedia = "repair_as_media"
 )
 
 // Metrics holds the SFU's counters. Hot-path counts live in plain atomics
@@ -41,7 +44,7 @@ type Metrics struct {
 // registers nothing, for tests that build several servers).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{drops: map[string]*atomic.Uint64{}}
-	for _, r := range []string{DropMuted, DropPaused, DropKeyframe, DropWriteError, DropMalformed, DropLate, DropTapFull, DropDuplicate, DropPacedLate, DropTemporal, DropResendSoon} {
+	for _, r := range []string{DropMuted, DropPaused, DropKeyframe, DropWriteError, DropMalformed, DropLate, DropTapFull, DropDuplicate, DropPacedLate, DropTemporal, DropResendSoon, DropRepairAsMedia} {
 		m.drops[r] = new(atomic.Uint64)
 	}
 	if reg == nil {

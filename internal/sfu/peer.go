@@ -222,6 +222,10 @@ func (p *Peer) Unpublish(trackID string) error {
 }
 
 func (p *Peer) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	if strings.EqualFold(remote.Codec().MimeType, webrtc.MimeTypeRTX) {
+		p.onRepairAsMedia(remote)
+		return
+	}
 	key := remote.ID()
 	if key == "" {
 		key = remote.StreamID() + "/" + remote.Kind().String()
@@ -254,6 +258,21 @@ func (p *Peer) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		p.log.Debug("track published", "track", t.id, "kind", t.Kind(), "codec", t.codec.MimeType, "rid", remote.RID())
 		p.h.TrackPublished(p, t)
 	}
+}
+
+// onRepairAsMedia: pion has taken a publisher's retransmission stream
+// (RTX) for a simulcast layer's media. A repair stream must name its
+// layer in the repaired-rtp-stream-id extension (RFC 8852), as browsers
+// do; one that carries the layer's rtp-stream-id instead (pion's own
+// NACK responder copies the original header) is read as a new stream of
+// that layer, which pion then reads in place of the layer's media: from
+// then on the layer's TrackRemote yields the repairs, and its media goes
+// unread. The server cannot undo that; it keeps the repairs from being
+// forwarded as media (handle drops the RTX payload types) and says why
+// the layer stopped.
+func (p *Peer) onRepairAsMedia(remote *webrtc.TrackRemote) {
+	p.log.Warn("publisher's retransmissions do not name their simulcast layer (repaired-rtp-stream-id); the layer's media is lost until it publishes again",
+		"rid", remote.RID(), "rtx_ssrc", uint32(remote.SSRC()))
 }
 
 // trackCodec returns the codec of a received track and the payload type

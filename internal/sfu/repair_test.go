@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"bytes"
 	"slices"
 	"testing"
 	"time"
@@ -115,4 +116,35 @@ func TestRepairsEdges(t *testing.T) {
 	if !r.received(1+maxMissing+2, now, 0) || len(r.missing) != 0 {
 		t.Errorf("a gap of %d packets is asked for: %d missing", maxMissing+1, len(r.missing))
 	}
+}
+
+// TestRepairsReadAsMediaAreDropped: a publisher whose RTX packets carry
+// their layer's rtp-stream-id instead of repaired-rtp-stream-id makes
+// pion read its repairs as the layer's media (Peer.onRepairAsMedia).
+// Packets of an RTX payload type are then neither forwarded as media
+// (their payload starts with the original sequence number: garbage to a
+// decoder) nor stored under their own numbers (which would make real
+// media that arrives under those numbers look like duplicates); they
+// are counted.
+func TestRepairsReadAsMediaAreDropped(t *testing.T) {
+	inBubble(t, func(t *testing.T) {
+		r := newRig(t)
+		tr := r.publish(r.peer(), webrtc.MimeTypeVP8, "camera", 0x1000)
+		tr.layerAt(0).markRTX(97)
+		_, w := r.subscribe(r.peer(), tr, binding{ssrc: subSSRC})
+		r.receive(tr, 0, vp8Numbered(0, 10, 100, 1, true))
+		media := vp8Numbered(0, 11, 101, 1, false)
+		rtx := vp8Numbered(0, 11, 101, 1, false)
+		rtx.PayloadType, rtx.SequenceNumber = 97, 500 // RFC 4588: its own numbers, the original's first
+		rtx.Payload = append([]byte{0, 11}, media.Payload...)
+		r.receive(tr, 0, rtx)
+		r.receive(tr, 0, media)
+		sent := parse(t, w.take())
+		if len(sent) != 2 || !bytes.Equal(sent[1].Payload, media.Payload) {
+			t.Fatalf("forwarded %d packets (%v): want the two media packets, not the repair", len(sent), sent)
+		}
+		if n := r.sfu.Metrics().Snapshot().Drops[DropRepairAsMedia]; n != 1 {
+			t.Errorf("%d repairs counted as read for media, want 1", n)
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -270,6 +271,11 @@ func (t *Track) addLayer(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	}
 	l := newLayer(t.kind, idx, uint32(remote.SSRC()))
 	l.rid, l.remote = remote.RID(), remote
+	for _, c := range recv.GetParameters().Codecs {
+		if strings.EqualFold(c.MimeType, webrtc.MimeTypeRTX) {
+			l.markRTX(uint8(c.PayloadType))
+		}
+	}
 	t.layers[idx] = l
 	if t.levelExt == 0 && t.kind == webrtc.RTPCodecTypeAudio {
 		for _, e := range recv.GetParameters().HeaderExtensions {
@@ -314,6 +320,12 @@ func (t *Track) readLoop(l *layer) {
 // expensive for the subscribers it exists for.
 func (t *Track) handle(l *layer, p *Packet, raw []byte) {
 	m := t.sfu.metrics
+	if len(raw) >= 2 && l.isRTX(raw[1]&0x7f) {
+		// Repairs read as the layer's media (onRepairAsMedia): never
+		// forwarded as media, nor cached under their own numbers.
+		m.drop(DropRepairAsMedia, 1)
+		return
+	}
 	if l.cache != nil && len(raw) >= 4 {
 		// Stored once: the cache slot is the copy every subscriber's
 		// packet and retransmission is made from.

@@ -152,6 +152,12 @@ type Options struct {
 	// checked against (a test's own CA); the TLS is then made here, on
 	// the client's network, and handed to ICE.
 	TURNRoots *x509.CertPool
+	// RTX sends repairs as browsers do: on a separate SSRC and payload
+	// type (RFC 4588), naming their simulcast layer in the
+	// repaired-rtp-stream-id extension. RTXUnnamed sends them as pion's
+	// NACK responder does alone, with the layer's rtp-stream-id (a
+	// publisher the server must survive: Peer.onRepairAsMedia).
+	RTX, RTXUnnamed bool
 }
 
 // turnsDialer opens TURN-over-TLS connections for ICE (pion's proxy
@@ -262,22 +268,30 @@ func Connect(ctx context.Context, base string, opts Options) (*Client, error) {
 }
 
 // mediaEngine registers what browsers offer — Opus, VP8, H.264 — with
-// their RTCP feedback, but no RTX: a client's retransmissions go on the
-// media stream, as Firefox's do. (With pion as publisher, RTX repairs
-// stall the server's reading of the whole simulcast track with the pion
-// and SRTP versions in go.mod: docs/benchmarks.md, network benchmark.)
-func mediaEngine() (*webrtc.MediaEngine, error) {
+// their RTCP feedback; with rtx, an RTX payload type for each video
+// codec (RFC 4588), as browsers offer. Without it a client's
+// retransmissions go on the media stream, as Firefox's did.
+func mediaEngine(rtx bool) (*webrtc.MediaEngine, error) {
 	me := &webrtc.MediaEngine{}
 	fb := []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
-	for _, c := range []struct {
+	type codec struct {
 		p    webrtc.RTPCodecParameters
 		kind webrtc.RTPCodecType
-	}{
+	}
+	codecs := []codec{
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1", RTCPFeedback: []webrtc.RTCPFeedback{{Type: "nack"}}}, PayloadType: 111}, webrtc.RTPCodecTypeAudio},
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: fb}, PayloadType: 96}, webrtc.RTPCodecTypeVideo},
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f", RTCPFeedback: fb}, PayloadType: 102}, webrtc.RTPCodecTypeVideo},
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", RTCPFeedback: fb}, PayloadType: 108}, webrtc.RTPCodecTypeVideo},
-	} {
+	}
+	if rtx {
+		for _, c := range codecs {
+			if c.kind == webrtc.RTPCodecTypeVideo {
+				codecs = append(codecs, codec{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: fmt.Sprintf("apt=%d", c.p.PayloadType)}, PayloadType: c.p.PayloadType + 1}, webrtc.RTPCodecTypeVideo})
+			}
+		}
+	}
+	for _, c := range codecs {
 		if err := me.RegisterCodec(c.p, c.kind); err != nil {
 			return nil, err
 		}
@@ -291,7 +305,7 @@ func mediaEngine() (*webrtc.MediaEngine, error) {
 // server, not on itself.
 func newAPI(opts Options) (*webrtc.API, error) {
 	ifaces, networks := opts.Interfaces, opts.Networks
-	me, err := mediaEngine()
+	me, err := mediaEngine(opts.RTX)
 	if err != nil {
 		return nil, err
 	}
@@ -320,6 +334,9 @@ func newAPI(opts Options) (*webrtc.API, error) {
 		resp, err := nack.NewResponderInterceptor()
 		if err != nil {
 			return nil, err
+		}
+		if opts.RTX && !opts.RTXUnnamed {
+			reg.Add(repairNamerFactory{})
 		}
 		reg.Add(resp)
 		reg.Add(gen)

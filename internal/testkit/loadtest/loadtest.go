@@ -52,12 +52,21 @@ type Config struct {
 	Network func(role string, i int) client.Options
 	// NoRepair: the clients neither NACK nor retransmit (browsers do).
 	NoRepair bool
+	// PublisherRepair is how publishers send what the server NACKs:
+	// "" on the media stream (as Firefox's did), "rtx" as RTX (browsers
+	// do), "rtx-unnamed" as RTX whose packets carry the layer's
+	// rtp-stream-id instead of repaired-rtp-stream-id (pion's responder
+	// alone).
+	PublisherRepair string
 }
 
 // options are a participant's client options on its network.
 func (c *Config) options(role string, i int, o client.Options) client.Options {
 	o.Interfaces = c.Interfaces
 	o.NoRepair = c.NoRepair
+	if role == "publisher" && c.PublisherRepair != "" {
+		o.RTX, o.RTXUnnamed = true, c.PublisherRepair == "rtx-unnamed"
+	}
 	if c.Network != nil {
 		n := c.Network(role, i)
 		o.Interfaces, o.Net, o.DialContext = n.Interfaces, n.Net, n.DialContext
