@@ -33,6 +33,7 @@ func runDiarize(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	format := fs.String("format", "rttm", "output format: rttm or json")
 	out := fs.String("out", "", "write to this file instead of stdout")
 	verbose := fs.Bool("v", false, "log the clustering decisions on stderr")
+	cpuProfile := fs.String("cpuprofile", "", "write the CPU profile of the diarization to this file")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -61,7 +62,12 @@ func runDiarize(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer r.Close()
+	stopProfile, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
+	}
 	turns, err := diarize.DiarizeSource(ctx, r, opts)
+	stopProfile()
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}

@@ -174,14 +174,14 @@ func nmeCount(emb [][]float64, minK, maxK int) (k, bestP int, gap float64) {
 		return 1, 0, 0
 	}
 	maxK = min(maxK, n-1)
-	aff := affinity(emb)
+	nb := neighbours(affinity(emb), n)
 	bestR := math.Inf(1)
 	k = 1
 	pMax := max(2, n/4)
 	step := max(1, pMax/20)
 	for p := 2; p <= pMax; p += step {
 		var es mat.EigenSym
-		if !es.Factorize(prunedLaplacian(aff, n, p), false) {
+		if !es.Factorize(prunedLaplacian(nb, n, p), false) {
 			continue
 		}
 		vals := es.Values(nil)
@@ -211,12 +211,13 @@ func affinity(emb [][]float64) []float64 {
 	return aff
 }
 
-// prunedLaplacian keeps each row's p largest affinities as 1, symmetrises
-// and returns the graph Laplacian D − A.
-func prunedLaplacian(aff []float64, n, p int) *mat.SymDense {
-	order := make([]int, n)
-	b := make([]float64, n*n)
+// neighbours orders each row of the n×n affinities aff by falling
+// affinity: row i of the result (n entries from i·n) lists the columns,
+// most similar first. Sorted once for all the prunings tried.
+func neighbours(aff []float64, n int) []int {
+	nb := make([]int, n*n)
 	for i := range n {
+		order := nb[i*n : (i+1)*n]
 		for j := range order {
 			order[j] = j
 		}
@@ -230,7 +231,17 @@ func prunedLaplacian(aff []float64, n, p int) *mat.SymDense {
 			}
 			return 0
 		})
-		for _, j := range order[:p] {
+	}
+	return nb
+}
+
+// prunedLaplacian keeps each row's p largest affinities as 1 (nb: the
+// rows' neighbours, from neighbours), symmetrises and returns the graph
+// Laplacian D − A.
+func prunedLaplacian(nb []int, n, p int) *mat.SymDense {
+	b := make([]float64, n*n)
+	for i := range n {
+		for _, j := range nb[i*n : i*n+p] {
 			b[i*n+j] += 0.5
 			b[j*n+i] += 0.5
 		}
@@ -255,7 +266,7 @@ func prunedLaplacian(aff []float64, n, p int) *mat.SymDense {
 func spectralLabels(emb [][]float64, p, k int) []int {
 	n := len(emb)
 	var es mat.EigenSym
-	if !es.Factorize(prunedLaplacian(affinity(emb), n, p), true) {
+	if !es.Factorize(prunedLaplacian(neighbours(affinity(emb), n), n, p), true) {
 		return make([]int, n)
 	}
 	var v mat.Dense

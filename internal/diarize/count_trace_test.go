@@ -38,11 +38,11 @@ func TestCountExperiment(t *testing.T) {
 		}
 		fmt.Printf("%-18s true %d est %d p %d gap %.3f wins %d\n", m.id, nSpk, k, bp, g, len(wins))
 		if os.Getenv("PROFILE") != "" {
-			aff := affinity(emb)
 			n := len(emb)
+			nb := neighbours(affinity(emb), n)
 			for pp := 2; pp <= n/4; pp += max(1, n/80) {
 				var es mat.EigenSym
-				es.Factorize(prunedLaplacian(aff, n, pp), false)
+				es.Factorize(prunedLaplacian(nb, n, pp), false)
 				v := es.Values(nil)
 				top := v[len(v)-1]
 				fmt.Printf("   p %3d:", pp)
