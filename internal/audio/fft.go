@@ -16,15 +16,15 @@ import (
 // and 1.16× before RealDFT).
 // An FFT is not safe for concurrent use (it owns scratch buffers).
 type FFT struct {
-	n      int
-	cos    []float64
-	sin    []float64
-	rev    []int
+	n   int
+	cos []float64
+	sin []float64
+	rev []int
 	// stageCos[s], stageSin[s]: the twiddles of the stage of 2^(s+1)-point
 	// blocks, cos and sin[k·n/2^(s+1)] for k < 2^s, contiguous.
 	stageCos, stageSin [][]float64
-	re, im []float64 // scratch for PowerSpectrum
-	half   *FFT      // the n/2-point transform behind RealDFT (made on first use)
+	re, im             []float64 // scratch for PowerSpectrum
+	half               *FFT      // the n/2-point transform behind RealDFT (made on first use)
 }
 
 // NewFFT returns an n-point FFT; n must be a power of two ≥ 2.
