@@ -418,8 +418,14 @@ func (b *browser) flowing(t testing.TB, participantID, kind string, d time.Durat
 	}
 	b.waitJS(t, d, fmt.Sprintf("%s from %s flowing", kind, participantID),
 		fmt.Sprintf("(await __inbound(%s, %s)) > %d", jsString(participantID), jsString(kind), max(start, 0)+min),
-		fmt.Sprintf("({start: %d, now: await __inbound(%s, %s), pcs: __pcs.map(p => p.connectionState)})", start, jsString(participantID), jsString(kind)))
+		fmt.Sprintf("({start: %d, now: await __inbound(%s, %s), pcs: __pcs.map(p => p.connectionState), %s})", start, jsString(participantID), jsString(kind), signallingJS))
 }
+
+// signallingJS is the last signalling messages a page received and sent
+// (types, with the reason, code and track of each), for a failure's
+// state: whether an offer came, a join was answered, an error was sent.
+const signallingJS = `recv: __recv.slice(-30).map(m => [m.type, m.reason, m.code, m.track && m.track.id, m.participant_id].filter(Boolean).join(':')),
+	sent: __sent.slice(-20).map(m => [m.type, m.track_id].filter(Boolean).join(':'))`
 
 // flowingAV waits until both someone's video and audio grow (see flowing).
 func (b *browser) flowingAV(t testing.TB, participantID string, d time.Duration) {
