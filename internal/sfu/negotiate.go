@@ -79,6 +79,15 @@ func (p *Peer) HandleAnswer(answer string) error {
 	if err := sd.UnmarshalString(answer); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
+	p.mu.Lock()
+	waiting := p.negotiating
+	p.mu.Unlock()
+	if !waiting && p.sub.SignalingState() == webrtc.SignalingStateStable {
+		// A second answer to an offer sent again (armOfferRetry) that
+		// crossed the first answer: already applied.
+		p.log.Debug("subscriber answer with no offer in flight: ignored")
+		return nil
+	}
 	if err := p.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
@@ -173,9 +182,8 @@ func (p *Peer) negotiate() {
 		// the same offer goes again; what changed since follows in the
 		// next offer, once this one is answered (again is set).
 		if pending := p.sub.PendingLocalDescription(); pending != nil && p.sub.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
-			p.offerSentAt = time.Now()
 			p.mu.Unlock()
-			p.sig.SendOffer(pending.SDP, p.mids())
+			p.resendOffer()
 			return
 		}
 	}
@@ -200,6 +208,62 @@ func (p *Peer) negotiate() {
 	waitGathering(gathered)
 	offer = *p.sub.LocalDescription()
 	p.sig.SendOffer(offer.SDP, p.mids())
+	p.armOfferRetry()
+}
+
+// offerRetry is how long a subscriber offer waits for its answer before
+// it is sent again.
+const offerRetry = 10 * time.Second
+
+// armOfferRetry sends the offer in flight again if it is still
+// unanswered after offerRetry, and again each offerRetry after that: a
+// client that lost it (a socket replaced as it was sent, a page that
+// was between two connections) would otherwise wait for media until
+// some other change made a new offer. The client answers the same
+// offer twice at worst; the second answer is refused and changes
+// nothing.
+func (p *Peer) armOfferRetry() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.armOfferRetryLocked(offerRetry)
+}
+
+func (p *Peer) armOfferRetryLocked(after time.Duration) {
+	if p.closed || p.offerTimer != nil {
+		return
+	}
+	p.offerTimer = time.AfterFunc(after, func() {
+		p.mu.Lock()
+		p.offerTimer = nil
+		if p.closed || !p.negotiating {
+			p.mu.Unlock()
+			return
+		}
+		if wait := offerRetry - time.Since(p.offerSentAt); wait > 0 {
+			// Sent again since this timer was set (a resume).
+			p.armOfferRetryLocked(wait)
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
+		p.resendOffer()
+	})
+}
+
+// resendOffer sends the offer in flight again (pion cannot roll a local
+// offer back), if it is still waiting for its answer.
+func (p *Peer) resendOffer() {
+	p.mu.Lock()
+	pending := p.sub.PendingLocalDescription()
+	if p.closed || !p.negotiating || pending == nil || p.sub.SignalingState() != webrtc.SignalingStateHaveLocalOffer {
+		p.mu.Unlock()
+		return
+	}
+	p.offerSentAt = time.Now()
+	p.mu.Unlock()
+	p.log.Debug("subscriber offer unanswered: sent again")
+	p.sig.SendOffer(pending.SDP, p.mids())
+	p.armOfferRetry()
 }
 
 // mids maps the subscriber connection's m-lines to the tracks they carry.

@@ -80,6 +80,7 @@ type Peer struct {
 	again       bool // another offer is needed after the current one
 	iceRestart  bool
 	offerSentAt time.Time
+	offerTimer  *time.Timer // sends an unanswered offer again (negotiate.go)
 	pubUp       bool
 	subUp       bool
 
@@ -437,6 +438,10 @@ func (p *Peer) Close() error {
 	}
 	p.closed = true
 	close(p.stop)
+	if p.offerTimer != nil {
+		p.offerTimer.Stop()
+		p.offerTimer = nil
+	}
 	downs := make([]*DownTrack, 0, len(p.downs))
 	for _, d := range p.downs {
 		downs = append(downs, d)
