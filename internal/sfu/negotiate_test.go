@@ -30,6 +30,37 @@ func (o *offerLog) sent() []string {
 	return append([]string(nil), o.offers...)
 }
 
+// offerRig gives a subscriber peer, with a signaller that keeps its
+// offers, subscribed to a camera track (one offer sent), and the setting
+// engine its connection uses: no interfaces, so gathering ends at once,
+// with no socket.
+func offerRig(t *testing.T) (webrtc.SettingEngine, *Peer, *offerLog) {
+	r := newRig(t)
+	se := webrtc.SettingEngine{}
+	se.SetInterfaceFilter(func(string) bool { return false })
+	se.SetIncludeLoopbackCandidate(false)
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	me, err := newMediaEngine(subscriberSide, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := &interceptor.Registry{}
+	reg.Add(r.subRTCP)
+	r.sfu.subAPI = webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(reg))
+	tr := r.publish(r.peer(), webrtc.MimeTypeVP8, "camera", 0x1000)
+	ol := &offerLog{}
+	sub, err := r.sfu.NewPeer("PA_sub", ol, nopHandler{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sub.Close() })
+	if _, err := sub.Subscribe(tr); err != nil {
+		t.Fatal(err)
+	}
+	return se, sub, ol
+}
+
 // TestLostOfferIsSentAgain: a subscriber offer that is never answered
 // (the client lost it with its socket) is sent again after 10 s, with or
 // without another change, and every 10 s after that; at once when the
@@ -37,30 +68,7 @@ func (o *offerLog) sent() []string {
 // back, so the same offer goes again.
 func TestLostOfferIsSentAgain(t *testing.T) {
 	inBubble(t, func(t *testing.T) {
-		r := newRig(t)
-		// No interfaces: gathering ends at once, with no socket.
-		se := webrtc.SettingEngine{}
-		se.SetInterfaceFilter(func(string) bool { return false })
-		se.SetIncludeLoopbackCandidate(false)
-		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-		me, err := newMediaEngine(subscriberSide, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		reg := &interceptor.Registry{}
-		reg.Add(r.subRTCP)
-		r.sfu.subAPI = webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(reg))
-		tr := r.publish(r.peer(), webrtc.MimeTypeVP8, "camera", 0x1000)
-		ol := &offerLog{}
-		sub, err := r.sfu.NewPeer("PA_sub", ol, nopHandler{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { sub.Close() })
-		if _, err := sub.Subscribe(tr); err != nil {
-			t.Fatal(err)
-		}
+		_, sub, ol := offerRig(t)
 		if n := len(ol.sent()); n != 1 {
 			t.Fatalf("%d offers after subscribing", n)
 		}
@@ -100,27 +108,7 @@ func TestLostOfferIsSentAgain(t *testing.T) {
 // already applied, not as bad SDP (the client would be sent an error).
 func TestRepeatedOfferAnsweredTwice(t *testing.T) {
 	inBubble(t, func(t *testing.T) {
-		r := newRig(t)
-		se := webrtc.SettingEngine{}
-		se.SetInterfaceFilter(func(string) bool { return false })
-		se.SetIncludeLoopbackCandidate(false)
-		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-		me, err := newMediaEngine(subscriberSide, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.sfu.subAPI = webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
-		tr := r.publish(r.peer(), webrtc.MimeTypeVP8, "camera", 0x1000)
-		ol := &offerLog{}
-		sub, err := r.sfu.NewPeer("PA_sub", ol, nopHandler{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { sub.Close() })
-		if _, err := sub.Subscribe(tr); err != nil {
-			t.Fatal(err)
-		}
+		se, sub, ol := offerRig(t)
 		cme := &webrtc.MediaEngine{}
 		if err := cme.RegisterDefaultCodecs(); err != nil {
 			t.Fatal(err)
