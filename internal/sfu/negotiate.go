@@ -220,42 +220,27 @@ const offerRetry = 10 * time.Second
 // client that lost it (a socket replaced as it was sent, a page that
 // was between two connections) would otherwise wait for media until
 // some other change made a new offer. The client answers the same
-// offer twice at worst; the second answer is refused and changes
-// nothing.
+// offer twice at worst; HandleAnswer ignores the second answer.
 func (p *Peer) armOfferRetry() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.armOfferRetryLocked(offerRetry)
-}
-
-func (p *Peer) armOfferRetryLocked(after time.Duration) {
-	if p.closed || p.offerTimer != nil {
+	if p.closed {
 		return
 	}
-	p.offerTimer = time.AfterFunc(after, func() {
-		p.mu.Lock()
-		p.offerTimer = nil
-		if p.closed || !p.negotiating {
-			p.mu.Unlock()
-			return
-		}
-		if wait := offerRetry - time.Since(p.offerSentAt); wait > 0 {
-			// Sent again since this timer was set (a resume).
-			p.armOfferRetryLocked(wait)
-			p.mu.Unlock()
-			return
-		}
-		p.mu.Unlock()
-		p.resendOffer()
-	})
+	if p.offerTimer != nil {
+		p.offerTimer.Reset(offerRetry)
+		return
+	}
+	p.offerTimer = time.AfterFunc(offerRetry, p.resendOffer)
 }
 
 // resendOffer sends the offer in flight again (pion cannot roll a local
-// offer back), if it is still waiting for its answer.
+// offer back), if it has waited offerRetry for its answer.
 func (p *Peer) resendOffer() {
 	p.mu.Lock()
 	pending := p.sub.PendingLocalDescription()
-	if p.closed || !p.negotiating || pending == nil || p.sub.SignalingState() != webrtc.SignalingStateHaveLocalOffer {
+	if p.closed || !p.negotiating || time.Since(p.offerSentAt) < offerRetry ||
+		pending == nil || p.sub.SignalingState() != webrtc.SignalingStateHaveLocalOffer {
 		p.mu.Unlock()
 		return
 	}
