@@ -63,8 +63,9 @@ func (f *FFT) Len() int { return f.n }
 // transformRef in the tests, which check the two agree bit for bit);
 // the loops are arranged for speed: each stage's twiddles contiguous,
 // slices the compiler can prove in range, and the first stages (few
-// twiddles, many blocks) walked twiddle by twiddle. 1.9× faster than the
-// textbook loop at 512 points (BenchmarkTransform).
+// twiddles, many blocks) walked twiddle by twiddle. 1.5× faster than the
+// textbook loop at 512 points (BenchmarkTransform, medians alternated
+// call by call in one run: 4.5 against 6.8 µs).
 func (f *FFT) Transform(re, im []float64) {
 	n := f.n
 	re, im = re[:n], im[:n]
