@@ -52,7 +52,7 @@ func GeneratedSet(ctx context.Context, name string, specs []meetsynth.Spec, dir 
 	s := Set{Name: name, Audio: map[string]string{}, RTTMDir: filepath.Join(dir, "rttm"), UEMDir: filepath.Join(dir, "uem")}
 	for _, sp := range specs {
 		wav := filepath.Join(dir, "audio", sp.ID+".wav")
-		if _, err := os.Stat(wav); err != nil {
+		if !rendered(dir, sp) {
 			tmp, err := os.MkdirTemp("", "meetsynth")
 			if err != nil {
 				return Set{}, err
@@ -65,11 +65,37 @@ func GeneratedSet(ctx context.Context, name string, specs []meetsynth.Spec, dir 
 			if err := m.Save(dir); err != nil {
 				return Set{}, err
 			}
+			if err := stamp(dir, sp); err != nil {
+				return Set{}, err
+			}
 		}
 		s.IDs = append(s.IDs, sp.ID)
 		s.Audio[sp.ID] = wav
 	}
 	return s, nil
+}
+
+// rendered reports whether dir holds sp's meeting (dir/audio/ID.wav) as
+// this version of meetsynth renders it: its stamp, dir/spec/ID.spec, says
+// so.
+func rendered(dir string, sp meetsynth.Spec) bool {
+	if _, err := os.Stat(filepath.Join(dir, "audio", sp.ID+".wav")); err != nil {
+		return false
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "spec", sp.ID+".spec"))
+	return err == nil && string(b) == specStamp(sp)
+}
+
+// stamp records that dir holds sp's meeting as rendered now.
+func stamp(dir string, sp meetsynth.Spec) error {
+	if err := os.MkdirAll(filepath.Join(dir, "spec"), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "spec", sp.ID+".spec"), []byte(specStamp(sp)), 0o644)
+}
+
+func specStamp(sp meetsynth.Spec) string {
+	return fmt.Sprintf("meetsynth %d\n%#v\n", meetsynth.Version, sp)
 }
 
 // Diarize runs the diarizer on every meeting of s with opts and writes

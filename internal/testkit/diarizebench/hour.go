@@ -28,13 +28,20 @@ func HourSpec() meetsynth.Spec {
 		}}
 }
 
+// hourStampSpec is HourSpec under the hour file's ID, for its stamp.
+func hourStampSpec() meetsynth.Spec {
+	sp := HourSpec()
+	sp.ID = "hour"
+	return sp
+}
+
 // HourFile returns dir/audio/hour.wav (and its RTTM and UEM), a meeting
 // of at least seconds built by repeating HourSpec's meeting; it is made
 // once and reused.
 func HourFile(ctx context.Context, dir string, seconds float64) (Set, error) {
 	s := Set{Name: "hour", IDs: []string{"hour"}, Audio: map[string]string{"hour": filepath.Join(dir, "audio", "hour.wav")},
 		RTTMDir: filepath.Join(dir, "rttm"), UEMDir: filepath.Join(dir, "uem")}
-	if _, err := os.Stat(s.Audio["hour"]); err == nil {
+	if rendered(dir, hourStampSpec()) {
 		return s, nil
 	}
 	tmp, err := os.MkdirTemp("", "meetsynth")
@@ -62,5 +69,5 @@ func HourFile(ctx context.Context, dir string, seconds float64) (Set, error) {
 	if err := m.Save(dir); err != nil {
 		return Set{}, fmt.Errorf("saving the hour file: %w", err)
 	}
-	return s, nil
+	return s, stamp(dir, hourStampSpec())
 }

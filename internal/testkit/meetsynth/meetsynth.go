@@ -26,12 +26,18 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/parleyhq/parley/internal/audio/audiofile"
 )
 
 // SampleRate is the rate of every signal this package produces.
 const SampleRate = 16000
+
+// Version changes whenever the same Spec renders differently, so caches of
+// rendered meetings know to render again. 2: espeak-ng variants applied
+// (espeakName).
+const Version = 2
 
 // ErrTool means a required external program (espeak-ng, flite, sox) is
 // missing or failed.
@@ -86,7 +92,7 @@ func Synthesize(ctx context.Context, v Voice, text, tmpDir string) ([]float32, e
 	var cmd *exec.Cmd
 	switch v.Engine {
 	case "espeak":
-		args := append([]string{"-v", v.Name, "-w", wav}, v.Args...)
+		args := append([]string{"-v", espeakName(v.Name), "-w", wav}, v.Args...)
 		args = append(args, text)
 		cmd = exec.CommandContext(ctx, "espeak-ng", args...)
 	case "flite":
@@ -105,6 +111,26 @@ func Synthesize(ctx context.Context, v Voice, text, tmpDir string) ([]float32, e
 	// (±1 LSB) and, the diarizer being that sensitive, a DER between 1 %
 	// and 27 % on one held-out meeting.
 	return soxRead(ctx, wav, v.Effects)
+}
+
+// espeakName is the name under which espeak-ng applies a voice's
+// variant. It reads "fr-fr" and "en-gb" as language codes and then drops
+// any "+variant": "fr-fr+f1" rendered exactly as "fr-fr+m1" and as plain
+// "fr-fr" (byte for byte, espeak-ng 1.51), so meetings specified with
+// five French voices had one voice at five pitches. The same voices are
+// "fr" and "en" (identical output without a variant), which keep it.
+func espeakName(name string) string {
+	base, variant, ok := strings.Cut(name, "+")
+	if !ok {
+		return name
+	}
+	switch base {
+	case "fr-fr":
+		base = "fr"
+	case "en-gb":
+		base = "en"
+	}
+	return base + "+" + variant
 }
 
 // soxRead decodes an audio file with sox to 16 kHz mono samples, through

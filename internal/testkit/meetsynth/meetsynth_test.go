@@ -3,6 +3,8 @@ package meetsynth
 import (
 	"context"
 	"math"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -167,4 +169,42 @@ func TestRealVoices(t *testing.T) {
 		t.Errorf("%.1f s, reference talk %v", m.Duration, talk)
 	}
 	t.Logf("%.1f s, talk %v", m.Duration, talk)
+}
+
+// Every espeak-ng voice the corpora name with a variant ("fr+f3")
+// sounds different from the plain language voice: espeak-ng silently
+// dropped the variant of "fr-fr+f1" and "en-gb+f3", which made several
+// "different" French speakers one voice at different pitches.
+func TestEspeakVariantsApply(t *testing.T) {
+	if err := Available(); err != nil {
+		t.Fatalf("%v (scripts/setup-debian.sh installs them)", err)
+	}
+	seen := map[string]bool{}
+	for _, set := range [][]Spec{Tune(), HeldOut(), HardTune(), HardTest()} {
+		for _, sp := range set {
+			for _, p := range sp.Participants {
+				v := p.Voice
+				base, _, ok := strings.Cut(v.Name, "+")
+				if v.Engine != "espeak" || !ok || seen[v.Name] {
+					continue
+				}
+				seen[v.Name] = true
+				text := "Bonjour, je pense que nous pouvons commencer."
+				with, err := Synthesize(context.Background(), Voice{Engine: "espeak", Name: v.Name}, text, t.TempDir())
+				if err != nil {
+					t.Fatal(err)
+				}
+				plain, err := Synthesize(context.Background(), Voice{Engine: "espeak", Name: base}, text, t.TempDir())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if slices.Equal(with, plain) {
+					t.Errorf("%s (in %s) renders exactly as %s: the variant is not applied", v.Name, sp.ID, base)
+				}
+			}
+		}
+	}
+	if len(seen) < 20 {
+		t.Fatalf("only %d espeak-ng variants checked", len(seen))
+	}
 }
