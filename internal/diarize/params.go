@@ -64,6 +64,7 @@ var defaultParams = params{
 		dims:          30,
 		relevance:     4,
 		maxK:          12,
+		ubms:          4,
 	},
 
 	mergeRatio:      2.0,

@@ -19,6 +19,11 @@ import (
 
 // trainUBM fits the background model on (a subsample of) the speech frames.
 func trainUBM(a *analysis, speech []span, p *params) *gmm {
+	return trainUBMSeed(a, speech, p, 1)
+}
+
+// trainUBMSeed is trainUBM from the initial means seed picks.
+func trainUBMSeed(a *analysis, speech []span, p *params, seed uint64) *gmm {
 	total := 0
 	for _, s := range speech {
 		total += s.len()
@@ -34,7 +39,7 @@ func trainUBM(a *analysis, speech []span, p *params) *gmm {
 			i++
 		}
 	}
-	return trainGMM(a.feats, numCeps, idx, p.ubmComponents, p.ubmIters, 1)
+	return trainGMM(a.feats, numCeps, idx, p.ubmComponents, p.ubmIters, seed)
 }
 
 // scorer holds the UBM and, for every speech frame, its top-C components
