@@ -167,27 +167,26 @@ func embed(vecs [][]float64, cp *countParams) [][]float64 {
 	return out
 }
 
-// ensembleEmbed returns the windows' embeddings from cp.ubms background
-// models trained from different initial means (the one vecs come from
-// and cp.ubms − 1 more), concatenated and scaled so that the cosine of two windows is the
-// mean of their cosines under each model. One model's EM ends in a local
-// optimum that a shift of the input by one frame changes: hard-tune-fr-04
-// was counted as 3 speakers, and as 8 shifted by 10 ms; the best of four
-// models by likelihood gave 11. Averaged over four it is 3 on the
-// original and on every perturbed copy tried (docs/diarization.md).
-func ensembleEmbed(a *analysis, speech []span, vecs [][]float64, p *params) [][]float64 {
+// ensembleEmbed returns the embeddings of the windows wins (vecs: their
+// vectors under sc's background model) from p.count.ubms models trained
+// from different initial means, concatenated and scaled so that the
+// cosine of two windows is the mean of their cosines under each model.
+// One model's EM ends in a local optimum that a shift of the input by
+// one frame changes: hard-tune-fr-04 was counted as 3 speakers, and as 8
+// shifted by 10 ms; the best of four models by likelihood gave 11.
+// Averaged over four it is 3 on the original and on every perturbed copy
+// tried (docs/diarization.md).
+func ensembleEmbed(a *analysis, speech, wins []span, vecs [][]float64, p *params) [][]float64 {
 	emb := embed(vecs, &p.count)
 	if p.count.ubms < 2 {
 		return emb
 	}
 	// The other models score only the frames the windows hold (a third
 	// of an hour's speech, where the windows are subsampled).
-	wins := windowSpans(speech, &p.count)
 	held := unionSpans(wins)
 	for seed := 2; seed <= p.count.ubms; seed++ {
 		other := newScorer(a, held, trainUBMSeed(a, speech, p, uint64(seed)), p.topC)
-		v := spanVectors(other, wins, &p.count)
-		for i, e := range embed(v, &p.count) {
+		for i, e := range embed(spanVectors(other, wins, &p.count), &p.count) {
 			emb[i] = append(emb[i], e...)
 		}
 	}

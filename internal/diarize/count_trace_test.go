@@ -31,7 +31,7 @@ func TestCountExperiment(t *testing.T) {
 		a, speech, _, nSpk := m.analyse(t)
 		sc := newScorer(a, speech, trainUBM(a, speech, &p), p.topC)
 		vecs, wins := windowVectors(sc, speech, &p.count)
-		emb := embed(vecs, &p.count)
+		emb := ensembleEmbed(a, speech, wins, vecs, &p)
 		k, bp, g := nmeCount(emb, 2, min(p.count.maxK, len(emb)/8))
 		if k == nSpk {
 			right++

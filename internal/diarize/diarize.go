@@ -152,7 +152,7 @@ func initialClusters(a *analysis, speech []span, sc *scorer, opts *Options, p *p
 	vecs, wins := windowVectors(sc, speech, &p.count)
 	switch {
 	case len(wins) >= p.count.minWindows:
-		emb := ensembleEmbed(a, speech, vecs, p)
+		emb := ensembleEmbed(a, speech, wins, vecs, p)
 		k, pr, gap := estimateCount(emb, *opts, &p.count)
 		if opts.Speakers == 0 {
 			opts.MaxSpeakers = k
@@ -163,7 +163,7 @@ func initialClusters(a *analysis, speech []span, sc *scorer, opts *Options, p *p
 		// Too few windows to trust the spectral clusters, enough for a
 		// bound: the change-point clustering may find one speaker more
 		// than the estimate, not three times as many.
-		k, _, gap := estimateCount(ensembleEmbed(a, speech, vecs, p), *opts, &p.count)
+		k, _, gap := estimateCount(ensembleEmbed(a, speech, wins, vecs, p), *opts, &p.count)
 		if opts.MaxSpeakers == 0 || k+1 < opts.MaxSpeakers {
 			opts.MaxSpeakers = max(k+1, opts.MinSpeakers)
 		}
